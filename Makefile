@@ -1,0 +1,98 @@
+# otshim: one non-recursive Makefile.
+#   make            build build/libotshim.so (+ test programs)
+#   make test       install missing deps, build, run every test (TAP), print "N passed, N failed"
+#   make demo       install missing deps, build, run the demo service under the shim
+#   make bench      overhead benchmarks (tests/bench)
+#   make SANITIZER=address|undefined|thread   instrumented build in build-$(SANITIZER)/
+
+CC      ?= gcc
+PROTO   ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+
+SANITIZER ?=
+ifeq ($(SANITIZER),)
+B := build
+SANFLAGS :=
+else ifneq ($(filter $(SANITIZER),address undefined thread),)
+B := build-$(SANITIZER)
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+else
+$(error SANITIZER must be address, undefined or thread, not '$(SANITIZER)')
+endif
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wpointer-arith -Wundef -Werror=implicit-function-declaration \
+          -Werror=incompatible-pointer-types
+OPT     ?= -O2
+CFLAGS  = $(OPT) -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(SANFLAGS) \
+          -I$(B)/gen -Iruntime
+LIBS    = -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
+
+SHIM_SRC := $(sort $(wildcard shim/*.c))
+RT_SRC   := $(sort $(wildcard runtime/*.c))
+GEN_SRC  := $(B)/gen/profile.pb-c.c
+SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
+RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
+GEN_OBJ  := $(GEN_SRC:.c=.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
+SRV_SRC  := $(sort $(wildcard tests/servers/*.c))
+SRV_BIN  := $(SRV_SRC:%.c=$(B)/%)
+
+LIB := $(B)/libotshim.so
+
+all: $(LIB) $(UNIT_BIN) $(SRV_BIN)
+
+$(B)/gen/profile.pb-c.c $(B)/gen/profile.pb-c.h: $(PROTO)
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -I$(dir $(PROTO)) $(PROTO)
+
+# Generated code is not ours to keep warning-clean beyond -Wall.
+$(GEN_OBJ): $(GEN_SRC)
+	$(CC) $(OPT) -g -fPIC -fvisibility=hidden $(SANFLAGS) -I$(B)/gen -c $< -o $@
+
+$(B)/%.o: %.c | $(B)/gen/profile.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(LIB): $(SHIM_OBJ) $(RT_OBJ) $(GEN_OBJ) shim/exports.map
+	$(CC) -shared $(SANFLAGS) -o $@ $(SHIM_OBJ) $(RT_OBJ) $(GEN_OBJ) \
+	    -Wl,--version-script=shim/exports.map -Wl,--no-undefined -Wl,-z,nodelete $(LIBS)
+
+# The runtime as an archive, so unit tests link just the modules they exercise.
+$(B)/librt.a: $(RT_OBJ) $(GEN_OBJ)
+	ar rcs $@ $^
+
+$(B)/tests/unit/%: tests/unit/%.c $(B)/librt.a tests/t.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Itests -MMD -MP $< -o $@ $(B)/librt.a $(LIBS)
+
+# Toy servers: plain programs, no runtime; frame pointers and -O1 keep stacks honest.
+$(B)/tests/servers/%: tests/servers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE $(SANFLAGS) $(WARN) $< -o $@
+
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	tests/run.sh $(B)
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh $(B)
+
+bench: deps
+	$(MAKE) all
+	tests/bench/run.sh $(B)
+
+noopt:
+	$(MAKE) OPT=-O0
+
+clean:
+	rm -rf build build-address build-undefined build-thread
+
+.PHONY: all deps test demo bench noopt clean
+
+-include $(RT_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(UNIT_BIN:=.d)

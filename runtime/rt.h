@@ -1,0 +1,29 @@
+/* rt.h: the only runtime header the interposers in shim/ include. It names the events
+ * a forwarded call reports; rt_event.c dispatches them. Every function here may be
+ * called from any host thread, at any time (also before the runtime is initialised,
+ * then it does nothing), preserves errno, never blocks on I/O and never calls back
+ * into an interposed function without the reentrancy guard. */
+#ifndef RT_H
+#define RT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define RT_API __attribute__((visibility("hidden")))
+
+/* A socket was accepted (after the real call succeeded). */
+RT_API void rt_on_accept(int fd);
+/* fd is about to be closed (before the real call: the number may be reused by
+ * another thread the moment close returns). */
+RT_API void rt_on_close(int fd);
+/* n > 0 bytes were read into / written from buf. */
+RT_API void rt_on_read(int fd, const void *buf, size_t n);
+RT_API void rt_on_write(int fd, const void *buf, size_t n);
+/* Same, scattered: the first n bytes of the iovec array. */
+RT_API void rt_on_readv(int fd, const struct iovec *iov, int iovcnt, size_t n);
+RT_API void rt_on_writev(int fd, const struct iovec *iov, int iovcnt, size_t n);
+/* n bytes went from a file to fd without passing through memory (sendfile). */
+RT_API void rt_on_sendfile(int fd, size_t n);
+
+#endif

@@ -1,0 +1,44 @@
+/* rt_cfg.h: the shim's configuration, read once from the environment (SPEC §1) into
+ * one read-only struct. Parsing and validation live in rt_cfg.c; every other module
+ * only reads rt_cfg. A bad value gets one clear stderr line naming the variable, the
+ * value and what is expected, and that setting keeps its default (or turns off). An
+ * unknown OTSHIM_* name gets a "did you mean" warning. */
+#ifndef RT_CFG_H
+#define RT_CFG_H
+
+#include <stdint.h>
+
+#define RT_CFG_PATH_MAX 4096
+
+typedef struct rt_cfg {
+	int enabled;                   /* OTSHIM_ENABLED: 0/1, default 1 */
+	char profile_dir[RT_CFG_PATH_MAX]; /* OTSHIM_PROFILE_DIR, made absolute, default "<cwd>/profiles" */
+	uint32_t slow_ms;              /* OTSHIM_SLOW_MS, 1..86400000, default 100 */
+	uint32_t cpu_hz;               /* OTSHIM_CPU_HZ, 1..10000, default 1000 */
+	uint64_t heap_sample_bytes;    /* OTSHIM_HEAP_SAMPLE_BYTES, 0 (off)..1<<40, default 524288 */
+	int allocator_system;          /* OTSHIM_ALLOCATOR: "jemalloc" (0, default) or "system" (1) */
+	uint32_t max_profiles_per_min; /* OTSHIM_MAX_PROFILES_PER_MIN, 0..1000000, default 60 */
+	uint64_t max_disk_mb;          /* OTSHIM_MAX_DISK_MB, 0..1<<30, default 1024 */
+	char pprof_addr[256];          /* OTSHIM_PPROF_ADDR, "" when unset; "host:port" validated */
+	uint32_t continuous_sec;       /* OTSHIM_CONTINUOUS_SEC, 0..86400, default 0 */
+	int log_level;                 /* OTSHIM_LOG: error/warn/info/debug -> RT_LOG_*, default warn */
+	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */
+	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" */
+} rt_cfg_t;
+
+extern rt_cfg_t rt_cfg;
+
+/* Fills rt_cfg from getenv(), logging problems with rt_log (and setting rt_log_level
+ * first from OTSHIM_LOG). Call once, from initialisation, before any thread of ours
+ * exists. Never fails: every problem falls back to the default. */
+void rt_cfg_load(void);
+
+/* Pure core of rt_cfg_load for tests and fuzzing: reads variables through get(name)
+ * instead of getenv, and names of all variables through the NULL-terminated envp
+ * (for the unknown-name check; may be NULL). Problems are reported through
+ * report(line) (one call per problem, a complete line without the prefix or newline);
+ * report may be NULL. cwd makes a relative profile dir absolute. */
+void rt_cfg_parse(rt_cfg_t *out, const char *(*get)(const char *name), char *const *envp,
+		  const char *cwd, void (*report)(const char *line));
+
+#endif

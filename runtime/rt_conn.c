@@ -1,0 +1,439 @@
+/* rt_conn.c: connection tracking (see rt_conn.h). Owns the fd table, the live list,
+ * the per-connection parsers and request queue. A request's lifecycle is rt_req.c;
+ * deciding that a request is slow happens here only as the watchdog's scan. */
+#include "rt_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "rt_cfg.h"
+#include "rt_http.h"
+#include "rt_log.h"
+#include "rt_req.h"
+#include "rt_thread.h"
+
+#define CONN_TABLE_MAX (1u << 20)
+
+struct rt_conn {
+	pthread_mutex_t mu;
+	int fd;
+	int live;                     /* cleared (under mu) when tracking stops */
+	int served;                   /* at least one request head was parsed */
+	int resp_fresh;               /* response parser is at a message start */
+	rt_conn_t *prev, *next;       /* live list, or free list (next only) */
+	rt_http_req_t rq;
+	rt_http_resp_t rs;
+	rt_req_t *head, *tail;        /* requests read, oldest first, awaiting responses */
+	rt_req_t *reading;            /* request whose bytes are being read */
+	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
+	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+};
+
+_Atomic(rt_conn_t *) *rt_conn_table;
+size_t rt_conn_table_len;
+_Atomic uint64_t rt_conn_errors;
+
+static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
+static rt_conn_t *live_list, *free_list;
+
+int rt_conn_init(void)
+{
+	struct rlimit rl;
+	size_t n = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+		n = rl.rlim_max > n ? (size_t)rl.rlim_max : n;
+	if (n > CONN_TABLE_MAX)
+		n = CONN_TABLE_MAX;
+	/* Untouched pages cost nothing: only fds in use fault their page in. */
+	void *p = mmap(NULL, n * sizeof *rt_conn_table, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	rt_conn_table = p;
+	rt_conn_table_len = n;
+	return 0;
+}
+
+/* ---- the live list (list_mu) ---- */
+
+/* Connection structs are never freed, only recycled, so a stale pointer read from the
+ * table by a racing thread still points at a connection; it re-checks fd and live
+ * under the connection's lock before using it. */
+static rt_conn_t *conn_alloc(int fd)
+{
+	pthread_mutex_lock(&list_mu);
+	rt_conn_t *c = free_list;
+	if (c)
+		free_list = c->next;
+	pthread_mutex_unlock(&list_mu);
+	if (!c) {
+		c = calloc(1, sizeof *c);
+		if (!c)
+			return NULL;
+		pthread_mutex_init(&c->mu, NULL);
+	}
+	pthread_mutex_lock(&c->mu);
+	c->fd = fd;
+	c->live = 1;
+	c->served = 0;
+	c->resp_fresh = 1;
+	c->head = c->tail = c->reading = NULL;
+	c->io_thread = NULL;
+	atomic_store(&c->head_start, 0);
+	rt_http_req_init(&c->rq);
+	rt_http_resp_init(&c->rs);
+	pthread_mutex_unlock(&c->mu);
+
+	pthread_mutex_lock(&list_mu);
+	c->prev = NULL;
+	c->next = live_list;
+	if (live_list)
+		live_list->prev = c;
+	live_list = c;
+	pthread_mutex_unlock(&list_mu);
+	return c;
+}
+
+/* After tracking stopped (live == 0), not holding c->mu. */
+static void conn_recycle(rt_conn_t *c)
+{
+	pthread_mutex_lock(&list_mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		live_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = free_list;
+	free_list = c;
+	pthread_mutex_unlock(&list_mu);
+}
+
+/* ---- request queue (c->mu held) ---- */
+
+static void queue_changed(rt_conn_t *c)
+{
+	rt_req_t *h = c->head;
+	atomic_store_explicit(&c->head_start, h && !h->slow ? h->start_mono_ns : 0,
+			      memory_order_release);
+	if (c->io_thread)
+		atomic_store_explicit(&c->io_thread->cur_serial, h ? h->serial : 0,
+				      memory_order_relaxed);
+}
+
+static void queue_push(rt_conn_t *c, rt_req_t *r)
+{
+	r->next = NULL;
+	if (c->tail)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	if (c->head == r)
+		queue_changed(c);
+}
+
+static rt_req_t *queue_pop(rt_conn_t *c)
+{
+	rt_req_t *r = c->head;
+	if (!r)
+		return NULL;
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	if (c->reading == r)
+		c->reading = NULL;
+	queue_changed(c);
+	return r;
+}
+
+/* Stops tracking: requests whose head was read are counted as ended (the service saw
+ * them; it may still answer, unseen by us); the rest are dropped. c->mu held. */
+static void conn_stop(rt_conn_t *c, int fd, int count_pending)
+{
+	rt_req_t *r;
+	c->live = 0;
+	rt_conn_t *expect = c;
+	atomic_compare_exchange_strong(&rt_conn_table[fd], &expect, NULL);
+	while ((r = queue_pop(c)) != NULL) {
+		if (count_pending && r->head_done)
+			rt_req_end(r, 0);
+		else
+			rt_req_discard(r);
+	}
+	atomic_store(&c->head_start, 0);
+}
+
+/* Bytes that are not HTTP/1.x. Before any request this is a non-HTTP connection
+ * (TLS, HTTP/2, another protocol): dropped at once. After some, a framing error. */
+static void conn_give_up(rt_conn_t *c, int fd)
+{
+	if (!c->served && c->io_thread)
+		atomic_fetch_add_explicit(&c->io_thread->non_http, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&rt_conn_errors, 1, memory_order_relaxed);
+	conn_stop(c, fd, 1);
+}
+
+/* ---- events ---- */
+
+void rt_conn_accepted(int fd)
+{
+	if ((size_t)fd >= rt_conn_table_len)
+		return;
+	rt_conn_t *c = conn_alloc(fd);
+	if (!c)
+		return;
+	/* A connection still in the table was closed by a path we do not see
+	 * (close_range, dup2, libc-internal close): its state is stale. */
+	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
+	if (old) {
+		pthread_mutex_lock(&old->mu);
+		int was_live = old->live && old->fd == fd;
+		if (was_live)
+			conn_stop(old, fd, 1);
+		pthread_mutex_unlock(&old->mu);
+		if (was_live)
+			conn_recycle(old);
+		/* conn_stop may have cleared the slot we just filled; put ours back. */
+		rt_conn_t *none = NULL;
+		atomic_compare_exchange_strong(&rt_conn_table[fd], &none, c);
+	}
+}
+
+void rt_conn_closing(rt_conn_t *c, int fd)
+{
+	pthread_mutex_lock(&c->mu);
+	if (!c->live || c->fd != fd) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	c->io_thread = rt_thread_self();
+	/* A body delimited by connection close ends here. */
+	if (c->head && rt_http_resp_eof(&c->rs)) {
+		rt_req_t *r = queue_pop(c);
+		r->status = c->rs.status;
+		rt_req_end(r, 1);
+	}
+	conn_stop(c, fd, 1);
+	pthread_mutex_unlock(&c->mu);
+	conn_recycle(c);
+}
+
+/* Handles one request-parser event. Returns -1 when tracking must stop. */
+static int on_request_event(rt_conn_t *c, int ev)
+{
+	rt_req_t *r;
+	switch (ev) {
+	case RT_HTTP_EV_BEGIN:
+		if (!(r = rt_req_begin()))
+			return -1;
+		c->reading = r;
+		queue_push(c, r);
+		return 0;
+	case RT_HTTP_EV_HEAD:
+		if (c->reading) {
+			rt_req_head(c->reading, &c->rq, rt_cfg.record_query);
+			c->served = 1;
+		}
+		return 0;
+	case RT_HTTP_EV_END:
+		c->reading = NULL;
+		return 0;
+	case RT_HTTP_EV_ERROR:
+	case RT_HTTP_EV_UPGRADE:
+		return -1;
+	}
+	return 0;
+}
+
+static int feed_request(rt_conn_t *c, const char *p, size_t n)
+{
+	for (;;) {
+		int ev = RT_HTTP_EV_NONE;
+		size_t used = rt_http_req_feed(&c->rq, p, n, &ev);
+		p += used;
+		n -= used;
+		if (ev == RT_HTTP_EV_NONE)
+			return n == 0 ? 0 : -1;
+		if (on_request_event(c, ev) != 0)
+			return -1;
+	}
+}
+
+/* Returns 1 when the stream stops being HTTP after this response (101). */
+static int on_response_event(rt_conn_t *c, int ev)
+{
+	rt_req_t *r;
+	switch (ev) {
+	case RT_HTTP_EV_HEAD:
+		if (c->head)
+			c->head->status = c->rs.status;
+		return 0;
+	case RT_HTTP_EV_END:
+	case RT_HTTP_EV_UPGRADE:
+		if ((r = queue_pop(c)) != NULL) {
+			r->status = c->rs.status;
+			rt_req_end(r, 1);
+		}
+		c->resp_fresh = 1;
+		return ev == RT_HTTP_EV_UPGRADE ? 1 : 0;
+	case RT_HTTP_EV_ERROR:
+		return -1;
+	}
+	return 0;
+}
+
+static int feed_response(rt_conn_t *c, const char *p, size_t n)
+{
+	for (;;) {
+		int ev = RT_HTTP_EV_NONE;
+		if (c->resp_fresh) {
+			/* A server speaking first, or answering nothing, is not HTTP. */
+			if (!c->head)
+				return -1;
+			rt_http_resp_expect(&c->rs, c->head->is_head);
+			c->resp_fresh = 0;
+		}
+		size_t used = rt_http_resp_feed(&c->rs, p, n, &ev);
+		if (p)
+			p += used;
+		n -= used;
+		if (ev == RT_HTTP_EV_NONE)
+			return n == 0 ? 0 : -1;
+		int rc = on_response_event(c, ev);
+		if (rc != 0)
+			return rc;
+		if (n == 0)
+			return 0;
+	}
+}
+
+static int lock_live(rt_conn_t *c, int fd)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->live && c->fd == fd) {
+		rt_thread_t *t = rt_thread_self();
+		if (t && t != c->io_thread) {
+			c->io_thread = t;
+		}
+		if (t)
+			atomic_store_explicit(&t->cur_serial, c->head ? c->head->serial : 0,
+					      memory_order_relaxed);
+		return 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return -1;
+}
+
+void rt_conn_read(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n)
+{
+	int rc = 0;
+	if (lock_live(c, fd) != 0)
+		return;
+	if (!iov) {
+		rc = -1; /* bytes we could not see: framing is lost */
+	} else {
+		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+			size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+			rc = feed_request(c, iov[i].iov_base, len);
+			n -= len;
+		}
+	}
+	if (rc == 0 && c->head && c->io_thread)
+		atomic_store_explicit(&c->io_thread->cur_serial, c->head->serial,
+				      memory_order_relaxed);
+	if (rc != 0)
+		conn_give_up(c, fd);
+	int stopped = !c->live;
+	pthread_mutex_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+void rt_conn_wrote(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n)
+{
+	int rc = 0;
+	if (lock_live(c, fd) != 0)
+		return;
+	if (!iov) {
+		rc = feed_response(c, NULL, n);
+	} else {
+		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+			size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+			rc = feed_response(c, iov[i].iov_base, len);
+			n -= len;
+		}
+	}
+	if (rc < 0)
+		conn_give_up(c, fd);
+	else if (rc > 0)
+		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
+	int stopped = !c->live;
+	pthread_mutex_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+/* ---- watchdog scan ---- */
+
+uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
+{
+	uint64_t next = 0;
+	pthread_mutex_lock(&list_mu);
+	for (rt_conn_t *c = live_list; c; c = c->next) {
+		uint64_t start = atomic_load_explicit(&c->head_start, memory_order_acquire);
+		if (start == 0)
+			continue;
+		if (now - start < slow_ns) {
+			if (next == 0 || start + slow_ns < next)
+				next = start + slow_ns;
+			continue;
+		}
+		pthread_mutex_lock(&c->mu);
+		rt_req_t *h = c->head;
+		if (c->live && h && !h->slow && now - h->start_mono_ns >= slow_ns) {
+			rt_req_mark_slow(h, c->io_thread, now);
+			queue_changed(c);
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	pthread_mutex_unlock(&list_mu);
+	return next;
+}
+
+/* ---- fork ---- */
+
+void rt_conn_fork_prepare(void)
+{
+	pthread_mutex_lock(&list_mu);
+}
+
+void rt_conn_fork_parent(void)
+{
+	pthread_mutex_unlock(&list_mu);
+}
+
+/* A connection lock held by a thread that did not survive the fork would never be
+ * released: every lock is made anew. The child keeps tracking inherited connections
+ * (a forking server serves them in the child). */
+void rt_conn_fork_child(void)
+{
+	pthread_mutex_init(&list_mu, NULL);
+	atomic_store(&rt_conn_errors, 0);
+	for (rt_conn_t *c = live_list; c; c = c->next) {
+		pthread_mutex_init(&c->mu, NULL);
+		c->io_thread = NULL;
+		for (rt_req_t *r = c->head; r; r = r->next) {
+			/* The sampled thread is the parent's. */
+			r->slow = 0;
+			r->thread = NULL;
+			r->cpu_route = 0;
+		}
+		atomic_store(&c->head_start, c->head ? c->head->start_mono_ns : 0);
+	}
+}

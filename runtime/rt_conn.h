@@ -1,0 +1,51 @@
+/* rt_conn.h: accepted connections: the fd -> connection table (one atomic load for an
+ * untracked fd), each connection's parsers and queue of in-flight requests, and the
+ * list of live connections the watchdog scans. Parsing is rt_http.c; a request's life
+ * is rt_req.c.
+ * Context: host threads through rt_event.c (inside the reentrancy guard), and the
+ * watchdog through rt_conn_scan(). Lock order: conn_list lock, then a connection's. */
+#ifndef RT_CONN_H
+#define RT_CONN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct rt_conn rt_conn_t;
+
+/* Maps fds to connections. Returns 0, or -1 if the table could not be made (then
+ * nothing is ever tracked). Once, at initialisation. */
+int rt_conn_init(void);
+
+extern _Atomic(rt_conn_t *) *rt_conn_table;
+extern size_t rt_conn_table_len;
+
+/* The tracked connection on fd, or NULL. Any context but signal; lock-free. */
+static inline rt_conn_t *rt_conn_lookup(int fd)
+{
+	if ((size_t)fd >= rt_conn_table_len)
+		return NULL;
+	return atomic_load_explicit(&rt_conn_table[fd], memory_order_acquire);
+}
+
+void rt_conn_accepted(int fd);
+void rt_conn_closing(rt_conn_t *c, int fd);
+/* buf NULL: n bytes moved that we cannot see. */
+void rt_conn_read(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n);
+void rt_conn_wrote(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n);
+
+/* Watchdog: marks every in-flight request older than slow_ns as slow. Returns the
+ * monotonic time at which the next request could turn slow (0 = none in flight). */
+uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns);
+
+/* fork: prepare takes the list lock; parent releases it; child re-initialises locks. */
+void rt_conn_fork_prepare(void);
+void rt_conn_fork_parent(void);
+void rt_conn_fork_child(void);
+
+/* Counters for the stats file. */
+extern _Atomic uint64_t rt_conn_errors;
+
+#endif

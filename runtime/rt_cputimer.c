@@ -1,0 +1,181 @@
+/* rt_cputimer.c: per-thread CPU-time SIGPROF sources (see rt_cputimer.h). The
+ * perf_event route samples at the requested rate; the POSIX-timer route is capped by
+ * the kernel at CONFIG_HZ, which is why rt_sampler weights every sample by measured
+ * thread CPU time rather than trusting the period. */
+#include "rt_cputimer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rt_log.h"
+#include "rt_sampler.h"
+
+static int force_timer;
+static _Atomic int perf_unavailable; /* set after perf_event_open refused us once */
+
+void rt_cputimer_init(int force)
+{
+	force_timer = force;
+}
+
+/* The kernel's encoding of "the CPU clock of thread tid" (what pthread_getcpuclockid
+ * returns), usable from any thread of the process. */
+static clockid_t thread_clock(pid_t tid)
+{
+	return (clockid_t)((~(unsigned)tid << 3) | 6);
+}
+
+uint64_t rt_cputimer_thread_ns(pid_t tid)
+{
+	struct timespec ts;
+	if (clock_gettime(thread_clock(tid), &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int perf_start(rt_thread_t *t, uint32_t hz)
+{
+	struct perf_event_attr pe;
+	memset(&pe, 0, sizeof pe);
+	pe.type = PERF_TYPE_SOFTWARE;
+	pe.size = sizeof pe;
+	pe.config = PERF_COUNT_SW_TASK_CLOCK;
+	pe.sample_period = 1000000000ull / hz;
+	pe.disabled = 1;
+	/* perf_event_paranoid 2 (the usual default) allows user-only events. Kernel time
+	 * still advances the clock; it is credited to the next user-mode sample. */
+	pe.exclude_kernel = 1;
+	pe.exclude_hv = 1;
+	pe.wakeup_events = 1;
+	int fd = (int)syscall(SYS_perf_event_open, &pe, t->tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = t->tid };
+	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
+	    fcntl(fd, F_SETOWN_EX, &owner) != 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) != 0) {
+		close(fd);
+		return -1;
+	}
+	t->perf_fd = fd;
+	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+		t->perf_fd = -1;
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int timer_start(rt_thread_t *t, uint32_t hz)
+{
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = t->tid; /* sigev_notify_thread_id */
+	sev.sigev_value.sival_int = RT_SAMPLER_TIMER_MAGIC;
+	if (timer_create(thread_clock(t->tid), &sev, &t->timer) != 0)
+		return -1;
+	long period = 1000000000L / (long)hz;
+	struct itimerspec its = {
+		.it_interval = { period / 1000000000L, period % 1000000000L },
+		.it_value = { period / 1000000000L, period % 1000000000L },
+	};
+	if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+		timer_delete(t->timer);
+		return -1;
+	}
+	return 0;
+}
+
+static void source_stop(rt_thread_t *t)
+{
+	atomic_store_explicit(&t->armed, 0, memory_order_release);
+	if (t->route == RT_CPU_ROUTE_PERF && t->perf_fd >= 0) {
+		ioctl(t->perf_fd, PERF_EVENT_IOC_DISABLE, 0);
+		close(t->perf_fd);
+		t->perf_fd = -1;
+	} else if (t->route == RT_CPU_ROUTE_TIMER) {
+		timer_delete(t->timer);
+	}
+	t->route = RT_CPU_ROUTE_NONE;
+}
+
+static int source_start(rt_thread_t *t, uint32_t hz)
+{
+	if (!t->ring && !(t->ring = rt_ring_new()))
+		return RT_CPU_ROUTE_NONE;
+	t->last_cpu_ns = rt_cputimer_thread_ns(t->tid);
+	if (t->last_cpu_ns == 0)
+		return RT_CPU_ROUTE_NONE; /* the thread is gone */
+	/* The handler checks route and source before recording, so both are set
+	 * before the source can fire. */
+	atomic_store_explicit(&t->armed, 1, memory_order_release);
+	if (!force_timer && !atomic_load(&perf_unavailable)) {
+		t->route = RT_CPU_ROUTE_PERF;
+		if (perf_start(t, hz) == 0)
+			return RT_CPU_ROUTE_PERF;
+		if (errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT) {
+			atomic_store(&perf_unavailable, 1);
+			rt_log(RT_LOG_INFO, "perf_event_open refused (%s); using POSIX CPU timers, "
+			       "capped at the kernel tick", strerror(errno));
+		}
+	}
+	t->route = RT_CPU_ROUTE_TIMER;
+	if (timer_start(t, hz) == 0)
+		return RT_CPU_ROUTE_TIMER;
+	t->route = RT_CPU_ROUTE_NONE;
+	atomic_store_explicit(&t->armed, 0, memory_order_release);
+	return RT_CPU_ROUTE_NONE;
+}
+
+int rt_cputimer_arm(rt_thread_t *t, uint32_t hz)
+{
+	int route;
+	if (!rt_sampler_owns_sigprof())
+		return RT_CPU_ROUTE_NONE;
+	pthread_mutex_lock(&t->arm_mu);
+	if (t->arm_count > 0) {
+		route = t->route;
+	} else {
+		route = source_start(t, hz);
+	}
+	if (route != RT_CPU_ROUTE_NONE)
+		t->arm_count++;
+	pthread_mutex_unlock(&t->arm_mu);
+	return route;
+}
+
+void rt_cputimer_release(rt_thread_t *t, uint32_t gen)
+{
+	pthread_mutex_lock(&t->arm_mu);
+	if (atomic_load(&t->gen) == gen && t->arm_count > 0 && --t->arm_count == 0)
+		source_stop(t);
+	pthread_mutex_unlock(&t->arm_mu);
+}
+
+void rt_cputimer_release_all(rt_thread_t *t)
+{
+	pthread_mutex_lock(&t->arm_mu);
+	if (t->arm_count > 0)
+		source_stop(t);
+	t->arm_count = 0;
+	pthread_mutex_unlock(&t->arm_mu);
+}
+
+void rt_cputimer_forget(rt_thread_t *t)
+{
+	atomic_store(&t->armed, 0);
+	if (t->route == RT_CPU_ROUTE_PERF && t->perf_fd >= 0)
+		close(t->perf_fd);
+	t->perf_fd = -1;
+	t->route = RT_CPU_ROUTE_NONE;
+	t->arm_count = 0;
+	if (t->ring)
+		rt_ring_reset(t->ring);
+}

@@ -1,0 +1,32 @@
+/* rt_cputimer.h: starts and stops SIGPROF delivery to one thread at a rate measured in
+ * that thread's CPU time: perf_event_open task-clock with the signal routed to the
+ * thread where the kernel permits it, else a POSIX timer on the thread's CPU clock
+ * with SIGEV_THREAD_ID. Arming is reference-counted per thread (several slow requests
+ * can share an event-loop thread). What the handler does is rt_sampler.c.
+ * Context: any non-signal thread, never while holding a connection lock of the target
+ * thread... (locks: rt_thread_t.arm_mu only). */
+#ifndef RT_CPUTIMER_H
+#define RT_CPUTIMER_H
+
+#include <stdint.h>
+
+#include "rt_thread.h"
+
+/* Adds one reference; on the first, starts sampling t at hz. Returns the route in use,
+ * or RT_CPU_ROUTE_NONE (no reference taken) when sampling is impossible. */
+int rt_cputimer_arm(rt_thread_t *t, uint32_t hz);
+/* Drops one reference taken when t->gen was gen; on the last, stops sampling. A
+ * reference from an earlier life of a recycled state is ignored. */
+void rt_cputimer_release(rt_thread_t *t, uint32_t gen);
+/* Thread exit: stops sampling whatever the count. */
+void rt_cputimer_release_all(rt_thread_t *t);
+/* After fork in the child: timers were not inherited; perf fds were, and are closed. */
+void rt_cputimer_forget(rt_thread_t *t);
+
+/* CPU time consumed so far by thread tid (any thread of this process), ns; 0 on error. */
+uint64_t rt_cputimer_thread_ns(pid_t tid);
+
+/* Route override for tests: OTSHIM_CPU_ROUTE=timer forces the fallback. */
+void rt_cputimer_init(int force_timer);
+
+#endif

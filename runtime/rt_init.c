@@ -1,0 +1,119 @@
+/* rt_init.c: constructor, lazy thread start, fork and exit handling (see rt_init.h). */
+#include "rt_init.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "rt_cfg.h"
+#include "rt_conn.h"
+#include "rt_cputimer.h"
+#include "rt_log.h"
+#include "rt_sampler.h"
+#include "rt_thread.h"
+#include "rt_watchdog.h"
+#include "rt_worker.h"
+#include "rt_writer.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static _Atomic int ready;          /* configuration loaded, tables made, enabled */
+static _Atomic int threads_up;     /* watchdog and worker started in this process */
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&start_mu);
+	rt_worker_fork_prepare();
+	rt_conn_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+	rt_conn_fork_parent();
+	rt_worker_fork_parent();
+	pthread_mutex_unlock(&start_mu);
+}
+
+static void fork_child(void)
+{
+	rt_conn_fork_child();
+	rt_worker_fork_child();
+	rt_thread_after_fork_child();
+	rt_writer_fork_child();
+	pthread_mutex_init(&start_mu, NULL);
+	atomic_store(&threads_up, 0);
+}
+
+static void init_runtime(void)
+{
+	int saved = rt_tls_depth;
+	rt_tls_depth = 1; /* nothing we call here may be reported as a host event */
+	rt_cfg_load();
+	if (!rt_cfg.enabled)
+		goto out;
+	/* A setuid/setgid program must not be steered by its caller's environment. */
+	if (getauxval(AT_SECURE)) {
+		rt_log(RT_LOG_WARN, "secure-execution mode (setuid/setgid): disabled");
+		goto out;
+	}
+	if (rt_conn_init() != 0) {
+		rt_log(RT_LOG_ERROR, "cannot allocate the connection table; disabled");
+		goto out;
+	}
+	rt_thread_init();
+	const char *route = getenv("OTSHIM_CPU_ROUTE");
+	rt_cputimer_init(route && strcmp(route, "timer") == 0);
+	rt_sampler_init();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	atomic_store(&ready, 1);
+out:
+	rt_tls_depth = saved;
+}
+
+static void start_threads(void)
+{
+	pthread_mutex_lock(&start_mu);
+	if (!atomic_load(&threads_up)) {
+		rt_worker_start();
+		rt_watchdog_start();
+		atomic_store(&threads_up, 1);
+	}
+	pthread_mutex_unlock(&start_mu);
+}
+
+int rt_init_ensure(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&ready, memory_order_acquire), 0)) {
+		if (rt_tls_depth)
+			return 0;
+		pthread_once(&init_once, init_runtime);
+		if (!atomic_load(&ready))
+			return 0;
+	}
+	if (__builtin_expect(!atomic_load_explicit(&threads_up, memory_order_acquire), 0)) {
+		if (rt_tls_depth)
+			return 0;
+		rt_tls_depth = 1;
+		start_threads();
+		rt_tls_depth = 0;
+	}
+	return 1;
+}
+
+__attribute__((constructor(102))) static void rt_ctor(void)
+{
+	pthread_once(&init_once, init_runtime);
+}
+
+__attribute__((destructor)) static void rt_dtor(void)
+{
+	if (!atomic_load(&ready) || !atomic_load(&threads_up))
+		return;
+	int saved = rt_tls_depth;
+	rt_tls_depth = 1;
+	rt_worker_shutdown();
+	rt_tls_depth = saved;
+}
+

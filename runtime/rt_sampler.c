@@ -1,0 +1,85 @@
+/* rt_sampler.c: the SIGPROF handler and its installation (see rt_sampler.h).
+ * Context: signal or host thread. Must not allocate or lock. */
+#include "rt_sampler.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt_log.h"
+#include "rt_thread.h"
+#include "rt_unwind.h"
+
+static int installed;
+static _Atomic int warned_foreign;
+
+/* Only signals from a source we armed on this thread count; anything else (a stray
+ * SIGPROF, a late one after disarm) is ignored. */
+static int from_our_source(const rt_thread_t *t, const siginfo_t *si)
+{
+	if (si->si_code == SI_TIMER)
+		return t->route == RT_CPU_ROUTE_TIMER && si->si_value.sival_int == RT_SAMPLER_TIMER_MAGIC;
+	if (si->si_code == POLL_IN || si->si_code == POLL_HUP || si->si_code == POLL_MSG)
+		return t->route == RT_CPU_ROUTE_PERF && si->si_fd == t->perf_fd;
+	return 0;
+}
+
+static void on_sigprof(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	rt_thread_t *t = rt_thread_peek();
+	(void)sig;
+	if (!t || !atomic_load_explicit(&t->armed, memory_order_acquire) || !from_our_source(t, si))
+		goto out;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		goto out;
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t weight = now > t->last_cpu_ns ? now - t->last_cpu_ns : 0;
+	t->last_cpu_ns = now;
+	rt_sample_t *s = rt_ring_reserve(t->ring);
+	if (!s)
+		goto out;
+	s->serial = atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
+	s->weight_ns = weight;
+	s->npcs = (uint32_t)rt_unwind_from_ucontext(uc, s->pcs, RT_STACK_MAX);
+	if (s->npcs > 0)
+		rt_ring_commit(t->ring);
+out:
+	errno = saved;
+}
+
+void rt_sampler_init(void)
+{
+	struct sigaction old, sa;
+	if (sigaction(SIGPROF, NULL, &old) != 0)
+		return;
+	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+		rt_log(RT_LOG_WARN, "the service has its own SIGPROF handler; "
+		       "slow-request CPU profiles are off (other profiles still work)");
+		atomic_store(&warned_foreign, 1);
+		return;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigprof;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(SIGPROF, &sa, NULL) == 0)
+		installed = 1;
+	rt_unwind_init();
+}
+
+int rt_sampler_owns_sigprof(void)
+{
+	struct sigaction cur;
+	if (!installed)
+		return 0;
+	if (sigaction(SIGPROF, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+	    cur.sa_sigaction == on_sigprof)
+		return 1;
+	if (!atomic_exchange(&warned_foreign, 1))
+		rt_log(RT_LOG_WARN, "the service replaced our SIGPROF handler; "
+		       "slow-request CPU profiles are off from now on");
+	return 0;
+}

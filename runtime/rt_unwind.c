@@ -1,0 +1,63 @@
+/* rt_unwind.c: libunwind wrapper (see rt_unwind.h).
+ * Context: signal or host thread. Must not allocate or lock. */
+#define UNW_LOCAL_ONLY
+#include "rt_unwind.h"
+
+#include <libunwind.h>
+#include <ucontext.h>
+
+void rt_unwind_init(void)
+{
+	/* A per-thread cache needs no locks in the handler. Walking once here lets
+	 * libunwind do its lazy initialisation (which may allocate) outside a handler. */
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	uintptr_t pcs[8];
+	(void)rt_unwind_here(pcs, 8, 0);
+}
+
+static size_t walk(unw_cursor_t *c, uintptr_t *pcs, size_t n, size_t max)
+{
+	while (n < max && unw_step(c) > 0) {
+		unw_word_t ip;
+		if (unw_get_reg(c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	}
+	return n;
+}
+
+size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
+{
+	unw_cursor_t c;
+	unw_word_t ip;
+	if (max == 0 || !uc)
+		return 0;
+	/* On x86-64 libunwind's unw_context_t is the kernel's ucontext_t, so the signal
+	 * frame's context starts the walk at the interrupted instruction. */
+	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
+		return 0;
+	if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
+		return 0;
+	pcs[0] = (uintptr_t)ip;
+	return walk(&c, pcs, 1, max);
+}
+
+size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
+{
+	unw_context_t ctx;
+	unw_cursor_t c;
+	size_t n = 0;
+	if (unw_getcontext(&ctx) < 0 || unw_init_local(&c, &ctx) < 0)
+		return 0;
+	while (n < max && unw_step(&c) > 0) {
+		unw_word_t ip;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		if (skip) {
+			skip--;
+			continue;
+		}
+		pcs[n++] = (uintptr_t)ip;
+	}
+	return n;
+}

@@ -1,0 +1,21 @@
+/* rt_unwind.h: stack walking with libunwind, from a signal's ucontext into a fixed
+ * array. Caching policy and libunwind's lazy set-up happen in rt_unwind_init(), never
+ * in the handler.
+ * Context: rt_unwind_from_ucontext runs in signal context. Must not allocate or lock. */
+#ifndef RT_UNWIND_H
+#define RT_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Normal context, once, before any timer is armed. */
+void rt_unwind_init(void);
+
+/* Writes the interrupted instruction address to pcs[0] and the return addresses of the
+ * callers after it; returns the number written (>= 1 when uc is valid). */
+size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max);
+
+/* The calling thread's own stack, skipping `skip` innermost frames. Normal context. */
+size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip);
+
+#endif

@@ -1,0 +1,420 @@
+/* rt_writer.c: the profile directory (see rt_writer.h). File names are built only from
+ * ids the shim validated or made, rendered as lowercase hex, plus numbers: no byte of
+ * a request ever reaches a path. Request text (method, path) goes only into JSON
+ * strings, escaped, and into profile comments. */
+#include "rt_writer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt_cfg.h"
+#include "rt_conn.h"
+#include "rt_log.h"
+#include "rt_profile.h"
+#include "rt_thread.h"
+
+_Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
+
+#define SAMPLES_MAX 300000 /* per request: 5 min at 1 kHz */
+
+/* ---- sample sets ---- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 256;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * elem);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs)
+{
+	size_t cap = s->cap;
+	if (s->n >= SAMPLES_MAX)
+		goto lost;
+	if (s->n + 1 > s->cap) {
+		size_t c1 = cap, c2 = cap, c3 = cap;
+		if (grow((void **)&s->weights, &c1, s->n + 1, sizeof *s->weights) ||
+		    grow((void **)&s->npcs, &c2, s->n + 1, sizeof *s->npcs) ||
+		    grow((void **)&s->offs, &c3, s->n + 1, sizeof *s->offs))
+			goto lost;
+		s->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	}
+	if (grow((void **)&s->pcs, &s->pcs_cap, s->pcs_len + npcs, sizeof *s->pcs))
+		goto lost;
+	s->weights[s->n] = weight;
+	s->npcs[s->n] = npcs;
+	s->offs[s->n] = s->pcs_len;
+	memcpy(s->pcs + s->pcs_len, pcs, npcs * sizeof *pcs);
+	s->pcs_len += npcs;
+	s->n++;
+	return 0;
+lost:
+	s->lost++;
+	return -1;
+}
+
+void rt_samples_free(rt_samples_t *s)
+{
+	free(s->weights);
+	free(s->npcs);
+	free(s->offs);
+	free(s->pcs);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- directory, rate limit, disk cap ---- */
+
+/* mkdir -p, the last component 0700; parents get 0755 like mkdir -p would. */
+static int ensure_dir(const char *dir)
+{
+	char path[RT_CFG_PATH_MAX];
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -1;
+	snprintf(path, sizeof path, "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static uint64_t dir_bytes(const char *dir)
+{
+	uint64_t total = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return total;
+}
+
+static int rate_allows(void)
+{
+	static time_t window;
+	static uint32_t used;
+	time_t now = time(NULL) / 60;
+	if (now != window) {
+		window = now;
+		used = 0;
+	}
+	if (used >= rt_cfg.max_profiles_per_min)
+		return 0;
+	used++;
+	return 1;
+}
+
+static int space_allows(void)
+{
+	uint64_t cap = rt_cfg.max_disk_mb * 1024 * 1024;
+	return dir_bytes(rt_cfg.profile_dir) < cap;
+}
+
+/* ---- JSON ---- */
+
+typedef struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} buf_t;
+
+static void put(buf_t *b, const char *s, size_t n)
+{
+	if (b->oom || grow((void **)&b->p, &b->cap, b->len + n + 1, 1)) {
+		b->oom = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void putf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(buf_t *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Length of a valid UTF-8 sequence at s (max n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (len == 0 || len > n || s[0] >= 0xf8)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* A JSON string from arbitrary request bytes: escapes controls, quotes and
+ * backslashes; invalid UTF-8 becomes U+FFFD so the line stays valid JSON. */
+static void put_json_str(buf_t *b, const char *s, size_t n)
+{
+	put(b, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			put(b, e, 2);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			putf(b, "\\u%04x", c);
+			i++;
+		} else if (c < 0x80) {
+			put(b, s + i, 1);
+			i++;
+		} else {
+			size_t l = utf8_len((const unsigned char *)s + i, n - i);
+			if (l) {
+				put(b, s + i, l);
+				i += l;
+			} else {
+				put(b, "\\ufffd", 6);
+				i++;
+			}
+		}
+	}
+	put(b, "\"", 1);
+}
+
+/* ---- files ---- */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* One write(2) on an O_APPEND descriptor: lines from several processes sharing the
+ * directory (pre-fork workers) never interleave. */
+static int append_line(const char *name, const buf_t *line)
+{
+	char path[RT_CFG_PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, line->p, line->len);
+	close(fd);
+	return rc;
+}
+
+static int replace_file(const char *name, const buf_t *content)
+{
+	char path[RT_CFG_PATH_MAX + 64], tmp[RT_CFG_PATH_MAX + 96];
+	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
+	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", rt_cfg.profile_dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, content->p, content->len);
+	if (close(fd) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) == 0)
+		return 0;
+	unlink(tmp);
+	return -1;
+}
+
+/* ---- slow-request profile set ---- */
+
+typedef struct ids {
+	char trace[33], span[17], parent[17];
+} ids_t;
+
+static void ids_of(const rt_req_t *r, ids_t *id)
+{
+	rt_hex_encode(r->ctx.trace_id, 16, id->trace);
+	rt_hex_encode(r->span_id, 8, id->span);
+	rt_hex_encode(r->ctx.parent_id, 8, id->parent);
+}
+
+static const char *route_name(int route)
+{
+	return route == RT_CPU_ROUTE_PERF ? "perf" : route == RT_CPU_ROUTE_TIMER ? "timer" : "none";
+}
+
+static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const ids_t *id,
+			     const char *path)
+{
+	static const rt_value_type_t types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
+	rt_profile_t *p = rt_profile_new(types, 2, "cpu");
+	char line[RT_HTTP_PATH_MAX + 64];
+	if (!p)
+		return -1;
+	rt_profile_set_period(p, "cpu", "nanoseconds", 1000000000LL / rt_cfg.cpu_hz);
+	rt_profile_set_time(p, (int64_t)r->start_real_ns,
+			    (int64_t)(r->end_mono_ns - r->start_mono_ns));
+	snprintf(line, sizeof line, "trace_id=%s", id->trace);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "span_id=%s", id->span);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "method=%.*s", r->method_len, r->method);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "path=%.*s", r->path_len, r->path);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "duration_ms=%.1f",
+		 (double)(r->end_mono_ns - r->start_mono_ns) / 1e6);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "cpu_route=%s", route_name(r->cpu_route));
+	rt_profile_add_comment(p, line);
+	rt_label_t labels[2] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 } };
+	for (size_t i = 0; i < s->n; i++) {
+		int64_t v[2] = { 1, (int64_t)s->weights[i] };
+		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 2);
+	}
+	int rc = rt_profile_write_gz(p, path);
+	rt_profile_free(p);
+	return rc;
+}
+
+static int count_threads(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const char *cpu_file,
+		       size_t nsamples)
+{
+	time_t sec = (time_t)(r->start_real_ns / 1000000000ull);
+	struct tm tm;
+	char ts[32];
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	putf(b, "{\"time\":\"%s.%03dZ\",\"pid\":%d,\"tid\":%d,\"trace_id\":\"%s\",\"span_id\":\"%s\"",
+	     ts, (int)(r->start_real_ns / 1000000 % 1000), (int)getpid(), (int)r->tid, id->trace,
+	     id->span);
+	if (r->has_parent)
+		putf(b, ",\"parent_span_id\":\"%s\"", id->parent);
+	put(b, ",\"method\":", 10);
+	put_json_str(b, r->method, r->method_len);
+	put(b, ",\"path\":", 8);
+	put_json_str(b, r->path, r->path_len);
+	if (r->query_len) {
+		put(b, ",\"query\":", 9);
+		put_json_str(b, r->query, r->query_len);
+	}
+	uint64_t cpu = r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0;
+	putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
+	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
+	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);
+	putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu,\"threads\":%d", route_name(r->cpu_route),
+	     nsamples, count_threads());
+	putf(b, ",\"files\":{\"cpu\":\"%s\"}}\n", cpu_file);
+}
+
+void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
+{
+	ids_t id;
+	char name[128], path[RT_CFG_PATH_MAX + 160];
+	buf_t line = { 0 };
+
+	if (!rate_allows() || ensure_dir(rt_cfg.profile_dir) != 0 || !space_allows()) {
+		atomic_fetch_add(&rt_stat_dropped, 1);
+		return;
+	}
+	ids_of(r, &id);
+	snprintf(name, sizeof name, "cpu-%s-%s-%llu.pb.gz", id.trace, id.span,
+		 (unsigned long long)(r->start_real_ns / 1000000000ull));
+	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
+	if (write_cpu_profile(r, s, &id, path) != 0) {
+		rt_log(RT_LOG_WARN, "cannot write %s: %s (profile dropped)", path, strerror(errno));
+		atomic_fetch_add(&rt_stat_dropped, 1);
+		atomic_fetch_add(&rt_stat_errors, 1);
+		return;
+	}
+	index_line(&line, r, &id, name, s->n);
+	if (line.oom || append_line("index.jsonl", &line) != 0)
+		atomic_fetch_add(&rt_stat_errors, 1);
+	free(line.p);
+	atomic_fetch_add(&rt_stat_written, 1);
+}
+
+/* ---- stats ---- */
+
+static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void rt_writer_stats(void)
+{
+	uint64_t requests = 0, non_http = 0;
+	char name[64];
+	buf_t b = { 0 };
+	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
+		requests += atomic_load(&t->requests);
+		non_http += atomic_load(&t->non_http);
+	}
+	putf(&b, "{\"pid\":%d,\"requests\":%llu,\"slow\":%llu,\"profiles_written\":%llu,"
+	     "\"profiles_dropped\":%llu,\"non_http_connections\":%llu,\"errors\":%llu}\n",
+	     (int)getpid(), (unsigned long long)requests,
+	     (unsigned long long)atomic_load(&rt_stat_slow),
+	     (unsigned long long)atomic_load(&rt_stat_written),
+	     (unsigned long long)atomic_load(&rt_stat_dropped), (unsigned long long)non_http,
+	     (unsigned long long)(atomic_load(&rt_stat_errors) + atomic_load(&rt_conn_errors)));
+	snprintf(name, sizeof name, "otshim-stats-%d.json", (int)getpid());
+	pthread_mutex_lock(&stats_mu);
+	if (!b.oom && ensure_dir(rt_cfg.profile_dir) == 0)
+		replace_file(name, &b);
+	pthread_mutex_unlock(&stats_mu);
+	free(b.p);
+}
+
+void rt_writer_fork_child(void)
+{
+	pthread_mutex_init(&stats_mu, NULL);
+	atomic_store(&rt_stat_slow, 0);
+	atomic_store(&rt_stat_written, 0);
+	atomic_store(&rt_stat_dropped, 0);
+	atomic_store(&rt_stat_errors, 0);
+}

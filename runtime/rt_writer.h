@@ -1,0 +1,40 @@
+/* rt_writer.h: everything that reaches the profile directory: slow-request profile
+ * sets (names from validated ids only), index.jsonl, otshim-stats-<pid>.json, the
+ * per-minute rate limit and the disk cap. Building a profile is rt_profile.c.
+ * Context: worker thread (and the exit path for the stats file). */
+#ifndef RT_WRITER_H
+#define RT_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt_req.h"
+
+/* The samples collected for one request: sample i has weights[i] ns and the stack
+ * pcs[offs[i] .. offs[i]+npcs[i]). */
+typedef struct rt_samples {
+	size_t n, cap;
+	uint64_t *weights;
+	uint32_t *npcs;
+	size_t *offs;
+	uintptr_t *pcs;
+	size_t pcs_len, pcs_cap;
+	uint64_t lost;          /* samples not kept (cap reached or no memory) */
+} rt_samples_t;
+
+int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs);
+void rt_samples_free(rt_samples_t *s);
+
+/* Writes the profile set and index line for a finished slow request, subject to the
+ * rate limit and the disk cap (a refusal is counted as a dropped profile). */
+void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s);
+
+/* Rewrites otshim-stats-<pid>.json. Thread-safe. */
+void rt_writer_stats(void);
+
+/* Counters the writer reports. */
+extern _Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
+
+void rt_writer_fork_child(void);
+
+#endif

@@ -1,0 +1,38 @@
+/* shim_net.c: connection life-cycle interposers: accept/accept4 open a connection the
+ * runtime may track, close ends it. Forward, report, return; nothing else. */
+#include "shim.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int c = REAL(accept)(fd, addr, len);
+	if (c >= 0) {
+		int saved = errno;
+		rt_on_accept(c);
+		errno = saved;
+	}
+	return c;
+}
+
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int c = REAL(accept4)(fd, addr, len, flags);
+	if (c >= 0) {
+		int saved = errno;
+		rt_on_accept(c);
+		errno = saved;
+	}
+	return c;
+}
+
+/* Report before the real close: once it returns, another thread may be handed the
+ * same fd number by accept or open, and its events must not meet our old state. */
+SHIM_EXPORT int close(int fd)
+{
+	int saved = errno;
+	rt_on_close(fd);
+	errno = saved;
+	return REAL(close)(fd);
+}

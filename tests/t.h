@@ -1,0 +1,57 @@
+/* t.h: a tiny TAP harness for the unit tests (header-only).
+ * Exit codes follow the automake protocol: 0 pass, 1 fail, 77 skip, 99 hard error. */
+#ifndef OTSHIM_T_H
+#define OTSHIM_T_H
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_run, t_failed;
+
+static inline int t_ok(int cond, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	t_run++;
+	if (!cond)
+		t_failed++;
+	printf("%sok %d - ", cond ? "" : "not ", t_run);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		printf("#   failed at %s:%d\n", file, line);
+	fflush(stdout);
+	return cond;
+}
+
+#define ok(cond, ...) t_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+#define is_int(got, want, name)                                                          \
+	do {                                                                             \
+		long long g_ = (long long)(got), w_ = (long long)(want);                 \
+		if (!ok(g_ == w_, "%s", name))                                           \
+			printf("#   got %lld, want %lld\n", g_, w_);                        \
+	} while (0)
+#define is_str(got, want, name)                                                          \
+	do {                                                                             \
+		const char *g_ = (got), *w_ = (want);                                    \
+		if (!ok(g_ && w_ && strcmp(g_, w_) == 0, "%s", name))                    \
+			printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
+	} while (0)
+#define diag(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))
+
+static inline void skip_all(const char *why)
+{
+	printf("1..0 # SKIP %s\n", why);
+	exit(77);
+}
+
+static inline int done_testing(void)
+{
+	printf("1..%d\n", t_run);
+	if (t_failed)
+		printf("# %d of %d failed\n", t_failed, t_run);
+	return t_failed ? 1 : 0;
+}
+#endif
