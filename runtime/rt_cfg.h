@@ -24,6 +24,7 @@ typedef struct rt_cfg {
 	int log_level;                 /* OTSHIM_LOG: error/warn/info/debug -> RT_LOG_*, default warn */
 	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */
 	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" */
+	int cpu_route_timer;           /* OTSHIM_CPU_ROUTE=timer: skip perf_event (tests, odd kernels) */
 } rt_cfg_t;
 
 extern rt_cfg_t rt_cfg;

@@ -277,7 +277,8 @@ static int on_response_event(rt_conn_t *c, int ev)
 	case RT_HTTP_EV_END:
 	case RT_HTTP_EV_UPGRADE:
 		if ((r = queue_pop(c)) != NULL) {
-			r->status = c->rs.status;
+			if (ev == RT_HTTP_EV_UPGRADE)
+				r->status = c->rs.status;
 			rt_req_end(r, 1);
 		}
 		c->resp_fresh = 1;

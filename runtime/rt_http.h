@@ -36,17 +36,26 @@ enum rt_http_event {
 
 /* ---- request direction ---- */
 
-typedef struct rt_http_req {
-	/* private parser state */
-	uint8_t state, sub, chunk_state, flags;
+/* Private state shared by both directions: where we are in the message, the header
+ * being read, and body framing. */
+typedef struct rt_http_state {
+	uint8_t state;                /* position in the message grammar */
+	uint8_t sub;                  /* index into a literal being matched */
+	uint8_t hdr;                  /* which header the current value belongs to */
+	uint8_t pending_end;          /* END owed on the next feed call */
+	uint8_t seen_tp, seen_te, begun;
+	uint8_t name_len;             /* current header name, lowercased (0xff: too long) */
+	char name[24];
+	uint8_t win_len;              /* last bytes of a TE/Connection value, lowercased */
+	char win[24];
+	uint8_t conn_close, conn_keep;
 	uint32_t head_bytes;          /* bytes of the current head so far */
-	uint64_t remaining;           /* body bytes left (Content-Length or current chunk) */
-	char name[32];                /* current header name, lowercased, truncated */
-	uint8_t name_len, name_overflow;
-	uint16_t value_len;           /* bytes of the current header value seen */
-	char cl_buf[24];
-	uint8_t cl_len;
+	uint64_t cl;                  /* Content-Length being read */
+	uint64_t remaining;           /* body or chunk bytes left */
+} rt_http_state_t;
 
+typedef struct rt_http_req {
+	rt_http_state_t s;
 	/* public, valid from RT_HTTP_EV_HEAD until the next RT_HTTP_EV_BEGIN */
 	char method[RT_HTTP_METHOD_MAX];
 	uint8_t method_len;
@@ -61,7 +70,7 @@ typedef struct rt_http_req {
 	char query[RT_HTTP_QUERY_MAX];
 	uint16_t query_len;
 	char traceparent[RT_HTTP_TRACEPARENT_MAX]; /* raw, first occurrence, trimmed */
-	uint8_t traceparent_len;      /* 0 when absent; RT_HTTP_TRACEPARENT_MAX+... never exceeds the buffer */
+	uint8_t traceparent_len;      /* 0 when absent; never exceeds the buffer */
 	uint8_t traceparent_overlong; /* value was longer than the buffer: treat as invalid */
 	char user_agent[RT_HTTP_UA_MAX];
 	uint8_t user_agent_len;
@@ -74,14 +83,7 @@ size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev);
 /* ---- response direction ---- */
 
 typedef struct rt_http_resp {
-	/* private parser state */
-	uint8_t state, sub, chunk_state, flags;
-	uint32_t head_bytes;
-	uint64_t remaining;
-	char name[32];
-	uint8_t name_len, name_overflow;
-	char cl_buf[24];
-	uint8_t cl_len;
+	rt_http_state_t s;
 	uint8_t expect_head;          /* set by rt_http_resp_expect() */
 
 	/* public, valid from RT_HTTP_EV_HEAD */

@@ -63,8 +63,7 @@ static void init_runtime(void)
 		goto out;
 	}
 	rt_thread_init();
-	const char *route = getenv("OTSHIM_CPU_ROUTE");
-	rt_cputimer_init(route && strcmp(route, "timer") == 0);
+	rt_cputimer_init(rt_cfg.cpu_route_timer);
 	rt_sampler_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);

@@ -1,0 +1,738 @@
+/* rt_http.c: incremental HTTP/1.x boundary parsers (see rt_http.h). One byte-at-a-time
+ * state machine for heads, O(1) skipping for bodies. Nothing is buffered but the few
+ * fields the shim reports, so a connection's parser is a fixed-size struct whatever
+ * bytes arrive. Pure: no I/O, no globals, no allocation. */
+#include "rt_http.h"
+
+#include <string.h>
+
+/* ---- grammar positions ---- */
+
+enum {
+	/* request line */
+	S_REQ_START = 0, S_METHOD, S_TARGET, S_QUERY, S_REQ_VERSION, S_REQ_VERSION_END,
+	/* status line */
+	S_RESP_START, S_RESP_VERSION, S_STATUS, S_REASON,
+	/* header block, shared */
+	S_LINE_LF, S_HDR_START, S_HDR_NAME, S_HDR_OWS, S_HDR_VALUE, S_HDR_VALUE_LF, S_HEAD_LF,
+	/* bodies, shared */
+	S_BODY, S_CHUNK_SIZE, S_CHUNK_EXT, S_CHUNK_SIZE_LF, S_CHUNK_DATA, S_CHUNK_DATA_CR,
+	S_CHUNK_DATA_LF, S_TRAILER_START, S_TRAILER_LINE, S_TRAILER_END_LF, S_UNTIL_CLOSE,
+	/* terminal */
+	S_ERROR, S_UPGRADED,
+};
+
+enum { H_NONE = 0, H_CL, H_TE, H_CONN, H_TRACEPARENT, H_UA };
+
+#define CHUNK_SIZE_MAX (1ull << 60)
+#define TRAILER_LIMIT RT_HTTP_HEADER_LIMIT
+
+/* What the caller of a byte step should do next. */
+enum { STEP_MORE = 0, STEP_EVENT };
+
+static int is_tchar(unsigned char c)
+{
+	/* RFC 9110 token characters. */
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return 1;
+	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static void state_reset(rt_http_state_t *s, uint8_t start)
+{
+	memset(s, 0, sizeof *s);
+	s->state = start;
+}
+
+/* ---- header fields (shared by both directions) ---- */
+
+static int name_is(const rt_http_state_t *s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s->name_len == n && memcmp(s->name, lit, n) == 0;
+}
+
+static uint8_t classify_header(const rt_http_state_t *s)
+{
+	if (name_is(s, "content-length"))
+		return H_CL;
+	if (name_is(s, "transfer-encoding"))
+		return H_TE;
+	if (name_is(s, "connection"))
+		return H_CONN;
+	if (name_is(s, "traceparent"))
+		return H_TRACEPARENT;
+	if (name_is(s, "user-agent"))
+		return H_UA;
+	return H_NONE;
+}
+
+/* Keeps the last bytes of a value, lowercased: enough to see "chunked" at the end of a
+ * Transfer-Encoding list and "close"/"keep-alive" in Connection. */
+static void window_push(rt_http_state_t *s, char c)
+{
+	if (s->win_len == sizeof s->win) {
+		memmove(s->win, s->win + 1, sizeof s->win - 1);
+		s->win_len--;
+	}
+	s->win[s->win_len++] = lower(c);
+}
+
+static int window_ends_with(const rt_http_state_t *s, const char *lit)
+{
+	size_t n = strlen(lit), len = s->win_len;
+	while (len > 0 && (s->win[len - 1] == ' ' || s->win[len - 1] == '\t'))
+		len--;
+	return len >= n && memcmp(s->win + len - n, lit, n) == 0 &&
+	       (len == n || s->win[len - n - 1] == ',' || s->win[len - n - 1] == ' ');
+}
+
+static int window_has(const rt_http_state_t *s, const char *lit)
+{
+	size_t n = strlen(lit);
+	for (size_t i = 0; i + n <= s->win_len; i++)
+		if (memcmp(s->win + i, lit, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* A value byte of a framing header. Returns -1 on a malformed Content-Length. */
+static int framing_value_byte(rt_http_state_t *s, char c)
+{
+	if (s->hdr == H_CL) {
+		if (c == ' ' || c == '\t')
+			return 0;
+		if (c < '0' || c > '9' || s->cl > (UINT64_MAX - 9) / 10)
+			return -1;
+		s->cl = s->cl * 10 + (uint64_t)(c - '0');
+		s->remaining++; /* digit count, checked at the end of the value */
+		return 0;
+	}
+	window_push(s, c);
+	return 0;
+}
+
+/* The end of a framing header's value. Returns -1 for a bad or conflicting length. */
+static int framing_value_end(rt_http_state_t *s, uint64_t *content_length, uint8_t *has_cl,
+			     uint8_t *chunked)
+{
+	if (s->hdr == H_CL) {
+		uint64_t digits = s->remaining;
+		s->remaining = 0;
+		if (digits == 0 || (*has_cl && *content_length != s->cl))
+			return -1;
+		*content_length = s->cl;
+		*has_cl = 1;
+		s->cl = 0;
+	} else if (s->hdr == H_TE) {
+		*chunked = (uint8_t)window_ends_with(s, "chunked");
+		s->seen_te = 1;
+	} else if (s->hdr == H_CONN) {
+		if (window_has(s, "close"))
+			s->conn_close = 1;
+		if (window_has(s, "keep-alive"))
+			s->conn_keep = 1;
+	}
+	s->win_len = 0;
+	return 0;
+}
+
+/* ---- chunked bodies (shared) ---- */
+
+static int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (unsigned char)lower((char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* One byte of chunk framing (not chunk data). Returns 1 when the body is complete,
+ * -1 on a framing error, 0 otherwise. */
+static int chunk_byte(rt_http_state_t *s, unsigned char c)
+{
+	int d;
+	switch (s->state) {
+	case S_CHUNK_SIZE:
+		if ((d = hex_digit(c)) >= 0) {
+			if (s->remaining >= CHUNK_SIZE_MAX)
+				return -1;
+			s->remaining = s->remaining * 16 + (uint64_t)d;
+			s->sub = 1;
+			return 0;
+		}
+		if (!s->sub)
+			return -1; /* a size needs at least one digit */
+		if (c == ';' || c == ' ' || c == '\t') {
+			s->state = S_CHUNK_EXT;
+			return 0;
+		}
+		if (c == '\r') {
+			s->state = S_CHUNK_SIZE_LF;
+			return 0;
+		}
+		if (c != '\n')
+			return -1;
+		/* a bare LF ends the size line */
+		__attribute__((fallthrough));
+	case S_CHUNK_SIZE_LF:
+		if (c != '\n')
+			return -1;
+		s->sub = 0;
+		s->head_bytes = 0;
+		s->state = s->remaining ? S_CHUNK_DATA : S_TRAILER_START;
+		return 0;
+	case S_CHUNK_EXT:
+		if (++s->head_bytes > TRAILER_LIMIT)
+			return -1;
+		if (c == '\n') {
+			s->state = S_CHUNK_SIZE_LF;
+			return chunk_byte(s, c);
+		}
+		return 0;
+	case S_CHUNK_DATA_CR:
+		if (c == '\r') {
+			s->state = S_CHUNK_DATA_LF;
+			return 0;
+		}
+		/* tolerate a bare LF */
+		__attribute__((fallthrough));
+	case S_CHUNK_DATA_LF:
+		if (c != '\n')
+			return -1;
+		s->state = S_CHUNK_SIZE;
+		return 0;
+	case S_TRAILER_START:
+		if (c == '\r') {
+			s->state = S_TRAILER_END_LF;
+			return 0;
+		}
+		if (c == '\n')
+			return 1;
+		s->state = S_TRAILER_LINE;
+		return 0;
+	case S_TRAILER_LINE:
+		if (++s->head_bytes > TRAILER_LIMIT)
+			return -1;
+		if (c == '\n')
+			s->state = S_TRAILER_START;
+		return 0;
+	case S_TRAILER_END_LF:
+		return c == '\n' ? 1 : -1;
+	}
+	return -1;
+}
+
+/* Consumes body bytes of the current state. buf may be NULL (opaque bytes). Returns
+ * bytes consumed; sets *done when the body ended, *err on a framing error. */
+static size_t body_feed(rt_http_state_t *s, const char *buf, size_t len, int *done, int *err)
+{
+	size_t i = 0;
+	while (i < len && !*done && !*err) {
+		if (s->state == S_UNTIL_CLOSE)
+			return len;
+		if (s->state == S_BODY || s->state == S_CHUNK_DATA) {
+			uint64_t take = s->remaining < len - i ? s->remaining : len - i;
+			s->remaining -= take;
+			i += (size_t)take;
+			if (s->remaining == 0) {
+				if (s->state == S_BODY)
+					*done = 1;
+				else
+					s->state = S_CHUNK_DATA_CR;
+			}
+			continue;
+		}
+		if (!buf) {
+			*err = 1; /* opaque bytes cannot be chunk framing */
+			break;
+		}
+		int rc = chunk_byte(s, (unsigned char)buf[i++]);
+		if (rc < 0)
+			*err = 1;
+		else if (rc > 0)
+			*done = 1;
+	}
+	return i;
+}
+
+/* ---- shared header-block byte step ----
+ * Returns -1 on error, 1 when the blank line ending the head was consumed, 0 else. */
+
+typedef struct hdr_sink {
+	uint64_t *content_length;
+	uint8_t *has_cl, *chunked;
+	char *tp;
+	uint8_t *tp_len, *tp_over;
+	char *ua;
+	uint8_t *ua_len;
+} hdr_sink_t;
+
+static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
+{
+	switch (s->state) {
+	case S_LINE_LF:
+		if (c != '\n')
+			return -1;
+		s->state = S_HDR_START;
+		return 0;
+	case S_HDR_START:
+		if (c == '\r') {
+			s->state = S_HEAD_LF;
+			return 0;
+		}
+		if (c == '\n')
+			return 1;
+		if (!is_tchar(c))
+			return -1; /* includes obsolete line folding */
+		s->name_len = 0;
+		s->state = S_HDR_NAME;
+		__attribute__((fallthrough));
+	case S_HDR_NAME:
+		if (c == ':') {
+			if (s->name_len == 0)
+				return -1;
+			s->hdr = s->name_len == 0xff ? H_NONE : classify_header(s);
+			s->win_len = 0;
+			s->state = S_HDR_OWS;
+			return 0;
+		}
+		if (!is_tchar(c))
+			return -1;
+		if (s->name_len < sizeof s->name)
+			s->name[s->name_len++] = lower((char)c);
+		else
+			s->name_len = 0xff;
+		return 0;
+	case S_HDR_OWS:
+		if (c == ' ' || c == '\t')
+			return 0;
+		s->state = S_HDR_VALUE;
+		__attribute__((fallthrough));
+	case S_HDR_VALUE:
+		if (c == '\r' || c == '\n') {
+			if (framing_value_end(s, k->content_length, k->has_cl, k->chunked) != 0)
+				return -1;
+			if (s->hdr == H_TRACEPARENT)
+				s->seen_tp = 1;
+			s->state = c == '\r' ? S_HDR_VALUE_LF : S_HDR_START;
+			return 0;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return -1;
+		switch (s->hdr) {
+		case H_CL:
+		case H_TE:
+		case H_CONN:
+			return framing_value_byte(s, (char)c);
+		case H_TRACEPARENT:
+			if (k->tp && !s->seen_tp) { /* the first traceparent counts */
+				if (*k->tp_len < RT_HTTP_TRACEPARENT_MAX)
+					k->tp[(*k->tp_len)++] = (char)c;
+				else
+					*k->tp_over = 1;
+			}
+			return 0;
+		case H_UA:
+			if (k->ua && *k->ua_len < RT_HTTP_UA_MAX)
+				k->ua[(*k->ua_len)++] = (char)c;
+			return 0;
+		}
+		return 0;
+	case S_HDR_VALUE_LF:
+		if (c != '\n')
+			return -1;
+		s->state = S_HDR_START;
+		return 0;
+	case S_HEAD_LF:
+		return c == '\n' ? 1 : -1;
+	}
+	return -1;
+}
+
+/* ====================================================================== */
+/* ---- request direction ---- */
+
+static void req_new_message(rt_http_req_t *p);
+static void req_clear_fields(rt_http_req_t *p);
+
+void rt_http_req_init(rt_http_req_t *p)
+{
+	req_new_message(p);
+	req_clear_fields(p);
+}
+
+/* Fields stay readable after END (until the next BEGIN), so only framing is reset. */
+static void req_new_message(rt_http_req_t *p)
+{
+	state_reset(&p->s, S_REQ_START);
+}
+
+static void req_clear_fields(rt_http_req_t *p)
+{
+	p->method_len = 0;
+	p->http_minor = 0;
+	p->is_head = p->chunked = p->has_content_length = p->conn_close = 0;
+	p->path_truncated = 0;
+	p->path_len = p->query_len = 0;
+	p->traceparent_len = p->traceparent_overlong = 0;
+	p->user_agent_len = 0;
+	p->content_length = 0;
+}
+
+static void trim_traceparent(rt_http_req_t *p)
+{
+	while (p->traceparent_len > 0 && (p->traceparent[p->traceparent_len - 1] == ' ' ||
+					  p->traceparent[p->traceparent_len - 1] == '\t'))
+		p->traceparent_len--;
+}
+
+/* The head is complete: decide the body. Returns the event to report. */
+static int req_head_done(rt_http_req_t *p)
+{
+	rt_http_state_t *s = &p->s;
+	trim_traceparent(p);
+	p->is_head = p->method_len == 4 && memcmp(p->method, "HEAD", 4) == 0;
+	p->conn_close = s->conn_close || (p->http_minor == 0 && !s->conn_keep);
+	if (s->seen_te && !p->chunked)
+		return RT_HTTP_EV_ERROR; /* cannot find the end of such a body */
+	if (p->chunked) {
+		s->state = S_CHUNK_SIZE;
+		s->remaining = 0;
+		s->sub = 0;
+	} else if (p->content_length > 0) {
+		s->state = S_BODY;
+		s->remaining = p->content_length;
+	} else {
+		s->pending_end = 1;
+	}
+	s->head_bytes = 0;
+	return RT_HTTP_EV_HEAD;
+}
+
+static int version_byte(rt_http_state_t *s, unsigned char c, uint8_t *minor)
+{
+	static const char lit[] = "HTTP/1.";
+	if (s->sub < sizeof lit - 1)
+		return c == (unsigned char)lit[s->sub++] ? 0 : -1;
+	if (s->sub == sizeof lit - 1) {
+		if (c != '0' && c != '1')
+			return -1;
+		*minor = (uint8_t)(c - '0');
+		s->sub++;
+		return 0;
+	}
+	return -1;
+}
+
+/* One byte of the request line. Returns -1 error, 1 BEGIN, 2 end of line, 0 more. */
+static int request_line_byte(rt_http_req_t *p, unsigned char c)
+{
+	rt_http_state_t *s = &p->s;
+	switch (s->state) {
+	case S_REQ_START:
+		if (c == '\r' || c == '\n')
+			return 0; /* empty lines between requests are allowed */
+		if (c < 'A' || c > 'Z')
+			return -1;
+		req_clear_fields(p);
+		p->method[p->method_len++] = (char)c;
+		s->state = S_METHOD;
+		return 1;
+	case S_METHOD:
+		if (c == ' ') {
+			s->state = S_TARGET;
+			return 0;
+		}
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_') ||
+		    p->method_len >= RT_HTTP_METHOD_MAX - 1)
+			return -1;
+		p->method[p->method_len++] = (char)c;
+		return 0;
+	case S_TARGET:
+	case S_QUERY:
+		if (c == ' ') {
+			if (s->state == S_TARGET && p->path_len == 0)
+				return -1;
+			s->state = S_REQ_VERSION;
+			s->sub = 0;
+			return 0;
+		}
+		if (c <= 0x20 || c == 0x7f)
+			return -1;
+		if (s->state == S_TARGET && c == '?') {
+			s->state = S_QUERY;
+		} else if (s->state == S_TARGET) {
+			if (p->path_len < RT_HTTP_PATH_MAX)
+				p->path[p->path_len++] = (char)c;
+			else
+				p->path_truncated = 1;
+		} else if (p->query_len < RT_HTTP_QUERY_MAX) {
+			p->query[p->query_len++] = (char)c;
+		}
+		return 0;
+	case S_REQ_VERSION:
+		if (version_byte(s, c, &p->http_minor) != 0)
+			return -1;
+		if (s->sub == 8)
+			s->state = S_REQ_VERSION_END;
+		return 0;
+	case S_REQ_VERSION_END:
+		if (c == '\r') {
+			s->state = S_LINE_LF;
+			return 0;
+		}
+		if (c == '\n') {
+			s->state = S_HDR_START;
+			return 0;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
+			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
+			    &p->user_agent_len };
+	size_t i = 0;
+	*ev = RT_HTTP_EV_NONE;
+	if (s->state == S_ERROR) {
+		*ev = RT_HTTP_EV_ERROR;
+		return 0;
+	}
+	if (s->pending_end) {
+		req_new_message(p);
+		*ev = RT_HTTP_EV_END;
+		return 0;
+	}
+	while (i < len) {
+		if (s->state >= S_BODY) {
+			int done = 0, err = 0;
+			i += body_feed(s, buf + i, len - i, &done, &err);
+			if (err)
+				goto error;
+			if (done) {
+				req_new_message(p);
+				*ev = RT_HTTP_EV_END;
+				return i;
+			}
+			continue;
+		}
+		unsigned char c = (unsigned char)buf[i++];
+		if (s->state != S_REQ_START && ++s->head_bytes > RT_HTTP_HEADER_LIMIT)
+			goto error;
+		int rc;
+		if (s->state < S_RESP_START) {
+			rc = request_line_byte(p, c);
+			if (rc < 0)
+				goto error;
+			if (rc == 1) {
+				s->head_bytes = 1;
+				*ev = RT_HTTP_EV_BEGIN;
+				return i;
+			}
+			continue;
+		}
+		rc = header_byte(s, c, &sink);
+		if (rc < 0)
+			goto error;
+		if (rc == 1) {
+			*ev = req_head_done(p);
+			if (*ev == RT_HTTP_EV_ERROR)
+				goto error;
+			return i;
+		}
+	}
+	return i;
+error:
+	s->state = S_ERROR;
+	*ev = RT_HTTP_EV_ERROR;
+	return i;
+}
+
+/* ====================================================================== */
+/* ---- response direction ---- */
+
+void rt_http_resp_init(rt_http_resp_t *p)
+{
+	memset(p, 0, sizeof *p);
+	state_reset(&p->s, S_RESP_START);
+}
+
+void rt_http_resp_expect(rt_http_resp_t *p, int request_was_head)
+{
+	p->expect_head = (uint8_t)(request_was_head != 0);
+}
+
+static void resp_new_message(rt_http_resp_t *p, int keep_begun)
+{
+	uint8_t begun = keep_begun ? p->s.begun : 0;
+	state_reset(&p->s, S_RESP_START);
+	p->s.begun = begun;
+	/* status stays readable after END; the next head overwrites it */
+	p->chunked = p->has_content_length = p->conn_close = p->http_minor = 0;
+	p->content_length = 0;
+	p->body_bytes = 0;
+}
+
+static int resp_head_done(rt_http_resp_t *p)
+{
+	rt_http_state_t *s = &p->s;
+	p->conn_close = s->conn_close || (p->http_minor == 0 && !s->conn_keep);
+	if (p->status >= 100 && p->status < 200 && p->status != 101) {
+		resp_new_message(p, 1); /* interim: the real response follows */
+		return RT_HTTP_EV_NONE;
+	}
+	if (p->status == 101) {
+		s->state = S_UPGRADED;
+		return RT_HTTP_EV_UPGRADE;
+	}
+	s->head_bytes = 0;
+	if (p->expect_head || p->status == 204 || p->status == 304) {
+		s->pending_end = 1;
+	} else if (p->chunked) {
+		s->state = S_CHUNK_SIZE;
+		s->remaining = 0;
+		s->sub = 0;
+	} else if (p->has_content_length) {
+		if (p->content_length == 0)
+			s->pending_end = 1;
+		s->state = S_BODY;
+		s->remaining = p->content_length;
+	} else {
+		s->state = S_UNTIL_CLOSE;
+	}
+	return RT_HTTP_EV_HEAD;
+}
+
+/* One byte of the status line. Returns -1 error, 1 BEGIN, 0 more. */
+static int status_line_byte(rt_http_resp_t *p, unsigned char c)
+{
+	rt_http_state_t *s = &p->s;
+	switch (s->state) {
+	case S_RESP_START:
+		if (c != 'H')
+			return -1;
+		s->sub = 1;
+		s->state = S_RESP_VERSION;
+		if (!s->begun) {
+			s->begun = 1;
+			return 1;
+		}
+		return 0;
+	case S_RESP_VERSION:
+		if (s->sub == 8) {
+			if (c != ' ')
+				return -1;
+			s->state = S_STATUS;
+			s->sub = 0;
+			return 0;
+		}
+		return version_byte(s, c, &p->http_minor);
+	case S_STATUS:
+		if (s->sub < 3) {
+			if (c < '0' || c > '9')
+				return -1;
+			if (s->sub == 0)
+				p->status = 0;
+			p->status = (uint16_t)(p->status * 10 + (c - '0'));
+			s->sub++;
+			return 0;
+		}
+		if (p->status < 100)
+			return -1;
+		if (c == ' ') {
+			s->state = S_REASON;
+			return 0;
+		}
+		/* the reason phrase may be omitted */
+		__attribute__((fallthrough));
+	case S_REASON:
+		if (c == '\r')
+			s->state = S_LINE_LF;
+		else if (c == '\n')
+			s->state = S_HDR_START;
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
+			    NULL, NULL, NULL };
+	size_t i = 0;
+	*ev = RT_HTTP_EV_NONE;
+	if (s->state == S_ERROR || s->state == S_UPGRADED) {
+		*ev = s->state == S_ERROR ? RT_HTTP_EV_ERROR : RT_HTTP_EV_UPGRADE;
+		return 0;
+	}
+	if (s->pending_end) {
+		resp_new_message(p, 0);
+		*ev = RT_HTTP_EV_END;
+		return 0;
+	}
+	while (i < len) {
+		if (s->state >= S_BODY) {
+			int done = 0, err = 0;
+			size_t used = body_feed(s, buf ? buf + i : NULL, len - i, &done, &err);
+			i += used;
+			p->body_bytes += used;
+			if (err)
+				goto error;
+			if (done) {
+				resp_new_message(p, 0);
+				*ev = RT_HTTP_EV_END;
+				return i;
+			}
+			continue;
+		}
+		if (!buf)
+			goto error; /* opaque bytes outside a body */
+		unsigned char c = (unsigned char)buf[i++];
+		if (++s->head_bytes > RT_HTTP_HEADER_LIMIT)
+			goto error;
+		int rc;
+		if (s->state < S_LINE_LF) {
+			rc = status_line_byte(p, c);
+			if (rc < 0)
+				goto error;
+			if (rc == 1) {
+				*ev = RT_HTTP_EV_BEGIN;
+				return i;
+			}
+			continue;
+		}
+		rc = header_byte(s, c, &sink);
+		if (rc < 0)
+			goto error;
+		if (rc == 1) {
+			*ev = resp_head_done(p);
+			if (*ev != RT_HTTP_EV_NONE)
+				return i;
+		}
+	}
+	return i;
+error:
+	s->state = S_ERROR;
+	*ev = RT_HTTP_EV_ERROR;
+	return i;
+}
+
+int rt_http_resp_eof(const rt_http_resp_t *p)
+{
+	return p->s.state == S_UNTIL_CLOSE;
+}

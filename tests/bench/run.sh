@@ -1,0 +1,103 @@
+#!/bin/bash
+# tests/bench/run.sh BUILD_DIR: overhead of otshim measured against the same service
+# without it, in one run. Configurations alternate round by round (A B A B ...) so
+# machine drift cancels; the server is pinned to CPU 0 and the load client to CPU 1.
+# Prints medians and ratios and writes tests/bench/RESULTS.md.
+#   ROUNDS (default 5), SECONDS_PER_RUN (default 4), CONNS (default 16)
+set -u
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=$(cd "$ROOT" && cd "$BUILD" && pwd)
+LIB=$BUILD/libotshim.so
+SRV=$BUILD/tests/servers/srv_demo
+ROUNDS=${ROUNDS:-5}
+SECS=${SECONDS_PER_RUN:-4}
+CONNS=${CONNS:-16}
+WORK=$(mktemp -d /tmp/otshim-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+for f in "$LIB" "$SRV"; do [ -e "$f" ] || { echo "missing $f (run make)" >&2; exit 1; }; done
+command -v wrk >/dev/null || { echo "wrk missing (make deps)" >&2; exit 1; }
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s..%s", lo, hi}'; }
+
+# ---- 1. interposed read/write on a regular file ----
+gcc -O2 -o "$WORK/bench_io" "$HERE/bench_io.c" || exit 1
+for r in $(seq "$ROUNDS"); do
+	"$WORK/bench_io" "/dev/shm/otshim-bench-$$" 2000000 > "$WORK/io.base.$r"
+	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p "$WORK/bench_io" "/dev/shm/otshim-bench-$$" 2000000 > "$WORK/io.shim.$r"
+done
+io() { cat "$WORK"/io."$1".* | awk -v k="$2" '$1==k{print $2}' | median; }
+WB=$(io base write_ns); WS=$(io shim write_ns); RB=$(io base read_ns); RS=$(io shim read_ns)
+
+# ---- 2. HTTP throughput ----
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_demo() { # $1 = preload (empty or lib)
+	local port; port=$(free_port)
+	LD_PRELOAD=$1 OTSHIM_PROFILE_DIR=$WORK/p taskset -c 0 "$SRV" --port "$port" >/dev/null 2>&1 &
+	SPID=$!; PIDS+=("$SPID")
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+	PORT=$port
+}
+stop_demo() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
+
+start_nginx() { # $1 = preload
+	local port; port=$(free_port)
+	local d=$WORK/nginx; mkdir -p "$d/html" "$d/logs"
+	head -c 1024 /dev/zero | tr '\0' x > "$d/html/index.html"
+	cat > "$d/nginx.conf" <<EOF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$port; root $d/html; }
+}
+EOF
+	LD_PRELOAD=$1 OTSHIM_PROFILE_DIR=$WORK/p taskset -c 0 /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>/dev/null &
+	SPID=$!; PIDS+=("$SPID")
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+	PORT=$port
+}
+stop_nginx() { kill -QUIT "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
+
+load() { # prints requests/s
+	taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$PORT/" 2>/dev/null |
+		awk '/Requests\/sec/{print $2}'
+}
+
+for svc in demo nginx; do
+	for r in $(seq "$ROUNDS"); do
+		for cfg in base shim; do
+			pre=""; [ "$cfg" = shim ] && pre=$LIB
+			"start_$svc" "$pre"
+			load > "$WORK/rps.$svc.$cfg.$r"
+			"stop_$svc"
+		done
+	done
+done
+rps() { cat "$WORK"/rps."$1"."$2".* | median; }
+rsp() { cat "$WORK"/rps."$1"."$2".* | spread; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else print "n/a" }'; }
+
+{
+	echo "## otshim overhead ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r))"
+	echo
+	echo "Medians of $ROUNDS alternating rounds; server on CPU 0, wrk -t1 -c$CONNS on CPU 1, ${SECS}s per run."
+	echo
+	echo "| measurement | without shim | with shim | ratio / delta |"
+	echo "|---|---|---|---|"
+	printf "| write(2) 64 B to tmpfs, ns/call | %s | %s | +%s ns |\n" "$WB" "$WS" "$(awk -v a="$WS" -v b="$WB" 'BEGIN{printf "%.1f", a-b}')"
+	printf "| read(2) 64 B from tmpfs, ns/call | %s | %s | +%s ns |\n" "$RB" "$RS" "$(awk -v a="$RS" -v b="$RB" 'BEGIN{printf "%.1f", a-b}')"
+	for svc in demo nginx; do
+		printf "| %s req/s, no slow requests (spread) | %s (%s) | %s (%s) | %s |\n" "$svc" \
+			"$(rps $svc base)" "$(rsp $svc base)" "$(rps $svc shim)" "$(rsp $svc shim)" \
+			"$(ratio "$(rps $svc shim)" "$(rps $svc base)")"
+	done
+} | tee "$HERE/RESULTS.md"
