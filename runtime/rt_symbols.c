@@ -1,0 +1,102 @@
+/* rt_symbols.c: address symbolisation with libdw's Dwfl (see rt_symbols.h). Dwfl does
+ * the hard parts: finding each module's ELF file and separate debug info, symbol
+ * tables (.symtab, else .dynsym) and DWARF line tables. */
+#include "rt_symbols.h"
+
+#include <elfutils/libdwfl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt_traceparent.h"
+
+struct rt_symbols {
+	Dwfl *dwfl;
+	char path[4096]; /* the last joined file name */
+};
+
+/* DWARF often records file names relative to the compilation directory; pprof -list
+ * needs a path it can open. The result lives until the next call. */
+static const char *absolute(rt_symbols_t *s, const char *file, const char *comp_dir)
+{
+	if (file[0] == '/' || !comp_dir || !*comp_dir)
+		return file;
+	snprintf(s->path, sizeof s->path, "%s/%s", comp_dir, file);
+	return s->path;
+}
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+rt_symbols_t *rt_symbols_open(void)
+{
+	rt_symbols_t *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->dwfl = dwfl_begin(&callbacks);
+	if (!s->dwfl)
+		goto fail;
+	dwfl_report_begin(s->dwfl);
+	if (dwfl_linux_proc_report(s->dwfl, getpid()) != 0)
+		goto fail;
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
+		goto fail;
+	return s;
+fail:
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s);
+	return NULL;
+}
+
+void rt_symbols_close(rt_symbols_t *s)
+{
+	if (!s)
+		return;
+	dwfl_end(s->dwfl);
+	free(s);
+}
+
+int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
+{
+	memset(out, 0, sizeof *out);
+	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
+	if (!m)
+		return -1;
+	out->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	GElf_Off off;
+	GElf_Sym sym;
+	out->function = dwfl_module_addrinfo(m, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
+	Dwfl_Line *line = dwfl_module_getsrc(m, (Dwarf_Addr)addr);
+	if (line) {
+		int lineno = 0;
+		const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+		if (file && lineno > 0) {
+			out->file = absolute(s, file, dwfl_line_comp_dir(line));
+			out->line = lineno;
+		}
+	}
+	return 0;
+}
+
+void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	buf[0] = 0;
+	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
+	if (!m)
+		return;
+	GElf_Addr bias;
+	(void)dwfl_module_getelf(m, &bias); /* the build id is read with the ELF file */
+	int n = dwfl_module_build_id(m, &bits, &vaddr);
+	if (n <= 0 || (size_t)n * 2 + 1 > len)
+		return;
+	rt_hex_encode(bits, (size_t)n, buf);
+}

@@ -1,0 +1,32 @@
+/* rt_symbols.h: names for code addresses of this process: function names from symbol
+ * tables, file and line where DWARF debug info exists, and the module (with its build
+ * id) an address belongs to. Backed by elfutils libdw (Dwfl) over /proc/self.
+ * Context: worker thread only (allocates, reads files). */
+#ifndef RT_SYMBOLS_H
+#define RT_SYMBOLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_symbols rt_symbols_t;
+
+typedef struct rt_symbol {
+	const char *function;  /* NULL when unknown; owned by the rt_symbols_t */
+	const char *file;      /* NULL without debug info */
+	int line;              /* 0 without debug info */
+	const char *module;    /* path of the file mapped there, or NULL */
+} rt_symbol_t;
+
+/* A snapshot of the modules loaded now. NULL on failure. */
+rt_symbols_t *rt_symbols_open(void);
+void rt_symbols_close(rt_symbols_t *s);
+
+/* Fills *out for addr. Returns 0 when the address is in a known module, else -1
+ * (then *out holds NULLs). Strings stay valid until rt_symbols_close. */
+int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out);
+
+/* The build id of the module containing addr, as lowercase hex into buf (size >=
+ * 2*20+1 is enough for GNU build ids); "" when none. */
+void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len);
+
+#endif
