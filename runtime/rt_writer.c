@@ -81,13 +81,31 @@ void rt_samples_free(rt_samples_t *s)
 
 /* ---- directory, rate limit, disk cap ---- */
 
-/* mkdir -p, the last component 0700; parents get 0755 like mkdir -p would. */
+static int ensure_dir_once(const char *dir);
+
+/* Creates the directory if needed; says once per process when it cannot. */
 static int ensure_dir(const char *dir)
+{
+	static int warned;
+	if (ensure_dir_once(dir) == 0)
+		return 0;
+	if (!warned) {
+		warned = 1;
+		rt_log(RT_LOG_WARN, "cannot create the profile directory %s: %s; profiles are dropped",
+		       dir, strerror(errno));
+	}
+	return -1;
+}
+
+/* mkdir -p, the last component 0700; parents get 0755 like mkdir -p would. */
+static int ensure_dir_once(const char *dir)
 {
 	char path[RT_CFG_PATH_MAX];
 	struct stat st;
-	if (stat(dir, &st) == 0)
+	if (stat(dir, &st) == 0) {
+		errno = ENOTDIR;
 		return S_ISDIR(st.st_mode) ? 0 : -1;
+	}
 	snprintf(path, sizeof path, "%s", dir);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')

@@ -57,6 +57,7 @@ stop_demo() {
 	# The accept loop wakes on the shutdown; give exit handlers time to write stats.
 	for _ in $(seq 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
 	wait "$SPID" 2>/dev/null
+	DEMO_STATUS=$?
 }
 # stats_field DIR FIELD: sum of FIELD over every otshim-stats-*.json in DIR
 stats_field() {

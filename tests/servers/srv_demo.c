@@ -77,6 +77,8 @@ static int send_all(int fd, const char *p, size_t n)
 }
 
 /* Head and body through writev, as many servers do. */
+static __thread int answering_head; /* HEAD: headers only, as HTTP requires */
+
 static int respond(int fd, int status, const char *extra, const char *body, size_t blen, int close_after)
 {
 	char head[512];
@@ -84,6 +86,8 @@ static int respond(int fd, int status, const char *extra, const char *body, size
 			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nContent-Type: text/plain\r\n%s%s\r\n",
 			 status, status == 200 ? "OK" : "Not Found", blen, extra ? extra : "",
 			 close_after ? "Connection: close\r\n" : "");
+	if (answering_head)
+		return send_all(fd, head, (size_t)n);
 	struct iovec v[2] = { { head, (size_t)n }, { (void *)body, blen } };
 	ssize_t w = writev(fd, v, 2);
 	if (w < 0)
@@ -142,6 +146,7 @@ static int serve(int fd, const char *method, const char *target, int close_after
 {
 	char extra[128];
 	int status = 200, rc;
+	answering_head = strcmp(method, "HEAD") == 0;
 	if (strncmp(target, "/cpu", 4) == 0 && (target[4] == 0 || target[4] == '?')) {
 		uint64_t w0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		burn_cpu((uint64_t)query_num(target, "ms", 100) * 1000000ull);
