@@ -388,7 +388,9 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 	pthread_mutex_lock(&list_mu);
 	for (rt_conn_t *c = live_list; c; c = c->next) {
 		uint64_t start = atomic_load_explicit(&c->head_start, memory_order_acquire);
-		if (start == 0)
+		/* A request that began after `now` was taken is not late (and would
+		 * underflow the subtraction). */
+		if (start == 0 || start > now)
 			continue;
 		if (now - start < slow_ns) {
 			if (next == 0 || start + slow_ns < next)
@@ -397,7 +399,8 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 		}
 		pthread_mutex_lock(&c->mu);
 		rt_req_t *h = c->head;
-		if (c->live && h && !h->slow && now - h->start_mono_ns >= slow_ns) {
+		if (c->live && h && !h->slow && h->start_mono_ns <= now &&
+		    now - h->start_mono_ns >= slow_ns) {
 			rt_req_mark_slow(h, c->io_thread, now);
 			queue_changed(c);
 		}

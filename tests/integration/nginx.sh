@@ -1,0 +1,70 @@
+#!/bin/bash
+# nginx.sh: a real pre-fork, event-loop server. Debian's nginx with two worker
+# processes runs under the shim from its own temporary prefix; after a few thousand
+# requests from wrk and curl (keep-alive, new connections, 404s, HEAD), the requests
+# the shim counted across the workers equal the lines in nginx's access log, and no
+# slow request is invented.
+. "$(dirname "$0")/lib.sh"
+
+NGINX=/usr/sbin/nginx
+[ -x "$NGINX" ] || { echo "1..0 # SKIP nginx not installed"; exit 77; }
+command -v wrk >/dev/null || { echo "1..0 # SKIP wrk not installed"; exit 77; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+n=$WORK/nginx
+mkdir -p "$n/html" "$n/logs" "$n/tmp"
+head -c 1024 /dev/urandom | base64 | head -c 1024 >"$n/html/index.html"
+cat >"$n/nginx.conf" <<EOF
+worker_processes 2;
+user root root;  # workers write their stats into our temporary directory
+pid $n/nginx.pid;
+error_log $n/logs/error.log;
+events { worker_connections 512; }
+http {
+  access_log $n/logs/access.log;
+  client_body_temp_path $n/tmp;
+  proxy_temp_path $n/tmp;
+  fastcgi_temp_path $n/tmp;
+  uwsgi_temp_path $n/tmp;
+  scgi_temp_path $n/tmp;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$port;
+    root $n/html;
+  }
+}
+EOF
+prof=$WORK/prof
+LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 \
+	"$NGINX" -p "$n" -c "$n/nginx.conf" -g 'daemon off; master_process on;' 2>"$n/stderr" &
+NPID=$!
+PIDS+=("$NPID")
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+workers=$(pgrep -P "$NPID" | wc -l)
+check "nginx runs with two workers under the shim" [ "$workers" -eq 2 ]
+
+wrk -t2 -c8 -d3s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1
+diag "$(grep -E 'requests in|Requests/sec' "$WORK/wrk.out" | tr -s ' ')"
+for i in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$port/?n=$i"; done
+for i in $(seq 10); do curl -s -o /dev/null "http://127.0.0.1:$port/missing-$i"; done
+for i in $(seq 5); do curl -s -I -o /dev/null "http://127.0.0.1:$port/"; done
+$HTTPC pipeline --port "$port" --n 30 >/dev/null
+
+# Graceful stop: workers finish and exit normally, writing their stats at exit.
+kill -QUIT "$NPID"
+for _ in $(seq 200); do kill -0 "$NPID" 2>/dev/null || break; sleep 0.05; done
+wait "$NPID" 2>/dev/null
+
+logged=$(wc -l <"$n/logs/access.log")
+counted=$(stats_field "$prof" requests)
+files=$(ls "$prof"/otshim-stats-*.json 2>/dev/null | wc -l)
+diag "access log $logged lines, shim counted $counted in $files stats files"
+check "requests were served" [ "$logged" -gt 1000 ]
+check "each worker wrote its own stats file" [ "$files" -ge 2 ]
+check "shim request count equals nginx's access log" [ "$counted" = "$logged" ]
+check "no request was invented as slow" [ "$(stats_field "$prof" slow)" = 0 ]
+check "no profile was written" [ -z "$(ls "$prof"/cpu-* 2>/dev/null)" ]
+check "no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
+check "nginx logged no crash" bash -c "! grep -q -E 'signal [0-9]+|core dumped' '$n/logs/error.log'"
+diag "index: $(head -c 600 "$prof/index.jsonl" 2>/dev/null)"
+done_testing
