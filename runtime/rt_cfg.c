@@ -16,7 +16,7 @@ rt_cfg_t rt_cfg;
 
 typedef void (*report_fn)(const char *line);
 
-enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE };
+enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_WRAPPER };
 
 typedef struct var {
 	const char *name;
@@ -42,6 +42,8 @@ static const var_t vars[] = {
 	{ "OTSHIM_LOG", K_LOG, 0, 0, F(log_level), "error, warn, info or debug" },
 	{ "OTSHIM_RECORD_QUERY", K_BOOL, 0, 1, F(record_query), "0 or 1" },
 	{ "OTSHIM_CPU_ROUTE", K_ROUTE, 0, 0, F(cpu_route_timer), "auto or timer" },
+	/* read by scripts/otshim, not by the library */
+	{ "OTSHIM_LIB", K_WRAPPER, 0, 0, 0, "" },
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -190,6 +192,8 @@ static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *
 			*(int *)field = b;
 		else
 			complain(report, v, val, "warn");
+		return;
+	case K_WRAPPER:
 		return;
 	case K_ROUTE:
 		if (strcmp(val, "auto") == 0 || strcmp(val, "timer") == 0)
