@@ -30,11 +30,12 @@ typedef struct rt_thread {
 	pthread_mutex_t arm_mu;       /* serialises arm/release; never taken in a handler */
 	int arm_count;                /* slow requests wanting this thread sampled */
 	_Atomic int armed;            /* handler records samples only while set */
-	int route;                    /* RT_CPU_ROUTE_* in use */
-	int perf_fd;
+	/* Written under arm_mu, read by the handler and the worker: atomics. */
+	_Atomic int route;            /* RT_CPU_ROUTE_* in use */
+	_Atomic int perf_fd;
 	timer_t timer;
-	uint64_t last_cpu_ns;         /* handler-owned while armed */
-	rt_ring_t *ring;              /* made on first arm, kept for the state's life */
+	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
+	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
 } rt_thread_t;
 
 /* Reentrancy guard. rt_tls_enter() returns 0 and marks the thread busy, or -1 when the

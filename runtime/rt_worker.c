@@ -230,6 +230,7 @@ int rt_worker_start(void)
 		       strerror(rc));
 		return -1;
 	}
+	pthread_detach(worker_thread); /* it ends on its own at shutdown */
 	running = 1;
 	return 0;
 }

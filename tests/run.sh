@@ -1,9 +1,11 @@
 #!/bin/bash
-# tests/run.sh BUILD_DIR: runs every unit test binary and integration script (each
+# tests/run.sh BUILD_DIR [SANITIZER_BUILD_DIR...]: runs every unit test binary (from each
+# build directory given) and integration script (against the first), each
 # speaks TAP; exit 0 = pass, 77 = skip, else fail), shows their output, and ends with
 # one line "N passed, N failed, N skipped" counting test files.
 set -u
 BUILD=${1:-build}
+[ $# -ge 1 ] || set -- "$BUILD"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 99
 LIMIT=${OTSHIM_TEST_TIMEOUT:-240}
@@ -23,9 +25,13 @@ run_one() { # name, command...
 	esac
 }
 
-for t in "$BUILD"/tests/unit/test_*; do
-	[ -x "$t" ] && [ "${t%.d}" = "$t" ] || continue
-	run_one "unit/$(basename "$t")" "$t"
+for dir in "$@"; do
+	tag=""
+	[ "$dir" != "$BUILD" ] && tag=" [${dir#build-}]"
+	for t in "$dir"/tests/unit/test_*; do
+		[ -x "$t" ] && [ "${t%.d}" = "$t" ] || continue
+		run_one "unit/$(basename "$t")$tag" "$t"
+	done
 done
 for t in tests/integration/*.sh; do
 	[ "$(basename "$t")" = lib.sh ] && continue
