@@ -10,7 +10,22 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <stdatomic.h>
+
 #define RT_API __attribute__((visibility("hidden")))
+
+/* The fd -> connection table (owned by rt_conn.c). Visible here only so an interposer
+ * can tell in one load that an fd is not a tracked connection and skip everything
+ * else, errno handling included. */
+struct rt_conn;
+extern RT_API _Atomic(struct rt_conn *) *rt_conn_table;
+extern RT_API size_t rt_conn_table_len;
+
+static inline int rt_fd_tracked(int fd)
+{
+	return (size_t)fd < rt_conn_table_len &&
+	       atomic_load_explicit(&rt_conn_table[fd], memory_order_relaxed) != NULL;
+}
 
 /* A socket was accepted (after the real call succeeded). */
 RT_API void rt_on_accept(int fd);

@@ -13,14 +13,14 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "rt.h"
+
 typedef struct rt_conn rt_conn_t;
 
 /* Maps fds to connections. Returns 0, or -1 if the table could not be made (then
  * nothing is ever tracked). Once, at initialisation. */
 int rt_conn_init(void);
 
-extern _Atomic(rt_conn_t *) *rt_conn_table;
-extern size_t rt_conn_table_len;
 
 /* The tracked connection on fd, or NULL. Any context but signal; lock-free. */
 static inline rt_conn_t *rt_conn_lookup(int fd)

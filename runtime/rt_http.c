@@ -30,12 +30,56 @@ enum { H_NONE = 0, H_CL, H_TE, H_CONN, H_TRACEPARENT, H_UA };
 /* What the caller of a byte step should do next. */
 enum { STEP_MORE = 0, STEP_EVENT };
 
+/* RFC 9110 token characters, as a table: this runs for every byte of every header
+ * name. */
+static const uint8_t tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static int is_tchar(unsigned char c)
 {
-	/* RFC 9110 token characters. */
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return 1;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return tchar[c];
+}
+
+/* The value of a header we do not look at, or a reason phrase: its bytes matter only
+ * for where the line ends, so memchr finds that instead of a byte loop. Returns bytes
+ * consumed (through the LF if found) and sets *line_done. */
+static size_t skip_line(const char *buf, size_t len, int *line_done)
+{
+	const char *lf = memchr(buf, '\n', len);
+	*line_done = lf != NULL;
+	return lf ? (size_t)(lf - buf) + 1 : len;
+}
+
+/* True when the parser is inside a line whose content it ignores. */
+static int in_ignored_line(const rt_http_state_t *s)
+{
+	return (s->state == S_HDR_VALUE && s->hdr == H_NONE) || s->state == S_REASON;
+}
+
+/* Fast path for in_ignored_line(): consumes to the end of the line, charging the head
+ * limit. Returns bytes consumed, or -1 when the head grew past the limit. */
+static long skip_ignored(rt_http_state_t *s, const char *buf, size_t len)
+{
+	int done;
+	size_t n = skip_line(buf, len, &done);
+	s->head_bytes += (uint32_t)(n < RT_HTTP_HEADER_LIMIT ? n : RT_HTTP_HEADER_LIMIT);
+	if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
+		return -1;
+	if (done)
+		s->state = S_HDR_START;
+	return (long)n;
 }
 
 static char lower(char c)
@@ -528,6 +572,13 @@ size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 			}
 			continue;
 		}
+		if (in_ignored_line(s)) {
+			long n = skip_ignored(s, buf + i, len - i);
+			if (n < 0)
+				goto error;
+			i += (size_t)n;
+			continue;
+		}
 		unsigned char c = (unsigned char)buf[i++];
 		if (s->state != S_REQ_START && ++s->head_bytes > RT_HTTP_HEADER_LIMIT)
 			goto error;
@@ -702,6 +753,13 @@ size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev
 		}
 		if (!buf)
 			goto error; /* opaque bytes outside a body */
+		if (in_ignored_line(s)) {
+			long n = skip_ignored(s, buf + i, len - i);
+			if (n < 0)
+				goto error;
+			i += (size_t)n;
+			continue;
+		}
 		unsigned char c = (unsigned char)buf[i++];
 		if (++s->head_bytes > RT_HTTP_HEADER_LIMIT)
 			goto error;

@@ -1,32 +1,30 @@
 #!/bin/sh
-# install-deps.sh: installs the Debian packages otshim needs to build, test and demo,
-# and only those that are missing. Silent when everything is present.
-set -e
+# install-deps.sh: installs the Debian packages otshim needs to build, test and run
+# its demo -- only those missing. Prints nothing when everything is present. Needs
+# root only when something is missing, and then says exactly what to run.
+set -eu
 PKGS="build-essential pkg-config libunwind-dev libprotobuf-c-dev protobuf-c-compiler
 libjemalloc-dev zlib1g-dev libdw-dev libelf-dev golang-go golang-github-google-pprof-dev
 nginx-light wrk curl python3 perl procps"
 
 missing=""
 for p in $PKGS; do
-	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	case "$status" in
-	*"install ok installed"*) ;;
+	case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in
+	"install ok installed") ;;
 	*) missing="$missing $p" ;;
 	esac
 done
 [ -z "$missing" ] && exit 0
 
-echo "otshim: installing missing packages:$missing"
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO=sudo
-	else
-		echo "otshim: not root and no sudo; please install:$missing" >&2
-		exit 1
-	fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing Debian packages:$missing" >&2
+	echo "install-deps: not root; run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+	exit 1
 fi
+
+echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get update -qq
+# shellcheck disable=SC2086 # $missing is a word list on purpose
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "install-deps: done"

@@ -7,13 +7,14 @@
 #include <unistd.h>
 #include <sys/sendfile.h>
 
-/* Peeked bytes will be read again; reporting them would count them twice. */
+/* rt_fd_tracked() is the one table load every call pays; only a tracked connection's
+ * bytes go further. Peeked bytes will be read again; reporting them would count them twice. */
 #define PEEKS(flags) ((flags) & MSG_PEEK)
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
 	ssize_t n = REAL(read)(fd, buf, len);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_read(fd, buf, (size_t)n);
 		errno = saved;
@@ -24,7 +25,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	ssize_t n = REAL(readv)(fd, iov, cnt);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_readv(fd, iov, cnt, (size_t)n);
 		errno = saved;
@@ -37,7 +38,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	ssize_t n = REAL(recv)(fd, buf, len, flags);
-	if (n > 0 && !PEEKS(flags)) {
+	if (n > 0 && !PEEKS(flags) && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_read(fd, (flags & MSG_TRUNC) ? NULL : buf, (size_t)n);
 		errno = saved;
@@ -49,7 +50,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct so
 			     socklen_t *alen)
 {
 	ssize_t n = REAL(recvfrom)(fd, buf, len, flags, a, alen);
-	if (n > 0 && !PEEKS(flags)) {
+	if (n > 0 && !PEEKS(flags) && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_read(fd, (flags & MSG_TRUNC) ? NULL : buf, (size_t)n);
 		errno = saved;
@@ -60,7 +61,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct so
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	ssize_t n = REAL(recvmsg)(fd, msg, flags);
-	if (n > 0 && !PEEKS(flags)) {
+	if (n > 0 && !PEEKS(flags) && rt_fd_tracked(fd)) {
 		int saved = errno;
 		if (flags & MSG_TRUNC)
 			rt_on_read(fd, NULL, (size_t)n);
@@ -74,7 +75,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	ssize_t n = REAL(write)(fd, buf, len);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_write(fd, buf, (size_t)n);
 		errno = saved;
@@ -85,7 +86,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	ssize_t n = REAL(writev)(fd, iov, cnt);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_writev(fd, iov, cnt, (size_t)n);
 		errno = saved;
@@ -96,7 +97,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	ssize_t n = REAL(send)(fd, buf, len, flags);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_write(fd, buf, (size_t)n);
 		errno = saved;
@@ -108,7 +109,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *a, socklen_t alen)
 {
 	ssize_t n = REAL(sendto)(fd, buf, len, flags, a, alen);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_write(fd, buf, (size_t)n);
 		errno = saved;
@@ -119,7 +120,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t n = REAL(sendmsg)(fd, msg, flags);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_writev(fd, msg->msg_iov, (int)msg->msg_iovlen, (size_t)n);
 		errno = saved;
@@ -130,7 +131,7 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t len)
 {
 	ssize_t n = REAL(sendfile)(out, in, off, len);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(out)) {
 		int saved = errno;
 		rt_on_sendfile(out, (size_t)n);
 		errno = saved;
@@ -141,7 +142,7 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t len)
 SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t len)
 {
 	ssize_t n = REAL(sendfile64)(out, in, off, len);
-	if (n > 0) {
+	if (n > 0 && rt_fd_tracked(out)) {
 		int saved = errno;
 		rt_on_sendfile(out, (size_t)n);
 		errno = saved;

@@ -31,8 +31,10 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
  * same fd number by accept or open, and its events must not meet our old state. */
 SHIM_EXPORT int close(int fd)
 {
-	int saved = errno;
-	rt_on_close(fd);
-	errno = saved;
+	if (rt_fd_tracked(fd)) {
+		int saved = errno;
+		rt_on_close(fd);
+		errno = saved;
+	}
 	return REAL(close)(fd);
 }

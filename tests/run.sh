@@ -2,7 +2,7 @@
 # tests/run.sh BUILD_DIR [SANITIZER_BUILD_DIR...]: runs every unit test binary (from each
 # build directory given) and integration script (against the first), each
 # speaks TAP; exit 0 = pass, 77 = skip, else fail), shows their output, and ends with
-# one line "N passed, N failed, N skipped" counting test files.
+# one line "N passed, N failed" (", N skipped" appended if any) counting test files.
 set -u
 BUILD=${1:-build}
 [ $# -ge 1 ] || set -- "$BUILD"
@@ -29,7 +29,7 @@ for dir in "$@"; do
 	tag=""
 	[ "$dir" != "$BUILD" ] && tag=" [${dir#build-}]"
 	for t in "$dir"/tests/unit/test_*; do
-		[ -x "$t" ] && [ "${t%.d}" = "$t" ] || continue
+		if [ ! -x "$t" ] || [ "${t%.d}" != "$t" ]; then continue; fi
 		run_one "unit/$(basename "$t")$tag" "$t"
 	done
 done
@@ -39,5 +39,7 @@ for t in tests/integration/*.sh; do
 done
 
 [ -n "$failed_names" ] && echo "failed:$failed_names"
-echo "$pass passed, $fail failed, $skip skipped"
+summary="$pass passed, $fail failed"
+[ "$skip" -gt 0 ] && summary="$summary, $skip skipped"
+echo "$summary"
 [ "$fail" -eq 0 ]

@@ -21,7 +21,10 @@ def read_response(f):
     line = f.readline()
     if not line:
         raise EOFError("connection closed before a response")
-    status = int(line.split()[1])
+    parts = line.split()
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise ValueError("not an HTTP/1.x status line: %r" % line)
+    status = int(parts[1])
     headers = {}
     while True:
         h = f.readline()
@@ -31,7 +34,10 @@ def read_response(f):
         headers[k.strip().lower()] = v.strip()
     body = b""
     if "content-length" in headers:
-        body = f.read(int(headers["content-length"]))
+        want = int(headers["content-length"])
+        body = f.read(want)
+        if len(body) != want:
+            raise EOFError("body cut short: %d of %d bytes" % (len(body), want))
     elif headers.get("transfer-encoding", "").lower().endswith("chunked"):
         while True:
             size = int(f.readline().split(b";")[0], 16)
@@ -122,7 +128,10 @@ def main():
         sp.add_argument("--random", type=int, default=64)
         sp.add_argument("--seed", type=int, default=os.getpid())
     a = p.parse_args()
-    globals()["cmd_" + a.cmd](a)
+    try:
+        globals()["cmd_" + a.cmd](a)
+    except (OSError, EOFError, ValueError) as e:
+        sys.exit("httpc %s: %s" % (a.cmd, e))
 
 
 if __name__ == "__main__":
