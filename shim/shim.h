@@ -12,7 +12,7 @@
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* The real functions, found with dlsym(RTLD_NEXT) (shim_real.c). Tests may replace an
- * entry to inject faults. Every pointer is valid after shim_real_resolve(). */
+ * entry to inject faults. Every pointer is always callable. */
 struct shim_real {
 	int (*accept)(int, struct sockaddr *, socklen_t *);
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
@@ -37,9 +37,8 @@ extern int shim_real_ready;
 /* Fills shim_real once; safe to call from any thread, before main, repeatedly. */
 void shim_real_resolve(void);
 
-/* The real function `name`, resolving the table on first use (an interposer can run
- * from another library's constructor, before ours). */
-#define REAL(name) (__builtin_expect(shim_real_ready, 1) ? shim_real.name \
-		    : (shim_real_resolve(), shim_real.name))
+/* The real function `name`. Entries start as trampolines that resolve the table on
+ * first use, so an interposer may run from another library's constructor, before ours. */
+#define REAL(name) (shim_real.name)
 
 #endif

@@ -10,7 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct shim_real shim_real;
 int shim_real_ready;
 
 /* ---- raw-syscall fallbacks ---- */
@@ -29,6 +28,33 @@ static ssize_t sys_sendto(int fd, const void *b, size_t n, int f, const struct s
 static ssize_t sys_sendmsg(int fd, const struct msghdr *m, int f) { return syscall(SYS_sendmsg, fd, m, f); }
 static ssize_t sys_sendfile(int o, int i, off_t *off, size_t n) { return syscall(SYS_sendfile, o, i, off, n); }
 static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+
+/* ---- first-call trampolines ----
+ * The table starts out pointing at these: the first call through an entry resolves
+ * the whole table, then calls the real function. Afterwards an interposer pays one
+ * load and an indirect call, with no "resolved yet?" test. */
+
+static int boot_accept(int fd, struct sockaddr *a, socklen_t *l) { shim_real_resolve(); return shim_real.accept(fd, a, l); }
+static int boot_accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { shim_real_resolve(); return shim_real.accept4(fd, a, l, f); }
+static ssize_t boot_read(int fd, void *b, size_t n) { shim_real_resolve(); return shim_real.read(fd, b, n); }
+static ssize_t boot_readv(int fd, const struct iovec *v, int c) { shim_real_resolve(); return shim_real.readv(fd, v, c); }
+static ssize_t boot_recv(int fd, void *b, size_t n, int f) { shim_real_resolve(); return shim_real.recv(fd, b, n, f); }
+static ssize_t boot_recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l) { shim_real_resolve(); return shim_real.recvfrom(fd, b, n, f, a, l); }
+static ssize_t boot_recvmsg(int fd, struct msghdr *m, int f) { shim_real_resolve(); return shim_real.recvmsg(fd, m, f); }
+static ssize_t boot_write(int fd, const void *b, size_t n) { shim_real_resolve(); return shim_real.write(fd, b, n); }
+static ssize_t boot_writev(int fd, const struct iovec *v, int c) { shim_real_resolve(); return shim_real.writev(fd, v, c); }
+static ssize_t boot_send(int fd, const void *b, size_t n, int f) { shim_real_resolve(); return shim_real.send(fd, b, n, f); }
+static ssize_t boot_sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) { shim_real_resolve(); return shim_real.sendto(fd, b, n, f, a, l); }
+static ssize_t boot_sendmsg(int fd, const struct msghdr *m, int f) { shim_real_resolve(); return shim_real.sendmsg(fd, m, f); }
+static ssize_t boot_sendfile(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile(o, i, off, n); }
+static ssize_t boot_sendfile64(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile64(o, i, off, n); }
+static int boot_close(int fd) { shim_real_resolve(); return shim_real.close(fd); }
+
+struct shim_real shim_real = {
+	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
+	boot_write, boot_writev, boot_send, boot_sendto, boot_sendmsg, boot_sendfile,
+	boot_sendfile64, boot_close,
+};
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
 static void *find(const char *name, void *fallback)

@@ -48,7 +48,7 @@ check() { # check DESCRIPTION COMMAND...: passes if COMMAND succeeds
 	shift
 	if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
 }
-diag() { echo "# $*"; }
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; } # every line of a message is a TAP comment
 done_testing() {
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]

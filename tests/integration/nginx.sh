@@ -50,9 +50,13 @@ for i in $(seq 10); do curl -s -o /dev/null "http://127.0.0.1:$port/missing-$i";
 for i in $(seq 5); do curl -s -I -o /dev/null "http://127.0.0.1:$port/"; done
 $HTTPC pipeline --port "$port" --n 30 >/dev/null
 
-# Graceful stop: workers finish and exit normally, writing their stats at exit.
+# Graceful stop (what `nginx -s quit` sends): workers finish and exit normally,
+# writing their stats at exit.
 kill -QUIT "$NPID"
-for _ in $(seq 200); do kill -0 "$NPID" 2>/dev/null || break; sleep 0.05; done
+if ! wait_for 10 pid_gone "$NPID"; then
+	diag "nginx did not quit within 10 s; killing it"
+	kill -KILL "$NPID"
+fi
 wait "$NPID" 2>/dev/null
 
 logged=$(wc -l <"$n/logs/access.log")
@@ -60,6 +64,8 @@ counted=$(stats_field "$prof" requests)
 files=$(ls "$prof"/otshim-stats-*.json 2>/dev/null | wc -l)
 diag "access log $logged lines, shim counted $counted in $files stats files"
 check "requests were served" [ "$logged" -gt 1000 ]
+check "the 404s are in the access log (and so in the count)" \
+	[ "$(grep -c '"GET /missing-[0-9]* HTTP/1.1" 404 ' "$n/logs/access.log")" -eq 10 ]
 check "each worker wrote its own stats file" [ "$files" -ge 2 ]
 check "shim request count equals nginx's access log" [ "$counted" = "$logged" ]
 check "no request was invented as slow" [ "$(stats_field "$prof" slow)" = 0 ]
