@@ -1,50 +1,98 @@
 #!/bin/bash
-# demo.sh BUILD_DIR: the README's `make demo`. Starts the demo service under the shim,
-# sends fast requests, one slow CPU-bound request with a traceparent we choose and one
-# slow sleeping request, stops the service, and shows index.jsonl and
-# `go tool pprof -top` of the slow request's CPU profile.
+# demo.sh BUILD_DIR: what `make demo` runs. Starts the demo service under the shim
+# (through scripts/otshim, threshold 100 ms, profiles into demo-profiles/, emptied
+# first), sends 20 fast requests, one slow CPU-bound request carrying a traceparent we
+# choose, and one slow sleeping request; stops the service, then shows index.jsonl,
+# the stats file and `go tool pprof -top` of the slow request's CPU profile, found by
+# its trace id. Whatever happens, it stops what it started.
 set -u
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "demo: no build directory '$1' (run make)" >&2; exit 1; }
 OUT=$ROOT/demo-profiles
-TRACE=4bf92f3577b34da6a3ce929d0e0e4736
-PARENT=00f067aa0ba902b7
+SRV=$BUILD/tests/servers/srv_demo
+for f in "$BUILD/libotshim.so" "$SRV"; do
+	[ -x "$f" ] || [ -f "$f" ] || { echo "demo: $f is not built (run make)" >&2; exit 1; }
+done
+
+# Our own trace context, as an upstream service would send it.
+TRACE=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+PARENT=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+TRACEPARENT="00-$TRACE-$PARENT-01"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/otshim-demo.XXXXXX")
+SPID=""
+finish() {
+	if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
+		kill -TERM "$SPID" 2>/dev/null
+		sleep 1
+		kill -KILL "$SPID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+fail() {
+	echo "demo: $*" >&2
+	exit 1
+}
+wait_for() { # SECONDS COMMAND...
+	local i
+	for ((i = 0; i < $1 * 20; i++)); do "${@:2}" && return 0; sleep 0.05; done
+	"${@:2}"
+}
+gone() { ! kill -0 "$SPID" 2>/dev/null; }
+
 rm -rf "$OUT"
-PORTFILE=$(mktemp)
-trap 'kill "$SPID" 2>/dev/null; rm -f "$PORTFILE"' EXIT
-
-echo "== starting the demo service under otshim (slow threshold 100 ms)"
+echo "== starting the demo service under otshim"
 OTSHIM_LIB=$BUILD/libotshim.so scripts/otshim run --slow-ms 100 --dir "$OUT" -- \
-	"$BUILD/tests/servers/srv_demo" --port 0 --port-file "$PORTFILE" >/dev/null &
+	"$SRV" --port 0 --port-file "$TMP/port" >"$TMP/stdout" &
 SPID=$!
-for _ in $(seq 100); do [ -s "$PORTFILE" ] && break; sleep 0.05; done
-PORT=$(cat "$PORTFILE")
-[ -n "$PORT" ] || { echo "demo service did not start" >&2; exit 1; }
+wait_for 10 test -s "$TMP/port" || fail "the demo service did not start"
+PORT=$(cat "$TMP/port")
+URL=http://127.0.0.1:$PORT
 
-echo "== 20 fast requests"
-for _ in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$PORT/"; done
-echo "== one slow CPU-bound request: GET /cpu?ms=400, traceparent 00-$TRACE-$PARENT-01"
-curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$PORT/cpu?ms=400"
-echo "== one slow sleeping request: GET /sleep?ms=300"
-curl -s -o /dev/null "http://127.0.0.1:$PORT/sleep?ms=300"
-sleep 0.3
+echo "== 20 fast requests to $URL/"
+for _ in $(seq 20); do curl -sf -o /dev/null "$URL/" || fail "a fast request failed"; done
+echo "== one slow CPU-bound request: GET /cpu?ms=400"
+echo "   traceparent: $TRACEPARENT"
+curl -sf -o /dev/null -H "traceparent: $TRACEPARENT" "$URL/cpu?ms=400" || fail "the slow request failed"
+echo "== one slow sleeping request: GET /sleep?ms=200"
+curl -sf -o /dev/null "$URL/sleep?ms=200" || fail "the sleeping request failed"
+# Profiles are written off the request's thread; give the writer a moment.
+wait_for 5 test "$(wc -l <"$OUT/index.jsonl" 2>/dev/null || echo 0)" -ge 2
+echo "== stopping the service (SIGTERM; the shim writes its stats at exit)"
 kill -TERM "$SPID"
+wait_for 10 gone || fail "the service did not stop"
 wait "$SPID" 2>/dev/null
+SPID=""
 
 echo
 echo "== $OUT/index.jsonl"
-cat "$OUT/index.jsonl"
-echo
-echo "== $OUT/$(ls "$OUT" | grep otshim-stats)"
-cat "$OUT"/otshim-stats-*.json
-CPU=$(ls "$OUT"/cpu-"$TRACE"-*.pb.gz 2>/dev/null | head -1)
-[ -n "$CPU" ] || { echo "no profile for trace $TRACE" >&2; exit 1; }
+cat "$OUT/index.jsonl" 2>/dev/null || fail "no index.jsonl in $OUT"
+for s in "$OUT"/otshim-stats-*.json; do
+	[ -f "$s" ] || continue
+	echo
+	echo "== $s"
+	cat "$s"
+done
+
+CPU=""
+for f in "$OUT"/cpu-"$TRACE"-*.pb.gz; do [ -f "$f" ] && CPU=$f; done
+[ -n "$CPU" ] || fail "no CPU profile for trace $TRACE in $OUT"
+# go tool pprof needs a writable HOME and build cache; use private ones.
+export HOME=$TMP/home GOCACHE=$TMP/gocache
+mkdir -p "$HOME"
 echo
 echo "== go tool pprof -top $CPU"
-export HOME=${HOME:-/tmp} GOCACHE=${GOCACHE:-/tmp/otshim-gocache}
-go tool pprof -top "$CPU" 2>/dev/null | head -20
+go tool pprof -top "$CPU" 2>/dev/null | head -25
 echo
-echo "== go tool pprof -tags (every sample carries the request's ids)"
+echo "== go tool pprof -tags (every sample carries the request's trace and span ids)"
 go tool pprof -tags "$CPU" 2>/dev/null
-echo "Profiles are in $OUT. Try: go tool pprof -list burn_cpu $CPU"
+echo
+echo "The slow request's trace id was $TRACE."
+echo "Its files are in $OUT/ (named cpu-$TRACE-<span id>-<unix time>.pb.gz)."
+echo "Explore them with, for example:"
+echo "    go tool pprof -list burn_cpu $CPU"
+echo "    go tool pprof -http=127.0.0.1:8080 $CPU"

@@ -43,7 +43,7 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break;
 workers=$(pgrep -P "$NPID" | wc -l)
 check "nginx runs with two workers under the shim" [ "$workers" -eq 2 ]
 
-wrk -t2 -c8 -d3s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1
+wrk -t1 -c8 -d3s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1
 diag "$(grep -E 'requests in|Requests/sec' "$WORK/wrk.out" | tr -s ' ')"
 for i in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$port/?n=$i"; done
 for i in $(seq 10); do curl -s -o /dev/null "http://127.0.0.1:$port/missing-$i"; done
@@ -68,9 +68,30 @@ check "the 404s are in the access log (and so in the count)" \
 	[ "$(grep -c '"GET /missing-[0-9]* HTTP/1.1" 404 ' "$n/logs/access.log")" -eq 10 ]
 check "each worker wrote its own stats file" [ "$files" -ge 2 ]
 check "shim request count equals nginx's access log" [ "$counted" = "$logged" ]
-check "no request was invented as slow" [ "$(stats_field "$prof" slow)" = 0 ]
-check "no profile was written" [ -z "$(ls "$prof"/cpu-* 2>/dev/null)" ]
+# A static 1 KiB file never takes 100 ms on an idle machine, so nothing should be slow.
+# On an overloaded one a worker can be descheduled that long: then a request really is
+# slow, and is profiled rightly. What must never happen is a request *invented* slow,
+# i.e. an index line whose own duration is under the threshold.
+slow=$(stats_field "$prof" slow)
+invented=$(python3 -c '
+import json, sys
+n = 0
+try:
+    n = sum(1 for l in open(sys.argv[1]) if json.loads(l).get("duration_ms", 0) < 100)
+except FileNotFoundError:
+    pass
+print(n)' "$prof/index.jsonl")
+check "no request was invented as slow (every index line lasted >= 100 ms)" [ "$invented" = 0 ]
+[ "$slow" = 0 ] || diag "slow requests: $(cut -c1-300 "$prof/index.jsonl" 2>/dev/null)"
+load=$(cut -d' ' -f1 /proc/loadavg)
+if [ "$slow" != 0 ] && [ "$invented" = 0 ] &&
+	python3 -c "import os,sys; sys.exit(not float('$load') > os.cpu_count())"; then
+	echo "ok $((T_N + 1)) - no request was slow, no profile written # SKIP machine overloaded (load $load): $slow request(s) really took >= 100 ms"
+	T_N=$((T_N + 1))
+else
+	nothing_slow() { [ "$slow" = 0 ] && [ -z "$(find "$prof" -name 'cpu-*' 2>/dev/null)" ]; }
+	check "no request was slow and no profile was written" nothing_slow
+fi
 check "no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
 check "nginx logged no crash" bash -c "! grep -q -E 'signal [0-9]+|core dumped' '$n/logs/error.log'"
-diag "index: $(head -c 600 "$prof/index.jsonl" 2>/dev/null)"
 done_testing

@@ -183,7 +183,7 @@ static int respond(const struct req *r, int status, const char *extra, const cha
 	return send_all(r->fd, body + boff, blen - boff);
 }
 
-static int handle_cpu(const struct req *r)
+__attribute__((noinline)) static int handle_cpu(const struct req *r)
 {
 	char extra[128];
 	long ms = query_num(r->target, "ms", 100, 60000);
@@ -241,7 +241,7 @@ static int handle_chunked(const struct req *r)
 }
 
 /* Answers one request and logs it. Returns -1 if the connection broke. */
-static int serve(const struct req *r)
+__attribute__((noinline)) static int serve(const struct req *r)
 {
 	int status = 200, rc;
 	if (path_is(r->target, "/cpu"))
