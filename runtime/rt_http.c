@@ -5,6 +5,7 @@
 #include "rt_http.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* ---- grammar positions ---- */
 
@@ -95,25 +96,30 @@ static void state_reset(rt_http_state_t *s, uint8_t start)
 
 /* ---- header fields (shared by both directions) ---- */
 
-static int name_is(const rt_http_state_t *s, const char *lit)
+/* Which header a name is, case-insensitively; the length decides first, since nearly
+ * every header a server sees is one we ignore. */
+static uint8_t classify_name(const char *name, size_t len)
 {
-	size_t n = strlen(lit);
-	return s->name_len == n && memcmp(s->name, lit, n) == 0;
+	switch (len) {
+	case 10:
+		if (strncasecmp(name, "connection", 10) == 0)
+			return H_CONN;
+		if (strncasecmp(name, "user-agent", 10) == 0)
+			return H_UA;
+		return H_NONE;
+	case 11:
+		return strncasecmp(name, "traceparent", 11) == 0 ? H_TRACEPARENT : H_NONE;
+	case 14:
+		return strncasecmp(name, "content-length", 14) == 0 ? H_CL : H_NONE;
+	case 17:
+		return strncasecmp(name, "transfer-encoding", 17) == 0 ? H_TE : H_NONE;
+	}
+	return H_NONE;
 }
 
 static uint8_t classify_header(const rt_http_state_t *s)
 {
-	if (name_is(s, "content-length"))
-		return H_CL;
-	if (name_is(s, "transfer-encoding"))
-		return H_TE;
-	if (name_is(s, "connection"))
-		return H_CONN;
-	if (name_is(s, "traceparent"))
-		return H_TRACEPARENT;
-	if (name_is(s, "user-agent"))
-		return H_UA;
-	return H_NONE;
+	return classify_name(s->name, s->name_len);
 }
 
 /* Keeps the last bytes of a value, lowercased: enough to see "chunked" at the end of a
@@ -401,6 +407,98 @@ static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
 	return -1;
 }
 
+/* ---- whole header lines ----
+ * When a header line is complete in the buffer it is handled in one call: memchr finds
+ * its end and ':' and only the name is checked byte by byte. The byte machine above
+ * remains for lines split across reads, and both paths share the value handling, so
+ * they agree (test_http feeds every case split at every offset). */
+
+static int value_bytes(rt_http_state_t *s, const char *v, size_t n, const hdr_sink_t *k)
+{
+	switch (s->hdr) {
+	case H_CL:
+	case H_TE:
+	case H_CONN:
+		for (size_t i = 0; i < n; i++)
+			if (framing_value_byte(s, v[i]) != 0)
+				return -1;
+		return 0;
+	case H_TRACEPARENT:
+		if (k->tp && !s->seen_tp) {
+			size_t room = RT_HTTP_TRACEPARENT_MAX - *k->tp_len;
+			size_t take = n < room ? n : room;
+			memcpy(k->tp + *k->tp_len, v, take);
+			*k->tp_len = (uint8_t)(*k->tp_len + take);
+			if (take < n)
+				*k->tp_over = 1;
+		}
+		return 0;
+	case H_UA:
+		if (k->ua) {
+			size_t room = RT_HTTP_UA_MAX - *k->ua_len;
+			size_t take = n < room ? n : room;
+			memcpy(k->ua + *k->ua_len, v, take);
+			*k->ua_len = (uint8_t)(*k->ua_len + take);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* One complete line (without its LF) at the start of a header line. Returns -1 on
+ * error, 1 when it was the blank line ending the head, 0 otherwise. */
+static int header_line(rt_http_state_t *s, const char *line, size_t n, const hdr_sink_t *k)
+{
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (n == 0)
+		return 1;
+	const char *colon = memchr(line, ':', n);
+	if (!colon || colon == line)
+		return -1;
+	size_t name_len = (size_t)(colon - line);
+	for (size_t i = 0; i < name_len; i++)
+		if (!is_tchar((unsigned char)line[i]))
+			return -1; /* includes obsolete line folding */
+	s->hdr = classify_name(line, name_len);
+	if (s->hdr == H_NONE)
+		return 0;
+	const char *v = colon + 1, *end = line + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	for (const char *c = v; c < end; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+			return -1;
+	s->win_len = 0;
+	if (value_bytes(s, v, (size_t)(end - v), k) != 0 ||
+	    framing_value_end(s, k->content_length, k->has_cl, k->chunked) != 0)
+		return -1;
+	if (s->hdr == H_TRACEPARENT)
+		s->seen_tp = 1;
+	return 0;
+}
+
+/* At the start of a header line: if the whole line is here, handle it. Returns bytes
+ * consumed (0: the line is incomplete, use the byte machine), -1 on error; *head_end
+ * is set when the head ended. */
+static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
+			     const hdr_sink_t *k, int *head_end)
+{
+	const char *lf = memchr(buf, '\n', len);
+	*head_end = 0;
+	if (!lf)
+		return 0;
+	size_t n = (size_t)(lf - buf);
+	s->head_bytes += (uint32_t)(n < RT_HTTP_HEADER_LIMIT ? n + 1 : RT_HTTP_HEADER_LIMIT + 1);
+	if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
+		return -1;
+	int rc = header_line(s, buf, n, k);
+	if (rc < 0)
+		return -1;
+	*head_end = rc;
+	return (long)n + 1;
+}
+
 /* ====================================================================== */
 /* ---- request direction ---- */
 
@@ -474,6 +572,52 @@ static int version_byte(rt_http_state_t *s, unsigned char c, uint8_t *minor)
 		return 0;
 	}
 	return -1;
+}
+
+/* The whole request line in one call, when it is complete in the buffer and regular.
+ * Returns bytes consumed (through the LF), or 0 to let the byte machine handle it
+ * (incomplete, or anything unusual: it then reports exactly what is wrong). */
+static size_t request_line_fast(rt_http_req_t *p, const char *buf, size_t len)
+{
+	const char *lf = memchr(buf, '\n', len);
+	if (!lf)
+		return 0;
+	size_t n = (size_t)(lf - buf), i = 0;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	while (i < n && i < RT_HTTP_METHOD_MAX - 1 &&
+	       ((buf[i] >= 'A' && buf[i] <= 'Z') || (i > 0 && (buf[i] == '-' || buf[i] == '_'))))
+		i++;
+	if (i == 0 || i >= n || buf[i] != ' ' || n < i + 2 + 8)
+		return 0;
+	const char *target = buf + i + 1, *version = buf + n - 8;
+	if (version[-1] != ' ' || memcmp(version, "HTTP/1.", 7) != 0 ||
+	    (version[7] != '0' && version[7] != '1'))
+		return 0;
+	const char *tend = version - 1;
+	if (tend == target)
+		return 0;
+	for (const char *c = target; c < tend; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return 0;
+	req_clear_fields(p);
+	memcpy(p->method, buf, i);
+	p->method_len = (uint8_t)i;
+	const char *q = memchr(target, '?', (size_t)(tend - target));
+	const char *pend = q ? q : tend;
+	size_t plen = (size_t)(pend - target);
+	p->path_truncated = plen > RT_HTTP_PATH_MAX;
+	p->path_len = (uint16_t)(plen > RT_HTTP_PATH_MAX ? RT_HTTP_PATH_MAX : plen);
+	memcpy(p->path, target, p->path_len);
+	if (q) {
+		size_t qlen = (size_t)(tend - q - 1);
+		p->query_len = (uint16_t)(qlen > RT_HTTP_QUERY_MAX ? RT_HTTP_QUERY_MAX : qlen);
+		memcpy(p->query, q + 1, p->query_len);
+	}
+	p->http_minor = (uint8_t)(version[7] - '0');
+	p->s.state = S_HDR_START;
+	p->s.head_bytes = (uint32_t)(lf - buf) + 1;
+	return (size_t)(lf - buf) + 1;
 }
 
 /* One byte of the request line. Returns -1 error, 1 BEGIN, 2 end of line, 0 more. */
@@ -579,6 +723,29 @@ size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 			i += (size_t)n;
 			continue;
 		}
+		if (s->state == S_HDR_START) {
+			int head_end;
+			long n = header_line_fast(s, buf + i, len - i, &sink, &head_end);
+			if (n < 0)
+				goto error;
+			i += (size_t)n;
+			if (head_end) {
+				*ev = req_head_done(p);
+				if (*ev == RT_HTTP_EV_ERROR)
+					goto error;
+				return i;
+			}
+			if (n > 0)
+				continue;
+		}
+		if (s->state == S_REQ_START && buf[i] != '\r' && buf[i] != '\n') {
+			size_t n = request_line_fast(p, buf + i, len - i);
+			if (n > 0) {
+				i += n;
+				*ev = RT_HTTP_EV_BEGIN;
+				return i;
+			}
+		}
 		unsigned char c = (unsigned char)buf[i++];
 		if (s->state != S_REQ_START && ++s->head_bytes > RT_HTTP_HEADER_LIMIT)
 			goto error;
@@ -664,6 +831,36 @@ static int resp_head_done(rt_http_resp_t *p)
 		s->state = S_UNTIL_CLOSE;
 	}
 	return RT_HTTP_EV_HEAD;
+}
+
+/* The whole status line in one call when it is complete and regular; 0 otherwise
+ * (the byte machine then takes it, and reports any error). */
+static size_t status_line_fast(rt_http_resp_t *p, const char *buf, size_t len)
+{
+	const char *lf = memchr(buf, '\n', len);
+	if (!lf)
+		return 0;
+	size_t n = (size_t)(lf - buf);
+	if (n < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
+	    buf[8] != ' ')
+		return 0;
+	for (int i = 9; i < 12; i++)
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+	if (n > 12 && buf[12] != ' ' && buf[12] != '\r')
+		return 0;
+	uint16_t status = (uint16_t)((buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0'));
+	if (status < 100)
+		return 0;
+	for (size_t i = 12; i < n; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t' && !(buf[i] == '\r' && i == n - 1)) ||
+		    buf[i] == 0x7f)
+			return 0;
+	p->status = status;
+	p->http_minor = (uint8_t)(buf[7] - '0');
+	p->s.state = S_HDR_START;
+	p->s.head_bytes += (uint32_t)n + 1;
+	return n + 1;
 }
 
 /* One byte of the status line. Returns -1 error, 1 BEGIN, 0 more. */
@@ -759,6 +956,33 @@ size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev
 				goto error;
 			i += (size_t)n;
 			continue;
+		}
+		if (s->state == S_HDR_START) {
+			int head_end;
+			long n = header_line_fast(s, buf + i, len - i, &sink, &head_end);
+			if (n < 0)
+				goto error;
+			i += (size_t)n;
+			if (head_end) {
+				*ev = resp_head_done(p);
+				if (*ev != RT_HTTP_EV_NONE)
+					return i;
+				continue;
+			}
+			if (n > 0)
+				continue;
+		}
+		if (s->state == S_RESP_START) {
+			size_t n = status_line_fast(p, buf + i, len - i);
+			if (n > 0) {
+				i += n;
+				if (!s->begun) {
+					s->begun = 1;
+					*ev = RT_HTTP_EV_BEGIN;
+					return i;
+				}
+				continue;
+			}
 		}
 		unsigned char c = (unsigned char)buf[i++];
 		if (++s->head_bytes > RT_HTTP_HEADER_LIMIT)

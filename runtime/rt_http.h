@@ -27,7 +27,8 @@
 
 enum rt_http_event {
 	RT_HTTP_EV_NONE = 0,  /* ran out of input, nothing happened */
-	RT_HTTP_EV_BEGIN,     /* first byte of a message (the byte just before the return point) */
+	RT_HTTP_EV_BEGIN,     /* a message began: returned after its first byte, or after its
+	                       * first line when that line was complete in the buffer */
 	RT_HTTP_EV_HEAD,      /* end of the header block: fields are valid now */
 	RT_HTTP_EV_END,       /* last byte of the message consumed */
 	RT_HTTP_EV_UPGRADE,   /* response: 101 head complete; the stream is no longer HTTP */
