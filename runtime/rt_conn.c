@@ -28,6 +28,7 @@ struct rt_conn {
 	rt_http_resp_t rs;
 	rt_req_t *head, *tail;        /* requests read, oldest first, awaiting responses */
 	rt_req_t *reading;            /* request whose bytes are being read */
+	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
 	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
 	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
 };
@@ -151,6 +152,15 @@ static rt_req_t *queue_pop(rt_conn_t *c)
 	return r;
 }
 
+static void end_request(rt_conn_t *c, rt_req_t *r, int status_known)
+{
+	r = rt_req_end(r, status_known);
+	if (r && !c->spare)
+		c->spare = r;
+	else
+		free(r);
+}
+
 /* Stops tracking: requests whose head was read are counted as ended (the service saw
  * them; it may still answer, unseen by us); the rest are dropped. c->mu held. */
 static void conn_stop(rt_conn_t *c, int fd, int count_pending)
@@ -161,7 +171,7 @@ static void conn_stop(rt_conn_t *c, int fd, int count_pending)
 	atomic_compare_exchange_strong(&rt_conn_table[fd], &expect, NULL);
 	while ((r = queue_pop(c)) != NULL) {
 		if (count_pending && r->head_done)
-			rt_req_end(r, 0);
+			end_request(c, r, 0);
 		else
 			rt_req_discard(r);
 	}
@@ -217,7 +227,7 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 	if (c->head && rt_http_resp_eof(&c->rs)) {
 		rt_req_t *r = queue_pop(c);
 		r->status = c->rs.status;
-		rt_req_end(r, 1);
+		end_request(c, r, 1);
 	}
 	conn_stop(c, fd, 1);
 	pthread_mutex_unlock(&c->mu);
@@ -230,8 +240,9 @@ static int on_request_event(rt_conn_t *c, int ev)
 	rt_req_t *r;
 	switch (ev) {
 	case RT_HTTP_EV_BEGIN:
-		if (!(r = rt_req_begin()))
+		if (!(r = rt_req_begin(c->spare)))
 			return -1;
+		c->spare = NULL;
 		c->reading = r;
 		queue_push(c, r);
 		return 0;
@@ -279,7 +290,7 @@ static int on_response_event(rt_conn_t *c, int ev)
 		if ((r = queue_pop(c)) != NULL) {
 			if (ev == RT_HTTP_EV_UPGRADE)
 				r->status = c->rs.status;
-			rt_req_end(r, 1);
+			end_request(c, r, 1);
 		}
 		c->resp_fresh = 1;
 		return ev == RT_HTTP_EV_UPGRADE ? 1 : 0;

@@ -29,10 +29,12 @@ static uint64_t real_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- ids ---- */
+/* ---- ids ----
+ * Ids cost randomness, so they are made when first needed (a slow request's files,
+ * later a span), not for every request: rt_req_ensure_ids(). */
 
-/* getrandom costs a system call; ids are drawn from a per-thread buffer of its output
- * so a request costs a copy, and the kernel is asked once every 16 requests. */
+/* getrandom costs a system call; ids come from a per-thread buffer of its output, so
+ * the kernel is asked once per 16 requests that need ids. */
 static __thread struct {
 	uint8_t buf[384];
 	uint16_t used;
@@ -51,14 +53,27 @@ static void random_bytes(uint8_t *out, size_t n)
 		out[n - 1] = 1; /* all-zero ids are invalid in W3C trace context */
 }
 
+void rt_req_ensure_ids(rt_req_t *r)
+{
+	if (r->ids_ready)
+		return;
+	if (!r->has_parent) {
+		random_bytes(r->ctx.trace_id, sizeof r->ctx.trace_id);
+		memset(r->ctx.parent_id, 0, sizeof r->ctx.parent_id);
+		r->ctx.flags = 1;
+	}
+	random_bytes(r->span_id, sizeof r->span_id);
+	r->ids_ready = 1;
+}
+
 /* ---- lifecycle ---- */
 
-rt_req_t *rt_req_begin(void)
+rt_req_t *rt_req_begin(rt_req_t *reuse)
 {
-	rt_req_t *r = malloc(sizeof *r);
+	rt_req_t *r = reuse ? reuse : malloc(sizeof *r);
 	if (!r)
 		return NULL;
-	/* Only the small fixed part needs clearing; strings carry their lengths. */
+	/* Only the fixed part needs clearing; strings carry their lengths. */
 	memset(r, 0, offsetof(rt_req_t, method));
 	r->method_len = 0;
 	r->path_len = r->query_len = 0;
@@ -71,8 +86,15 @@ rt_req_t *rt_req_begin(void)
 	r->thread = NULL;
 	r->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
 	r->start_mono_ns = rt_mono_ns();
-	r->start_real_ns = real_ns();
 	return r;
+}
+
+uint64_t rt_req_start_real_ns(const rt_req_t *r)
+{
+	/* Wall time is needed only for a slow request's files: derived from the
+	 * monotonic start instead of read for every request. */
+	uint64_t now_real = real_ns(), now_mono = rt_mono_ns();
+	return now_real - (now_mono - r->start_mono_ns);
 }
 
 void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query)
@@ -94,12 +116,6 @@ void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query)
 	r->user_agent_len = p->user_agent_len;
 	r->has_parent = p->traceparent_len > 0 && !p->traceparent_overlong &&
 			rt_traceparent_parse(p->traceparent, p->traceparent_len, &r->ctx) == 0;
-	if (!r->has_parent) {
-		random_bytes(r->ctx.trace_id, sizeof r->ctx.trace_id);
-		memset(r->ctx.parent_id, 0, sizeof r->ctx.parent_id);
-		r->ctx.flags = 1;
-	}
-	random_bytes(r->span_id, sizeof r->span_id);
 }
 
 void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
@@ -117,23 +133,23 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
 }
 
-void rt_req_end(rt_req_t *r, int status_known)
+rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 {
 	rt_thread_t *self = rt_thread_self();
 	if (!status_known)
 		r->status = 0;
 	if (r->head_done && self)
 		atomic_fetch_add_explicit(&self->requests, 1, memory_order_relaxed);
-	if (!r->slow) {
-		free(r);
-		return;
-	}
+	if (!r->slow)
+		return r; /* the caller may reuse it for the next request */
 	if (r->thread && r->cpu_route != RT_CPU_ROUTE_NONE) {
 		r->cpu_at_end_ns = rt_cputimer_thread_ns(r->tid);
 		rt_cputimer_release(r->thread, r->thread_gen);
 	}
 	r->end_mono_ns = rt_mono_ns();
+	r->start_real_ns = rt_req_start_real_ns(r);
 	rt_worker_submit(r);
+	return NULL;
 }
 
 void rt_req_discard(rt_req_t *r)

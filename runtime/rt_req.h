@@ -19,8 +19,9 @@ typedef struct rt_req {
 	struct rt_req *next;          /* connection's queue, then the worker's queue */
 	uint64_t serial;              /* process-unique, never 0 */
 	uint64_t start_mono_ns, end_mono_ns;
-	uint64_t start_real_ns;       /* wall clock at start, for file names and spans */
+	uint64_t start_real_ns;       /* wall clock at start; set when the request is handed on */
 	int head_done;                /* the request head was parsed */
+	int ids_ready;                /* trace and span ids made (rt_req_ensure_ids) */
 
 	rt_trace_ctx_t ctx;           /* trace id; parent id valid when has_parent */
 	int has_parent;
@@ -50,17 +51,23 @@ typedef struct rt_req {
 	uint64_t cpu_at_slow_ns, cpu_at_end_ns; /* thread CPU clock at arm and at end */
 } rt_req_t;
 
-/* A new request whose first byte was just read. Returns NULL on allocation failure
- * (the connection then stops being tracked). */
-rt_req_t *rt_req_begin(void);
+/* A new request whose first byte was just read, in reuse if given (a request that
+ * rt_req_end returned). Returns NULL on allocation failure (the connection then stops
+ * being tracked). */
+rt_req_t *rt_req_begin(rt_req_t *reuse);
 /* The head is parsed: copy fields, continue or create the trace context. */
 void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query);
 /* Watchdog: the request crossed the threshold; arm CPU sampling of thread t. */
 void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono);
 /* The response's last byte was written, or the connection closed. Counts the request
- * (if its head was seen) on the calling thread, stops sampling, and either frees r or
- * hands it to the worker. r must not be used afterwards. */
-void rt_req_end(rt_req_t *r, int status_known);
+ * (if its head was seen) on the calling thread and stops sampling. A slow request goes
+ * to the worker (NULL is returned); any other is returned for reuse or free(). */
+rt_req_t *rt_req_end(rt_req_t *r, int status_known);
+/* Makes the trace id (unless continued from traceparent) and span id. Any thread that
+ * owns r; allocation-free. */
+void rt_req_ensure_ids(rt_req_t *r);
+/* The wall-clock time at which r began. */
+uint64_t rt_req_start_real_ns(const rt_req_t *r);
 /* Drops r without counting it (a connection found not to be HTTP). */
 void rt_req_discard(rt_req_t *r);
 

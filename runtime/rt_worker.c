@@ -118,6 +118,7 @@ static void finish(rt_req_t *r)
 	rt_samples_t none;
 	memset(&none, 0, sizeof none);
 	atomic_fetch_add(&rt_stat_slow, 1);
+	rt_req_ensure_ids(r);
 	if (r->head_done)
 		rt_writer_slow_request(r, w ? &w->samples : &none);
 	if (w)
