@@ -354,7 +354,9 @@ static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
 			s->state = S_HDR_OWS;
 			return 0;
 		}
-		if (!is_tchar(c))
+		/* As in header_line(): past the first byte a name is not judged, but a
+		 * line break inside one cannot be a header. */
+		if (c == '\r' || c == '\n')
 			return -1;
 		if (s->name_len < sizeof s->name)
 			s->name[s->name_len++] = lower((char)c);
@@ -456,11 +458,12 @@ static int header_line(rt_http_state_t *s, const char *line, size_t n, const hdr
 	const char *colon = memchr(line, ':', n);
 	if (!colon || colon == line)
 		return -1;
-	size_t name_len = (size_t)(colon - line);
-	for (size_t i = 0; i < name_len; i++)
-		if (!is_tchar((unsigned char)line[i]))
-			return -1; /* includes obsolete line folding */
-	s->hdr = classify_name(line, name_len);
+	/* Only the first byte of a name is checked (a space there is obsolete line
+	 * folding, which we refuse): judging the rest is the server's business, and this
+	 * loop ran for every byte of every header name. */
+	if (!is_tchar((unsigned char)line[0]) || memchr(line, '\r', (size_t)(colon - line)))
+		return -1;
+	s->hdr = classify_name(line, (size_t)(colon - line));
 	if (s->hdr == H_NONE)
 		return 0;
 	const char *v = colon + 1, *end = line + n;

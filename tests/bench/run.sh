@@ -82,6 +82,42 @@ for svc in demo nginx; do
 		done
 	done
 done
+# ---- 3. user-space instructions per request (callgrind: exact, immune to noise) ----
+# The service answers N1 then N2 keep-alive requests under callgrind; the difference
+# of the two totals over N2-N1 is the cost of one request, start-up excluded.
+HTTPC="python3 $ROOT/tests/tools/httpc.py"
+instr_run() { # svc preload n -> total instructions
+	local svc=$1 pre=$2 n=$3 out=$WORK/cg.$RANDOM port
+	port=$(free_port)
+	if [ "$svc" = demo ]; then
+		LD_PRELOAD=$pre OTSHIM_PROFILE_DIR=$WORK/p valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			"$SRV" --port "$port" >/dev/null 2>"$out" &
+	else
+		local d=$WORK/nginx-cg; mkdir -p "$d/html" "$d/logs"
+		head -c 1024 /dev/zero | tr '\0' x > "$d/html/index.html"
+		printf 'master_process off; daemon off; user root root; pid %s/pid; error_log %s/logs/e.log;\nevents { worker_connections 64; }\nhttp { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:%s; root %s/html; } }\n' \
+			"$d" "$d" "$port" "$d" > "$d/nginx.conf"
+		LD_PRELOAD=$pre OTSHIM_PROFILE_DIR=$WORK/p valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			/usr/sbin/nginx -p "$d" -c "$d/nginx.conf" >/dev/null 2>"$out" &
+	fi
+	local vpid=$!
+	for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+	$HTTPC keepalive --port "$port" --n "$n" >/dev/null
+	kill -QUIT "$vpid" 2>/dev/null; kill -TERM "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null
+	awk '/Collected/{print $4}' "$out"
+}
+instr_per_req() { # svc preload
+	local a b
+	a=$(instr_run "$1" "$2" 1000); b=$(instr_run "$1" "$2" 3000)
+	awk -v a="$a" -v b="$b" 'BEGIN{ if (a && b) printf "%.0f", (b-a)/2000; else print "n/a" }'
+}
+if command -v valgrind >/dev/null; then
+	for svc in demo nginx; do
+		eval "IPR_${svc}_base=\$(instr_per_req $svc '')"
+		eval "IPR_${svc}_shim=\$(instr_per_req $svc '$LIB')"
+	done
+fi
+
 rps() { cat "$WORK"/rps."$1"."$2".* | median; }
 rsp() { cat "$WORK"/rps."$1"."$2".* | spread; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else print "n/a" }'; }
@@ -95,6 +131,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 	echo "|---|---|---|---|"
 	printf "| write(2) 64 B to tmpfs, ns/call | %s | %s | +%s ns |\n" "$WB" "$WS" "$(awk -v a="$WS" -v b="$WB" 'BEGIN{printf "%.1f", a-b}')"
 	printf "| read(2) 64 B from tmpfs, ns/call | %s | %s | +%s ns |\n" "$RB" "$RS" "$(awk -v a="$RS" -v b="$RB" 'BEGIN{printf "%.1f", a-b}')"
+	for svc in demo nginx; do
+		b=$(eval echo "\${IPR_${svc}_base:-n/a}"); w=$(eval echo "\${IPR_${svc}_shim:-n/a}")
+		printf "| %s user-space instructions per keep-alive request (callgrind) | %s | %s | +%s |\n" "$svc" \
+			"$b" "$w" "$(awk -v a="$w" -v b="$b" 'BEGIN{ if (a+0 && b+0) print a-b; else print "n/a" }')"
+	done
 	for svc in demo nginx; do
 		printf "| %s req/s, no slow requests (spread) | %s (%s) | %s (%s) | %s |\n" "$svc" \
 			"$(rps $svc base)" "$(rsp $svc base)" "$(rps $svc shim)" "$(rsp $svc shim)" \

@@ -114,6 +114,8 @@ static const req_case_t req_cases[] = {
 	{ "obsolete line folding", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 1, 0, 0, 1, "", "" },
 	/* Values we do not read are skipped to their end of line: the server judges them. */
 	{ "control byte in an unread value", "GET /c HTTP/1.1\r\nX: a\001b\r\n\r\n", 1, 1, 1, 0, "/c", "" },
+	{ "odd header name: the server's call", "GET /o HTTP/1.1\r\nX Y: 1\r\n\r\n", 1, 1, 1, 0, "/o", "" },
+	{ "CR inside a header name", "GET / HTTP/1.1\r\nX\rY: 1\r\n\r\n", 1, 0, 0, 1, "", "" },
 	{ "control byte in Content-Length", "POST / HTTP/1.1\r\nContent-Length: 1\001\r\n\r\nx", 1, 0, 0, 1, "", "" },
 	{ "bad chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1, 1, 0, 1, "", "" },
 };
