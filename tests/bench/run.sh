@@ -32,6 +32,15 @@ for r in $(seq "$ROUNDS"); do
 	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p "$WORK/bench_io" "/dev/shm/otshim-bench-$$" 2000000 > "$WORK/io.shim.$r"
 done
 io() { cat "$WORK"/io."$1".* | awk -v k="$2" '$1==k{print $2}' | median; }
+# Exact instructions per call (callgrind, start-up excluded): 2 calls per iteration.
+io_instr() { # preload
+	local a b
+	a=$(LD_PRELOAD=$1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/bench_io" "/dev/shm/otshim-cg-$$" 100000 2>&1 | awk '/Collected/{print $4}')
+	b=$(LD_PRELOAD=$1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/bench_io" "/dev/shm/otshim-cg-$$" 200000 2>&1 | awk '/Collected/{print $4}')
+	awk -v a="$a" -v b="$b" 'BEGIN{ if (a && b) printf "%.1f", (b-a)/200000; else print "n/a" }'
+}
+IO_I_BASE=n/a IO_I_SHIM=n/a
+if command -v valgrind >/dev/null; then IO_I_BASE=$(io_instr ""); IO_I_SHIM=$(io_instr "$LIB"); fi
 WB=$(io base write_ns); WS=$(io shim write_ns); RB=$(io base read_ns); RS=$(io shim read_ns)
 
 # ---- 2. HTTP throughput ----
@@ -131,6 +140,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 	echo "|---|---|---|---|"
 	printf "| write(2) 64 B to tmpfs, ns/call | %s | %s | +%s ns |\n" "$WB" "$WS" "$(awk -v a="$WS" -v b="$WB" 'BEGIN{printf "%.1f", a-b}')"
 	printf "| read(2) 64 B from tmpfs, ns/call | %s | %s | +%s ns |\n" "$RB" "$RS" "$(awk -v a="$RS" -v b="$RB" 'BEGIN{printf "%.1f", a-b}')"
+	printf "| read/write user-space instructions per call (callgrind) | %s | %s | +%s |\n" "$IO_I_BASE" "$IO_I_SHIM" \
+		"$(awk -v a="$IO_I_SHIM" -v b="$IO_I_BASE" 'BEGIN{ if (a+0 && b+0) printf "%.1f", a-b; else print "n/a" }')"
 	for svc in demo nginx; do
 		b=$(eval echo "\${IPR_${svc}_base:-n/a}"); w=$(eval echo "\${IPR_${svc}_shim:-n/a}")
 		printf "| %s user-space instructions per keep-alive request (callgrind) | %s | %s | +%s |\n" "$svc" \
