@@ -503,6 +503,20 @@ static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
 }
 
 /* ====================================================================== */
+/* The head's fast paths, shared by both directions: the rest of an ignored line, or a
+ * whole header line. Returns bytes consumed (0: the byte machine must take this
+ * byte), -1 on error; *head_end is set when the blank line ending the head was read. */
+static long head_lines_fast(rt_http_state_t *s, const char *buf, size_t len,
+			    const hdr_sink_t *k, int *head_end)
+{
+	*head_end = 0;
+	if (in_ignored_line(s))
+		return skip_ignored(s, buf, len);
+	if (s->state == S_HDR_START)
+		return header_line_fast(s, buf, len, k, head_end);
+	return 0;
+}
+
 /* ---- request direction ---- */
 
 static void req_new_message(rt_http_req_t *p);
@@ -719,34 +733,24 @@ size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 			}
 			continue;
 		}
-		if (in_ignored_line(s)) {
-			long n = skip_ignored(s, buf + i, len - i);
-			if (n < 0)
+		int head_end;
+		long n = head_lines_fast(s, buf + i, len - i, &sink, &head_end);
+		if (n < 0)
+			goto error;
+		i += (size_t)n;
+		if (head_end) {
+			*ev = req_head_done(p);
+			if (*ev == RT_HTTP_EV_ERROR)
 				goto error;
-			i += (size_t)n;
+			return i;
+		}
+		if (n > 0)
 			continue;
-		}
-		if (s->state == S_HDR_START) {
-			int head_end;
-			long n = header_line_fast(s, buf + i, len - i, &sink, &head_end);
-			if (n < 0)
-				goto error;
-			i += (size_t)n;
-			if (head_end) {
-				*ev = req_head_done(p);
-				if (*ev == RT_HTTP_EV_ERROR)
-					goto error;
-				return i;
-			}
-			if (n > 0)
-				continue;
-		}
 		if (s->state == S_REQ_START && buf[i] != '\r' && buf[i] != '\n') {
-			size_t n = request_line_fast(p, buf + i, len - i);
-			if (n > 0) {
-				i += n;
+			size_t line = request_line_fast(p, buf + i, len - i);
+			if (line > 0) {
 				*ev = RT_HTTP_EV_BEGIN;
-				return i;
+				return i + line;
 			}
 		}
 		unsigned char c = (unsigned char)buf[i++];
@@ -953,32 +957,23 @@ size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev
 		}
 		if (!buf)
 			goto error; /* opaque bytes outside a body */
-		if (in_ignored_line(s)) {
-			long n = skip_ignored(s, buf + i, len - i);
-			if (n < 0)
-				goto error;
-			i += (size_t)n;
+		int head_end;
+		long n = head_lines_fast(s, buf + i, len - i, &sink, &head_end);
+		if (n < 0)
+			goto error;
+		i += (size_t)n;
+		if (head_end) {
+			*ev = resp_head_done(p);
+			if (*ev != RT_HTTP_EV_NONE)
+				return i;
 			continue;
 		}
-		if (s->state == S_HDR_START) {
-			int head_end;
-			long n = header_line_fast(s, buf + i, len - i, &sink, &head_end);
-			if (n < 0)
-				goto error;
-			i += (size_t)n;
-			if (head_end) {
-				*ev = resp_head_done(p);
-				if (*ev != RT_HTTP_EV_NONE)
-					return i;
-				continue;
-			}
-			if (n > 0)
-				continue;
-		}
+		if (n > 0)
+			continue;
 		if (s->state == S_RESP_START) {
-			size_t n = status_line_fast(p, buf + i, len - i);
-			if (n > 0) {
-				i += n;
+			size_t line = status_line_fast(p, buf + i, len - i);
+			if (line > 0) {
+				i += line;
 				if (!s->begun) {
 					s->begun = 1;
 					*ev = RT_HTTP_EV_BEGIN;

@@ -13,6 +13,7 @@
 
 #include "profile.pb-c.h"
 #include "rt_symbols.h"
+#include "rt_util.h"
 
 /* ---- a small open-addressing hash index: 64-bit hash -> entry number + 1 ---- */
 
@@ -108,21 +109,6 @@ struct rt_profile {
 	size_t ncomments, comments_cap;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap * 2 : 64;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 /* The id of s in the string table, adding it if new; -1 on allocation failure. */
 static int64_t intern(rt_profile_t *p, const char *s)
 {
@@ -136,7 +122,7 @@ static int64_t intern(rt_profile_t *p, const char *s)
 		if (p->string_ix.hash[j] == h && strcmp(p->strings[e], s) == 0)
 			return e;
 	}
-	if (grow((void **)&p->strings, &p->strings_cap, p->nstrings + 1, sizeof *p->strings))
+	if (rt_grow((void **)&p->strings, &p->strings_cap, p->nstrings + 1, sizeof *p->strings))
 		return -1;
 	char *copy = strdup(s);
 	if (!copy)
@@ -208,7 +194,7 @@ void rt_profile_set_time(rt_profile_t *p, int64_t time_nanos, int64_t duration_n
 void rt_profile_add_comment(rt_profile_t *p, const char *comment)
 {
 	int64_t id = intern(p, comment);
-	if (id < 0 || grow((void **)&p->comments, &p->comments_cap, p->ncomments + 1,
+	if (id < 0 || rt_grow((void **)&p->comments, &p->comments_cap, p->ncomments + 1,
 			   sizeof *p->comments))
 		return;
 	p->comments[p->ncomments++] = id;
@@ -233,7 +219,7 @@ static uint64_t location_for(rt_profile_t *p, uintptr_t addr)
 		if (p->locs[e].addr == addr)
 			return e + 1;
 	}
-	if (grow((void **)&p->locs, &p->locs_cap, p->nlocs + 1, sizeof *p->locs))
+	if (rt_grow((void **)&p->locs, &p->locs_cap, p->nlocs + 1, sizeof *p->locs))
 		return 0;
 	p->locs[p->nlocs].addr = addr;
 	p->loc_ix.hash[j] = h;
@@ -252,7 +238,7 @@ static int same_sample(const sample_t *s, const uint64_t *locs, size_t nlocs,
 static int sample_insert(rt_profile_t *p, uint64_t h, size_t j, const uint64_t *locs,
 			 size_t nlocs, const int64_t *labels, size_t nlabels, const int64_t *values)
 {
-	if (grow((void **)&p->samples, &p->samples_cap, p->nsamples + 1, sizeof *p->samples))
+	if (rt_grow((void **)&p->samples, &p->samples_cap, p->nsamples + 1, sizeof *p->samples))
 		return -1;
 	sample_t *s = &p->samples[p->nsamples];
 	s->locs = malloc((nlocs ? nlocs : 1) * sizeof *locs);
@@ -339,7 +325,7 @@ static size_t read_mappings(rt_profile_t *p, rt_symbols_t *sym, mapping_t **out)
 			continue;
 		if (perms[2] != 'x' || path[0] != '/')
 			continue;
-		if (grow((void **)&m, &cap, n + 1, sizeof *m))
+		if (rt_grow((void **)&m, &cap, n + 1, sizeof *m))
 			break;
 		char bid[130];
 		rt_symbols_build_id(sym, start, bid, sizeof bid);
@@ -373,7 +359,7 @@ typedef struct arena {
 static void *arena_alloc(arena_t *a, size_t size)
 {
 	void *p = calloc(1, size ? size : 1);
-	if (!p || grow((void **)&a->ptrs, &a->cap, a->n + 1, sizeof *a->ptrs)) {
+	if (!p || rt_grow((void **)&a->ptrs, &a->cap, a->n + 1, sizeof *a->ptrs)) {
 		free(p);
 		a->oom = 1;
 		return NULL;
@@ -408,7 +394,7 @@ static uint64_t function_for(funcs_t *fs, arena_t *a, int64_t name, int64_t file
 			return f->id;
 	}
 	Perftools__Profiles__Function *f = arena_alloc(a, sizeof *f);
-	if (!f || grow((void **)&fs->f, &fs->cap, fs->n + 1, sizeof *fs->f))
+	if (!f || rt_grow((void **)&fs->f, &fs->cap, fs->n + 1, sizeof *fs->f))
 		return 0;
 	perftools__profiles__function__init(f);
 	f->id = fs->n + 1;
@@ -611,20 +597,6 @@ out:
 
 /* ---- files ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int rt_profile_write_gz(rt_profile_t *p, const char *path)
 {
 	static unsigned long counter;
@@ -641,7 +613,7 @@ int rt_profile_write_gz(rt_profile_t *p, const char *path)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	int rc = -1;
 	if (fd >= 0) {
-		rc = write_all(fd, gz, len);
+		rc = rt_write_all(fd, gz, len);
 		if (close(fd) != 0)
 			rc = -1;
 		if (rc == 0 && rename(tmp, path) != 0)

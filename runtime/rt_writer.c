@@ -21,27 +21,13 @@
 #include "rt_log.h"
 #include "rt_profile.h"
 #include "rt_thread.h"
+#include "rt_util.h"
 
 _Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
 
 #define SAMPLES_MAX 300000 /* per request: 5 min at 1 kHz */
 
 /* ---- sample sets ---- */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap * 2 : 256;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * elem);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
 
 int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs)
 {
@@ -50,13 +36,13 @@ int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint3
 		goto lost;
 	if (s->n + 1 > s->cap) {
 		size_t c1 = cap, c2 = cap, c3 = cap;
-		if (grow((void **)&s->weights, &c1, s->n + 1, sizeof *s->weights) ||
-		    grow((void **)&s->npcs, &c2, s->n + 1, sizeof *s->npcs) ||
-		    grow((void **)&s->offs, &c3, s->n + 1, sizeof *s->offs))
+		if (rt_grow((void **)&s->weights, &c1, s->n + 1, sizeof *s->weights) ||
+		    rt_grow((void **)&s->npcs, &c2, s->n + 1, sizeof *s->npcs) ||
+		    rt_grow((void **)&s->offs, &c3, s->n + 1, sizeof *s->offs))
 			goto lost;
 		s->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
 	}
-	if (grow((void **)&s->pcs, &s->pcs_cap, s->pcs_len + npcs, sizeof *s->pcs))
+	if (rt_grow((void **)&s->pcs, &s->pcs_cap, s->pcs_len + npcs, sizeof *s->pcs))
 		goto lost;
 	s->weights[s->n] = weight;
 	s->npcs[s->n] = npcs;
@@ -136,18 +122,20 @@ static uint64_t dir_bytes(const char *dir)
 	return total;
 }
 
+/* Profile sets written in the current minute (per process: reset in a fork child). */
+static time_t rate_window;
+static uint32_t rate_used;
+
 static int rate_allows(void)
 {
-	static time_t window;
-	static uint32_t used;
 	time_t now = time(NULL) / 60;
-	if (now != window) {
-		window = now;
-		used = 0;
+	if (now != rate_window) {
+		rate_window = now;
+		rate_used = 0;
 	}
-	if (used >= rt_cfg.max_profiles_per_min)
+	if (rate_used >= rt_cfg.max_profiles_per_min)
 		return 0;
-	used++;
+	rate_used++;
 	return 1;
 }
 
@@ -167,7 +155,7 @@ typedef struct buf {
 
 static void put(buf_t *b, const char *s, size_t n)
 {
-	if (b->oom || grow((void **)&b->p, &b->cap, b->len + n + 1, 1)) {
+	if (b->oom || rt_grow((void **)&b->p, &b->cap, b->len + n + 1, 1)) {
 		b->oom = 1;
 		return;
 	}
@@ -233,20 +221,6 @@ static void put_json_str(buf_t *b, const char *s, size_t n)
 
 /* ---- files ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* One write(2) on an O_APPEND descriptor: lines from several processes sharing the
  * directory (pre-fork workers) never interleave. */
 static int append_line(const char *name, const buf_t *line)
@@ -256,7 +230,7 @@ static int append_line(const char *name, const buf_t *line)
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	int rc = write_all(fd, line->p, line->len);
+	int rc = rt_write_all(fd, line->p, line->len);
 	close(fd);
 	return rc;
 }
@@ -269,7 +243,7 @@ static int replace_file(const char *name, const buf_t *content)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	int rc = write_all(fd, content->p, content->len);
+	int rc = rt_write_all(fd, content->p, content->len);
 	if (close(fd) != 0)
 		rc = -1;
 	if (rc == 0 && rename(tmp, path) == 0)
@@ -431,6 +405,8 @@ void rt_writer_stats(void)
 void rt_writer_fork_child(void)
 {
 	pthread_mutex_init(&stats_mu, NULL);
+	rate_window = 0;
+	rate_used = 0;
 	atomic_store(&rt_stat_slow, 0);
 	atomic_store(&rt_stat_written, 0);
 	atomic_store(&rt_stat_dropped, 0);
