@@ -22,17 +22,19 @@ static _Atomic int ready;          /* configuration loaded, tables made, enabled
 static _Atomic int threads_up;     /* watchdog and worker started in this process */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Lock order, here as everywhere: start_mu, then the connection list (the watchdog
+ * holds it while posting to the worker), then the worker's queue. */
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&start_mu);
-	rt_worker_fork_prepare();
 	rt_conn_fork_prepare();
+	rt_worker_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-	rt_conn_fork_parent();
 	rt_worker_fork_parent();
+	rt_conn_fork_parent();
 	pthread_mutex_unlock(&start_mu);
 }
 
