@@ -185,7 +185,10 @@ static void *worker_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
-	uint64_t next_stats = mono_ns() + STATS_INTERVAL_NS;
+	/* A service stopped by a signal runs no exit handlers: the stats file is written
+	 * at once, then every 10 s and whenever profiles were written, so it is never
+	 * staler than that. */
+	uint64_t next_stats = 0;
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
 		struct timespec dl;
@@ -198,8 +201,8 @@ static void *worker_main(void *arg)
 		if (!inbox_head)
 			pthread_cond_timedwait(&cv, &mu, &dl);
 		pthread_mutex_unlock(&mu);
-		work_once();
-		if (mono_ns() >= next_stats) {
+		int finished = work_once();
+		if (finished || mono_ns() >= next_stats) {
 			rt_writer_stats();
 			next_stats = mono_ns() + STATS_INTERVAL_NS;
 		}

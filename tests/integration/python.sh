@@ -1,0 +1,51 @@
+#!/bin/bash
+# python.sh: a Python service (the standard library's ThreadingHTTPServer) under the
+# shim: request counts equal its own log, and a slow request's profile shows the
+# interpreter burning the CPU, labelled with the request's trace id.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || { echo "1..0 # SKIP no /usr/bin/python3"; exit 77; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+prof=$WORK/prof
+log=$WORK/py.log
+LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 "$PY" "$ROOT/tests/servers/py_demo.py" "$port" "$log" 2>"$WORK/py.err" &
+PPID_=$!
+PIDS+=("$PPID_")
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+$HTTPC keepalive --port "$port" --n 200 >/dev/null
+$HTTPC pipeline --port "$port" --n 20 >/dev/null
+for _ in $(seq 10); do curl -s -o /dev/null "http://127.0.0.1:$port/"; done
+TRACE=0af7651916cd43dd8448eb211c80319c
+curl -s -o /dev/null -H "traceparent: 00-$TRACE-b7ad6b7169203331-01" "http://127.0.0.1:$port/cpu"
+for _ in $(seq 100); do [ -s "$prof/index.jsonl" ] && break; sleep 0.05; done
+kill -TERM "$PPID_"
+wait_for 5 bash -c "! kill -0 $PPID_ 2>/dev/null"
+stopped=$?
+kill -KILL "$PPID_" 2>/dev/null
+wait "$PPID_" 2>/dev/null
+check "the Python server stopped on SIGTERM" [ "$stopped" = 0 ]
+
+logged=$(wc -l <"$log")
+counted=$(stats_field "$prof" requests)
+diag "python log $logged lines, shim counted $counted"
+check "the shim counted exactly what the Python server logged" [ "$counted" = "$logged" ]
+f=$(ls "$prof"/cpu-"$TRACE"-*.pb.gz 2>/dev/null | head -1)
+check "the slow request has its CPU profile" [ -n "$f" ]
+python3 "$ROOT/tests/tools/pprof_raw.py" "$f" >"$WORK/sum" 2>/dev/null
+python3 - "$WORK/sum" "$TRACE" <<'PY' >"$WORK/verdict"
+import json, sys
+s = json.load(open(sys.argv[1]))
+names = " ".join(s["leaf_share"])
+print("samples", s["totals"][0], "cpu_ms", s["totals"][1] / 1e6)
+print("V", int(s["totals"][0] >= 100), int(s["labels"].get("trace_id") == [sys.argv[2]] and s["unlabelled"]["trace_id"] == 0),
+      int(150e6 <= s["totals"][1] <= 230e6))
+PY
+diag "$(head -1 "$WORK/verdict")"
+diag "$(tail -1 "$prof/index.jsonl")"
+read -r _ v_n v_lab v_cpu < <(grep '^V' "$WORK/verdict")
+check "at least 100 samples of the interpreter" [ "${v_n:-0}" = 1 ]
+check "every sample labelled with the trace id" [ "${v_lab:-0}" = 1 ]
+check "cpu total about the 200 ms burned after the threshold" [ "${v_cpu:-0}" = 1 ]
+check "the profile names interpreter functions" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q -E '_PyEval_EvalFrameDefault|PyObject|time_process_time'"
+done_testing

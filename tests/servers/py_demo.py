@@ -1,0 +1,46 @@
+"""py_demo.py PORT LOG: a Python service for the integration tests, built only on the
+standard library's http.server (ThreadingHTTPServer, HTTP/1.1 keep-alive). /cpu burns
+300 ms of CPU in the interpreter; every answered request is one line in LOG."""
+import http.server
+import signal
+import sys
+import time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/cpu"):
+            # Pure interpreter work, the clock read only every 20,000 steps: reading
+            # the process CPU clock is a system call, and a loop made mostly of them
+            # would spend its time in the kernel, which profiles exclude.
+            end = time.process_time() + 0.3
+            x = 0
+            while time.process_time() < end:
+                for i in range(20000):
+                    x += i * i
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_request(self, code="-", size="-"):
+        with open(sys.argv[2], "a") as f:
+            f.write("%s %s\n" % (self.requestline, code))
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+# A background job of a non-interactive shell starts with SIGINT ignored, so the tests
+# stop the server with SIGTERM, which ends serve_forever like Ctrl-C would.
+signal.signal(signal.SIGTERM, stop)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+server.daemon_threads = True
+try:
+    server.serve_forever()
+except KeyboardInterrupt:
+    pass
