@@ -320,7 +320,11 @@ static int feed_response(rt_conn_t *c, const char *p, size_t n)
 		int rc = on_response_event(c, ev);
 		if (rc != 0)
 			return rc;
-		if (n == 0)
+		/* A head may end the whole response (HEAD, 204, 304, Content-Length: 0):
+		 * the parser reports that END on the next call even with no bytes left, and
+		 * it must be taken now, not when the connection next speaks. After an END
+		 * the next response has not begun, so out of bytes means done. */
+		if (n == 0 && ev != RT_HTTP_EV_HEAD)
 			return 0;
 	}
 }

@@ -141,13 +141,16 @@ static void log_line(const struct req *r, int status)
 
 /* ---- responses ---- */
 
-/* Formats a status line and headers. body_len < 0 means chunked. */
+/* Formats a status line and headers. body_len -1 means chunked, -2 no body at all
+ * (204, 304: no framing header). */
 static int format_head(char *out, size_t cap, const struct req *r, int status, long long body_len,
 		       const char *extra)
 {
 	const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : "Error";
 	char framing[64];
-	if (body_len < 0)
+	if (body_len == -2)
+		framing[0] = 0;
+	else if (body_len < 0)
 		snprintf(framing, sizeof framing, "Transfer-Encoding: chunked\r\n");
 	else
 		snprintf(framing, sizeof framing, "Content-Length: %lld\r\n", body_len);
@@ -240,6 +243,19 @@ static int handle_chunked(const struct req *r)
 	return 0;
 }
 
+/* /status?code=N: a bodiless answer with that status; 204 and 304 carry no framing
+ * header at all, the others say Content-Length: 0. */
+static int handle_status(const struct req *r, int *status)
+{
+	char head[256];
+	*status = (int)query_num(r->target, "code", 204, 599);
+	if (*status < 200)
+		*status = 204;
+	int none = *status == 204 || *status == 304;
+	int n = format_head(head, sizeof head, r, *status, none ? -2 : 0, NULL);
+	return n < 0 ? -1 : send_all(r->fd, head, (size_t)n);
+}
+
 /* Answers one request and logs it. Returns -1 if the connection broke. */
 __attribute__((noinline)) static int serve(const struct req *r)
 {
@@ -252,6 +268,8 @@ __attribute__((noinline)) static int serve(const struct req *r)
 		rc = handle_big(r);
 	else if (path_is(r->target, "/chunked"))
 		rc = handle_chunked(r);
+	else if (path_is(r->target, "/status"))
+		rc = handle_status(r, &status);
 	else if (path_is(r->target, "/"))
 		rc = respond(r, 200, NULL, "ok\n");
 	else {

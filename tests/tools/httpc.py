@@ -8,16 +8,21 @@
                                         a normal request on a new connection works
   get       --port P --path /x [--header 'k: v' ...]
                                         one request; prints status and headers
+  idle      --port P --req 'METHOD /path' ... --pause-ms MS
+                                        the requests one by one on one connection,
+                                        pausing MS after each answer; prints the count
 Exits non-zero on any mismatch; prints a count or 'ok'."""
 import argparse
 import os
 import random
 import socket
 import sys
+import time
 
 
-def read_response(f):
-    """Reads one response from a buffered socket file; returns (status, headers, body)."""
+def read_response(f, head_request=False):
+    """Reads one response from a buffered socket file; returns (status, headers, body).
+    The answer to HEAD, and any 1xx, 204 or 304, has no body whatever its headers say."""
     line = f.readline()
     if not line:
         raise EOFError("connection closed before a response")
@@ -33,6 +38,8 @@ def read_response(f):
         k, _, v = h.decode("latin-1").partition(":")
         headers[k.strip().lower()] = v.strip()
     body = b""
+    if head_request or status < 200 or status in (204, 304):
+        return status, headers, body
     if "content-length" in headers:
         want = int(headers["content-length"])
         body = f.read(want)
@@ -50,8 +57,8 @@ def read_response(f):
     return status, headers, body
 
 
-def request(path, extra=()):
-    lines = ["GET %s HTTP/1.1" % path, "Host: test"] + list(extra)
+def request(path, extra=(), method="GET"):
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: test"] + list(extra)
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -114,10 +121,23 @@ def cmd_get(a):
         print("%s: %s" % (k, v))
 
 
+def cmd_idle(a):
+    s, f = connect(a.port)
+    for r in a.req:
+        method, path = r.split(" ", 1)
+        s.sendall(request(path, method=method))
+        st, _, _ = read_response(f, head_request=(method == "HEAD"))
+        if st >= 400:
+            sys.exit("%s: status %d" % (r, st))
+        time.sleep(a.pause_ms / 1000)
+    s.close()
+    print(len(a.req))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("keepalive", "pipeline", "raw", "get"):
+    for name in ("keepalive", "pipeline", "raw", "get", "idle"):
         sp = sub.add_parser(name)
         sp.add_argument("--port", type=int, required=True)
         sp.add_argument("--n", type=int, default=1)
@@ -127,6 +147,8 @@ def main():
         sp.add_argument("--text")
         sp.add_argument("--random", type=int, default=64)
         sp.add_argument("--seed", type=int, default=os.getpid())
+        sp.add_argument("--req", action="append", default=[])
+        sp.add_argument("--pause-ms", type=int, default=0)
     a = p.parse_args()
     try:
         globals()["cmd_" + a.cmd](a)
