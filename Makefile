@@ -25,7 +25,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototype
 OPT     ?= -O2
 CFLAGS  = $(OPT) -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(SANFLAGS) \
           -I$(B)/gen -Iruntime
-LIBS    = -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
+LIBS    = -ljemalloc -lm -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
 
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 RT_SRC   := $(sort $(wildcard runtime/*.c))
@@ -71,6 +71,13 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/librt.a tests/t.h
 $(B)/tests/servers/%: tests/servers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE $(SANFLAGS) $(WARN) $< -o $@
+
+# The allocator battery (C++17): -fno-builtin so every malloc/free pair is really called.
+ALLOC_BIN := $(patsubst %.cc,$(B)/%,$(sort $(wildcard tests/alloc/*.cc)))
+all: $(ALLOC_BIN)
+$(B)/tests/alloc/%: tests/alloc/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O1 -g -fno-builtin -fno-omit-frame-pointer -pthread $(SANFLAGS) -Wall -Wextra -Werror $< -o $@
 
 deps:
 	@scripts/install-deps.sh

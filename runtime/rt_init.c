@@ -10,6 +10,7 @@
 #include "rt_cfg.h"
 #include "rt_conn.h"
 #include "rt_cputimer.h"
+#include "rt_heap.h"
 #include "rt_log.h"
 #include "rt_sampler.h"
 #include "rt_thread.h"
@@ -23,16 +24,19 @@ static _Atomic int threads_up;     /* watchdog and worker started in this proces
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Lock order, here as everywhere: start_mu, then the connection list (the watchdog
- * holds it while posting to the worker), then the worker's queue. */
+ * holds it while posting to the worker), then the worker's queue, then the heap
+ * sampler's tables (taken by free() anywhere, holding nothing else meanwhile). */
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&start_mu);
 	rt_conn_fork_prepare();
 	rt_worker_fork_prepare();
+	rt_heap_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+	rt_heap_fork_parent();
 	rt_worker_fork_parent();
 	rt_conn_fork_parent();
 	pthread_mutex_unlock(&start_mu);
@@ -40,6 +44,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	rt_heap_fork_child();
 	rt_conn_fork_child();
 	rt_worker_fork_child();
 	rt_thread_after_fork_child();
@@ -67,6 +72,7 @@ static void init_runtime(void)
 	rt_thread_init();
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
 	rt_sampler_init();
+	rt_heap_init(rt_cfg.heap_sample_bytes);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
 out:

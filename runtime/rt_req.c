@@ -11,6 +11,7 @@
 
 #include "rt_cfg.h"
 #include "rt_cputimer.h"
+#include "rt_heap.h"
 #include "rt_worker.h"
 
 static _Atomic uint64_t next_serial = 1;
@@ -86,6 +87,9 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->thread = NULL;
 	r->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
 	r->start_mono_ns = rt_mono_ns();
+	r->alloc_key = rt_heap_thread_key();
+	r->alloc_at_begin = rt_heap_thread_allocated();
+	r->alloc_bytes = -1;
 	return r;
 }
 
@@ -142,6 +146,9 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		atomic_fetch_add_explicit(&self->requests, 1, memory_order_relaxed);
 	if (!r->slow)
 		return r; /* the caller may reuse it for the next request */
+	/* Bytes are counted per thread: known when one thread began and ended it. */
+	if (r->alloc_key == rt_heap_thread_key())
+		r->alloc_bytes = (int64_t)(rt_heap_thread_allocated() - r->alloc_at_begin);
 	if (r->thread && r->cpu_route != RT_CPU_ROUTE_NONE) {
 		r->cpu_at_end_ns = rt_cputimer_thread_ns(r->tid);
 		rt_cputimer_release(r->thread, r->thread_gen);

@@ -49,6 +49,12 @@ typedef struct rt_req {
 	pid_t tid;
 	uint64_t slow_mono_ns;        /* when it crossed the threshold */
 	uint64_t cpu_at_slow_ns, cpu_at_end_ns; /* thread CPU clock at arm and at end */
+
+	/* bytes allocated by the thread that read the first byte, from then until the end
+	 * (-1: the request ended on another thread, so the count is unknown) */
+	const void *alloc_key;
+	uint64_t alloc_at_begin;
+	int64_t alloc_bytes;
 } rt_req_t;
 
 /* A new request whose first byte was just read, in reuse if given (a request that

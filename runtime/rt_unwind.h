@@ -15,7 +15,9 @@ void rt_unwind_init(void);
  * callers after it; returns the number written (>= 1 when uc is valid). */
 size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max);
 
-/* The calling thread's own stack, skipping `skip` innermost frames. Normal context. */
+/* The calling thread's own stack (return addresses, innermost first, at most
+ * RT_UNWIND_HERE_MAX frames in all), skipping `skip` innermost frames. Normal context. */
+#define RT_UNWIND_HERE_MAX 128
 size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "rt_cfg.h"
 #include "rt_conn.h"
+#include "rt_heap_profile.h"
 #include "rt_log.h"
 #include "rt_profile.h"
 #include "rt_thread.h"
@@ -304,6 +305,64 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const ids
 	return rc;
 }
 
+/* Recent slow requests' ids, so heap samples allocated while one of them was served
+ * can be labelled with it. Worker-only. */
+#define RECENT_MAX 4096
+static struct recent {
+	uint64_t serial;
+	char trace[33], span[17];
+} recent[RECENT_MAX];
+static size_t recent_next;
+
+static void remember_ids(uint64_t serial, const ids_t *id)
+{
+	struct recent *e = &recent[recent_next++ % RECENT_MAX];
+	e->serial = serial;
+	memcpy(e->trace, id->trace, sizeof e->trace);
+	memcpy(e->span, id->span, sizeof e->span);
+}
+
+static int recent_ids(uint64_t serial, const char **trace, const char **span, void *arg)
+{
+	(void)arg;
+	size_t n = recent_next < RECENT_MAX ? recent_next : RECENT_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (recent[i].serial == serial) {
+			*trace = recent[i].trace;
+			*span = recent[i].span;
+			return 1;
+		}
+	return 0;
+}
+
+/* A whole-process heap snapshot taken as the request is written. */
+static int write_heap_profile(const rt_req_t *r, const ids_t *id, const char *path)
+{
+	rt_heap_snapshot_t snap;
+	char line[RT_HTTP_PATH_MAX + 64];
+	if (rt_heap_snapshot(&snap) != 0)
+		return -1;
+	rt_profile_t *p = rt_heap_profile_build(&snap, recent_ids, NULL);
+	rt_heap_snapshot_free(&snap);
+	if (!p)
+		return -1;
+	rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);
+	snprintf(line, sizeof line, "trace_id=%s", id->trace);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "span_id=%s", id->span);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "method=%.*s", r->method_len, r->method);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "path=%.*s", r->path_len, r->path);
+	rt_profile_add_comment(p, line);
+	snprintf(line, sizeof line, "duration_ms=%.1f",
+		 (double)(r->end_mono_ns - r->start_mono_ns) / 1e6);
+	rt_profile_add_comment(p, line);
+	int rc = rt_profile_write_gz(p, path);
+	rt_profile_free(p);
+	return rc;
+}
+
 static int count_threads(void)
 {
 	int n = 0;
@@ -318,7 +377,7 @@ static int count_threads(void)
 }
 
 static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const char *cpu_file,
-		       size_t nsamples)
+		       const char *heap_file, size_t nsamples)
 {
 	time_t sec = (time_t)(r->start_real_ns / 1000000000ull);
 	struct tm tm;
@@ -342,9 +401,13 @@ static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const char 
 	putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
 	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
 	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);
-	putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu,\"threads\":%d", route_name(r->cpu_route),
-	     nsamples, count_threads());
-	putf(b, ",\"files\":{\"cpu\":\"%s\"}}\n", cpu_file);
+	putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu", route_name(r->cpu_route), nsamples);
+	if (r->alloc_bytes >= 0)
+		putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
+	putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", count_threads(), cpu_file);
+	if (heap_file)
+		putf(b, ",\"heap\":\"%s\"", heap_file);
+	put(b, "}}\n", 3);
 }
 
 void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
@@ -367,7 +430,22 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
 		atomic_fetch_add(&rt_stat_errors, 1);
 		return;
 	}
-	index_line(&line, r, &id, name, s->n);
+	remember_ids(r->serial, &id);
+	char heap_name[128];
+	const char *heap_file = NULL;
+	if (rt_heap_rate() > 0) {
+		snprintf(heap_name, sizeof heap_name, "heap-%s-%s-%llu.pb.gz", id.trace, id.span,
+			 (unsigned long long)(r->start_real_ns / 1000000000ull));
+		snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, heap_name);
+		if (write_heap_profile(r, &id, path) == 0) {
+			heap_file = heap_name;
+		} else {
+			rt_log(RT_LOG_WARN, "cannot write %s: %s (heap profile dropped)", path,
+			       strerror(errno));
+			atomic_fetch_add(&rt_stat_errors, 1);
+		}
+	}
+	index_line(&line, r, &id, name, heap_file, s->n);
 	if (line.oom || append_line("index.jsonl", &line) != 0)
 		atomic_fetch_add(&rt_stat_errors, 1);
 	free(line.p);

@@ -256,6 +256,74 @@ static int handle_status(const struct req *r, int *status)
 	return n < 0 ? -1 : send_all(r->fd, head, (size_t)n);
 }
 
+/* ---- held memory, for the heap tests ---- */
+
+/* /hold?site=N&kb=K&min=A&max=B[&sleep_ms=S] allocates K KiB at call site N (1..3),
+ * in blocks of A..B bytes (a fixed pseudo-random sequence), and keeps them until
+ * /release?site=N. The answer says exactly how many bytes were allocated. */
+#define SITES 3
+struct held {
+	struct held *next;
+	size_t size;
+};
+static struct held *held[SITES + 1];
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* One function per site, so each site is its own frame in the profile. */
+__attribute__((noinline)) static void *hold_site_one(size_t n) { return malloc(n); }
+__attribute__((noinline)) static void *hold_site_two(size_t n) { return malloc(n); }
+__attribute__((noinline)) static void *hold_site_three(size_t n) { return malloc(n); }
+
+static int handle_hold(const struct req *r)
+{
+	char extra[96];
+	long site = query_num(r->target, "site", 1, SITES);
+	long long want = query_num(r->target, "kb", 1024, 1 << 22) * 1024LL;
+	size_t lo = (size_t)query_num(r->target, "min", 64, 1 << 30);
+	size_t hi = (size_t)query_num(r->target, "max", 4096, 1 << 30);
+	uint64_t x = 0x9E3779B97F4A7C15ull ^ (uint64_t)want;
+	long long total = 0;
+	if (lo < sizeof(struct held))
+		lo = sizeof(struct held);
+	if (hi < lo)
+		hi = lo;
+	while (total < want) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t n = lo + (size_t)(x % (hi - lo + 1));
+		struct held *h = site == 1 ? hold_site_one(n) : site == 2 ? hold_site_two(n)
+									  : hold_site_three(n);
+		if (!h)
+			break;
+		h->size = n;
+		pthread_mutex_lock(&held_mu);
+		h->next = held[site];
+		held[site] = h;
+		pthread_mutex_unlock(&held_mu);
+		total += (long long)n;
+	}
+	long ms = query_num(r->target, "sleep_ms", 0, 60000);
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (ms && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	snprintf(extra, sizeof extra, "X-Alloc-Bytes: %lld\r\n", total);
+	return respond(r, 200, extra, "held\n");
+}
+
+static int handle_release(const struct req *r)
+{
+	long site = query_num(r->target, "site", 1, SITES);
+	pthread_mutex_lock(&held_mu);
+	struct held *h = held[site];
+	held[site] = NULL;
+	pthread_mutex_unlock(&held_mu);
+	while (h) {
+		struct held *next = h->next;
+		free(h);
+		h = next;
+	}
+	return respond(r, 200, NULL, "released\n");
+}
+
 /* Answers one request and logs it. Returns -1 if the connection broke. */
 __attribute__((noinline)) static int serve(const struct req *r)
 {
@@ -268,6 +336,10 @@ __attribute__((noinline)) static int serve(const struct req *r)
 		rc = handle_big(r);
 	else if (path_is(r->target, "/chunked"))
 		rc = handle_chunked(r);
+	else if (path_is(r->target, "/hold"))
+		rc = handle_hold(r);
+	else if (path_is(r->target, "/release"))
+		rc = handle_release(r);
 	else if (path_is(r->target, "/status"))
 		rc = handle_status(r, &status);
 	else if (path_is(r->target, "/"))

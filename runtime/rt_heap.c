@@ -1,0 +1,376 @@
+/* rt_heap.c: the allocation sampler's cold paths and tables (see rt_heap.h).
+ *
+ * Two tables under one mutex, both in memory from rt_alloc (never sampled):
+ * - stacks: every distinct allocation stack ever sampled, interned and never freed
+ *   (bounded by the code paths that allocate), each with the estimated blocks and
+ *   bytes allocated there and since freed;
+ * - blocks: the live sampled blocks by address, each naming its stack, its size and
+ *   the request its thread was serving.
+ * The filter counts, per hash slot, the live blocks whose address falls there; free()
+ * reads it without the lock and comes here only when its slot is non-zero. A slot
+ * that reaches 255 stays there (every free hashing to it takes the slow path). */
+#include "rt_heap.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt_alloc.h"
+#include "rt_ring.h"
+#include "rt_thread.h"
+#include "rt_unwind.h"
+
+__thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
+_Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
+
+#define PRE_INIT_INTERVAL (64 << 10)  /* before configuration: look again soon */
+#define OFF_INTERVAL (1ll << 40)      /* sampling off: the slow path only keeps counting */
+#define MAX_LIVE_BLOCKS (1u << 22)
+#define SLOT_STICKY 255
+
+typedef struct stack {
+	struct stack *next;
+	uint64_t hash;
+	uint32_t id, npcs;
+	double freed_objects, freed_bytes;
+	uintptr_t pcs[];
+} stack_t_;
+
+typedef struct block {
+	struct block *next;
+	uintptr_t ptr;
+	size_t size;
+	uint64_t serial;
+	stack_t_ *stack;
+} block_t;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t rate;
+static _Atomic int ready;
+
+static stack_t_ **stack_buckets, **stack_by_id;
+static size_t stack_nbuckets, nstacks, stack_id_cap, stack_pcs_total;
+
+static block_t **block_buckets, *block_pool;
+static size_t block_nbuckets, nblocks;
+static uint64_t dropped;
+
+/* The executable range of this library: leading frames there are the sampler's. */
+static uintptr_t own_lo, own_hi;
+
+/* ---- randomness ---- */
+
+static uint64_t next_random(rt_heap_tls_t *t)
+{
+	uint64_t x = t->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return t->rng = x;
+}
+
+static void seed(rt_heap_tls_t *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)t ^
+		     ((uint64_t)ts.tv_sec << 32);
+	t->rng = s ? s : 0x2545F4914F6CDD1Dull;
+}
+
+/* An exponentially distributed gap with the given mean, at least 1. */
+static int64_t draw_gap(rt_heap_tls_t *t, uint64_t mean)
+{
+	double u = (double)((next_random(t) >> 11) + 1) / 9007199254740993.0; /* (0, 1] */
+	double g = -log(u) * (double)mean;
+	if (g < 1)
+		return 1;
+	if (g > (double)(1ll << 50))
+		return 1ll << 50;
+	return (int64_t)g;
+}
+
+double rt_heap_scale(size_t size, uint64_t mean)
+{
+	if (mean <= 1)
+		return 1.0;
+	double p = 1.0 - exp(-(double)size / (double)mean);
+	return p > 0 ? 1.0 / p : 1.0;
+}
+
+/* ---- tables (under mu) ---- */
+
+static uint64_t hash_pcs(const uintptr_t *pcs, size_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ n;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ pcs[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+static size_t ptr_bucket(uintptr_t p, size_t nbuckets)
+{
+	return (size_t)(((p >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (nbuckets - 1);
+}
+
+/* Doubles a chained table of n buckets when it holds more than 2n entries. */
+static void **grow_buckets(void **old, size_t *nbuckets, size_t count, size_t (*bucket_of)(void *, size_t))
+{
+	if (old && count <= 2 * *nbuckets)
+		return old;
+	size_t n = old ? *nbuckets * 2 : 4096;
+	void **nb = rt_alloc.calloc(n, sizeof *nb);
+	if (!nb)
+		return old;
+	for (size_t i = 0; old && i < *nbuckets; i++) {
+		void *e = old[i];
+		while (e) {
+			void *next = *(void **)e; /* both entry types start with their link */
+			size_t b = bucket_of(e, n);
+			*(void **)e = nb[b];
+			nb[b] = e;
+			e = next;
+		}
+	}
+	rt_alloc.free(old);
+	*nbuckets = n;
+	return nb;
+}
+
+static size_t stack_bucket_of(void *e, size_t n) { return ((stack_t_ *)e)->hash & (n - 1); }
+static size_t block_bucket_of(void *e, size_t n) { return ptr_bucket(((block_t *)e)->ptr, n); }
+
+static stack_t_ *intern_stack(const uintptr_t *pcs, uint32_t n)
+{
+	uint64_t h = hash_pcs(pcs, n);
+	stack_buckets = (stack_t_ **)grow_buckets((void **)stack_buckets, &stack_nbuckets, nstacks,
+						  stack_bucket_of);
+	if (!stack_buckets)
+		return NULL;
+	stack_t_ **head = &stack_buckets[h & (stack_nbuckets - 1)];
+	for (stack_t_ *s = *head; s; s = s->next)
+		if (s->hash == h && s->npcs == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0)
+			return s;
+	if (nstacks == stack_id_cap) {
+		size_t cap = stack_id_cap ? stack_id_cap * 2 : 1024;
+		stack_t_ **ids = rt_alloc.realloc(stack_by_id, cap * sizeof *ids);
+		if (!ids)
+			return NULL;
+		stack_by_id = ids;
+		stack_id_cap = cap;
+	}
+	stack_t_ *s = rt_alloc.malloc(sizeof *s + n * sizeof *pcs);
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof *s);
+	s->hash = h;
+	s->npcs = n;
+	s->id = (uint32_t)nstacks;
+	memcpy(s->pcs, pcs, n * sizeof *pcs);
+	s->next = *head;
+	*head = s;
+	stack_by_id[nstacks++] = s;
+	stack_pcs_total += n;
+	return s;
+}
+
+static block_t *block_get(void)
+{
+	if (!block_pool) {
+		enum { CHUNK = 1024 };
+		block_t *c = rt_alloc.malloc(CHUNK * sizeof *c);
+		if (!c)
+			return NULL;
+		for (size_t i = 0; i < CHUNK; i++) {
+			c[i].next = block_pool;
+			block_pool = &c[i];
+		}
+	}
+	block_t *b = block_pool;
+	block_pool = b->next;
+	return b;
+}
+
+static void filter_add(uintptr_t p, int delta)
+{
+	_Atomic uint8_t *slot = &rt_heap_filter[rt_heap_filter_slot((void *)p)];
+	uint8_t v = atomic_load_explicit(slot, memory_order_relaxed);
+	if (v == SLOT_STICKY)
+		return;
+	atomic_store_explicit(slot, (uint8_t)(v + delta), memory_order_relaxed);
+}
+
+/* ---- slow paths ---- */
+
+static void record(rt_heap_tls_t *t, void *p, size_t n)
+{
+	uintptr_t pcs[RT_STACK_MAX];
+	t->busy = 1;
+	size_t np = rt_unwind_here(pcs, RT_STACK_MAX, 0), k = 0;
+	while (k < np && pcs[k] >= own_lo && pcs[k] < own_hi)
+		k++;
+	rt_thread_t *self = rt_thread_peek();
+	uint64_t serial = self ? atomic_load_explicit(&self->cur_serial, memory_order_relaxed) : 0;
+	pthread_mutex_lock(&mu);
+	stack_t_ *s = nblocks < MAX_LIVE_BLOCKS ? intern_stack(pcs + k, (uint32_t)(np - k)) : NULL;
+	block_t *b = s ? block_get() : NULL;
+	block_buckets = (block_t **)grow_buckets((void **)block_buckets, &block_nbuckets, nblocks,
+						 block_bucket_of);
+	if (!b || !block_buckets) {
+		if (b) {
+			b->next = block_pool;
+			block_pool = b;
+		}
+		dropped++;
+	} else {
+		b->ptr = (uintptr_t)p;
+		b->size = n;
+		b->serial = serial;
+		b->stack = s;
+		block_t **head = &block_buckets[ptr_bucket(b->ptr, block_nbuckets)];
+		b->next = *head;
+		*head = b;
+		nblocks++;
+		filter_add(b->ptr, +1);
+	}
+	pthread_mutex_unlock(&mu);
+	t->busy = 0;
+}
+
+void rt_heap_crossed(void *p, size_t n)
+{
+	rt_heap_tls_t *t = &rt_heap_tls;
+	int saved = errno;
+	t->counted += (uint64_t)(t->interval - t->countdown);
+	int first = t->rng == 0;
+	if (first)
+		seed(t);
+	uint64_t mean = atomic_load_explicit(&rate, memory_order_relaxed);
+	int on = atomic_load_explicit(&ready, memory_order_acquire);
+	int64_t gap = !on ? PRE_INIT_INTERVAL : mean ? draw_gap(t, mean) : OFF_INTERVAL;
+	t->interval = t->countdown = gap;
+	/* A thread's first crossing only starts its countdown: it had none to cross. */
+	if (on && mean && !first && !t->busy && !rt_tls_depth && p)
+		record(t, p, n);
+	errno = saved;
+}
+
+void rt_heap_retire(void *p)
+{
+	int saved = errno;
+	uintptr_t a = (uintptr_t)p;
+	if (!p)
+		return;
+	pthread_mutex_lock(&mu);
+	if (block_buckets) {
+		block_t **pp = &block_buckets[ptr_bucket(a, block_nbuckets)];
+		for (; *pp; pp = &(*pp)->next) {
+			block_t *b = *pp;
+			if (b->ptr != a)
+				continue;
+			*pp = b->next;
+			double sc = rt_heap_scale(b->size, atomic_load(&rate));
+			b->stack->freed_objects += sc;
+			b->stack->freed_bytes += sc * (double)b->size;
+			filter_add(a, -1);
+			nblocks--;
+			b->next = block_pool;
+			block_pool = b;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	errno = saved;
+}
+
+/* ---- set-up ---- */
+
+static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (me >= lo && me < hi) {
+			own_lo = lo;
+			own_hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void rt_heap_init(uint64_t mean_bytes)
+{
+	dl_iterate_phdr(find_own_range, (void *)(uintptr_t)&rt_heap_crossed);
+	atomic_store(&rate, mean_bytes);
+	atomic_store_explicit(&ready, 1, memory_order_release);
+}
+
+uint64_t rt_heap_rate(void) { return atomic_load(&rate); }
+
+size_t rt_heap_live_count(void)
+{
+	pthread_mutex_lock(&mu);
+	size_t n = nblocks;
+	pthread_mutex_unlock(&mu);
+	return n;
+}
+
+/* ---- snapshot ---- */
+
+int rt_heap_snapshot(rt_heap_snapshot_t *s)
+{
+	memset(s, 0, sizeof *s);
+	s->rate = atomic_load(&rate);
+	pthread_mutex_lock(&mu);
+	s->stacks = rt_alloc.calloc(nstacks ? nstacks : 1, sizeof *s->stacks);
+	s->pcs = rt_alloc.malloc((stack_pcs_total ? stack_pcs_total : 1) * sizeof *s->pcs);
+	s->blocks = rt_alloc.malloc((nblocks ? nblocks : 1) * sizeof *s->blocks);
+	if (!s->stacks || !s->pcs || !s->blocks) {
+		pthread_mutex_unlock(&mu);
+		rt_heap_snapshot_free(s);
+		return -1;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < nstacks; i++) {
+		const stack_t_ *st = stack_by_id[i];
+		memcpy(s->pcs + off, st->pcs, st->npcs * sizeof *st->pcs);
+		s->stacks[i].pcs = s->pcs + off;
+		s->stacks[i].npcs = st->npcs;
+		s->stacks[i].freed_objects = st->freed_objects;
+		s->stacks[i].freed_bytes = st->freed_bytes;
+		off += st->npcs;
+	}
+	s->nstacks = nstacks;
+	for (size_t i = 0; block_buckets && i < block_nbuckets; i++)
+		for (const block_t *b = block_buckets[i]; b; b = b->next) {
+			rt_heap_block_t *o = &s->blocks[s->nblocks++];
+			o->size = b->size;
+			o->serial = b->serial;
+			o->stack = b->stack->id;
+		}
+	pthread_mutex_unlock(&mu);
+	return 0;
+}
+
+void rt_heap_snapshot_free(rt_heap_snapshot_t *s)
+{
+	rt_alloc.free(s->stacks);
+	rt_alloc.free(s->pcs);
+	rt_alloc.free(s->blocks);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- fork ---- */
+
+void rt_heap_fork_prepare(void) { pthread_mutex_lock(&mu); }
+void rt_heap_fork_parent(void) { pthread_mutex_unlock(&mu); }
+void rt_heap_fork_child(void) { pthread_mutex_init(&mu, NULL); }

@@ -1,0 +1,111 @@
+/* rt_heap.h: allocation sampling. Every allocation counts its bytes down a thread-local
+ * countdown; when it crosses zero (on average every OTSHIM_HEAP_SAMPLE_BYTES bytes, the
+ * gaps drawn from an exponential distribution, so sampling is a Poisson process over
+ * bytes) the allocation is recorded with its stack and the request the thread was
+ * serving. Recorded blocks live in a table until free/realloc retires them; a retired
+ * block still counts towards the alloc_* totals of its stack. The same countdown gives
+ * each thread an exact count of the bytes it allocated, for alloc_bytes.
+ *
+ * The hot paths are inline here: the allocation side is a subtraction and a branch;
+ * the free side one load from a 64 KiB filter of slots that may hold a recorded block.
+ * Everything else is cold, in rt_heap.c. The sampler's own memory comes from rt_alloc
+ * directly, so it is never sampled or counted, and never recurses.
+ * Context: host threads (allocation paths); the snapshot is for the worker. */
+#ifndef RT_HEAP_H
+#define RT_HEAP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt.h"
+
+typedef struct rt_heap_tls {
+	int64_t countdown;   /* bytes until the next sample; negative: crossed */
+	int64_t interval;    /* the value countdown was last reset to */
+	uint64_t counted;    /* bytes allocated before that reset */
+	uint64_t rng;        /* xorshift state, 0 until the thread's first slow path */
+	int busy;            /* inside the sampler: allocations here are not sampled */
+} rt_heap_tls_t;
+
+extern __thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
+
+#define RT_HEAP_FILTER_BITS 16
+extern _Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
+
+static inline size_t rt_heap_filter_slot(const void *p)
+{
+	return (size_t)((((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - RT_HEAP_FILTER_BITS));
+}
+
+/* Slow paths (rt_heap.c). Both preserve errno. */
+RT_API void rt_heap_crossed(void *p, size_t n);
+RT_API void rt_heap_retire(void *p);
+
+/* n bytes were allocated at p (non-NULL). */
+static inline void rt_heap_on_alloc(void *p, size_t n)
+{
+	if (__builtin_expect((rt_heap_tls.countdown -= (int64_t)n) < 0, 0))
+		rt_heap_crossed(p, n);
+}
+
+/* p is about to be freed (or reallocated). */
+static inline void rt_heap_on_free(void *p)
+{
+	if (__builtin_expect(atomic_load_explicit(&rt_heap_filter[rt_heap_filter_slot(p)],
+						  memory_order_relaxed) != 0, 0))
+		rt_heap_retire(p);
+}
+
+/* Bytes the calling thread has allocated since it started. */
+static inline uint64_t rt_heap_thread_allocated(void)
+{
+	return rt_heap_tls.counted + (uint64_t)(rt_heap_tls.interval - rt_heap_tls.countdown);
+}
+
+/* An identity of the calling thread for pairing two rt_heap_thread_allocated() reads. */
+static inline const void *rt_heap_thread_key(void) { return &rt_heap_tls; }
+
+/* Turns sampling on at the configured mean (0: off). Until then nothing is recorded. */
+void rt_heap_init(uint64_t mean_bytes);
+uint64_t rt_heap_rate(void);
+
+/* ---- snapshot, for the worker ---- */
+
+typedef struct rt_heap_stack {
+	uint32_t npcs;
+	const uintptr_t *pcs;   /* into the snapshot's own copy */
+	double freed_objects;   /* unbiased estimates of blocks and bytes allocated here */
+	double freed_bytes;     /* and already freed */
+} rt_heap_stack_t;
+
+typedef struct rt_heap_block {
+	size_t size;
+	uint64_t serial;        /* request being served when it was allocated, or 0 */
+	uint32_t stack;         /* index into stacks */
+} rt_heap_block_t;
+
+typedef struct rt_heap_snapshot {
+	rt_heap_stack_t *stacks;
+	size_t nstacks;
+	rt_heap_block_t *blocks;
+	size_t nblocks;
+	uintptr_t *pcs;
+	uint64_t rate;
+} rt_heap_snapshot_t;
+
+/* Copies the live blocks and per-stack freed totals. 0, or -1 on allocation failure. */
+int rt_heap_snapshot(rt_heap_snapshot_t *s);
+void rt_heap_snapshot_free(rt_heap_snapshot_t *s);
+
+/* Go's unbiasing: a block of size bytes sampled at mean rate stands for this many. */
+double rt_heap_scale(size_t size, uint64_t rate);
+
+/* Counters: live recorded blocks, blocks not recorded for lack of memory. */
+size_t rt_heap_live_count(void);
+
+void rt_heap_fork_prepare(void);
+void rt_heap_fork_parent(void);
+void rt_heap_fork_child(void);
+
+#endif

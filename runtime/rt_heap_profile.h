@@ -1,0 +1,21 @@
+/* rt_heap_profile.h: the heap profile of SPEC §4 from a sampler snapshot: sample types
+ * alloc_objects/count, alloc_space/bytes, inuse_objects/count, inuse_space/bytes
+ * (default inuse_space), period space/bytes = the sampling mean, values unbiased the
+ * way Go scales its heap profile. Live blocks allocated while a request was being
+ * served carry that request's trace_id and span_id when the labeller knows them.
+ * Context: worker thread (or any thread that may allocate freely). */
+#ifndef RT_HEAP_PROFILE_H
+#define RT_HEAP_PROFILE_H
+
+#include "rt_heap.h"
+#include "rt_profile.h"
+
+/* Returns 1 and sets *trace and *span (lowercase hex) for a request serial it knows. */
+typedef int (*rt_heap_labeller_t)(uint64_t serial, const char **trace, const char **span,
+				  void *arg);
+
+/* A new profile (caller frees), or NULL on allocation failure. */
+rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, rt_heap_labeller_t labeller,
+				    void *arg);
+
+#endif
