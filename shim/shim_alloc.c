@@ -46,6 +46,8 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 	void *p = rt_alloc.realloc(old, n);
 	if (p)
 		rt_heap_on_alloc(p, n);
+	else if (n)
+		errno = ENOMEM; /* jemalloc leaves errno alone when the size is impossible */
 	return p;
 }
 

@@ -4,6 +4,8 @@
 # machine drift cancels; the server is pinned to CPU 0 and the load client to CPU 1.
 # Prints medians and ratios and writes tests/bench/RESULTS.md.
 #   ROUNDS (default 5), SECONDS_PER_RUN (default 4), CONNS (default 16)
+#   JEMALLOC (default /usr/lib/x86_64-linux-gnu/libjemalloc.so.2): bare-jemalloc baseline
+#   for the allocator table (column n/a if the file is missing)
 set -u
 BUILD=${1:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +16,7 @@ SRV=$BUILD/tests/servers/srv_demo
 ROUNDS=${ROUNDS:-5}
 SECS=${SECONDS_PER_RUN:-4}
 CONNS=${CONNS:-16}
+JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 WORK=$(mktemp -d /tmp/otshim-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"; }
@@ -42,6 +45,50 @@ io_instr() { # preload
 IO_I_BASE=n/a IO_I_SHIM=n/a
 if command -v valgrind >/dev/null; then IO_I_BASE=$(io_instr ""); IO_I_SHIM=$(io_instr "$LIB"); fi
 WB=$(io base write_ns); WS=$(io shim write_ns); RB=$(io base read_ns); RS=$(io shim read_ns)
+
+# ---- 1b. malloc+free: glibc, bare jemalloc, otshim (sampling on), otshim (sampling off) ----
+# bench_malloc prints ns per malloc+free pair (per thread) for two shapes; see its header.
+# 1-thread runs are pinned to CPU 1, 2-thread runs to CPUs 0,1; ~0.3 s per measurement.
+gcc -O2 -fno-builtin -pthread -o "$WORK/bench_malloc" "$HERE/bench_malloc.c" || exit 1
+MCFGS="glibc jemalloc otshim nosample"
+mcfg_ok() { [ "$1" != jemalloc ] || [ -e "$JEMALLOC" ]; }
+mrun() { # cfg command... : run the command under that configuration's allocator
+	local cfg=$1; shift
+	case $cfg in
+	glibc) "$@" ;;
+	jemalloc) LD_PRELOAD=$JEMALLOC "$@" ;;
+	otshim) LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p "$@" ;;
+	nosample) LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p OTSHIM_HEAP_SAMPLE_BYTES=0 "$@" ;;
+	esac
+}
+for r in $(seq "$ROUNDS"); do
+	for cfg in $MCFGS; do
+		mcfg_ok "$cfg" || continue
+		mrun "$cfg" taskset -c 1 "$WORK/bench_malloc" -t 1 > "$WORK/mal.$cfg.1t.$r"
+		mrun "$cfg" taskset -c 0,1 "$WORK/bench_malloc" -t 2 > "$WORK/mal.$cfg.2t.$r"
+	done
+done
+mal() { # cfg key (pair_1t_ns ...) -> median, or n/a
+	local v
+	v=$(cat "$WORK"/mal."$1".*.* 2>/dev/null | awk -v k="$2" '$1==k{print $2}')
+	if [ -n "$v" ]; then echo "$v" | median; else echo n/a; fi
+}
+# Exact user-space instructions per pair (callgrind, 1 thread): the difference of two
+# pair counts cancels start-up (and the preloaded library's initialisation). With
+# sampling on, the average includes the occasional sampled allocation's stack walk.
+MAL_N1=200000 MAL_N2=1000000
+mal_instr() { # cfg shape
+	local a b
+	mcfg_ok "$1" || { echo n/a; return; }
+	a=$(mrun "$1" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/bench_malloc" -t 1 -s "$2" $MAL_N1 2>&1 | awk '/Collected/{print $4}')
+	b=$(mrun "$1" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/bench_malloc" -t 1 -s "$2" $MAL_N2 2>&1 | awk '/Collected/{print $4}')
+	awk -v a="$a" -v b="$b" -v n=$((MAL_N2 - MAL_N1)) 'BEGIN{ if (a && b) printf "%.1f", (b-a)/n; else print "n/a" }'
+}
+if command -v valgrind >/dev/null; then
+	for cfg in $MCFGS; do
+		for shape in pair window; do eval "MI_${cfg}_${shape}=\$(mal_instr $cfg $shape)"; done
+	done
+fi
 
 # ---- 2. HTTP throughput ----
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -151,5 +198,35 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 		printf "| %s req/s, no slow requests (spread) | %s (%s) | %s (%s) | %s |\n" "$svc" \
 			"$(rps $svc base)" "$(rsp $svc base)" "$(rps $svc shim)" "$(rsp $svc shim)" \
 			"$(ratio "$(rps $svc shim)" "$(rps $svc base)")"
+	done
+	echo
+	echo "## Allocator: malloc+free cost"
+	echo
+	echo "Medians of $ROUNDS alternating rounds of tests/bench/bench_malloc.c; 1 thread pinned to CPU 1, 2 threads to CPUs 0,1."
+	echo "Sizes 16 B..4 KiB, a fixed log-uniform pseudo-random sequence. *pair*: malloc, touch, free at once;"
+	echo "*window*: 64 live blocks, free the oldest then malloc. 2 threads: each runs its own loop; ns per pair per"
+	echo "thread = wall time / pairs per thread (= 1-thread figure if scaling is perfect). jemalloc: bare"
+	echo "LD_PRELOAD of $(basename "$JEMALLOC"); otshim: default settings (heap sampling on); sampling off:"
+	echo "OTSHIM_HEAP_SAMPLE_BYTES=0. Ratios use the sampling-on otshim column."
+	echo
+	echo "| measurement | glibc | jemalloc | otshim | otshim, sampling off | otshim / jemalloc | otshim / glibc |"
+	echo "|---|---|---|---|---|---|---|"
+	mratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.3f", a/b; else print "n/a" }'; }
+	mrow() { # label glibc jemalloc otshim nosample
+		printf "| %s | %s | %s | %s | %s | %s | %s |\n" "$1" "$2" "$3" "$4" "$5" "$(mratio "$4" "$3")" "$(mratio "$4" "$2")"
+	}
+	for k in pair_1t pair_2t window_1t window_2t; do
+		case $k in
+		pair_1t) label="malloc+free pair, 1 thread, ns" ;;
+		pair_2t) label="malloc+free pair, 2 threads, ns per pair per thread" ;;
+		window_1t) label="malloc+free window of 64 live blocks, 1 thread, ns" ;;
+		window_2t) label="malloc+free window of 64 live blocks, 2 threads, ns per pair per thread" ;;
+		esac
+		mrow "$label" "$(mal glibc ${k}_ns)" "$(mal jemalloc ${k}_ns)" "$(mal otshim ${k}_ns)" "$(mal nosample ${k}_ns)"
+	done
+	for shape in pair window; do
+		mrow "malloc+free $shape user-space instructions per pair (callgrind, 1 thread)" \
+			"$(eval echo "\${MI_glibc_${shape}:-n/a}")" "$(eval echo "\${MI_jemalloc_${shape}:-n/a}")" \
+			"$(eval echo "\${MI_otshim_${shape}:-n/a}")" "$(eval echo "\${MI_nosample_${shape}:-n/a}")"
 	done
 } | tee "$HERE/RESULTS.md"

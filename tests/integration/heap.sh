@@ -79,4 +79,24 @@ diag "small blocks: site one held $one, estimated $e1; site two held $two, estim
 check "inuse_space of site one within 10 % (small blocks, 16 KiB mean)" within 10 "$e1" "$one"
 check "inuse_space of site two within 10 % (small blocks, 16 KiB mean)" within 10 "$e2" "$two"
 stop_demo
+
+# ---- 10 million allocate/free cycles: the live-sample table stays bounded ----
+dir=$WORK/churn
+start_demo "$dir" OTSHIM_SLOW_MS=1000 OTSHIM_HEAP_SAMPLE_BYTES=4096
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$SPID/status"; }
+curl -s -o /dev/null "http://127.0.0.1:$PORT/churn?n=1000000"
+r0=$(rss)
+curl -s -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/churn?n=10000000"
+r1=$(rss)
+curl -s -o /dev/null "http://127.0.0.1:$PORT/sleep?ms=1100"
+wait_for 10 bash -c "ls '$dir'/heap-*.pb.gz >/dev/null 2>&1"
+f=$(ls "$dir"/heap-*.pb.gz 2>/dev/null | head -1)
+objs=$(pprof -top -nodecount=100 -sample_index=alloc_objects "$f" | awk '$NF == "churn_alloc" { print $1 }')
+live=$(site_bytes "$f" inuse_space churn_alloc)
+diag "RSS ${r0} kB after 1M cycles, ${r1} kB after 10M more; churn_alloc: alloc_objects ${objs}, inuse ${live} B"
+check "RSS grows by less than 4 MiB over 10 million sampled cycles" [ $((r1 - r0)) -lt 4096 ]
+check "the cycles were sampled: alloc_objects of the churn site within 10 % of 11 million" \
+	within 10 "$(python3 -c "import sys; v = sys.argv[1]; print(float(v[:-1]) * {'k': 1e3, 'M': 1e6}.get(v[-1], 1) if v and v[-1] in 'kM' else (v or 0))" "${objs:-0}")" 11000000
+check "and retired: at most 64 blocks' worth still in use" [ "${live:-1}" -le $((64 * 4096 * 4)) ]
+stop_demo
 done_testing

@@ -309,6 +309,27 @@ static int handle_hold(const struct req *r)
 	return respond(r, 200, extra, "held\n");
 }
 
+/* /churn?n=N: N allocate/free cycles of 16 B-4 KiB blocks through a window of 64 live
+ * blocks, all freed before answering. */
+__attribute__((noinline)) static void *churn_alloc(size_t n) { return malloc(n); }
+
+static int handle_churn(const struct req *r)
+{
+	long n = query_num(r->target, "n", 1000000, 1L << 40);
+	void *window[64] = { 0 };
+	uint64_t x = 88172645463325252ull;
+	for (long i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		free(window[i & 63]);
+		window[i & 63] = churn_alloc(16 + (size_t)(x % 4081));
+		if (window[i & 63])
+			((volatile char *)window[i & 63])[0] = 1;
+	}
+	for (int i = 0; i < 64; i++)
+		free(window[i]);
+	return respond(r, 200, NULL, "churned\n");
+}
+
 static int handle_release(const struct req *r)
 {
 	long site = query_num(r->target, "site", 1, SITES);
@@ -338,6 +359,8 @@ __attribute__((noinline)) static int serve(const struct req *r)
 		rc = handle_chunked(r);
 	else if (path_is(r->target, "/hold"))
 		rc = handle_hold(r);
+	else if (path_is(r->target, "/churn"))
+		rc = handle_churn(r);
 	else if (path_is(r->target, "/release"))
 		rc = handle_release(r);
 	else if (path_is(r->target, "/status"))

@@ -1,0 +1,117 @@
+#!/bin/bash
+# alloc.sh: the malloc-family interposers behave as POSIX and glibc say. The allocator
+# battery (tests/alloc/alloc_battery.cc, built by `make` into $BUILD/tests/alloc/) must
+# pass without the shim (a baseline: the battery itself is right), under the shim over
+# jemalloc, with OTSHIM_ALLOCATOR=system and with every allocation sampled; then Python
+# (PYTHONMALLOC=malloc, so every object goes through malloc), ls, sort and gzip give
+# under the shim exactly the output they give without it.
+. "$(dirname "$0")/lib.sh"
+BAT=$BUILD/tests/alloc/alloc_battery
+[ -x "$BAT" ] || { echo "1..0 # SKIP $BAT not built"; exit 77; }
+
+# under MODE COMMAND...: COMMAND with the shim preloaded. MODE: none (no shim),
+# default (jemalloc), system (OTSHIM_ALLOCATOR=system), sampled (every allocation).
+under() {
+	local mode=$1
+	shift
+	case $mode in
+	none) env -u LD_PRELOAD "$@" ;;
+	default) env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/prof-$mode" "$@" ;;
+	system) env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/prof-$mode" OTSHIM_ALLOCATOR=system "$@" ;;
+	sampled) env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/prof-$mode" OTSHIM_HEAP_SAMPLE_BYTES=1 "$@" ;;
+	esac
+}
+
+# ---- the battery ----
+
+plan_of() { grep -E -m1 '^1\.\.[0-9]+$' "$1"; }
+base_plan=""
+for mode in none default system sampled; do
+	out=$WORK/battery-$mode
+	t0=$SECONDS
+	under "$mode" "$BAT" >"$out.out" 2>"$out.err"
+	rc=$?
+	plan=$(plan_of "$out.out")
+	[ "$mode" = none ] && base_plan=$plan
+	diag "battery ($mode): exit $rc, $(grep -c '^ok' "$out.out") ok, $(grep -c '^not ok' "$out.out") not ok, plan ${plan:-missing}, $((SECONDS - t0)) s"
+	if [ "$rc" != 0 ] || [ -z "$plan" ]; then
+		diag "$(grep -A1 '^not ok' "$out.out" | grep -v -E '^(ok|--)' | head -40)"
+		[ -z "$plan" ] && diag "no plan line (crashed?); last lines: $(tail -3 "$out.out")"
+		[ -s "$out.err" ] && diag "stderr: $(tail -10 "$out.err")"
+	fi
+	if [ "$mode" = none ]; then
+		check "allocator battery passes without the shim (baseline)" [ "$rc:${plan:+planned}" = 0:planned ]
+	else
+		check "allocator battery passes under the shim ($mode)" [ "$rc:$plan" = "0:$base_plan" ]
+	fi
+done
+
+served=$(grep -m1 '^# served by:' "$WORK/battery-default.out")
+diag "${served#\# }"
+others=$(echo "${served#*:}" | tr ' ' '\n' | grep '=' | grep -v '=libotshim\.so$')
+check "under the shim all 11 malloc-family functions resolve to libotshim.so" \
+	[ "${served:+found}:$others" = found: ]
+
+# ---- Python: every object through malloc ----
+
+# shellcheck disable=SC2034 # the workloads are used through ${!w}
+PY_DICT='d = {i: str(i) for i in range(10**6)}
+print(len(d), sum(len(v) for v in d.values()))'
+# shellcheck disable=SC2034
+PY_JSON='import json, hashlib
+x = [{"id": i, "name": "n%d" % i, "tags": [str(j) for j in range(i % 10)], "f": i / 3, "s": "\u00e9" * (i % 7)} for i in range(100000)]
+s = json.dumps(x)
+y = json.loads(s)
+print(y == x, len(s), hashlib.sha256(json.dumps(y, sort_keys=True).encode()).hexdigest())'
+# shellcheck disable=SC2034
+PY_POOL='import concurrent.futures as cf, hashlib
+def work(k):
+    keep, h = [], hashlib.sha256()
+    for i in range(2000):
+        b = bytes([(i + k) % 256]) * (1 + (i * 7919 + k * 104729) % 300000)
+        keep.append(b)
+        d = {j: [j] * (j % 5) for j in range(i % 50)}
+        h.update(b[-16:] + repr(sorted(d.items())[-1:]).encode())
+        if len(keep) > 20:
+            keep.pop(0)
+    return h.hexdigest(), keep
+with cf.ThreadPoolExecutor(8) as ex:
+    res = list(ex.map(work, range(32)))
+print(len(res), sum(len(b) for _, keep in res for b in keep), hashlib.sha256("".join(h for h, _ in res).encode()).hexdigest())'
+
+for w in PY_DICT PY_JSON PY_POOL; do
+	want=$(under none env PYTHONMALLOC=malloc python3 -c "${!w}" 2>/dev/null)
+	[ "$w" = PY_DICT ] && check "python3 baseline: a dict of 10^6 entries" [ "$want" = "1000000 5888890" ]
+	for mode in default system; do
+		got=$(under "$mode" env PYTHONMALLOC=malloc python3 -c "${!w}" 2>"$WORK/py.err")
+		rc=$?
+		[ "$rc:$got" = "0:$want" ] || diag "$w ($mode): exit $rc, got '$got', want '$want'; $(tail -5 "$WORK/py.err")"
+		check "python3 ${w#PY_} workload under the shim ($mode): exit 0, same output as without" [ "$rc:$got" = "0:$want" ]
+	done
+done
+
+# ---- ls, sort, gzip ----
+
+big=$WORK/big.txt
+awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "%08x %d %s\n", int(rand() * 4294967296), i, substr("abcdefghijklmnopqrstuvwxyz", 1 + i % 26) }' >"$big"
+export LC_ALL=C
+# same RC WANT GOT: RC is 0 and GOT has exactly WANT's bytes; else says what differs.
+same() {
+	if [ "$1" = 0 ] && cmp -s "$2" "$3"; then return 0; fi
+	diag "exit $1; $(cmp "$2" "$3" 2>&1 | head -1); stderr: $(tail -5 "$WORK/err")"
+	return 1
+}
+under none /bin/ls -la /usr >"$WORK/ls.none"
+under none sort -S 64M --parallel=4 "$big" >"$WORK/sort.none"
+under none gzip -n -6 -c "$big" >"$WORK/gz.none"
+for mode in default system; do
+	under "$mode" /bin/ls -la /usr >"$WORK/ls.$mode" 2>"$WORK/err"
+	check "ls -la /usr under the shim ($mode): exit 0, same listing" same $? "$WORK/ls.none" "$WORK/ls.$mode"
+	under "$mode" sort -S 64M --parallel=4 "$big" >"$WORK/sort.$mode" 2>"$WORK/err"
+	check "sort of 400000 lines (4 threads) under the shim ($mode): exit 0, same output" same $? "$WORK/sort.none" "$WORK/sort.$mode"
+	under "$mode" gzip -n -6 -c "$big" >"$WORK/gz.$mode" 2>"$WORK/err"
+	check "gzip under the shim ($mode): exit 0, same compressed bytes" same $? "$WORK/gz.none" "$WORK/gz.$mode"
+	under "$mode" gunzip -c "$WORK/gz.$mode" >"$WORK/gunzip.$mode" 2>"$WORK/err"
+	check "gunzip under the shim ($mode): exit 0, round trip equals the input" same $? "$big" "$WORK/gunzip.$mode"
+done
+done_testing
