@@ -38,15 +38,17 @@ static inline size_t rt_heap_filter_slot(const void *p)
 	return (size_t)((((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - RT_HEAP_FILTER_BITS));
 }
 
-/* Slow paths (rt_heap.c). Both preserve errno. */
+/* Slow paths (rt_heap.c). Both preserve errno. rt_heap_crossed takes the block the
+ * crossing request returned (NULL if it failed: then only the countdown is reset). */
 RT_API void rt_heap_crossed(void *p, size_t n);
 RT_API void rt_heap_retire(void *p);
 
-/* n bytes were allocated at p (non-NULL). */
-static inline void rt_heap_on_alloc(void *p, size_t n)
+/* n bytes are about to be requested. Returns 1 when they cross the countdown: the
+ * caller must then pass the result to rt_heap_crossed(). Counting before the call
+ * lets an interposer end in a tail call; a failed request still counts (rare). */
+static inline int rt_heap_count(size_t n)
 {
-	if (__builtin_expect((rt_heap_tls.countdown -= (int64_t)n) < 0, 0))
-		rt_heap_crossed(p, n);
+	return __builtin_expect((rt_heap_tls.countdown -= (int64_t)n) < 0, 0);
 }
 
 /* p is about to be freed (or reallocated). */

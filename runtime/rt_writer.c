@@ -271,17 +271,10 @@ static const char *route_name(int route)
 	return route == RT_CPU_ROUTE_PERF ? "perf" : route == RT_CPU_ROUTE_TIMER ? "timer" : "none";
 }
 
-static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const ids_t *id,
-			     const char *path)
+/* The comment lines every profile of a request carries (SPEC §4). */
+static void add_request_comments(rt_profile_t *p, const rt_req_t *r, const ids_t *id)
 {
-	static const rt_value_type_t types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
-	rt_profile_t *p = rt_profile_new(types, 2, "cpu");
 	char line[RT_HTTP_PATH_MAX + 64];
-	if (!p)
-		return -1;
-	rt_profile_set_period(p, "cpu", "nanoseconds", 1000000000LL / rt_cfg.cpu_hz);
-	rt_profile_set_time(p, (int64_t)r->start_real_ns,
-			    (int64_t)(r->end_mono_ns - r->start_mono_ns));
 	snprintf(line, sizeof line, "trace_id=%s", id->trace);
 	rt_profile_add_comment(p, line);
 	snprintf(line, sizeof line, "span_id=%s", id->span);
@@ -293,6 +286,20 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const ids
 	snprintf(line, sizeof line, "duration_ms=%.1f",
 		 (double)(r->end_mono_ns - r->start_mono_ns) / 1e6);
 	rt_profile_add_comment(p, line);
+}
+
+static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const ids_t *id,
+			     const char *path)
+{
+	static const rt_value_type_t types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
+	rt_profile_t *p = rt_profile_new(types, 2, "cpu");
+	char line[RT_HTTP_PATH_MAX + 64];
+	if (!p)
+		return -1;
+	rt_profile_set_period(p, "cpu", "nanoseconds", 1000000000LL / rt_cfg.cpu_hz);
+	rt_profile_set_time(p, (int64_t)r->start_real_ns,
+			    (int64_t)(r->end_mono_ns - r->start_mono_ns));
+	add_request_comments(p, r, id);
 	snprintf(line, sizeof line, "cpu_route=%s", route_name(r->cpu_route));
 	rt_profile_add_comment(p, line);
 	rt_label_t labels[2] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 } };
@@ -339,7 +346,6 @@ static int recent_ids(uint64_t serial, const char **trace, const char **span, vo
 static int write_heap_profile(const rt_req_t *r, const ids_t *id, const char *path)
 {
 	rt_heap_snapshot_t snap;
-	char line[RT_HTTP_PATH_MAX + 64];
 	if (rt_heap_snapshot(&snap) != 0)
 		return -1;
 	rt_profile_t *p = rt_heap_profile_build(&snap, recent_ids, NULL);
@@ -347,17 +353,7 @@ static int write_heap_profile(const rt_req_t *r, const ids_t *id, const char *pa
 	if (!p)
 		return -1;
 	rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);
-	snprintf(line, sizeof line, "trace_id=%s", id->trace);
-	rt_profile_add_comment(p, line);
-	snprintf(line, sizeof line, "span_id=%s", id->span);
-	rt_profile_add_comment(p, line);
-	snprintf(line, sizeof line, "method=%.*s", r->method_len, r->method);
-	rt_profile_add_comment(p, line);
-	snprintf(line, sizeof line, "path=%.*s", r->path_len, r->path);
-	rt_profile_add_comment(p, line);
-	snprintf(line, sizeof line, "duration_ms=%.1f",
-		 (double)(r->end_mono_ns - r->start_mono_ns) / 1e6);
-	rt_profile_add_comment(p, line);
+	add_request_comments(p, r, id);
 	int rc = rt_profile_write_gz(p, path);
 	rt_profile_free(p);
 	return rc;

@@ -1,12 +1,13 @@
-/* shim_alloc.c: the malloc family. Each interposer asks the allocator table (rt_alloc:
- * jemalloc or the system malloc) for the memory, then tells the heap sampler: a
- * successful allocation counts its bytes down the thread's countdown (rt_heap_on_alloc,
- * a subtraction and a branch); a block about to be freed is looked up in the sampler's
- * filter (rt_heap_on_free, one load). Retiring comes before the real free, so the
- * address cannot be handed out again while its old record still stands.
- * C++ new/delete reach us through libstdc++, which calls malloc, free and
- * aligned_alloc. errno is whatever the allocator left; the sampler's slow paths save
- * and restore it. */
+/* shim_alloc.c: the malloc family. Each interposer counts the request down the
+ * thread's sampling countdown (rt_heap_count: a subtraction and a branch) and, unless
+ * that crossed zero, ends in a tail call to the allocator table (rt_alloc: jemalloc or
+ * the system malloc), so the common path has no frame of ours. A crossing takes the
+ * cold path, which makes the call and hands the block to the sampler. free() first
+ * looks the block up in the sampler's filter (rt_heap_on_free, one load); retiring
+ * comes before the real free, so the address cannot be handed out again while its old
+ * record still stands. C++ new/delete reach us through libstdc++, which calls malloc,
+ * free and aligned_alloc. errno is whatever the allocator left; the sampler's slow
+ * paths save and restore it. */
 #include "shim.h"
 
 #include <errno.h>
@@ -17,12 +18,41 @@
 #include "../runtime/rt_alloc.h"
 #include "../runtime/rt_heap.h"
 
+#define COLD static __attribute__((noinline, cold))
+
+/* ---- cold paths: this request crossed the countdown ---- */
+
+COLD void *sampled(void *p, size_t n)
+{
+	rt_heap_crossed(p, n);
+	return p;
+}
+
+COLD void *sampled_malloc(size_t n) { return sampled(rt_alloc.malloc(n), n); }
+COLD void *sampled_calloc(size_t a, size_t b) { return sampled(rt_alloc.calloc(a, b), a * b); }
+COLD void *sampled_memalign(size_t al, size_t n) { return sampled(rt_alloc.memalign(al, n), n); }
+COLD void *sampled_valloc(size_t n) { return sampled(rt_alloc.valloc(n), n); }
+COLD void *sampled_pvalloc(size_t n) { return sampled(rt_alloc.pvalloc(n), n); }
+
+COLD void *sampled_aligned_alloc(size_t al, size_t n)
+{
+	return sampled(rt_alloc.aligned_alloc(al, n), n);
+}
+
+COLD int sampled_posix_memalign(void **out, size_t align, size_t n)
+{
+	int rc = rt_alloc.posix_memalign(out, align, n);
+	rt_heap_crossed(rc == 0 ? *out : NULL, n);
+	return rc;
+}
+
+/* ---- interposers ---- */
+
 SHIM_EXPORT void *malloc(size_t n)
 {
-	void *p = rt_alloc.malloc(n);
-	if (p)
-		rt_heap_on_alloc(p, n);
-	return p;
+	if (rt_heap_count(n))
+		return sampled_malloc(n);
+	return rt_alloc.malloc(n);
 }
 
 SHIM_EXPORT void free(void *p)
@@ -33,21 +63,24 @@ SHIM_EXPORT void free(void *p)
 
 SHIM_EXPORT void *calloc(size_t a, size_t b)
 {
-	void *p = rt_alloc.calloc(a, b);
-	if (p)
-		rt_heap_on_alloc(p, a * b); /* no overflow: the allocation succeeded */
-	return p;
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n))
+		n = 0; /* the allocator fails it with ENOMEM; nothing to count */
+	if (rt_heap_count(n))
+		return sampled_calloc(a, b);
+	return rt_alloc.calloc(a, b);
 }
 
 SHIM_EXPORT void *realloc(void *old, size_t n)
 {
 	if (old)
 		rt_heap_on_free(old);
+	int crossed = rt_heap_count(n);
 	void *p = rt_alloc.realloc(old, n);
-	if (p)
-		rt_heap_on_alloc(p, n);
-	else if (n)
+	if (!p && n)
 		errno = ENOMEM; /* jemalloc leaves errno alone when the size is impossible */
+	if (crossed)
+		return sampled(p, n);
 	return p;
 }
 
@@ -63,42 +96,37 @@ SHIM_EXPORT void *reallocarray(void *old, size_t a, size_t b)
 
 SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-	int rc = rt_alloc.posix_memalign(out, align, n);
-	if (rc == 0)
-		rt_heap_on_alloc(*out, n);
-	return rc;
+	if (rt_heap_count(n))
+		return sampled_posix_memalign(out, align, n);
+	return rt_alloc.posix_memalign(out, align, n);
 }
 
 SHIM_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	void *p = rt_alloc.aligned_alloc(align, n);
-	if (p)
-		rt_heap_on_alloc(p, n);
-	return p;
+	if (rt_heap_count(n))
+		return sampled_aligned_alloc(align, n);
+	return rt_alloc.aligned_alloc(align, n);
 }
 
 SHIM_EXPORT void *memalign(size_t align, size_t n)
 {
-	void *p = rt_alloc.memalign(align, n);
-	if (p)
-		rt_heap_on_alloc(p, n);
-	return p;
+	if (rt_heap_count(n))
+		return sampled_memalign(align, n);
+	return rt_alloc.memalign(align, n);
 }
 
 SHIM_EXPORT void *valloc(size_t n)
 {
-	void *p = rt_alloc.valloc(n);
-	if (p)
-		rt_heap_on_alloc(p, n);
-	return p;
+	if (rt_heap_count(n))
+		return sampled_valloc(n);
+	return rt_alloc.valloc(n);
 }
 
 SHIM_EXPORT void *pvalloc(size_t n)
 {
-	void *p = rt_alloc.pvalloc(n);
-	if (p)
-		rt_heap_on_alloc(p, n);
-	return p;
+	if (rt_heap_count(n))
+		return sampled_pvalloc(n);
+	return rt_alloc.pvalloc(n);
 }
 
 SHIM_EXPORT size_t malloc_usable_size(void *p)
