@@ -128,12 +128,27 @@ load() { # prints requests/s
 		awk '/Requests\/sec/{print $2}'
 }
 
+rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# nginx answers from its worker, the master's only child.
+serving_pid() { if [ "$1" = nginx ]; then pgrep -P "$SPID" | head -1; else echo "$SPID"; fi; }
+# Fixed memory cost: resident set of an idle process (sleep), with and without the shim.
+for r in $(seq "$ROUNDS"); do
+	for cfg in base shim; do
+		pre=""; [ "$cfg" = shim ] && pre=$LIB
+		LD_PRELOAD=$pre OTSHIM_PROFILE_DIR=$WORK/p sleep 2 & spid=$!
+		sleep 0.3
+		rss_of "$spid" > "$WORK/rss.idle.$cfg.$r"
+		kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	done
+done
+
 for svc in demo nginx; do
 	for r in $(seq "$ROUNDS"); do
 		for cfg in base shim; do
 			pre=""; [ "$cfg" = shim ] && pre=$LIB
 			"start_$svc" "$pre"
 			load > "$WORK/rps.$svc.$cfg.$r"
+			rss_of "$(serving_pid "$svc")" > "$WORK/rss.$svc.$cfg.$r"
 			"stop_$svc"
 		done
 	done
@@ -198,6 +213,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 		printf "| %s req/s, no slow requests (spread) | %s (%s) | %s (%s) | %s |\n" "$svc" \
 			"$(rps $svc base)" "$(rsp $svc base)" "$(rps $svc shim)" "$(rsp $svc shim)" \
 			"$(ratio "$(rps $svc shim)" "$(rps $svc base)")"
+	done
+	for svc in idle demo nginx; do
+		case $svc in
+		idle) label="resident set of an idle process (sleep), kB" ;;
+		*) label="$svc resident set after its load run, kB" ;;
+		esac
+		b=$(cat "$WORK"/rss.$svc.base.* | median); w=$(cat "$WORK"/rss.$svc.shim.* | median)
+		printf "| %s | %s | %s | +%s kB |\n" "$label" "$b" "$w" "$(awk -v a="$w" -v b="$b" 'BEGIN{ print a-b }')"
 	done
 	echo
 	echo "## Allocator: malloc+free cost"
