@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -161,10 +163,25 @@ static size_t guarded_usable_size(void *p)
 
 /* ---- resolution ---- */
 
+static int is_false(const char *v)
+{
+	static const char *const no[] = { "0", "false", "no", "off" };
+	for (size_t i = 0; v && i < sizeof no / sizeof no[0]; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A disabled shim forwards every call untouched (SPEC §1), and a setuid program's
+ * allocator is not for its caller's environment to choose: both get the system one. */
 static int env_mode(void)
 {
+	if (getauxval(AT_SECURE))
+		return MODE_SYSTEM;
 	if (!environ)
 		return MODE_UNKNOWN;
+	if (is_false(getenv("OTSHIM_ENABLED")))
+		return MODE_SYSTEM;
 	const char *v = getenv("OTSHIM_ALLOCATOR");
 	return v && strcmp(v, "system") == 0 ? MODE_SYSTEM : MODE_JEMALLOC;
 }

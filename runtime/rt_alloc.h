@@ -2,7 +2,8 @@
  * memory. OTSHIM_ALLOCATOR=jemalloc (default) serves memory from jemalloc;
  * =system from the next malloc in link order (normally glibc's). The choice is made
  * at the first allocation of the process, which may come before main and before our
- * constructor, so it reads the environment directly.
+ * constructor, so it reads the environment directly. OTSHIM_ENABLED=0 and setuid
+ * programs get the system allocator.
  *
  * Every entry of rt_alloc is always callable: entries start as boot functions that
  * resolve the table on first use. While resolution runs (dlsym may itself allocate),

@@ -114,4 +114,16 @@ for mode in default system; do
 	under "$mode" gunzip -c "$WORK/gz.$mode" >"$WORK/gunzip.$mode" 2>"$WORK/err"
 	check "gunzip under the shim ($mode): exit 0, round trip equals the input" same $? "$big" "$WORK/gunzip.$mode"
 done
+
+# Which allocator serves memory: glibc rounds malloc(1) up to 24 usable bytes, jemalloc
+# to 8. A disabled shim must forward untouched (SPEC §1), so glibc serves it.
+usable1() {
+	env LD_PRELOAD="$LIB" "$@" /usr/bin/python3 -c \
+		'import ctypes; c = ctypes.CDLL(None); c.malloc.restype = ctypes.c_void_p; c.malloc_usable_size.argtypes = [ctypes.c_void_p]; print(c.malloc_usable_size(c.malloc(1)))'
+}
+u_def=$(usable1); u_sys=$(usable1 OTSHIM_ALLOCATOR=system); u_off=$(usable1 OTSHIM_ENABLED=0)
+diag "malloc_usable_size(malloc(1)): default $u_def, system $u_sys, OTSHIM_ENABLED=0 $u_off"
+check "the default allocator is jemalloc" [ "$u_def" = 8 ]
+check "OTSHIM_ALLOCATOR=system is glibc" [ "$u_sys" = 24 ]
+check "OTSHIM_ENABLED=0 leaves memory to glibc" [ "$u_off" = 24 ]
 done_testing
