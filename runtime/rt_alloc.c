@@ -238,7 +238,7 @@ static int lookup_system(void)
 	base.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
 	if (!base.malloc || !base.free || !base.calloc || !base.realloc)
 		return -1;
-	LOOKUP(RTLD_NEXT, posix_memalign, jx_posix_memalign);
+	LOOKUP(RTLD_NEXT, posix_memalign, NULL);
 	LOOKUP(RTLD_NEXT, aligned_alloc, NULL);
 	LOOKUP(RTLD_NEXT, memalign, NULL);
 	LOOKUP(RTLD_NEXT, valloc, NULL);
@@ -246,7 +246,8 @@ static int lookup_system(void)
 	void *u = dlsym(RTLD_NEXT, "malloc_usable_size");
 	base.usable_size = u ? (size_t (*)(void *))u : NULL;
 	/* A system allocator without these is too odd to mix with: use jemalloc. */
-	if (!base.aligned_alloc || !base.memalign || !base.valloc || !base.usable_size)
+	if (!base.posix_memalign || !base.aligned_alloc || !base.memalign || !base.valloc ||
+	    !base.usable_size)
 		return -1;
 	if (!base.pvalloc)
 		base.pvalloc = pvalloc_via_valloc;

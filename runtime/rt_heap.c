@@ -14,7 +14,6 @@
  * (every free hashing to it takes the slow path). */
 #include "rt_heap.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <math.h>
@@ -71,7 +70,6 @@ static shard_t shards[NSHARDS] = {
 static pthread_mutex_t stacks_mu = ADAPTIVE;
 static _Atomic uint64_t rate;
 static _Atomic int ready;
-static _Atomic size_t live_blocks;
 static _Atomic uint64_t dropped;
 
 static stack_t_ **stack_buckets, **stack_by_id; /* under stacks_mu */
@@ -125,7 +123,7 @@ double rt_heap_scale(size_t size, uint64_t mean)
 	return p > 0 ? 1.0 / p : 1.0;
 }
 
-/* ---- tables (under mu) ---- */
+/* ---- tables (under stacks_mu, or the lock of the shard concerned) ---- */
 
 static uint64_t hash_pcs(const uintptr_t *pcs, size_t n)
 {
@@ -261,12 +259,22 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 	uint64_t serial = self ? atomic_load_explicit(&self->cur_serial, memory_order_relaxed) : 0;
 	double scale = rt_heap_scale(n, atomic_load_explicit(&rate, memory_order_relaxed));
 	stack_t_ *s = NULL;
-	if (atomic_load_explicit(&live_blocks, memory_order_relaxed) < MAX_LIVE_BLOCKS) {
-		pthread_mutex_lock(&stacks_mu);
-		s = intern_stack(pcs + k, (uint32_t)(np - k));
-		pthread_mutex_unlock(&stacks_mu);
-	}
 	shard_t *sh = shard_of((uintptr_t)p);
+	if (sh->nblocks < MAX_LIVE_BLOCKS / NSHARDS) { /* racy read: a bound, not a count */
+		/* Stacks are immutable once interned: the thread's last one is compared
+		 * without the lock, and a hot allocation site never takes it. */
+		stack_t_ *last = t->last_stack;
+		uint32_t n_pcs = (uint32_t)(np - k);
+		if (last && last->npcs == n_pcs && memcmp(last->pcs, pcs + k, n_pcs * sizeof *pcs) == 0) {
+			s = last;
+		} else {
+			pthread_mutex_lock(&stacks_mu);
+			s = intern_stack(pcs + k, n_pcs);
+			pthread_mutex_unlock(&stacks_mu);
+			if (s)
+				t->last_stack = s;
+		}
+	}
 	pthread_mutex_lock(&sh->mu);
 	block_t *b = s ? block_get(sh) : NULL;
 	sh->buckets = (block_t **)grow_buckets((void **)sh->buckets, &sh->nbuckets, sh->nblocks,
@@ -278,6 +286,21 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 		}
 		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 	} else {
+		/* A record for this address can only be stale (the block was freed by a
+		 * path we do not see): it goes, counted as freed, rather than linger. */
+		for (block_t **pp = &sh->buckets[ptr_bucket((uintptr_t)p, sh->nbuckets)]; *pp;
+		     pp = &(*pp)->next)
+			if ((*pp)->ptr == (uintptr_t)p) {
+				block_t *old = *pp;
+				*pp = old->next;
+				add_double(&old->stack->freed_objects, old->scale);
+				add_double(&old->stack->freed_bytes, old->scale * (double)old->size);
+				filter_add(old->ptr, -1);
+				sh->nblocks--;
+				old->next = sh->pool;
+				sh->pool = old;
+				break;
+			}
 		b->ptr = (uintptr_t)p;
 		b->size = n;
 		b->serial = serial;
@@ -287,7 +310,6 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 		b->next = *head;
 		*head = b;
 		sh->nblocks++;
-		atomic_fetch_add_explicit(&live_blocks, 1, memory_order_relaxed);
 		filter_add(b->ptr, +1);
 	}
 	pthread_mutex_unlock(&sh->mu);
@@ -330,7 +352,6 @@ void rt_heap_retire(void *p)
 			*pp = found->next;
 			filter_add(a, -1);
 			sh->nblocks--;
-			atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
 			break;
 		}
 	}
@@ -377,7 +398,16 @@ void rt_heap_init(uint64_t mean_bytes)
 
 uint64_t rt_heap_rate(void) { return atomic_load(&rate); }
 
-size_t rt_heap_live_count(void) { return atomic_load(&live_blocks); }
+size_t rt_heap_live_count(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NSHARDS; i++) {
+		pthread_mutex_lock(&shards[i].mu);
+		n += shards[i].nblocks;
+		pthread_mutex_unlock(&shards[i].mu);
+	}
+	return n;
+}
 
 /* ---- snapshot ---- */
 

@@ -26,6 +26,7 @@ typedef struct rt_heap_tls {
 	uint64_t counted;    /* bytes allocated before that reset */
 	uint64_t rng;        /* xorshift state, 0 until the thread's first slow path */
 	int busy;            /* inside the sampler: allocations here are not sampled */
+	void *last_stack;    /* the stack this thread interned last (rt_heap.c) */
 } rt_heap_tls_t;
 
 extern __thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
