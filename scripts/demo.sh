@@ -55,6 +55,8 @@ URL=http://127.0.0.1:$PORT
 
 echo "== 20 fast requests to $URL/"
 for _ in $(seq 20); do curl -sf -o /dev/null "$URL/" || fail "a fast request failed"; done
+echo "== the service keeps 16 MiB allocated in hold_site_one: GET /hold?site=1&kb=16384"
+curl -sf -o /dev/null "$URL/hold?site=1&kb=16384&min=1048576&max=4194304" || fail "the hold request failed"
 echo "== one slow CPU-bound request: GET /cpu?ms=400"
 echo "   traceparent: $TRACEPARENT"
 curl -sf -o /dev/null -H "traceparent: $TRACEPARENT" "$URL/cpu?ms=400" || fail "the slow request failed"
@@ -90,9 +92,16 @@ go tool pprof -top "$CPU" 2>/dev/null | head -25
 echo
 echo "== go tool pprof -tags (every sample carries the request's trace and span ids)"
 go tool pprof -tags "$CPU" 2>/dev/null
+HEAP=""
+for f in "$OUT"/heap-"$TRACE"-*.pb.gz; do [ -f "$f" ] && HEAP=$f; done
+if [ -n "$HEAP" ]; then
+	echo
+	echo "== go tool pprof -top $HEAP (whole-process heap when the request ended; inuse_space)"
+	go tool pprof -top -nodecount=8 "$HEAP" 2>/dev/null | sed -n '/flat%/,$p'
+fi
 echo
 echo "The slow request's trace id was $TRACE."
-echo "Its files are in $OUT/ (named cpu-$TRACE-<span id>-<unix time>.pb.gz)."
+echo "Its files are in $OUT/ (named cpu-$TRACE-<span id>-<unix time>.pb.gz, and heap-… alike)."
 echo "Explore them with, for example:"
 echo "    go tool pprof -list burn_cpu $CPU"
 echo "    go tool pprof -http=127.0.0.1:8080 $CPU"

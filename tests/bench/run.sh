@@ -200,8 +200,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 	echo
 	echo "| measurement | without shim | with shim | ratio / delta |"
 	echo "|---|---|---|---|"
-	printf "| write(2) 64 B to tmpfs, ns/call | %s | %s | +%s ns |\n" "$WB" "$WS" "$(awk -v a="$WS" -v b="$WB" 'BEGIN{printf "%.1f", a-b}')"
-	printf "| read(2) 64 B from tmpfs, ns/call | %s | %s | +%s ns |\n" "$RB" "$RS" "$(awk -v a="$RS" -v b="$RB" 'BEGIN{printf "%.1f", a-b}')"
+	printf "| write(2) 64 B to tmpfs, ns/call | %s | %s | %s ns |\n" "$WB" "$WS" "$(awk -v a="$WS" -v b="$WB" 'BEGIN{printf "%+.1f", a-b}')"
+	printf "| read(2) 64 B from tmpfs, ns/call | %s | %s | %s ns |\n" "$RB" "$RS" "$(awk -v a="$RS" -v b="$RB" 'BEGIN{printf "%+.1f", a-b}')"
 	printf "| read/write user-space instructions per call (callgrind) | %s | %s | +%s |\n" "$IO_I_BASE" "$IO_I_SHIM" \
 		"$(awk -v a="$IO_I_SHIM" -v b="$IO_I_BASE" 'BEGIN{ if (a+0 && b+0) printf "%.1f", a-b; else print "n/a" }')"
 	for svc in demo nginx; do
