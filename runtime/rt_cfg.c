@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ static const var_t vars[] = {
 	{ "OTSHIM_MAX_PROFILES_PER_MIN", K_U32, 0, 1000000, F(max_profiles_per_min), "a whole number (0..1000000)" },
 	{ "OTSHIM_MAX_DISK_MB", K_U64, 0, 1ull << 30, F(max_disk_mb), "a whole number of MiB (0..2^30)" },
 	{ "OTSHIM_PPROF_ADDR", K_ADDR, 0, 0, F(pprof_addr), "host:port, e.g. 127.0.0.1:6060" },
+	{ "OTSHIM_THREADS_SIGNAL", K_U32, 0, 64, F(threads_signal), "a real-time signal number (SIGRTMIN..SIGRTMAX; 0 = no thread profiles)" },
 	{ "OTSHIM_CONTINUOUS_SEC", K_U32, 0, 86400, F(continuous_sec), "a whole number of seconds (0..86400; 0 = off)" },
 	{ "OTSHIM_LOG", K_LOG, 0, 0, F(log_level), "error, warn, info or debug" },
 	{ "OTSHIM_RECORD_QUERY", K_BOOL, 0, 1, F(record_query), "0 or 1" },
@@ -60,6 +62,7 @@ static void set_defaults(rt_cfg_t *c, const char *cwd)
 	c->max_profiles_per_min = 60;
 	c->max_disk_mb = 1024;
 	c->log_level = RT_LOG_WARN;
+	c->threads_signal = (uint32_t)(SIGRTMIN + 7);
 }
 
 static void complain(report_fn report, const var_t *v, const char *value, const char *fallback)

@@ -25,6 +25,8 @@ typedef struct rt_cfg {
 	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */
 	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" */
 	int cpu_route_timer;           /* OTSHIM_CPU_ROUTE=timer: skip perf_event (tests, odd kernels) */
+	uint32_t threads_signal;       /* OTSHIM_THREADS_SIGNAL: real-time signal for thread stacks,
+	                                  0 = off, default SIGRTMIN+7 */
 } rt_cfg_t;
 
 extern rt_cfg_t rt_cfg;

@@ -15,7 +15,6 @@
 #include "rt_heap.h"
 
 #include <errno.h>
-#include <link.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -79,9 +78,6 @@ static shard_t *shard_of(uintptr_t p)
 {
 	return &shards[rt_heap_filter_slot((void *)p) & (NSHARDS - 1)];
 }
-
-/* The executable range of this library: leading frames there are the sampler's. */
-static uintptr_t own_lo, own_hi;
 
 /* ---- randomness ---- */
 
@@ -252,9 +248,8 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 {
 	uintptr_t pcs[RT_STACK_MAX];
 	t->busy = 1;
-	size_t np = rt_unwind_here(pcs, RT_STACK_MAX, 0), k = 0;
-	while (k < np && pcs[k] >= own_lo && pcs[k] < own_hi)
-		k++;
+	size_t np = rt_unwind_here(pcs, RT_STACK_MAX, 0);
+	size_t k = rt_unwind_own_prefix(pcs, np);
 	rt_thread_t *self = rt_thread_peek();
 	uint64_t serial = self ? atomic_load_explicit(&self->cur_serial, memory_order_relaxed) : 0;
 	double scale = rt_heap_scale(n, atomic_load_explicit(&rate, memory_order_relaxed));
@@ -371,27 +366,8 @@ void rt_heap_retire(void *p)
 
 /* ---- set-up ---- */
 
-static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	uintptr_t me = (uintptr_t)arg;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (me >= lo && me < hi) {
-			own_lo = lo;
-			own_hi = hi;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 void rt_heap_init(uint64_t mean_bytes)
 {
-	dl_iterate_phdr(find_own_range, (void *)(uintptr_t)&rt_heap_crossed);
 	atomic_store(&rate, mean_bytes);
 	atomic_store_explicit(&ready, 1, memory_order_release);
 }

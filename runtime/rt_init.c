@@ -14,6 +14,9 @@
 #include "rt_log.h"
 #include "rt_sampler.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
+#include "rt_threadreg.h"
+#include "rt_unwind.h"
 #include "rt_watchdog.h"
 #include "rt_worker.h"
 #include "rt_writer.h"
@@ -25,17 +28,20 @@ static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Lock order, here as everywhere: start_mu, then the connection list (the watchdog
  * holds it while posting to the worker), then the worker's queue, then the heap
- * sampler's tables (taken by free() anywhere, holding nothing else meanwhile). */
+ * sampler's tables and the thread registry (taken by free() and pthread_create
+ * anywhere, holding nothing else meanwhile). */
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&start_mu);
 	rt_conn_fork_prepare();
 	rt_worker_fork_prepare();
 	rt_heap_fork_prepare();
+	rt_treg_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+	rt_treg_fork_parent();
 	rt_heap_fork_parent();
 	rt_worker_fork_parent();
 	rt_conn_fork_parent();
@@ -44,6 +50,8 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	rt_treg_fork_child();
+	rt_threadprof_fork_child();
 	rt_heap_fork_child();
 	rt_conn_fork_child();
 	rt_worker_fork_child();
@@ -72,7 +80,9 @@ static void init_runtime(void)
 	rt_thread_init();
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
 	rt_sampler_init();
+	rt_unwind_locate_self();
 	rt_heap_init(rt_cfg.heap_sample_bytes);
+	rt_threadprof_init((int)rt_cfg.threads_signal);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
 out:

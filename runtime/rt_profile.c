@@ -84,6 +84,7 @@ typedef struct sample {
 
 typedef struct location {
 	uintptr_t addr;         /* symbolised address (pc-1 for return addresses) */
+	int64_t name;           /* > 0: a pseudo-frame with this name and no address */
 } location_t;
 
 struct rt_profile {
@@ -222,6 +223,7 @@ static uint64_t location_for(rt_profile_t *p, uintptr_t addr)
 	if (rt_grow((void **)&p->locs, &p->locs_cap, p->nlocs + 1, sizeof *p->locs))
 		return 0;
 	p->locs[p->nlocs].addr = addr;
+	p->locs[p->nlocs].name = 0;
 	p->loc_ix.hash[j] = h;
 	p->loc_ix.slot[j] = (uint32_t)++p->nlocs;
 	return p->nlocs;
@@ -260,16 +262,32 @@ static int sample_insert(rt_profile_t *p, uint64_t h, size_t j, const uint64_t *
 	return 0;
 }
 
+/* Location id of a pseudo-frame (few per profile: a linear search); 0 on failure. */
+static uint64_t location_named(rt_profile_t *p, const char *frame)
+{
+	int64_t name = intern(p, frame);
+	if (name <= 0)
+		return 0;
+	for (size_t i = 0; i < p->nlocs; i++)
+		if (p->locs[i].name == name)
+			return i + 1;
+	if (rt_grow((void **)&p->locs, &p->locs_cap, p->nlocs + 1, sizeof *p->locs))
+		return 0;
+	p->locs[p->nlocs].addr = 0;
+	p->locs[p->nlocs].name = name;
+	return ++p->nlocs;
+}
+
+static int add_locations(rt_profile_t *p, const uint64_t *locs, size_t npcs, uint64_t h,
+			 const int64_t *values, const rt_label_t *labels, size_t nlabels);
+
 int rt_profile_add_sample(rt_profile_t *p, const uintptr_t *pcs, size_t npcs, int leaf_is_exact,
 			  const int64_t *values, const rt_label_t *labels, size_t nlabels)
 {
 	uint64_t locs[256];
-	int64_t lab[3 * 16];
 	uint64_t h = 0;
 	if (npcs > 256)
 		npcs = 256;
-	if (nlabels > 16)
-		nlabels = 16;
 	for (size_t i = 0; i < npcs; i++) {
 		/* A return address points after the call; pc-1 is inside the call's line. */
 		uintptr_t a = (i == 0 && leaf_is_exact) ? pcs[i] : pcs[i] - 1;
@@ -277,6 +295,25 @@ int rt_profile_add_sample(rt_profile_t *p, const uintptr_t *pcs, size_t npcs, in
 			return -1;
 		h = mix(h, locs[i]);
 	}
+	return add_locations(p, locs, npcs, h, values, labels, nlabels);
+}
+
+int rt_profile_add_sample_frame(rt_profile_t *p, const char *frame, const int64_t *values,
+				const rt_label_t *labels, size_t nlabels)
+{
+	uint64_t loc = location_named(p, frame);
+	if (!loc)
+		return -1;
+	return add_locations(p, &loc, 1, mix(0, loc), values, labels, nlabels);
+}
+
+/* Adds (or merges) a sample with the given location ids, whose hash so far is h. */
+static int add_locations(rt_profile_t *p, const uint64_t *locs, size_t npcs, uint64_t h,
+			 const int64_t *values, const rt_label_t *labels, size_t nlabels)
+{
+	int64_t lab[3 * 16];
+	if (nlabels > 16)
+		nlabels = 16;
 	for (size_t i = 0; i < nlabels; i++) {
 		lab[3 * i] = intern(p, labels[i].key);
 		lab[3 * i + 1] = labels[i].str ? intern(p, labels[i].str) : 0;
@@ -423,10 +460,14 @@ static int build_locations(rt_profile_t *p, Perftools__Profiles__Profile *pb, ar
 		perftools__profiles__line__init(ln);
 		l->id = i + 1;
 		l->address = p->locs[i].addr;
-		l->mapping_id = mapping_of(maps, nmaps, p->locs[i].addr);
 		rt_symbol_t s = { 0 };
-		if (sym)
-			rt_symbols_lookup(sym, p->locs[i].addr, &s);
+		if (p->locs[i].name > 0) {
+			s.function = p->strings[p->locs[i].name];
+		} else {
+			l->mapping_id = mapping_of(maps, nmaps, p->locs[i].addr);
+			if (sym)
+				rt_symbols_lookup(sym, p->locs[i].addr, &s);
+		}
 		char unknown[64];
 		if (!s.function) {
 			/* Unnamed code (stripped, JIT): name it by module and address so

@@ -43,6 +43,11 @@ void rt_profile_add_comment(rt_profile_t *p, const char *comment);
 int rt_profile_add_sample(rt_profile_t *p, const uintptr_t *pcs, size_t npcs, int leaf_is_exact,
 			  const int64_t *values, const rt_label_t *labels, size_t nlabels);
 
+/* Adds a sample whose whole stack is one pseudo-frame with that name and no address,
+ * for what has no stack to show (a thread that did not answer). */
+int rt_profile_add_sample_frame(rt_profile_t *p, const char *frame, const int64_t *values,
+				const rt_label_t *labels, size_t nlabels);
+
 size_t rt_profile_sample_count(const rt_profile_t *p);
 
 /* Symbolises (function names from symbol tables, file:line where debug info exists,

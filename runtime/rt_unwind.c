@@ -4,6 +4,7 @@
 #include "rt_unwind.h"
 
 #include <libunwind.h>
+#include <link.h>
 #include <ucontext.h>
 
 void rt_unwind_init(void)
@@ -59,4 +60,39 @@ size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
 		pcs[n++] = (uintptr_t)buf[i];
 	}
 	return n;
+}
+
+/* ---- our own frames ---- */
+
+static uintptr_t own_lo, own_hi;
+
+static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (me >= lo && me < hi) {
+			own_lo = lo;
+			own_hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void rt_unwind_locate_self(void)
+{
+	dl_iterate_phdr(find_own_range, (void *)(uintptr_t)&rt_unwind_locate_self);
+}
+
+size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n)
+{
+	size_t k = 0;
+	while (k < n && pcs[k] >= own_lo && pcs[k] < own_hi)
+		k++;
+	return k;
 }

@@ -20,4 +20,10 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max);
 #define RT_UNWIND_HERE_MAX 128
 size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip);
 
+/* Finds this library's code (normal context, once, at start-up). */
+void rt_unwind_locate_self(void);
+/* How many of the innermost frames of pcs are this library's own (interposers and
+ * samplers), to be dropped from stacks shown to the user. Any context. */
+size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n);
+
 #endif

@@ -11,6 +11,7 @@
 #include "rt_log.h"
 #include "rt_req.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
 
 #define MIN_SLEEP_NS 1000000ull /* 1 ms: never spin */
 
@@ -25,6 +26,8 @@ static void *watchdog_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
+	rt_threadprof_mark_internal();
+	pthread_setname_np(pthread_self(), "otshim-watch"); /* so thread profiles say whose it is */
 	uint64_t slow = (uint64_t)rt_cfg.slow_ms * 1000000ull;
 	for (;;) {
 		uint64_t now = rt_mono_ns();

@@ -12,6 +12,7 @@
 
 #include "rt_log.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
 #include "rt_writer.h"
 
 #define DRAIN_INTERVAL_NS (10 * 1000000ull)
@@ -185,6 +186,8 @@ static void *worker_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
+	rt_threadprof_mark_internal();
+	pthread_setname_np(pthread_self(), "otshim-worker"); /* so thread profiles say whose it is */
 	/* A service stopped by a signal runs no exit handlers: the stats file is written
 	 * at once, then every 10 s and whenever profiles were written, so it is never
 	 * staler than that. */

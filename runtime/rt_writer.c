@@ -22,6 +22,7 @@
 #include "rt_log.h"
 #include "rt_profile.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
 #include "rt_util.h"
 
 _Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
@@ -359,6 +360,40 @@ static int write_heap_profile(const rt_req_t *r, const ids_t *id, const char *pa
 	return rc;
 }
 
+/* The threads and threadcreate profiles; *nthreads gets the number of threads the
+ * capture found (-1 when there was none). Returns a bit per file written (1 threads,
+ * 2 threadcreate). */
+static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char *threads_path,
+				 const char *create_path, int *nthreads)
+{
+	rt_thread_capture_t cap;
+	char line[64];
+	int written = 0;
+	*nthreads = -1;
+	if (rt_threadprof_capture(&cap) != 0)
+		return 0;
+	*nthreads = (int)cap.n;
+	rt_profile_t *p = rt_threadprof_build(&cap, recent_ids, NULL);
+	if (p) {
+		rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);
+		add_request_comments(p, r, id);
+		snprintf(line, sizeof line, "capture_ms=%.2f", (double)cap.elapsed_ns / 1e6);
+		rt_profile_add_comment(p, line);
+		if (rt_profile_write_gz(p, threads_path) == 0)
+			written |= 1;
+		rt_profile_free(p);
+	}
+	rt_threadprof_capture_free(&cap);
+	p = rt_threadprof_build_create();
+	if (p) {
+		add_request_comments(p, r, id);
+		if (rt_profile_write_gz(p, create_path) == 0)
+			written |= 2;
+		rt_profile_free(p);
+	}
+	return written;
+}
+
 static int count_threads(void)
 {
 	int n = 0;
@@ -372,8 +407,13 @@ static int count_threads(void)
 	return n;
 }
 
-static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const char *cpu_file,
-		       const char *heap_file, size_t nsamples)
+typedef struct set_files {
+	const char *cpu, *heap, *threads, *threadcreate;
+	int nthreads;               /* -1: not captured, count /proc/self/task instead */
+} set_files_t;
+
+static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const set_files_t *f,
+		       size_t nsamples)
 {
 	time_t sec = (time_t)(r->start_real_ns / 1000000000ull);
 	struct tm tm;
@@ -400,9 +440,14 @@ static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const char 
 	putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu", route_name(r->cpu_route), nsamples);
 	if (r->alloc_bytes >= 0)
 		putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
-	putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", count_threads(), cpu_file);
-	if (heap_file)
-		putf(b, ",\"heap\":\"%s\"", heap_file);
+	putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"",
+	     f->nthreads >= 0 ? f->nthreads : count_threads(), f->cpu);
+	if (f->heap)
+		putf(b, ",\"heap\":\"%s\"", f->heap);
+	if (f->threads)
+		putf(b, ",\"threads\":\"%s\"", f->threads);
+	if (f->threadcreate)
+		putf(b, ",\"threadcreate\":\"%s\"", f->threadcreate);
 	put(b, "}}\n", 3);
 }
 
@@ -427,21 +472,35 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
 		return;
 	}
 	remember_ids(r->serial, &id);
-	char heap_name[128];
-	const char *heap_file = NULL;
+	set_files_t files = { .cpu = name, .nthreads = -1 };
+	char heap_name[128], threads_name[128], create_name[128], path2[RT_CFG_PATH_MAX + 160];
 	if (rt_heap_rate() > 0) {
 		snprintf(heap_name, sizeof heap_name, "heap-%s-%s-%llu.pb.gz", id.trace, id.span,
 			 (unsigned long long)(r->start_real_ns / 1000000000ull));
 		snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, heap_name);
 		if (write_heap_profile(r, &id, path) == 0) {
-			heap_file = heap_name;
+			files.heap = heap_name;
 		} else {
 			rt_log(RT_LOG_WARN, "cannot write %s: %s (heap profile dropped)", path,
 			       strerror(errno));
 			atomic_fetch_add(&rt_stat_errors, 1);
 		}
 	}
-	index_line(&line, r, &id, name, heap_file, s->n);
+	if (rt_threadprof_enabled()) {
+		unsigned long long t = (unsigned long long)(r->start_real_ns / 1000000000ull);
+		snprintf(threads_name, sizeof threads_name, "threads-%s-%s-%llu.pb.gz", id.trace, id.span, t);
+		snprintf(create_name, sizeof create_name, "threadcreate-%s-%s-%llu.pb.gz", id.trace, id.span, t);
+		snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, threads_name);
+		snprintf(path2, sizeof path2, "%s/%s", rt_cfg.profile_dir, create_name);
+		int w = write_thread_profiles(r, &id, path, path2, &files.nthreads);
+		files.threads = (w & 1) ? threads_name : NULL;
+		files.threadcreate = (w & 2) ? create_name : NULL;
+		if (w != 3) {
+			rt_log(RT_LOG_WARN, "cannot write the thread profiles of %s (dropped)", id.trace);
+			atomic_fetch_add(&rt_stat_errors, 1);
+		}
+	}
+	index_line(&line, r, &id, &files, s->n);
 	if (line.oom || append_line("index.jsonl", &line) != 0)
 		atomic_fetch_add(&rt_stat_errors, 1);
 	free(line.p);

@@ -3,6 +3,7 @@
 #ifndef SHIM_H
 #define SHIM_H
 
+#include <pthread.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -29,6 +30,7 @@ struct shim_real {
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
 	ssize_t (*sendfile64)(int, int, off_t *, size_t);
 	int (*close)(int);
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 };
 
 extern struct shim_real shim_real;

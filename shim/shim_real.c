@@ -28,6 +28,13 @@ static ssize_t sys_sendto(int fd, const void *b, size_t n, int f, const struct s
 static ssize_t sys_sendmsg(int fd, const struct msghdr *m, int f) { return syscall(SYS_sendmsg, fd, m, f); }
 static ssize_t sys_sendfile(int o, int i, off_t *off, size_t n) { return syscall(SYS_sendfile, o, i, off, n); }
 static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+/* No system call makes a pthread: without the real one, creation fails as if out of
+ * resources. */
+static int sys_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg)
+{
+	(void)t, (void)a, (void)f, (void)arg;
+	return EAGAIN;
+}
 
 /* ---- first-call trampolines ----
  * The table starts out pointing at these: the first call through an entry resolves
@@ -49,11 +56,12 @@ static ssize_t boot_sendmsg(int fd, const struct msghdr *m, int f) { shim_real_r
 static ssize_t boot_sendfile(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile(o, i, off, n); }
 static ssize_t boot_sendfile64(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile64(o, i, off, n); }
 static int boot_close(int fd) { shim_real_resolve(); return shim_real.close(fd); }
+static int boot_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg) { shim_real_resolve(); return shim_real.pthread_create(t, a, f, arg); }
 
 struct shim_real shim_real = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
 	boot_write, boot_writev, boot_send, boot_sendto, boot_sendmsg, boot_sendfile,
-	boot_sendfile64, boot_close,
+	boot_sendfile64, boot_close, boot_pthread_create,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -89,6 +97,7 @@ void shim_real_resolve(void)
 	__atomic_store_n((void **)&shim_real.sendfile64, find("sendfile64", (void *)sys_sendfile),
 			 __ATOMIC_RELAXED);
 	RESOLVE(close);
+	RESOLVE(pthread_create);
 	__atomic_store_n(&shim_real_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

@@ -345,6 +345,85 @@ static int handle_release(const struct req *r)
 	return respond(r, 200, NULL, "released\n");
 }
 
+/* ---- threads, for the thread-profile tests ---- */
+
+/* /spawn?n=N&ms=M starts N detached threads named "sleepy" that sleep M ms in
+ * sleepy_thread; /blocked?ms=M one named "blocked-all" that first blocks every signal;
+ * /cycles?n=N creates and joins N threads, then starts N/100 detached ones, all of
+ * which return at once. */
+static void nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+__attribute__((noinline)) static void *sleepy_thread(void *arg)
+{
+	pthread_setname_np(pthread_self(), "sleepy");
+	nap((long)arg);
+	return NULL;
+}
+
+__attribute__((noinline)) static void *blocked_thread(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	pthread_setname_np(pthread_self(), "blocked-all");
+	nap((long)arg);
+	return NULL;
+}
+
+static void *nothing_thread(void *arg) { return arg; }
+
+static int start_detached(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	return rc;
+}
+
+static int handle_spawn(const struct req *r)
+{
+	long n = query_num(r->target, "n", 50, 10000), ms = query_num(r->target, "ms", 3000, 600000);
+	long started = 0;
+	for (long i = 0; i < n; i++)
+		started += start_detached(sleepy_thread, (void *)ms) == 0;
+	char extra[64];
+	snprintf(extra, sizeof extra, "X-Started: %ld\r\n", started);
+	return respond(r, 200, extra, "spawned\n");
+}
+
+static int handle_blocked(const struct req *r)
+{
+	long ms = query_num(r->target, "ms", 3000, 600000);
+	int rc = start_detached(blocked_thread, (void *)ms);
+	if (rc == 0)
+		usleep(20000); /* let it block its signals before anyone signals it */
+	return respond(r, rc == 0 ? 200 : 500, NULL, rc == 0 ? "blocked\n" : "failed\n");
+}
+
+static int handle_cycles(const struct req *r)
+{
+	long n = query_num(r->target, "n", 1000, 10000000), failed = 0;
+	for (long i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, nothing_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+			failed++;
+	}
+	for (long i = 0; i < n / 100; i++)
+		failed += start_detached(nothing_thread, NULL) != 0;
+	usleep(100000); /* the detached ones finish */
+	char extra[64];
+	snprintf(extra, sizeof extra, "X-Failed: %ld\r\n", failed);
+	return respond(r, 200, extra, "cycled\n");
+}
+
 /* Answers one request and logs it. Returns -1 if the connection broke. */
 __attribute__((noinline)) static int serve(const struct req *r)
 {
@@ -359,6 +438,12 @@ __attribute__((noinline)) static int serve(const struct req *r)
 		rc = handle_chunked(r);
 	else if (path_is(r->target, "/hold"))
 		rc = handle_hold(r);
+	else if (path_is(r->target, "/spawn"))
+		rc = handle_spawn(r);
+	else if (path_is(r->target, "/blocked"))
+		rc = handle_blocked(r);
+	else if (path_is(r->target, "/cycles"))
+		rc = handle_cycles(r);
 	else if (path_is(r->target, "/churn"))
 		rc = handle_churn(r);
 	else if (path_is(r->target, "/release"))

@@ -1,0 +1,64 @@
+/* rt_threadprof.h: thread profiles, the goroutine profile for native services. A
+ * capture lists /proc/self/task, sends each thread the configured real-time signal
+ * (OTSHIM_THREADS_SIGNAL) and lets its handler unwind the interrupted stack into a
+ * slot that is never freed; a thread that has the signal blocked, or does not answer
+ * within RT_THREADPROF_WAIT_MS, is reported with its name and no stack. The shim's own
+ * threads are reported without being signalled. Also builds the "threadcreate"
+ * profile from the registry's creation stacks.
+ * Context: rt_threadprof_capture and the builders run on the worker (or any one
+ * thread that may allocate; captures are serialised internally). */
+#ifndef RT_THREADPROF_H
+#define RT_THREADPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rt_profile.h"
+#include "rt_ring.h"
+
+#define RT_THREADPROF_WAIT_MS 100
+
+typedef struct rt_thread_stack {
+	pid_t tid;
+	char name[16];           /* /proc/self/task/<tid>/comm */
+	int answered;            /* the handler ran; 0: no stack (blocked, busy or ours) */
+	int internal;            /* one of the shim's own threads, not signalled */
+	uint64_t serial;         /* request the thread was serving, or 0 */
+	uint32_t npcs;
+	uintptr_t pcs[RT_STACK_MAX];
+} rt_thread_stack_t;
+
+typedef struct rt_thread_capture {
+	rt_thread_stack_t *threads;
+	size_t n;
+	uint64_t elapsed_ns;     /* from the first signal to the last answer or the bound */
+} rt_thread_capture_t;
+
+/* Installs the handler for signo (0: thread profiles off). Called once at start-up;
+ * refuses, with one warning, a signal that is not real-time or that the service
+ * handles itself. */
+void rt_threadprof_init(int signo);
+int rt_threadprof_enabled(void);
+
+/* Our own threads call this once: they are never signalled. */
+void rt_threadprof_mark_internal(void);
+
+/* Every thread of the process, with stacks where they answered. 0, or -1. */
+int rt_threadprof_capture(rt_thread_capture_t *c);
+void rt_threadprof_capture_free(rt_thread_capture_t *c);
+
+/* Labeller for the trace_id/span_id of a request serial (see rt_heap_profile.h). */
+typedef int (*rt_threadprof_labeller_t)(uint64_t serial, const char **trace, const char **span,
+					void *arg);
+
+/* threads/count, one sample per thread: labels thread_name, thread_id and, for a
+ * thread serving a request the labeller knows, trace_id and span_id. */
+rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_labeller_t l,
+				  void *arg);
+/* threadcreate: one sample per live registered thread, at its creator's stack. */
+rt_profile_t *rt_threadprof_build_create(void);
+
+void rt_threadprof_fork_child(void);
+
+#endif

@@ -1,0 +1,47 @@
+/* rt_threadreg.h: the registry of threads created through pthread_create: who created
+ * each (the creator's stack), when, and with which start routine, from creation until
+ * the thread ends by any path (return, pthread_exit, cancellation). Entries are pooled
+ * and recycled, so the registry's memory follows the number of live threads, not the
+ * number ever created. Threads made otherwise (the main thread, raw clone, threads
+ * started before the shim) are not here; /proc/self/task still counts them.
+ * Context: host threads (create, start, exit); the worker reads snapshots. */
+#ifndef RT_THREADREG_H
+#define RT_THREADREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define RT_TREG_STACK_MAX 32
+
+typedef struct rt_treg_entry rt_treg_entry_t;
+
+/* Before the real pthread_create: an entry for the thread about to start, with the
+ * calling thread's stack. NULL when the caller is the shim itself or memory is short;
+ * then the thread is created unregistered. */
+rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg);
+/* The start routine to hand to the real pthread_create, with the entry as argument. */
+void *rt_treg_trampoline(void *entry);
+/* The real pthread_create failed: the entry goes back to the pool. */
+void rt_treg_abandon(rt_treg_entry_t *e);
+
+/* Threads registered and not yet ended. */
+size_t rt_treg_live(void);
+
+typedef struct rt_treg_info {
+	pid_t tid;                  /* 0: created, not yet running */
+	uint64_t created_real_ns;
+	uintptr_t start_routine;
+	uint32_t npcs;
+	uintptr_t pcs[RT_TREG_STACK_MAX]; /* creator's stack, return addresses */
+} rt_treg_info_t;
+
+/* Copies the live entries into a new array (rt_alloc.free it). 0, or -1 on failure. */
+int rt_treg_snapshot(rt_treg_info_t **out, size_t *n);
+
+void rt_treg_fork_prepare(void);
+void rt_treg_fork_parent(void);
+/* In the child only the forking thread survives: every other entry is retired. */
+void rt_treg_fork_child(void);
+
+#endif

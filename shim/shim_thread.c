@@ -1,0 +1,26 @@
+/* shim_thread.c: pthread_create. The new thread starts in the registry's trampoline,
+ * which registers it and retires it however it ends; the service's start routine and
+ * argument travel in the registry entry. A failing create returns exactly what the real
+ * one returned, with errno as the caller left it. */
+#include "shim.h"
+
+#include <errno.h>
+
+#include "../runtime/rt_threadreg.h"
+
+SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
+			       void *(*start)(void *), void *arg)
+{
+	int saved = errno;
+	rt_treg_entry_t *e = rt_treg_prepare(start, arg);
+	errno = saved;
+	if (!e)
+		return REAL(pthread_create)(thread, attr, start, arg);
+	int rc = REAL(pthread_create)(thread, attr, rt_treg_trampoline, e);
+	if (rc != 0) {
+		saved = errno;
+		rt_treg_abandon(e);
+		errno = saved;
+	}
+	return rc;
+}

@@ -1,0 +1,79 @@
+#!/bin/bash
+# threads.sh: thread tracking. A slow request's set includes a threads profile (one
+# sample per live thread, its stack, thread_name/thread_id labels) and a threadcreate
+# profile (creation stacks); the index line's thread count matches /proc; a thread
+# with every signal blocked costs the capture its bound, not more; 100,000
+# create/join cycles and 1,000 detached threads leave the registry as it was; and a
+# failing pthread_create returns exactly what it returns without the shim.
+. "$(dirname "$0")/lib.sh"
+
+tasks() { ls "/proc/$SPID/task" | wc -l; }
+# slow TRACE: a slow request with that trace id, then its index line's files.
+slow() {
+	curl -s -o /dev/null -H "traceparent: 00-$1-b7ad6b7169203331-01" "http://127.0.0.1:$PORT/sleep?ms=150"
+	wait_for 10 grep -qs "$1" "$dir/index.jsonl"
+}
+field() { grep "$1" "$dir/index.jsonl" | tail -1 | python3 -c "import json, sys; d = json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$2"; }
+total() { pprof -top "$1" | awk '/^Showing nodes/ { for (i = 1; i <= NF; i++) if ($i == "total") print $(i - 1) }'; }
+
+dir=$WORK/prof
+start_demo "$dir" OTSHIM_SLOW_MS=100
+before=$(tasks)
+started=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT/spawn?n=50&ms=30000" | tr -d '\r' | awk '/^X-Started:/ { print $2 }')
+check "50 sleeping threads started" [ "$started" = 50 ]
+T1=11111111111111111111111111111111
+slow $T1
+after=$(tasks)
+n=$(field $T1 '["threads"]')
+f="$dir/$(field $T1 '["files"]["threads"]')"
+diag "tasks before $before, after $after; index threads $n"
+check "the index line's thread count is /proc's, give or take the connection's own thread" \
+	python3 -c "import sys; n, a, b = map(int, sys.argv[1:]); sys.exit(0 if min(abs(n - a), abs(n - b - 50)) <= 2 else 1)" "$n" "$after" "$before"
+check "the set has a threads profile" [ -s "$f" ]
+pprof -traces "$f" >"$WORK/traces"
+sleepy=$(awk '/^-----/ { if (s) c++; s = 0 } /sleepy_thread/ { s = 1 } END { if (s) c++; print c + 0 }' "$WORK/traces")
+diag "samples whose stack holds sleepy_thread: $sleepy; total samples $(total "$f")"
+check "at least 50 samples with sleepy_thread on their stack" [ "$sleepy" -ge 50 ]
+check "one sample per thread" [ "$(total "$f")" = "$n" ]
+check "thread_name labels name the sleeping threads" bash -c "grep -c 'thread_name:  sleepy' '$WORK/traces' | grep -qx 50"
+check "every sample has a thread_id label" [ "$(grep -c 'thread_id:' "$WORK/traces")" = "$n" ]
+fc="$dir/$(field $T1 '["files"]["threadcreate"]')"
+check "the set has a threadcreate profile whose stacks show the creator (start_detached)" \
+	bash -c "HOME=$HOME go tool pprof -traces '$fc' 2>/dev/null | grep -q start_detached"
+fast_ms=$(pprof -comments "$f" | awk -F= '/^capture_ms=/ { print $2 }')
+diag "capture took $fast_ms ms"
+
+# A thread that blocks every signal: reported by name, without a stack, at the bound.
+curl -s -o /dev/null "http://127.0.0.1:$PORT/blocked?ms=30000"
+T2=22222222222222222222222222222222
+slow $T2
+f2="$dir/$(field $T2 '["files"]["threads"]')"
+ms=$(pprof -comments "$f2" | awk -F= '/^capture_ms=/ { print $2 }')
+diag "capture with a thread that blocks all signals: $ms ms"
+check "the capture stopped at its bound (100 ms) plus at most 50 ms" \
+	python3 -c "import sys; sys.exit(0 if 95 <= float(sys.argv[1]) <= 150 else 1)" "${ms:-0}"
+check "the blocked thread is in the profile by name, with no stack" \
+	bash -c "HOME=$HOME go tool pprof -traces '$f2' 2>/dev/null | grep -A2 'thread_name:  blocked-all' | grep -q 'no stack'"
+check "the server still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
+
+# 100,000 create/join cycles and 1,000 detached threads leave the registry as it was.
+c1=$(total "$dir/$(field $T2 '["files"]["threadcreate"]')")
+failed=$(curl -s -D - -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/cycles?n=100000" | tr -d '\r' | awk '/^X-Failed:/ { print $2 }')
+check "100,000 create/join cycles and 1,000 detached threads ran" [ "$failed" = 0 ]
+T3=33333333333333333333333333333333
+slow $T3
+c2=$(total "$dir/$(field $T3 '["files"]["threadcreate"]')")
+diag "registered live threads: $c1 before the cycles, $c2 after"
+check "the registry is back to its size (within the connection's own thread)" \
+	python3 -c "import sys; a, b = map(int, sys.argv[1:]); sys.exit(0 if abs(a - b) <= 1 else 1)" "${c1:-0}" "${c2:-99999}"
+stop_demo
+check "the server exited cleanly" [ "$DEMO_STATUS" = 0 ]
+
+# pthread_create failures pass through unchanged.
+FAIL=$BUILD/tests/servers/thread_fail
+"$FAIL" >"$WORK/fail.none" 2>&1
+LD_PRELOAD=$LIB "$FAIL" >"$WORK/fail.shim" 2>&1
+diag "$(cat "$WORK/fail.shim")"
+check "failing pthread_create calls really fail" [ "$(grep -c 'rc=[1-9]' "$WORK/fail.none")" -ge 3 ]
+check "and return the same codes and errno under the shim" cmp -s "$WORK/fail.none" "$WORK/fail.shim"
+done_testing
