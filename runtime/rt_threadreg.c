@@ -4,6 +4,7 @@
  * cancellation alike. */
 #include "rt_threadreg.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -60,6 +61,20 @@ static void unlink_live(rt_treg_entry_t *e)
 	pool = e;
 }
 
+/* A sanitizer runtime (ASan, TSan) wraps pthread_create and calls the next one, ours,
+ * with its own start routine, which must be the first code the new thread runs: our
+ * trampoline would run before the sanitizer knows the thread. So under one, threads
+ * are not registered (they are still counted and profiled through /proc). */
+static int sanitizer_present(void)
+{
+	static int known, present;
+	if (!__atomic_load_n(&known, __ATOMIC_ACQUIRE)) {
+		present = dlsym(RTLD_DEFAULT, "__tsan_init") || dlsym(RTLD_DEFAULT, "__asan_init");
+		__atomic_store_n(&known, 1, __ATOMIC_RELEASE);
+	}
+	return present;
+}
+
 rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 {
 	uintptr_t pcs[RT_TREG_STACK_MAX];
@@ -67,6 +82,10 @@ rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 	if (rt_tls_depth)
 		return NULL; /* the shim's own threads are not the service's */
 	rt_tls_depth = 1;
+	if (sanitizer_present()) {
+		rt_tls_depth = 0;
+		return NULL;
+	}
 	uintptr_t all[RT_TREG_STACK_MAX + 8];
 	size_t n = rt_unwind_here(all, RT_TREG_STACK_MAX + 8, 0);
 	size_t k = rt_unwind_own_prefix(all, n);

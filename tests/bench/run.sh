@@ -26,6 +26,7 @@ for f in "$LIB" "$SRV"; do [ -e "$f" ] || { echo "missing $f (run make)" >&2; ex
 command -v wrk >/dev/null || { echo "wrk missing (make deps)" >&2; exit 1; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s..%s", lo, hi}'; }
 
 # ---- 1. interposed read/write on a regular file ----
@@ -45,6 +46,30 @@ io_instr() { # preload
 IO_I_BASE=n/a IO_I_SHIM=n/a
 if command -v valgrind >/dev/null; then IO_I_BASE=$(io_instr ""); IO_I_SHIM=$(io_instr "$LIB"); fi
 WB=$(io base write_ns); WS=$(io shim write_ns); RB=$(io base read_ns); RS=$(io shim read_ns)
+
+# ---- 1a. threads: create+join cost; capture time of a threads profile of 1,000 threads ----
+gcc -O2 -pthread -o "$WORK/bench_threads" "$HERE/bench_threads.c" || exit 1
+for r in $(seq "$ROUNDS"); do
+	taskset -c 1 "$WORK/bench_threads" 20000 > "$WORK/thr.base.$r"
+	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p taskset -c 1 "$WORK/bench_threads" 20000 > "$WORK/thr.shim.$r"
+done
+thr() { cat "$WORK"/thr."$1".* | awk '{ print $2 }' | median; }
+# The capture time is the threads profile's capture_ms comment.
+capture_ms() {
+	local d=$WORK/cap.$1 port
+	port=$(free_port)
+	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=100 "$SRV" --port "$port" >/dev/null 2>&1 &
+	local spid=$!
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+	curl -s -o /dev/null "http://127.0.0.1:$port/spawn?n=1000&ms=60000"
+	curl -s -o /dev/null "http://127.0.0.1:$port/sleep?ms=150"
+	for _ in $(seq 100); do ls "$d"/threads-*.pb.gz >/dev/null 2>&1 && break; sleep 0.05; done
+	HOME=$WORK GOCACHE=$WORK/gocache go tool pprof -comments "$d"/threads-*.pb.gz 2>/dev/null |
+		awk -F= '/^capture_ms=/ { print $2 }'
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+}
+for r in $(seq "$ROUNDS"); do capture_ms "$r" > "$WORK/capms.$r"; done
+CAPMS=$(cat "$WORK"/capms.* | median)
 
 # ---- 1b. malloc+free: glibc, bare jemalloc, otshim (sampling on), otshim (sampling off) ----
 # bench_malloc prints ns per malloc+free pair (per thread) for two shapes; see its header.
@@ -91,7 +116,6 @@ if command -v valgrind >/dev/null; then
 fi
 
 # ---- 2. HTTP throughput ----
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_demo() { # $1 = preload (empty or lib)
 	local port; port=$(free_port)
@@ -214,6 +238,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 			"$(rps $svc base)" "$(rsp $svc base)" "$(rps $svc shim)" "$(rsp $svc shim)" \
 			"$(ratio "$(rps $svc shim)" "$(rps $svc base)")"
 	done
+	printf "| pthread_create+join, us per thread | %s | %s | %s |\n" "$(thr base)" "$(thr shim)" "$(ratio "$(thr shim)" "$(thr base)")"
+	printf "| threads profile of 1,000 threads: capture time, ms | n/a | %s | |\n" "${CAPMS:-n/a}"
 	for svc in idle demo nginx; do
 		case $svc in
 		idle) label="resident set of an idle process (sleep), kB" ;;
