@@ -72,7 +72,8 @@ rt_thread_t *rt_thread_self(void)
 	if (!t)
 		return NULL;
 	atomic_fetch_add(&t->gen, 1);
-	t->tid = (pid_t)syscall(SYS_gettid);
+	/* Atomic: the worker reads it while matching thread ids (rt_threadprof). */
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
 	atomic_store(&t->cur_serial, 0);
 	rt_tls_self = t;
 	if (exit_key_ok)

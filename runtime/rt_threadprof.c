@@ -214,7 +214,7 @@ static void read_name(pid_t tid, char name[16])
 static uint64_t serial_of(pid_t tid)
 {
 	for (rt_thread_t *t = rt_thread_first(); t; t = t->next)
-		if (atomic_load(&t->in_use) && t->tid == tid)
+		if (atomic_load(&t->in_use) && __atomic_load_n(&t->tid, __ATOMIC_RELAXED) == tid)
 			return atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
 	return 0;
 }

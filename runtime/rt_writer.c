@@ -373,6 +373,11 @@ static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char 
 	if (rt_threadprof_capture(&cap) != 0)
 		return 0;
 	*nthreads = (int)cap.n;
+	/* The thread that served this request has moved on by now; it is labelled with
+	 * the request all the same, as the thread to look at. */
+	for (size_t i = 0; i < cap.n; i++)
+		if (cap.threads[i].tid == r->tid)
+			cap.threads[i].serial = r->serial;
 	rt_profile_t *p = rt_threadprof_build(&cap, recent_ids, NULL);
 	if (p) {
 		rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);

@@ -22,7 +22,10 @@ before=$(tasks)
 started=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT/spawn?n=50&ms=30000" | tr -d '\r' | awk '/^X-Started:/ { print $2 }')
 check "50 sleeping threads started" [ "$started" = 50 ]
 T1=11111111111111111111111111111111
-slow $T1
+# On a connection kept open a while, so the thread that served it is still there.
+$HTTPC idle --port "$PORT" --req 'GET /sleep?ms=150' --pause-ms 1500 \
+	--header "traceparent: 00-$T1-b7ad6b7169203331-01" >/dev/null &
+wait_for 10 grep -qs "$T1" "$dir/index.jsonl"
 after=$(tasks)
 n=$(field $T1 '["threads"]')
 f="$dir/$(field $T1 '["files"]["threads"]')"
@@ -37,6 +40,7 @@ check "at least 50 samples with sleepy_thread on their stack" [ "$sleepy" -ge 50
 check "one sample per thread" [ "$(total "$f")" = "$n" ]
 check "thread_name labels name the sleeping threads" bash -c "grep -c 'thread_name:  sleepy' '$WORK/traces' | grep -qx 50"
 check "every sample has a thread_id label" [ "$(grep -c 'thread_id:' "$WORK/traces")" = "$n" ]
+check "the thread that served the request carries its trace_id" grep -q "trace_id:  $T1" "$WORK/traces"
 fc="$dir/$(field $T1 '["files"]["threadcreate"]')"
 check "the set has a threadcreate profile whose stacks show the creator (start_detached)" \
 	bash -c "HOME=$HOME go tool pprof -traces '$fc' 2>/dev/null | grep -q start_detached"

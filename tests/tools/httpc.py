@@ -125,7 +125,7 @@ def cmd_idle(a):
     s, f = connect(a.port)
     for r in a.req:
         method, path = r.split(" ", 1)
-        s.sendall(request(path, method=method))
+        s.sendall(request(path, a.header, method=method))
         st, _, _ = read_response(f, head_request=(method == "HEAD"))
         if st >= 400:
             sys.exit("%s: status %d" % (r, st))
