@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rt_perfmap.h"
 #include "rt_traceparent.h"
 
 struct rt_symbols {
 	Dwfl *dwfl;
+	rt_perfmap_t *jit;   /* /tmp/perf-<pid>.map, when the runtime writes one */
 	char path[4096]; /* the last joined file name */
 };
 
@@ -47,6 +49,7 @@ rt_symbols_t *rt_symbols_open(void)
 		goto fail;
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
 		goto fail;
+	s->jit = rt_perfmap_open();
 	return s;
 fail:
 	if (s->dwfl)
@@ -60,6 +63,7 @@ void rt_symbols_close(rt_symbols_t *s)
 	if (!s)
 		return;
 	dwfl_end(s->dwfl);
+	rt_perfmap_close(s->jit);
 	free(s);
 }
 
@@ -67,12 +71,17 @@ int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
 {
 	memset(out, 0, sizeof *out);
 	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
-	if (!m)
+	if (!m) {
+		/* Not in any file: JIT code, named by the runtime's perf map if any. */
+		out->function = rt_perfmap_lookup(s->jit, addr);
 		return -1;
+	}
 	out->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	GElf_Off off;
 	GElf_Sym sym;
 	out->function = dwfl_module_addrinfo(m, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
+	if (!out->function) /* JIT code in a region that looks like a module (V8's) */
+		out->function = rt_perfmap_lookup(s->jit, addr);
 	Dwfl_Line *line = dwfl_module_getsrc(m, (Dwarf_Addr)addr);
 	if (line) {
 		int lineno = 0;

@@ -5,7 +5,7 @@
 set -eu
 PKGS="build-essential pkg-config libunwind-dev libprotobuf-c-dev protobuf-c-compiler
 libjemalloc-dev zlib1g-dev libdw-dev libelf-dev golang-go golang-github-google-pprof-dev
-nginx-light wrk curl python3 perl procps valgrind"
+nginx-light wrk curl python3 perl procps valgrind nodejs"
 
 missing=""
 for p in $PKGS; do
