@@ -3,7 +3,8 @@
 # sample per live thread, its stack, thread_name/thread_id labels) and a threadcreate
 # profile (creation stacks); the index line's thread count matches /proc; a thread
 # with every signal blocked costs the capture its bound, not more; 100,000
-# create/join cycles and 1,000 detached threads leave the registry as it was; and a
+# create/join cycles and threads ending every other way (detached, pthread_exit,
+# cancellation) leave the registry as it was; and a
 # failing pthread_create returns exactly what it returns without the shim.
 . "$(dirname "$0")/lib.sh"
 
@@ -60,10 +61,11 @@ check "the blocked thread is in the profile by name, with no stack" \
 	bash -c "HOME=$HOME go tool pprof -traces '$f2' 2>/dev/null | grep -A2 'thread_name:  blocked-all' | grep -q 'no stack'"
 check "the server still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
 
-# 100,000 create/join cycles and 1,000 detached threads leave the registry as it was.
+# 100,000 create/join cycles and 1,000 each of detached, pthread_exit'ed and cancelled
+# threads leave the registry as it was.
 c1=$(total "$dir/$(field $T2 '["files"]["threadcreate"]')")
 failed=$(curl -s -D - -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/cycles?n=100000" | tr -d '\r' | awk '/^X-Failed:/ { print $2 }')
-check "100,000 create/join cycles and 1,000 detached threads ran" [ "$failed" = 0 ]
+check "100,000 create/join cycles, and 1,000 each of detached, pthread_exit and cancelled threads ran" [ "$failed" = 0 ]
 T3=33333333333333333333333333333333
 slow $T3
 c2=$(total "$dir/$(field $T3 '["files"]["threadcreate"]')")

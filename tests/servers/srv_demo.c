@@ -349,8 +349,8 @@ static int handle_release(const struct req *r)
 
 /* /spawn?n=N&ms=M starts N detached threads named "sleepy" that sleep M ms in
  * sleepy_thread; /blocked?ms=M one named "blocked-all" that first blocks every signal;
- * /cycles?n=N creates and joins N threads, then starts N/100 detached ones, all of
- * which return at once. */
+ * /cycles?n=N creates and joins N threads that return at once, then N/100 each of
+ * detached threads, threads ending in pthread_exit and threads cancelled. */
 static void nap(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -376,6 +376,15 @@ __attribute__((noinline)) static void *blocked_thread(void *arg)
 }
 
 static void *nothing_thread(void *arg) { return arg; }
+
+static void *exiting_thread(void *arg) { pthread_exit(arg); }
+
+static void *cancelled_thread(void *arg)
+{
+	for (;;)
+		pause(); /* a cancellation point: pthread_cancel ends it here */
+	return arg;
+}
 
 static int start_detached(void *(*fn)(void *), void *arg)
 {
@@ -416,8 +425,16 @@ static int handle_cycles(const struct req *r)
 		if (pthread_create(&t, NULL, nothing_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
 			failed++;
 	}
-	for (long i = 0; i < n / 100; i++)
+	for (long i = 0; i < n / 100; i++) {
+		pthread_t t;
 		failed += start_detached(nothing_thread, NULL) != 0;
+		if (pthread_create(&t, NULL, exiting_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+			failed++;
+		void *res = NULL;
+		if (pthread_create(&t, NULL, cancelled_thread, NULL) != 0 || pthread_cancel(t) != 0 ||
+		    pthread_join(t, &res) != 0 || res != PTHREAD_CANCELED)
+			failed++;
+	}
 	usleep(100000); /* the detached ones finish */
 	char extra[64];
 	snprintf(extra, sizeof extra, "X-Failed: %ld\r\n", failed);
