@@ -255,7 +255,8 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 	double scale = rt_heap_scale(n, atomic_load_explicit(&rate, memory_order_relaxed));
 	stack_t_ *s = NULL;
 	shard_t *sh = shard_of((uintptr_t)p);
-	if (sh->nblocks < MAX_LIVE_BLOCKS / NSHARDS) { /* racy read: a bound, not a count */
+	/* Read without the lock (written atomically under it): a bound, not a count. */
+	if (__atomic_load_n(&sh->nblocks, __ATOMIC_RELAXED) < MAX_LIVE_BLOCKS / NSHARDS) {
 		/* Stacks are immutable once interned: the thread's last one is compared
 		 * without the lock, and a hot allocation site never takes it. */
 		stack_t_ *last = t->last_stack;
@@ -291,7 +292,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 				add_double(&old->stack->freed_objects, old->scale);
 				add_double(&old->stack->freed_bytes, old->scale * (double)old->size);
 				filter_add(old->ptr, -1);
-				sh->nblocks--;
+				__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
 				old->next = sh->pool;
 				sh->pool = old;
 				break;
@@ -304,7 +305,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 		block_t **head = &sh->buckets[ptr_bucket(b->ptr, sh->nbuckets)];
 		b->next = *head;
 		*head = b;
-		sh->nblocks++;
+		__atomic_fetch_add(&sh->nblocks, 1, __ATOMIC_RELAXED);
 		filter_add(b->ptr, +1);
 	}
 	pthread_mutex_unlock(&sh->mu);
@@ -346,7 +347,7 @@ void rt_heap_retire(void *p)
 			found = *pp;
 			*pp = found->next;
 			filter_add(a, -1);
-			sh->nblocks--;
+			__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
 			break;
 		}
 	}
