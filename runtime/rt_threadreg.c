@@ -67,17 +67,18 @@ static void unlink_live(rt_treg_entry_t *e)
  * are not registered (they are still counted and profiled through /proc). */
 static int sanitizer_present(void)
 {
-	static int known, present;
+	static int known, present; /* a race here only repeats the same lookup */
 	if (!__atomic_load_n(&known, __ATOMIC_ACQUIRE)) {
-		present = dlsym(RTLD_DEFAULT, "__tsan_init") || dlsym(RTLD_DEFAULT, "__asan_init");
+		int p = dlsym(RTLD_DEFAULT, "__tsan_init") || dlsym(RTLD_DEFAULT, "__asan_init");
+		__atomic_store_n(&present, p, __ATOMIC_RELAXED);
 		__atomic_store_n(&known, 1, __ATOMIC_RELEASE);
 	}
-	return present;
+	return __atomic_load_n(&present, __ATOMIC_RELAXED);
 }
 
 rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 {
-	uintptr_t pcs[RT_TREG_STACK_MAX];
+	uintptr_t pcs[RT_TREG_STACK_MAX + 8];
 	struct timespec ts;
 	if (rt_tls_depth)
 		return NULL; /* the shim's own threads are not the service's */
@@ -86,13 +87,12 @@ rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 		rt_tls_depth = 0;
 		return NULL;
 	}
-	uintptr_t all[RT_TREG_STACK_MAX + 8];
-	size_t n = rt_unwind_here(all, RT_TREG_STACK_MAX + 8, 0);
-	size_t k = rt_unwind_own_prefix(all, n);
+	/* The creator's stack, without our own frames (this function, the interposer). */
+	size_t n = rt_unwind_here(pcs, RT_TREG_STACK_MAX + 8, 0);
+	size_t k = rt_unwind_own_prefix(pcs, n);
 	n -= k;
 	if (n > RT_TREG_STACK_MAX)
 		n = RT_TREG_STACK_MAX;
-	memcpy(pcs, all + k, n * sizeof *pcs);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&mu);
 	rt_treg_entry_t *e = entry_get();
@@ -102,7 +102,7 @@ rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 		e->tid = 0;
 		e->created_real_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		e->npcs = (uint32_t)n;
-		memcpy(e->pcs, pcs, n * sizeof *pcs);
+		memcpy(e->pcs, pcs + k, n * sizeof *pcs);
 		e->prev = NULL;
 		e->next = live;
 		if (live)
