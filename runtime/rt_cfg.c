@@ -39,6 +39,7 @@ static const var_t vars[] = {
 	{ "OTSHIM_MAX_PROFILES_PER_MIN", K_U32, 0, 1000000, F(max_profiles_per_min), "a whole number (0..1000000)" },
 	{ "OTSHIM_MAX_DISK_MB", K_U64, 0, 1ull << 30, F(max_disk_mb), "a whole number of MiB (0..2^30)" },
 	{ "OTSHIM_PPROF_ADDR", K_ADDR, 0, 0, F(pprof_addr), "host:port, e.g. 127.0.0.1:6060" },
+	{ "OTSHIM_PPROF_ALLOW_REMOTE", K_BOOL, 0, 1, F(pprof_allow_remote), "0 or 1" },
 	{ "OTSHIM_THREADS_SIGNAL", K_U32, 0, 64, F(threads_signal), "a real-time signal number (SIGRTMIN..SIGRTMAX; 0 = no thread profiles)" },
 	{ "OTSHIM_CONTINUOUS_SEC", K_U32, 0, 86400, F(continuous_sec), "a whole number of seconds (0..86400; 0 = off)" },
 	{ "OTSHIM_LOG", K_LOG, 0, 0, F(log_level), "error, warn, info or debug" },

@@ -20,6 +20,7 @@ typedef struct rt_cfg {
 	uint32_t max_profiles_per_min; /* OTSHIM_MAX_PROFILES_PER_MIN, 0..1000000, default 60 */
 	uint64_t max_disk_mb;          /* OTSHIM_MAX_DISK_MB, 0..1<<30, default 1024 */
 	char pprof_addr[256];          /* OTSHIM_PPROF_ADDR, "" when unset; "host:port" validated */
+	int pprof_allow_remote;        /* OTSHIM_PPROF_ALLOW_REMOTE: 0/1, default 0 (loopback only) */
 	uint32_t continuous_sec;       /* OTSHIM_CONTINUOUS_SEC, 0..86400, default 0 */
 	int log_level;                 /* OTSHIM_LOG: error/warn/info/debug -> RT_LOG_*, default warn */
 	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */

@@ -17,7 +17,7 @@ static int by_stack_then_serial(const void *a, const void *b)
 static int64_t rounded(double v) { return (int64_t)llround(v); }
 
 rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, rt_heap_labeller_t labeller,
-				    void *arg)
+				    void *arg, const char *default_type)
 {
 	static const rt_value_type_t types[] = {
 		{ "alloc_objects", "count" },
@@ -25,7 +25,7 @@ rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, rt_heap_labelle
 		{ "inuse_objects", "count" },
 		{ "inuse_space", "bytes" },
 	};
-	rt_profile_t *p = rt_profile_new(types, 4, "inuse_space");
+	rt_profile_t *p = rt_profile_new(types, 4, default_type);
 	if (!p)
 		return NULL;
 	rt_profile_set_period(p, "space", "bytes", (int64_t)s->rate);

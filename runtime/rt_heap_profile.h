@@ -14,8 +14,10 @@
 typedef int (*rt_heap_labeller_t)(uint64_t serial, const char **trace, const char **span,
 				  void *arg);
 
-/* A new profile (caller frees), or NULL on allocation failure. */
+/* A new profile (caller frees), or NULL on allocation failure. default_type is the
+ * sample type pprof shows first: "inuse_space" for a heap profile, "alloc_space" for
+ * Go's allocs. */
 rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, rt_heap_labeller_t labeller,
-				    void *arg);
+				    void *arg, const char *default_type);
 
 #endif

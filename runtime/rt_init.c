@@ -12,6 +12,7 @@
 #include "rt_cputimer.h"
 #include "rt_heap.h"
 #include "rt_log.h"
+#include "rt_pprof.h"
 #include "rt_sampler.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
@@ -85,6 +86,7 @@ static void init_runtime(void)
 	rt_threadprof_init((int)rt_cfg.threads_signal);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
+	rt_pprof_start();
 out:
 	rt_tls_depth = saved;
 }

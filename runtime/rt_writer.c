@@ -349,7 +349,7 @@ static int write_heap_profile(const rt_req_t *r, const ids_t *id, const char *pa
 	rt_heap_snapshot_t snap;
 	if (rt_heap_snapshot(&snap) != 0)
 		return -1;
-	rt_profile_t *p = rt_heap_profile_build(&snap, recent_ids, NULL);
+	rt_profile_t *p = rt_heap_profile_build(&snap, recent_ids, NULL, "inuse_space");
 	rt_heap_snapshot_free(&snap);
 	if (!p)
 		return -1;

@@ -1,0 +1,279 @@
+/* rt_pprof.c: the /debug/pprof endpoint (see rt_pprof.h). One request per connection
+ * (Connection: close), read with a 5 s timeout and an 8 KiB bound; anything that is
+ * not "GET <path> HTTP/1.x" gets 400. Each answer is built on this thread, so a slow
+ * capture delays only the endpoint, never the service or the worker. */
+#include "rt_pprof.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "rt_cfg.h"
+#include "rt_heap.h"
+#include "rt_heap_profile.h"
+#include "rt_log.h"
+#include "rt_thread.h"
+#include "rt_threadprof.h"
+#include "rt_util.h"
+
+#define REQUEST_MAX 8192
+
+static int listen_fd = -1;
+
+/* ---- answers ---- */
+
+static void answer(int fd, int status, const char *type, const void *body, size_t len)
+{
+	char head[256];
+	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
+			     : status == 404 ? "Not Found" : status == 501 ? "Not Implemented"
+						       : "Internal Server Error";
+	int n = snprintf(head, sizeof head,
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n",
+			 status, reason, type, len);
+	if (rt_write_all(fd, head, (size_t)n) == 0 && len)
+		rt_write_all(fd, body, len);
+}
+
+static void answer_text(int fd, int status, const char *text)
+{
+	answer(fd, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void answer_profile(int fd, rt_profile_t *p)
+{
+	uint8_t *out;
+	size_t len;
+	if (!p || rt_profile_encode_gz(p, &out, &len) != 0) {
+		rt_profile_free(p);
+		answer_text(fd, 500, "could not build the profile\n");
+		return;
+	}
+	rt_profile_free(p);
+	answer(fd, 200, "application/octet-stream", out, len);
+	free(out);
+}
+
+static const char index_html[] =
+	"<html><head><title>/debug/pprof/</title></head><body>\n"
+	"<p>otshim: profiles of this process (pid %d)</p>\n"
+	"<table>\n"
+	"<tr><td><a href=\"allocs\">allocs</a></td><td>sampled allocations, all since start "
+	"(alloc_space)</td></tr>\n"
+	"<tr><td><a href=\"cmdline\">cmdline</a></td><td>the command line</td></tr>\n"
+	"<tr><td><a href=\"goroutine\">goroutine</a></td><td>alias of threads</td></tr>\n"
+	"<tr><td><a href=\"heap\">heap</a></td><td>sampled live memory (inuse_space)</td></tr>\n"
+	"<tr><td><a href=\"profile\">profile</a></td><td>CPU profile (not built yet)</td></tr>\n"
+	"<tr><td><a href=\"threadcreate\">threadcreate</a></td><td>stacks that created the "
+	"live threads</td></tr>\n"
+	"<tr><td><a href=\"threads\">threads</a></td><td>every thread's stack now</td></tr>\n"
+	"</table></body></html>\n";
+
+static void serve_heap(int fd, const char *default_type)
+{
+	rt_heap_snapshot_t snap;
+	if (rt_heap_snapshot(&snap) != 0) {
+		answer_text(fd, 500, "could not take a heap snapshot\n");
+		return;
+	}
+	rt_profile_t *p = rt_heap_profile_build(&snap, NULL, NULL, default_type);
+	rt_heap_snapshot_free(&snap);
+	answer_profile(fd, p);
+}
+
+static void serve_threads(int fd)
+{
+	rt_thread_capture_t cap;
+	if (rt_threadprof_capture(&cap) != 0) {
+		answer_text(fd, 500, "could not capture the threads\n");
+		return;
+	}
+	rt_profile_t *p = rt_threadprof_build(&cap, NULL, NULL);
+	rt_threadprof_capture_free(&cap);
+	answer_profile(fd, p);
+}
+
+static void serve_cmdline(int fd)
+{
+	char buf[4096];
+	ssize_t n = 0;
+	int in = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (in >= 0) {
+		n = read(in, buf, sizeof buf);
+		close(in);
+	}
+	if (n > 0 && buf[n - 1] == 0)
+		n--; /* Go joins the arguments with NUL, with none after the last */
+	answer(fd, 200, "text/plain; charset=utf-8", buf, n > 0 ? (size_t)n : 0);
+}
+
+static void route(int fd, const char *path)
+{
+	const char *q = strchr(path, '?');
+	size_t n = q ? (size_t)(q - path) : strlen(path);
+	static const char prefix[] = "/debug/pprof/";
+	if (n < sizeof prefix - 1 || memcmp(path, prefix, sizeof prefix - 1) != 0) {
+		answer_text(fd, 404, "not found: the profiles are under /debug/pprof/\n");
+		return;
+	}
+	const char *name = path + sizeof prefix - 1;
+	size_t len = n - (sizeof prefix - 1);
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+	if (len == 0) {
+		char html[sizeof index_html + 16];
+		int k = snprintf(html, sizeof html, index_html, (int)getpid());
+		answer(fd, 200, "text/html; charset=utf-8", html, (size_t)k);
+	} else if (IS("heap")) {
+		serve_heap(fd, "inuse_space");
+	} else if (IS("allocs")) {
+		serve_heap(fd, "alloc_space");
+	} else if (IS("threads") || IS("goroutine")) {
+		serve_threads(fd);
+	} else if (IS("threadcreate")) {
+		answer_profile(fd, rt_threadprof_build_create());
+	} else if (IS("cmdline")) {
+		serve_cmdline(fd);
+	} else if (IS("profile")) {
+		answer_text(fd, 501, "the whole-process CPU profile is not built yet\n");
+	} else {
+		answer_text(fd, 404, "unknown profile\n");
+	}
+#undef IS
+}
+
+/* Reads the request head (to the blank line) and answers it. */
+static void serve(int fd)
+{
+	char req[REQUEST_MAX + 1];
+	size_t have = 0;
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	while (have < REQUEST_MAX) {
+		ssize_t k = read(fd, req + have, REQUEST_MAX - have);
+		if (k <= 0)
+			break;
+		have += (size_t)k;
+		req[have] = 0;
+		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+			break;
+	}
+	req[have] = 0;
+	char method[8], path[1024], version[16];
+	if (sscanf(req, "%7s %1023s %15s", method, path, version) != 3 ||
+	    strcmp(method, "GET") != 0 || strncmp(version, "HTTP/1.", 7) != 0 || path[0] != '/') {
+		answer_text(fd, 400, "bad request: expected GET /debug/pprof/<name> HTTP/1.x\n");
+		return;
+	}
+	route(fd, path);
+}
+
+static void *listener_main(void *arg)
+{
+	(void)arg;
+	rt_tls_mark_internal();
+	rt_threadprof_mark_internal();
+	pthread_setname_np(pthread_self(), "otshim-pprof");
+	for (;;) {
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE ||
+			    errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				if (errno != EINTR && errno != ECONNABORTED)
+					sleep(1);
+				continue;
+			}
+			rt_log(RT_LOG_WARN, "pprof endpoint: accept failed: %s; endpoint stopped",
+			       strerror(errno));
+			return NULL;
+		}
+		serve(fd);
+		close(fd);
+	}
+}
+
+/* ---- start-up ---- */
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+void rt_pprof_start(void)
+{
+	char host[256], *port;
+	struct addrinfo hints, *res = NULL;
+	if (!rt_cfg.pprof_addr[0])
+		return;
+	snprintf(host, sizeof host, "%s", rt_cfg.pprof_addr);
+	port = strrchr(host, ':');
+	if (!port)
+		return; /* rt_cfg validated the form */
+	*port++ = 0;
+	char *h = host;
+	if (h[0] == '[') { /* [v6]:port */
+		h++;
+		h[strlen(h) - 1] = 0;
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if (getaddrinfo(h[0] ? h : NULL, port, &hints, &res) != 0 || !res) {
+		rt_log(RT_LOG_WARN, "OTSHIM_PPROF_ADDR=%s: cannot resolve the address; no pprof "
+		       "endpoint", rt_cfg.pprof_addr);
+		return;
+	}
+	if (!is_loopback(res->ai_addr) && !rt_cfg.pprof_allow_remote) {
+		rt_log(RT_LOG_WARN, "OTSHIM_PPROF_ADDR=%s is not a loopback address; refusing to "
+		       "serve profiles beyond this machine without OTSHIM_PPROF_ALLOW_REMOTE=1",
+		       rt_cfg.pprof_addr);
+		freeaddrinfo(res);
+		return;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+		rt_log(RT_LOG_WARN, "OTSHIM_PPROF_ADDR=%s: cannot listen: %s; no pprof endpoint",
+		       rt_cfg.pprof_addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return;
+	}
+	freeaddrinfo(res);
+	listen_fd = fd;
+	sigset_t all, old;
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, &a, listener_main, NULL) != 0) {
+		rt_log(RT_LOG_WARN, "cannot start the pprof endpoint thread");
+		close(fd);
+		listen_fd = -1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+}

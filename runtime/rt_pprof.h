@@ -1,0 +1,15 @@
+/* rt_pprof.h: the Go-compatible /debug/pprof endpoint (SPEC §6), served by one thread
+ * of ours on OTSHIM_PPROF_ADDR, for any process. Serves the index, heap, allocs,
+ * threads (alias goroutine), threadcreate and cmdline; the whole-process CPU profile
+ * (/debug/pprof/profile) is not built yet and answers 501. Its connections are ours:
+ * never tracked as requests, never sampled. Loopback only unless
+ * OTSHIM_PPROF_ALLOW_REMOTE=1.
+ * Context: start-up (rt_pprof_start), then its own thread. */
+#ifndef RT_PPROF_H
+#define RT_PPROF_H
+
+/* Binds and starts the listener when OTSHIM_PPROF_ADDR is set. Problems (a bad or
+ * remote address, a port in use) are one warning each; the service runs on. */
+void rt_pprof_start(void);
+
+#endif

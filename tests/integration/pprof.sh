@@ -1,0 +1,55 @@
+#!/bin/bash
+# pprof.sh: the /debug/pprof endpoint (OTSHIM_PPROF_ADDR). go tool pprof fetches heap,
+# allocs, threads (and the goroutine alias) and threadcreate from the demo server and
+# from python3 -m http.server, and each shows the truth of the moment: the call site
+# holding memory, the sleeping threads, their creator. cmdline and the index answer;
+# the CPU profile says it is not built yet; garbage gets 400 and the endpoint lives
+# on; its requests are not counted as the service's; a non-loopback address is
+# refused unless allowed.
+. "$(dirname "$0")/lib.sh"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pp=$(free_port)
+EP=http://127.0.0.1:$pp/debug/pprof
+dir=$WORK/prof
+start_demo "$dir" OTSHIM_PPROF_ADDR="127.0.0.1:$pp"
+curl -s -o /dev/null "http://127.0.0.1:$PORT/hold?site=1&kb=32768&min=1048576&max=4194304"
+curl -s -o /dev/null "http://127.0.0.1:$PORT/spawn?n=20&ms=30000"
+check "heap: hold_site_one holds the 32 MiB (inuse_space)" \
+	bash -c "HOME=$HOME go tool pprof -top '$EP/heap' 2>/dev/null | grep -q -E '^ +3[0-9](\.[0-9]+)?MB .*hold_site_one'"
+check "allocs: the same memory, alloc_space by default" \
+	bash -c "HOME=$HOME go tool pprof -top '$EP/allocs' 2>/dev/null | grep -q 'Type: alloc_space' && HOME=$HOME go tool pprof -top '$EP/allocs' 2>/dev/null | grep -q hold_site_one"
+check "threads: the 20 sleeping threads, in sleepy_thread" \
+	bash -c "HOME=$HOME go tool pprof -traces '$EP/threads' 2>/dev/null | grep -c sleepy_thread | grep -qx 20"
+check "goroutine is the same profile" bash -c "HOME=$HOME go tool pprof -top '$EP/goroutine' 2>/dev/null | grep -q 'Type: threads'"
+check "threadcreate: the sleeping threads' creator" \
+	bash -c "HOME=$HOME go tool pprof -traces '$EP/threadcreate' 2>/dev/null | grep -q start_detached"
+check "cmdline is the server's" bash -c "curl -s '$EP/cmdline' | tr '\\0' ' ' | grep -q 'srv_demo --port'"
+check "the index lists the profiles" bash -c "curl -s '$EP/' | grep -q 'href=\"heap\"'"
+check "the CPU profile answers 501 (not built yet)" [ "$(curl -s -o /dev/null -w '%{http_code}' "$EP/profile")" = 501 ]
+check "an unknown profile is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$EP/nope")" = 404 ]
+bad=$(python3 -c 'import socket, sys; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall(b"\x16\x03\x01garbage\r\n\r\n"); print(s.recv(100).split(b"\r\n")[0].decode())' "$pp")
+check "garbage gets 400 ($bad)" [ "$bad" = "HTTP/1.1 400 Bad Request" ]
+check "and the endpoint lives on" bash -c "curl -sf -o /dev/null '$EP/'"
+check "the service still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
+stop_demo
+check "endpoint requests are not counted as the service's (3 requests)" [ "$(stats_field "$dir" requests)" = 3 ]
+
+# Any process: python's http.server, unmodified.
+pp=$(free_port); port=$(free_port)
+LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/py OTSHIM_PPROF_ADDR="127.0.0.1:$pp" \
+	/usr/bin/python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
+PIDS+=($!)
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$pp/debug/pprof/"
+check "python3 -m http.server: threads profile shows the interpreter's main thread" \
+	bash -c "HOME=$HOME go tool pprof -traces 'http://127.0.0.1:$pp/debug/pprof/threads' 2>/dev/null | grep -q -E 'thread_name: +python3'"
+check "python3 -m http.server: heap profile is valid" \
+	bash -c "HOME=$HOME go tool pprof -top 'http://127.0.0.1:$pp/debug/pprof/heap' 2>/dev/null | grep -q 'Type: inuse_space'"
+
+# A remote address is refused without the opt-in.
+pp=$(free_port)
+start_demo "$WORK/remote" OTSHIM_PPROF_ADDR="0.0.0.0:$pp"
+check "0.0.0.0 is refused with a clear message" grep -q "not a loopback address" "$WORK/remote.err"
+check "and nothing listens there" bash -c "! curl -s -o /dev/null --max-time 2 'http://127.0.0.1:$pp/debug/pprof/'"
+stop_demo
+done_testing
