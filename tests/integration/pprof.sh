@@ -1,7 +1,7 @@
 #!/bin/bash
 # pprof.sh: the /debug/pprof endpoint (OTSHIM_PPROF_ADDR). go tool pprof fetches heap,
 # allocs, threads (and the goroutine alias) and threadcreate from the demo server and
-# from python3 -m http.server, and each shows the truth of the moment: the call site
+# from python3 -m http.server (and node's threads and heap), and each shows the truth of the moment: the call site
 # holding memory, the sleeping threads, their creator. cmdline and the index answer;
 # the CPU profile says it is not built yet; garbage gets 400 and the endpoint lives
 # on; its requests are not counted as the service's; a non-loopback address is
@@ -45,6 +45,20 @@ check "python3 -m http.server: threads profile shows the interpreter's main thre
 	bash -c "HOME=$HOME go tool pprof -traces 'http://127.0.0.1:$pp/debug/pprof/threads' 2>/dev/null | grep -q -E 'thread_name: +python3'"
 check "python3 -m http.server: heap profile is valid" \
 	bash -c "HOME=$HOME go tool pprof -top 'http://127.0.0.1:$pp/debug/pprof/heap' 2>/dev/null | grep -q 'Type: inuse_space'"
+
+# And a Node.js service (skipped without node).
+NODE=$(command -v node || command -v nodejs)
+if [ -n "$NODE" ]; then
+	pp=$(free_port); port=$(free_port)
+	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/node OTSHIM_PPROF_ADDR="127.0.0.1:$pp" \
+		"$NODE" "$ROOT/tests/servers/node_demo.js" "$port" "$WORK/node.log" >/dev/null 2>&1 &
+	PIDS+=($!)
+	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/" # node is up and idle
+	check "node: threads profile shows the event loop in epoll_wait" \
+		bash -c "HOME=$HOME go tool pprof -traces 'http://127.0.0.1:$pp/debug/pprof/threads' 2>/dev/null | grep -q epoll"
+	check "node: heap profile is valid" \
+		bash -c "HOME=$HOME go tool pprof -top 'http://127.0.0.1:$pp/debug/pprof/heap' 2>/dev/null | grep -q 'Type: inuse_space'"
+fi
 
 # A remote address is refused without the opt-in.
 pp=$(free_port)
