@@ -8,8 +8,9 @@ NODE=$(command -v node || command -v nodejs) || { echo "1..0 # SKIP no node"; ex
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 prof=$WORK/prof
 log=$WORK/node.log
-LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 "$NODE" --perf-basic-prof \
-	"$ROOT/tests/servers/node_demo.js" "$port" "$log" 2>"$WORK/node.err" &
+# From the scratch directory: V8 may leave log files in its working directory.
+(cd "$WORK" && exec env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$prof" OTSHIM_SLOW_MS=100 \
+	"$NODE" --perf-basic-prof "$ROOT/tests/servers/node_demo.js" "$port" "$log" 2>"$WORK/node.err") &
 NPID=$!
 PIDS+=("$NPID")
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
