@@ -50,8 +50,9 @@ check "python3 -m http.server: heap profile is valid" \
 NODE=$(command -v node || command -v nodejs)
 if [ -n "$NODE" ]; then
 	pp=$(free_port); port=$(free_port)
-	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/node OTSHIM_PPROF_ADDR="127.0.0.1:$pp" \
-		"$NODE" "$ROOT/tests/servers/node_demo.js" "$port" "$WORK/node.log" >/dev/null 2>&1 &
+	(cd "$WORK" && exec env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/node" \
+		OTSHIM_PPROF_ADDR="127.0.0.1:$pp" "$NODE" "$ROOT/tests/servers/node_demo.js" "$port" \
+		"$WORK/node.log" >/dev/null 2>&1) &
 	PIDS+=($!)
 	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/" # node is up and idle
 	check "node: threads profile shows the event loop in epoll_wait" \
