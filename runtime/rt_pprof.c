@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "rt_cfg.h"
+#include "rt_cpuprof.h"
 #include "rt_heap.h"
 #include "rt_heap_profile.h"
 #include "rt_log.h"
@@ -36,8 +37,8 @@ static void answer(int fd, int status, const char *type, const void *body, size_
 {
 	char head[256];
 	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request"
-			     : status == 404 ? "Not Found" : status == 501 ? "Not Implemented"
-						       : "Internal Server Error";
+			     : status == 404 ? "Not Found" : status == 429 ? "Too Many Requests"
+			     : status == 503 ? "Service Unavailable" : "Internal Server Error";
 	int n = snprintf(head, sizeof head,
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n",
@@ -74,7 +75,8 @@ static const char index_html[] =
 	"<tr><td><a href=\"cmdline\">cmdline</a></td><td>the command line</td></tr>\n"
 	"<tr><td><a href=\"goroutine\">goroutine</a></td><td>alias of threads</td></tr>\n"
 	"<tr><td><a href=\"heap\">heap</a></td><td>sampled live memory (inuse_space)</td></tr>\n"
-	"<tr><td><a href=\"profile\">profile</a></td><td>CPU profile (not built yet)</td></tr>\n"
+	"<tr><td><a href=\"profile\">profile</a></td><td>CPU profile of every thread, "
+	"?seconds=N (default 30)</td></tr>\n"
 	"<tr><td><a href=\"threadcreate\">threadcreate</a></td><td>stacks that created the "
 	"live threads</td></tr>\n"
 	"<tr><td><a href=\"threads\">threads</a></td><td>every thread's stack now</td></tr>\n"
@@ -104,6 +106,67 @@ static void serve_threads(int fd)
 	answer_profile(fd, p);
 }
 
+typedef struct cpu_job {
+	int fd;
+	long seconds;
+} cpu_job_t;
+
+/* A CPU profile takes seconds: it runs on a thread of its own, so the endpoint stays
+ * available and a second one finds the first running (429, like Go). */
+static void *cpu_main(void *arg)
+{
+	cpu_job_t job = *(cpu_job_t *)arg;
+	free(arg);
+	rt_tls_mark_internal();
+	rt_threadprof_mark_internal();
+	pthread_setname_np(pthread_self(), "otshim-cpuprof");
+	rt_profile_t *prof;
+	int rc = rt_cpuprof_collect((unsigned)job.seconds, 100, &prof);
+	if (rc == -2)
+		answer_text(job.fd, 429, "a CPU profile is already running; try again when it is done\n");
+	else if (rc == -3)
+		answer_text(job.fd, 503, "the service handles SIGPROF itself; no CPU profiles\n");
+	else
+		answer_profile(job.fd, rc == 0 ? prof : NULL);
+	close(job.fd);
+	rt_threadprof_unmark_internal();
+	return NULL;
+}
+
+/* ?seconds=N (default 30, at most 300), 100 Hz like Go. Returns 1 when the
+ * connection was handed to the profile's thread (the caller must not close it). */
+static int serve_cpu(int fd, const char *query)
+{
+	long seconds = 30;
+	const char *p = query ? strstr(query, "seconds=") : NULL;
+	if (p) {
+		seconds = strtol(p + 8, NULL, 10);
+		if (seconds < 1 || seconds > 300) {
+			answer_text(fd, 400, "seconds must be 1..300\n");
+			return 0;
+		}
+	}
+	cpu_job_t *job = malloc(sizeof *job);
+	pthread_t t;
+	pthread_attr_t a;
+	if (!job) {
+		answer_text(fd, 500, "out of memory\n");
+		return 0;
+	}
+	job->fd = fd;
+	job->seconds = seconds;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &a, cpu_main, job); /* inherits our blocked signals */
+	pthread_attr_destroy(&a);
+	if (rc != 0) {
+		free(job);
+		answer_text(fd, 500, "cannot start the profile\n");
+		return 0;
+	}
+	return 1;
+}
+
 static void serve_cmdline(int fd)
 {
 	char buf[4096];
@@ -118,14 +181,15 @@ static void serve_cmdline(int fd)
 	answer(fd, 200, "text/plain; charset=utf-8", buf, n > 0 ? (size_t)n : 0);
 }
 
-static void route(int fd, const char *path)
+/* Returns 1 when the connection was handed to another thread. */
+static int route(int fd, const char *path)
 {
 	const char *q = strchr(path, '?');
 	size_t n = q ? (size_t)(q - path) : strlen(path);
 	static const char prefix[] = "/debug/pprof/";
 	if (n < sizeof prefix - 1 || memcmp(path, prefix, sizeof prefix - 1) != 0) {
 		answer_text(fd, 404, "not found: the profiles are under /debug/pprof/\n");
-		return;
+		return 0;
 	}
 	const char *name = path + sizeof prefix - 1;
 	size_t len = n - (sizeof prefix - 1);
@@ -145,15 +209,17 @@ static void route(int fd, const char *path)
 	} else if (IS("cmdline")) {
 		serve_cmdline(fd);
 	} else if (IS("profile")) {
-		answer_text(fd, 501, "the whole-process CPU profile is not built yet\n");
+		return serve_cpu(fd, q);
 	} else {
 		answer_text(fd, 404, "unknown profile\n");
 	}
 #undef IS
+	return 0;
 }
 
-/* Reads the request head (to the blank line) and answers it. */
-static void serve(int fd)
+/* Reads the request head (to the blank line) and answers it. Returns 1 when the
+ * connection was handed to another thread. */
+static int serve(int fd)
 {
 	char req[REQUEST_MAX + 1];
 	size_t have = 0;
@@ -174,9 +240,9 @@ static void serve(int fd)
 	if (sscanf(req, "%7s %1023s %15s", method, path, version) != 3 ||
 	    strcmp(method, "GET") != 0 || strncmp(version, "HTTP/1.", 7) != 0 || path[0] != '/') {
 		answer_text(fd, 400, "bad request: expected GET /debug/pprof/<name> HTTP/1.x\n");
-		return;
+		return 0;
 	}
-	route(fd, path);
+	return route(fd, path);
 }
 
 static void *listener_main(void *arg)
@@ -198,8 +264,8 @@ static void *listener_main(void *arg)
 			       strerror(errno));
 			return NULL;
 		}
-		serve(fd);
-		close(fd);
+		if (!serve(fd))
+			close(fd);
 	}
 }
 

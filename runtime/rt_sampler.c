@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rt_cpuprof.h"
 #include "rt_log.h"
 #include "rt_thread.h"
 #include "rt_unwind.h"
@@ -30,6 +31,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	rt_thread_t *t = rt_thread_peek();
 	(void)sig;
+	/* A whole-process profile's signal; a slow request's own source is separate. */
+	if (rt_cpuprof_on_signal(si, uc))
+		goto out;
 	if (!t || !atomic_load_explicit(&t->armed, memory_order_acquire) || !from_our_source(t, si))
 		goto out;
 	struct timespec ts;

@@ -126,6 +126,16 @@ void rt_threadprof_mark_internal(void)
 	}
 }
 
+void rt_threadprof_unmark_internal(void)
+{
+	pid_t me = gettid_raw();
+	for (int i = 0; i < MAX_INTERNAL; i++) {
+		pid_t expect = me;
+		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, 0))
+			return;
+	}
+}
+
 static int is_internal(pid_t tid)
 {
 	for (int i = 0; i < MAX_INTERNAL; i++)

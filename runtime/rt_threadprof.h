@@ -41,8 +41,10 @@ typedef struct rt_thread_capture {
 void rt_threadprof_init(int signo);
 int rt_threadprof_enabled(void);
 
-/* Our own threads call this once: they are never signalled. */
+/* Our own threads call this once: they are never signalled. A short-lived one
+ * unmarks itself before it ends. */
 void rt_threadprof_mark_internal(void);
+void rt_threadprof_unmark_internal(void);
 
 /* Every thread of the process, with stacks where they answered. 0, or -1. */
 int rt_threadprof_capture(rt_thread_capture_t *c);

@@ -1,0 +1,29 @@
+/* rt_cpuprof.h: the whole-process CPU profile behind /debug/pprof/profile. For the
+ * duration asked, every thread alive at the start gets its own CPU-time SIGPROF
+ * source (perf_event task-clock, else a timer on its CPU clock); the SIGPROF handler
+ * hands such signals here first (rt_cpuprof_on_signal), so a slow request's sampling
+ * of the same thread, from its own source, goes on undisturbed. Samples land in a
+ * buffer that is mapped once and never freed; each is weighted by the thread CPU time
+ * since that thread's previous sample.
+ * Context: rt_cpuprof_collect on the endpoint's thread (one profile at a time);
+ * rt_cpuprof_on_signal in the SIGPROF handler (no locks, no allocation). */
+#ifndef RT_CPUPROF_H
+#define RT_CPUPROF_H
+
+#include <signal.h>
+
+#include "rt_profile.h"
+
+/* Profiles every thread for `seconds` at `hz`. Returns 0 and the profile, -1 on
+ * failure, -2 when another profile is running, -3 when the service owns SIGPROF. */
+int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out);
+
+/* A new thread is starting (the pthread_create trampoline): during a profile it arms
+ * itself, so threads started after the profile began are profiled too. */
+void rt_cpuprof_thread_started(void);
+
+/* From the SIGPROF handler: 1 when the signal came from one of our sources and was
+ * taken, 0 when it is not ours. */
+int rt_cpuprof_on_signal(const siginfo_t *si, void *uc);
+
+#endif
