@@ -23,6 +23,7 @@
 #include "rt_cputimer.h"
 #include "rt_sampler.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
 #include "rt_unwind.h"
 
 #define MAX_THREADS 4096
@@ -209,7 +210,8 @@ static int arm_thread(pid_t tid, unsigned hz)
 	return 0;
 }
 
-/* Arms every thread of the process but the caller. */
+/* Arms every thread of the process but the caller and the shim's own (which block
+ * every signal). */
 static void arm_all(unsigned hz)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -219,7 +221,7 @@ static void arm_all(unsigned hz)
 		return;
 	while ((e = readdir(d)) != NULL) {
 		pid_t tid = (pid_t)atol(e->d_name);
-		if (tid > 0 && tid != me)
+		if (tid > 0 && tid != me && !rt_threadprof_is_internal(tid))
 			arm_thread(tid, hz);
 	}
 	closedir(d);

@@ -9,6 +9,7 @@
 
 #include "rt_cfg.h"
 #include "rt_conn.h"
+#include "rt_continuous.h"
 #include "rt_cputimer.h"
 #include "rt_heap.h"
 #include "rt_log.h"
@@ -87,6 +88,7 @@ static void init_runtime(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
 	rt_pprof_start();
+	rt_continuous_start();
 out:
 	rt_tls_depth = saved;
 }

@@ -136,7 +136,7 @@ void rt_threadprof_unmark_internal(void)
 	}
 }
 
-static int is_internal(pid_t tid)
+int rt_threadprof_is_internal(pid_t tid)
 {
 	for (int i = 0; i < MAX_INTERNAL; i++)
 		if (atomic_load(&internal_tids[i]) == tid)
@@ -282,7 +282,7 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 	for (size_t i = 0; s && i < n; i++) {
 		s[i].npcs = 0;
 		atomic_store(&s[i].tid, tids[i]);
-		if (tids[i] == me || is_internal(tids[i])) {
+		if (tids[i] == me || rt_threadprof_is_internal(tids[i])) {
 			atomic_store(&s[i].state, S_IDLE);
 			c->threads[i].internal = 1;
 			continue;

@@ -45,6 +45,7 @@ int rt_threadprof_enabled(void);
  * unmarks itself before it ends. */
 void rt_threadprof_mark_internal(void);
 void rt_threadprof_unmark_internal(void);
+int rt_threadprof_is_internal(pid_t tid);
 
 /* Every thread of the process, with stacks where they answered. 0, or -1. */
 int rt_threadprof_capture(rt_thread_capture_t *c);

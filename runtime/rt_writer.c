@@ -512,6 +512,61 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
 	atomic_fetch_add(&rt_stat_written, 1);
 }
 
+/* ---- continuous mode ---- */
+
+static int is_continuous(const char *name)
+{
+	return strncmp(name, "continuous-", 11) == 0 && strstr(name, ".pb.gz") != NULL;
+}
+
+/* The oldest continuous file (names carry the unix time; cpu and heap of one period
+ * sort together), into oldest; 0 when there is none. */
+static int oldest_continuous(char *oldest, size_t cap)
+{
+	DIR *d = opendir(rt_cfg.profile_dir);
+	struct dirent *e;
+	long best = -1;
+	oldest[0] = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_continuous(e->d_name))
+			continue;
+		const char *t = strrchr(e->d_name, '-');
+		long when = t ? atol(t + 1) : 0;
+		if (best < 0 || when < best) {
+			best = when;
+			snprintf(oldest, cap, "%s", e->d_name);
+		}
+	}
+	closedir(d);
+	return oldest[0] != 0;
+}
+
+int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
+{
+	char path[RT_CFG_PATH_MAX + 96], name[256];
+	int rc = 0;
+	if (ensure_dir(rt_cfg.profile_dir) != 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/continuous-cpu-%llu.pb.gz", rt_cfg.profile_dir,
+		 (unsigned long long)unix_s);
+	if (cpu && rt_profile_write_gz(cpu, path) != 0)
+		rc = -1;
+	snprintf(path, sizeof path, "%s/continuous-heap-%llu.pb.gz", rt_cfg.profile_dir,
+		 (unsigned long long)unix_s);
+	if (heap && rt_profile_write_gz(heap, path) != 0)
+		rc = -1;
+	/* A rolling history: the oldest continuous files go first when over the cap. */
+	uint64_t cap = rt_cfg.max_disk_mb * 1024 * 1024;
+	while (dir_bytes(rt_cfg.profile_dir) > cap && oldest_continuous(name, sizeof name)) {
+		snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
+		if (unlink(path) != 0)
+			break;
+	}
+	return rc;
+}
+
 /* ---- stats ---- */
 
 static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;

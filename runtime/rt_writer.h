@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt_profile.h"
 #include "rt_req.h"
 
 /* The samples collected for one request: sample i has weights[i] ns and the stack
@@ -28,6 +29,12 @@ void rt_samples_free(rt_samples_t *s);
 /* Writes the profile set and index line for a finished slow request, subject to the
  * rate limit and the disk cap (a refusal is counted as a dropped profile). */
 void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s);
+
+/* Continuous mode: writes continuous-cpu-<unix>.pb.gz and continuous-heap-<unix>.pb.gz
+ * (either may be NULL), then deletes the oldest continuous files while the directory
+ * is over OTSHIM_MAX_DISK_MB. 0, or -1 when a file could not be written. Called from
+ * the continuous thread only. */
+int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s);
 
 /* Rewrites otshim-stats-<pid>.json. Thread-safe. */
 void rt_writer_stats(void);

@@ -1,0 +1,32 @@
+#!/bin/bash
+# continuous.sh: OTSHIM_CONTINUOUS_SEC=1 writes continuous-cpu-<unix>.pb.gz and
+# continuous-heap-<unix>.pb.gz period after period, valid for go tool pprof, the CPU
+# ones showing what the service burned; and it keeps its history under
+# OTSHIM_MAX_DISK_MB by deleting the oldest continuous files (a 1.2 MB old one, left
+# in the directory beforehand, must go when the cap is 1 MiB).
+. "$(dirname "$0")/lib.sh"
+
+dir=$WORK/prof
+mkdir -p "$dir"
+head -c 1200000 /dev/urandom >"$dir/continuous-cpu-1000000000.pb.gz"
+start_demo "$dir" OTSHIM_CONTINUOUS_SEC=1 OTSHIM_MAX_DISK_MB=1
+for _ in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$PORT/cpu?ms=150"; done
+sleep 1.5
+stop_demo
+ncpu=$(ls "$dir"/continuous-cpu-*.pb.gz 2>/dev/null | wc -l)
+nheap=$(ls "$dir"/continuous-heap-*.pb.gz 2>/dev/null | wc -l)
+diag "continuous files: $ncpu cpu, $nheap heap"
+check "at least three periods of CPU files" [ "$ncpu" -ge 3 ]
+check "and of heap files" [ "$nheap" -ge 3 ]
+check "the oldest file went to keep the directory under 1 MiB" [ ! -e "$dir/continuous-cpu-1000000000.pb.gz" ]
+check "the directory is under the cap" [ "$(du -sb "$dir" | awk '{ print $1 }')" -le 1048576 ]
+best=0
+for f in "$dir"/continuous-cpu-*.pb.gz; do
+	s=$(pprof -top "$f" | awk '/burn_cpu$/ { v = $2; sub(/%/, "", v); print int(v) }')
+	[ "${s:-0}" -gt "$best" ] && best=$s
+done
+check "a CPU period shows burn_cpu with most of the samples ($best %)" [ "$best" -ge 80 ]
+f=$(ls "$dir"/continuous-heap-*.pb.gz | tail -1)
+check "heap periods are valid heap profiles" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q 'Type: inuse_space'"
+check "the service exited cleanly" [ "$DEMO_STATUS" = 0 ]
+done_testing
