@@ -117,9 +117,10 @@ fi
 
 # ---- 2. HTTP throughput ----
 
-start_demo() { # $1 = preload (empty or lib)
+start_demo() { # $1 = preload (empty or lib); CONT = OTSHIM_CONTINUOUS_SEC (default 0)
 	local port; port=$(free_port)
-	LD_PRELOAD=$1 OTSHIM_PROFILE_DIR=$WORK/p taskset -c 0 "$SRV" --port "$port" >/dev/null 2>&1 &
+	LD_PRELOAD=$1 OTSHIM_PROFILE_DIR=$WORK/p OTSHIM_CONTINUOUS_SEC=${CONT:-0} \
+		taskset -c 0 "$SRV" --port "$port" >/dev/null 2>&1 &
 	SPID=$!; PIDS+=("$SPID")
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
 	PORT=$port
@@ -168,8 +169,11 @@ done
 
 for svc in demo nginx; do
 	for r in $(seq "$ROUNDS"); do
-		for cfg in base shim; do
-			pre=""; [ "$cfg" = shim ] && pre=$LIB
+		cfgs="base shim"
+		[ "$svc" = demo ] && cfgs="base shim cont" # continuous mode, 2 s periods at 100 Hz
+		for cfg in $cfgs; do
+			pre=""; [ "$cfg" != base ] && pre=$LIB
+			CONT=0; [ "$cfg" = cont ] && CONT=2
 			"start_$svc" "$pre"
 			load > "$WORK/rps.$svc.$cfg.$r"
 			rss_of "$(serving_pid "$svc")" > "$WORK/rss.$svc.$cfg.$r"
@@ -238,6 +242,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 			"$(rps $svc base)" "$(rsp $svc base)" "$(rps $svc shim)" "$(rsp $svc shim)" \
 			"$(ratio "$(rps $svc shim)" "$(rps $svc base)")"
 	done
+	printf "| demo req/s, continuous mode (2 s periods, 100 Hz; spread) | %s (%s) | %s (%s) | %s |\n" \
+		"$(rps demo base)" "$(rsp demo base)" "$(rps demo cont)" "$(rsp demo cont)" \
+		"$(ratio "$(rps demo cont)" "$(rps demo base)")"
 	printf "| pthread_create+join, us per thread | %s | %s | %s |\n" "$(thr base)" "$(thr shim)" "$(ratio "$(thr shim)" "$(thr base)")"
 	printf "| threads profile of 1,000 threads: capture time, ms | n/a | %s | |\n" "${CAPMS:-n/a}"
 	for svc in idle demo nginx; do
