@@ -1,6 +1,6 @@
 /* rt_cpuprof.h: the whole-process CPU profile behind /debug/pprof/profile. For the
  * duration asked, every thread alive at the start gets its own CPU-time SIGPROF
- * source (perf_event task-clock, else a timer on its CPU clock); the SIGPROF handler
+ * source (a timer on its CPU clock, else perf_event task-clock); the SIGPROF handler
  * hands such signals here first (rt_cpuprof_on_signal), so a slow request's sampling
  * of the same thread, from its own source, goes on undisturbed. Samples land in a
  * buffer that is mapped once and never freed; each is weighted by the thread CPU time

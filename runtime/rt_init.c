@@ -15,6 +15,7 @@
 #include "rt_log.h"
 #include "rt_pprof.h"
 #include "rt_sampler.h"
+#include "rt_symbols.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
 #include "rt_threadreg.h"
@@ -54,6 +55,7 @@ static void fork_child(void)
 {
 	rt_treg_fork_child();
 	rt_threadprof_fork_child();
+	rt_symbols_fork_child();
 	rt_heap_fork_child();
 	rt_conn_fork_child();
 	rt_worker_fork_child();

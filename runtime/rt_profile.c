@@ -609,7 +609,7 @@ int rt_profile_encode_gz(rt_profile_t *p, uint8_t **out, size_t *out_len)
 	funcs_t fs = { 0 };
 	mapping_t *maps = NULL;
 	int with_lines = 0, rc = -1;
-	rt_symbols_t *sym = rt_symbols_open();
+	rt_symbols_t *sym = rt_symbols_acquire();
 
 	size_t nmaps = read_mappings(p, sym, &maps);
 	if (build_header(p, &pb, &a) || build_locations(p, &pb, &a, &fs, maps, nmaps, sym, &with_lines) ||
@@ -628,7 +628,7 @@ int rt_profile_encode_gz(rt_profile_t *p, uint8_t **out, size_t *out_len)
 	rc = gzip_buf(raw, len, out, out_len);
 	free(raw);
 out:
-	rt_symbols_close(sym);
+	rt_symbols_release();
 	free(maps);
 	free(fs.f);
 	index_free(&fs.ix);

@@ -4,6 +4,8 @@
 #include "rt_symbols.h"
 
 #include <elfutils/libdwfl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +110,73 @@ void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len)
 	if (n <= 0 || (size_t)n * 2 + 1 > len)
 		return;
 	rt_hex_encode(bits, (size_t)n, buf);
+}
+
+/* ---- the shared instance ----
+ * Opening Dwfl reads every module's symbol tables and debug info: far too much to do
+ * for each profile. One instance is kept and reopened only when the set of mapped
+ * executable files changed; the JIT map is reread when it grew. libdw is not
+ * thread-safe, so the instance is used under a lock. */
+
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static rt_symbols_t *shared;
+static uint64_t shared_key;
+static off_t shared_jit_size;
+
+/* A hash of the file-backed executable mappings: anonymous memory (the allocator's,
+ * the JIT's) comes and goes without changing what Dwfl knows. */
+static uint64_t modules_key(void)
+{
+	char line[4608];
+	uint64_t h = 1469598103934665603ull;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		char *perm = strchr(line, ' ');
+		if (!perm || perm[3] != 'x' || !strchr(line, '/'))
+			continue;
+		for (const char *c = line; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	}
+	fclose(f);
+	return h;
+}
+
+static off_t jit_map_size(void)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+rt_symbols_t *rt_symbols_acquire(void)
+{
+	pthread_mutex_lock(&shared_mu);
+	uint64_t key = modules_key();
+	off_t jit = jit_map_size();
+	if (!shared || key != shared_key) {
+		rt_symbols_close(shared);
+		shared = rt_symbols_open();
+		shared_key = key;
+		shared_jit_size = jit;
+	} else if (jit != shared_jit_size) {
+		rt_perfmap_close(shared->jit);
+		shared->jit = rt_perfmap_open();
+		shared_jit_size = jit;
+	}
+	return shared;
+}
+
+void rt_symbols_release(void)
+{
+	pthread_mutex_unlock(&shared_mu);
+}
+
+void rt_symbols_fork_child(void)
+{
+	/* Another thread may have been inside libdw: start afresh (the old one leaks). */
+	pthread_mutex_init(&shared_mu, NULL);
+	shared = NULL;
 }

@@ -29,4 +29,10 @@ int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out);
  * 2*20+1 is enough for GNU build ids); "" when none. */
 void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len);
 
+/* The shared instance, reopened when the mapped modules changed, under a lock held
+ * until rt_symbols_release. May return NULL (then release all the same). */
+rt_symbols_t *rt_symbols_acquire(void);
+void rt_symbols_release(void);
+void rt_symbols_fork_child(void);
+
 #endif
