@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rt_cputimer.h"
+#include "rt_unwind.h"
 
 __thread int rt_tls_depth __attribute__((tls_model("initial-exec")));
 __thread rt_thread_t *rt_tls_self __attribute__((tls_model("initial-exec")));
@@ -78,6 +79,7 @@ rt_thread_t *rt_thread_self(void)
 	rt_tls_self = t;
 	if (exit_key_ok)
 		pthread_setspecific(exit_key, t);
+	rt_unwind_warm(); /* this thread may be sampled: its unwind cache is set up now */
 	return t;
 }
 

@@ -7,13 +7,25 @@
 #include <link.h>
 #include <ucontext.h>
 
+/* A cursor walk of the calling thread's own stack, the way the handler walks: it
+ * makes libunwind set up what it sets up lazily (process-wide, then per thread) here
+ * rather than in a handler, where it would be slow enough to lose the signals that
+ * arrive meanwhile. (rt_unwind_here takes another path, unw_backtrace.) */
+void rt_unwind_warm(void)
+{
+	unw_context_t ctx;
+	unw_cursor_t c;
+	if (unw_getcontext(&ctx) < 0 || unw_init_local(&c, &ctx) < 0)
+		return;
+	for (int i = 0; i < 64 && unw_step(&c) > 0; i++)
+		;
+}
+
 void rt_unwind_init(void)
 {
-	/* A per-thread cache needs no locks in the handler. Walking once here lets
-	 * libunwind do its lazy initialisation (which may allocate) outside a handler. */
+	/* A per-thread cache needs no locks in the handler. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	uintptr_t pcs[8];
-	(void)rt_unwind_here(pcs, 8, 0);
+	rt_unwind_warm();
 }
 
 static size_t walk(unw_cursor_t *c, uintptr_t *pcs, size_t n, size_t max)

@@ -10,6 +10,8 @@
 
 /* Normal context, once, before any timer is armed. */
 void rt_unwind_init(void);
+/* Normal context, once per thread that may be sampled, before it is. */
+void rt_unwind_warm(void);
 
 /* Writes the interrupted instruction address to pcs[0] and the return addresses of the
  * callers after it; returns the number written (>= 1 when uc is valid). */
