@@ -3,9 +3,7 @@
  * a period waits for it rather than run beside it. */
 #include "rt_continuous.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <time.h>
 
 #include "rt_cfg.h"
@@ -15,16 +13,10 @@
 #include "rt_log.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
+#include "rt_util.h"
 #include "rt_writer.h"
 
 #define CONTINUOUS_HZ 100
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static void *continuous_main(void *arg)
 {
@@ -38,7 +30,7 @@ static void *continuous_main(void *arg)
 		rt_profile_t *cpu = NULL, *heap = NULL;
 		int rc = rt_cpuprof_collect(period, CONTINUOUS_HZ, &cpu);
 		if (rc == -2) { /* an on-demand profile is running */
-			nap_ms(200);
+			rt_nap_ms(200);
 			continue;
 		}
 		if (rc == -3) {
@@ -46,7 +38,7 @@ static void *continuous_main(void *arg)
 			if (!said++)
 				rt_log(RT_LOG_WARN, "continuous mode: the service handles SIGPROF "
 				       "itself; heap snapshots only");
-			nap_ms((long)period * 1000);
+			rt_nap_ms((long)period * 1000);
 		}
 		rt_heap_snapshot_t snap;
 		if (rt_heap_rate() > 0 && rt_heap_snapshot(&snap) == 0) {
@@ -68,15 +60,6 @@ void rt_continuous_start(void)
 {
 	if (rt_cfg.continuous_sec == 0)
 		return;
-	sigset_t all, old;
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, &a, continuous_main, NULL) != 0)
+	if (rt_spawn_detached(continuous_main, NULL) != 0)
 		rt_log(RT_LOG_WARN, "cannot start the continuous-mode thread");
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&a);
 }

@@ -9,7 +9,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "rt_thread.h"
 #include "rt_threadprof.h"
 #include "rt_unwind.h"
+#include "rt_util.h"
 
 #define MAX_THREADS 4096
 #define MAX_SAMPLES 32768
@@ -102,55 +102,12 @@ int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
 
 /* ---- sources ---- */
 
-static int perf_source(source_t *s, unsigned hz)
-{
-	struct perf_event_attr pe;
-	memset(&pe, 0, sizeof pe);
-	pe.type = PERF_TYPE_SOFTWARE;
-	pe.size = sizeof pe;
-	pe.config = PERF_COUNT_SW_TASK_CLOCK;
-	pe.sample_period = 1000000000ull / hz;
-	pe.disabled = 1;
-	pe.exclude_kernel = 1;
-	pe.exclude_hv = 1;
-	pe.wakeup_events = 1;
-	int fd = (int)syscall(SYS_perf_event_open, &pe, s->tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = s->tid };
-	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
-	    fcntl(fd, F_SETOWN_EX, &owner) != 0) {
-		close(fd);
-		return -1;
-	}
-	s->fd = fd;
-	return 0;
-}
-
-static int timer_source(source_t *s)
-{
-	struct sigevent sev;
-	clockid_t clock = (clockid_t)((~(unsigned)s->tid << 3) | 6); /* the thread's CPU clock */
-	memset(&sev, 0, sizeof sev);
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGPROF;
-	sev._sigev_un._tid = s->tid;
-	sev.sigev_value.sival_ptr = s;
-	if (timer_create(clock, &sev, &s->timer) != 0)
-		return -1;
-	s->has_timer = 1;
-	return 0;
-}
-
 static void start_source(source_t *s, unsigned hz)
 {
-	if (s->fd >= 0) {
+	if (s->fd >= 0)
 		ioctl(s->fd, PERF_EVENT_IOC_ENABLE, 0);
-	} else if (s->has_timer) {
-		long period = 1000000000L / (long)hz;
-		struct itimerspec its = { { 0, period }, { 0, period } };
-		timer_settime(s->timer, 0, &its, NULL);
-	}
+	else if (s->has_timer)
+		rt_cputimer_timer_start(s->timer, hz);
 }
 
 static void stop_source(source_t *s)
@@ -185,13 +142,6 @@ static int map_once(void)
 	return 0;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* Sets up and starts a source for tid in the next free slot. 0, or -1. */
 static int arm_thread(pid_t tid, unsigned hz)
 {
@@ -208,7 +158,10 @@ static int arm_thread(pid_t tid, unsigned hz)
 	 * thread), while a CPU-clock timer costs only its ticks. At 100 Hz the timer's
 	 * CONFIG_HZ ceiling does not matter, so it comes first here; the slow-request
 	 * sampler, which wants 1 kHz on one thread for a short while, prefers perf. */
-	if (timer_source(s) != 0 && perf_source(s, hz) != 0)
+	union sigval v = { .sival_ptr = s };
+	if (rt_cputimer_timer_create(tid, v, &s->timer) == 0)
+		s->has_timer = 1;
+	else if ((s->fd = rt_cputimer_perf_open(tid, hz)) < 0)
 		return -1; /* the slot stays unused (live is 0) */
 	atomic_store_explicit(&s->live, 1, memory_order_release);
 	start_source(s, hz);
@@ -267,16 +220,16 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 	active_hz = hz;
 	atomic_store_explicit(&active, 1, memory_order_release);
 	arm_all(hz);
-	nap_ms((long)seconds * 1000);
+	rt_nap_ms((long)seconds * 1000);
 	/* Threads started meanwhile armed themselves; wait for any still doing so. */
 	atomic_store(&stopping, 1);
 	while (atomic_load(&arming))
-		nap_ms(1);
+		rt_nap_ms(1);
 	int n = atomic_load(&nclaimed);
 	for (int i = 0; i < n && i < MAX_THREADS; i++)
 		if (atomic_load(&sources[i].live))
 			stop_source(&sources[i]);
-	nap_ms(20); /* handlers already running finish */
+	rt_nap_ms(20); /* handlers already running finish */
 	atomic_store_explicit(&active, 0, memory_order_release);
 
 	static const rt_value_type_t types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };

@@ -39,7 +39,7 @@ uint64_t rt_cputimer_thread_ns(pid_t tid)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int perf_start(rt_thread_t *t, uint32_t hz)
+int rt_cputimer_perf_open(pid_t tid, uint32_t hz)
 {
 	struct perf_event_attr pe;
 	memset(&pe, 0, sizeof pe);
@@ -53,15 +53,44 @@ static int perf_start(rt_thread_t *t, uint32_t hz)
 	pe.exclude_kernel = 1;
 	pe.exclude_hv = 1;
 	pe.wakeup_events = 1;
-	int fd = (int)syscall(SYS_perf_event_open, &pe, t->tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	int fd = (int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = t->tid };
+	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
 	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
 	    fcntl(fd, F_SETOWN_EX, &owner) != 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) != 0) {
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int rt_cputimer_timer_create(pid_t tid, union sigval value, timer_t *out)
+{
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = tid; /* sigev_notify_thread_id */
+	sev.sigev_value = value;
+	return timer_create(thread_clock(tid), &sev, out);
+}
+
+int rt_cputimer_timer_start(timer_t timer, uint32_t hz)
+{
+	long period = 1000000000L / (long)hz;
+	struct itimerspec its = {
+		.it_interval = { period / 1000000000L, period % 1000000000L },
+		.it_value = { period / 1000000000L, period % 1000000000L },
+	};
+	return timer_settime(timer, 0, &its, NULL);
+}
+
+static int perf_start(rt_thread_t *t, uint32_t hz)
+{
+	int fd = rt_cputimer_perf_open(t->tid, hz);
+	if (fd < 0)
+		return -1;
 	t->perf_fd = fd;
 	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
 		t->perf_fd = -1;
@@ -73,20 +102,10 @@ static int perf_start(rt_thread_t *t, uint32_t hz)
 
 static int timer_start(rt_thread_t *t, uint32_t hz)
 {
-	struct sigevent sev;
-	memset(&sev, 0, sizeof sev);
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGPROF;
-	sev._sigev_un._tid = t->tid; /* sigev_notify_thread_id */
-	sev.sigev_value.sival_int = RT_SAMPLER_TIMER_MAGIC;
-	if (timer_create(thread_clock(t->tid), &sev, &t->timer) != 0)
+	union sigval v = { .sival_int = RT_SAMPLER_TIMER_MAGIC };
+	if (rt_cputimer_timer_create(t->tid, v, &t->timer) != 0)
 		return -1;
-	long period = 1000000000L / (long)hz;
-	struct itimerspec its = {
-		.it_interval = { period / 1000000000L, period % 1000000000L },
-		.it_value = { period / 1000000000L, period % 1000000000L },
-	};
-	if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+	if (rt_cputimer_timer_start(t->timer, hz) != 0) {
 		timer_delete(t->timer);
 		return -1;
 	}

@@ -8,7 +8,9 @@
 #ifndef RT_CPUTIMER_H
 #define RT_CPUTIMER_H
 
+#include <signal.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "rt_thread.h"
 
@@ -25,6 +27,15 @@ void rt_cputimer_forget(rt_thread_t *t);
 
 /* CPU time consumed so far by thread tid (any thread of this process), ns; 0 on error. */
 uint64_t rt_cputimer_thread_ns(pid_t tid);
+
+/* The two kinds of source, for other samplers (rt_cpuprof) too; each signals SIGPROF
+ * to thread tid per 1/hz of its CPU time. rt_cputimer_perf_open returns a perf_event
+ * fd set up but disabled (PERF_EVENT_IOC_ENABLE starts it), or -1;
+ * rt_cputimer_timer_create a timer whose signals carry value (0, or -1), started
+ * by rt_cputimer_timer_start. */
+int rt_cputimer_perf_open(pid_t tid, uint32_t hz);
+int rt_cputimer_timer_create(pid_t tid, union sigval value, timer_t *out);
+int rt_cputimer_timer_start(timer_t timer, uint32_t hz);
 
 /* Route override for tests: OTSHIM_CPU_ROUTE=timer forces the fallback. */
 void rt_cputimer_init(int force_timer);

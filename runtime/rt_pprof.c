@@ -147,19 +147,13 @@ static int serve_cpu(int fd, const char *query)
 		}
 	}
 	cpu_job_t *job = malloc(sizeof *job);
-	pthread_t t;
-	pthread_attr_t a;
 	if (!job) {
 		answer_text(fd, 500, "out of memory\n");
 		return 0;
 	}
 	job->fd = fd;
 	job->seconds = seconds;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &a, cpu_main, job); /* inherits our blocked signals */
-	pthread_attr_destroy(&a);
-	if (rc != 0) {
+	if (rt_spawn_detached(cpu_main, job) != 0) {
 		free(job);
 		answer_text(fd, 500, "cannot start the profile\n");
 		return 0;
@@ -328,18 +322,9 @@ void rt_pprof_start(void)
 	}
 	freeaddrinfo(res);
 	listen_fd = fd;
-	sigset_t all, old;
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, &a, listener_main, NULL) != 0) {
+	if (rt_spawn_detached(listener_main, NULL) != 0) {
 		rt_log(RT_LOG_WARN, "cannot start the pprof endpoint thread");
 		close(fd);
 		listen_fd = -1;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&a);
 }

@@ -25,6 +25,7 @@
 
 #include "rt_alloc.h"
 #include "rt_log.h"
+#include "rt_req.h"
 #include "rt_thread.h"
 #include "rt_threadreg.h"
 #include "rt_unwind.h"
@@ -229,13 +230,6 @@ static uint64_t serial_of(pid_t tid)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Waits until no slot is PENDING or BUSY, or the bound passes; then abandons the
  * PENDING ones and gives BUSY ones (a handler mid-unwind) a little longer. */
 static void wait_answers(slot_t *s, size_t n, uint64_t t0)
@@ -247,7 +241,7 @@ static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 			int st = atomic_load_explicit(&s[i].state, memory_order_acquire);
 			waiting += st == S_PENDING || st == S_BUSY;
 		}
-		if (!waiting || mono_ns() >= deadline)
+		if (!waiting || rt_mono_ns() >= deadline)
 			break;
 		struct timespec pause = { 0, 200000 };
 		nanosleep(&pause, NULL);
@@ -256,10 +250,10 @@ static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 		int expect = S_PENDING;
 		atomic_compare_exchange_strong(&s[i].state, &expect, S_ABANDONED);
 	}
-	uint64_t grace = mono_ns() + 10000000ull;
+	uint64_t grace = rt_mono_ns() + 10000000ull;
 	for (size_t i = 0; i < n; i++)
 		while (atomic_load_explicit(&s[i].state, memory_order_acquire) == S_BUSY &&
-		       mono_ns() < grace)
+		       rt_mono_ns() < grace)
 			sched_yield();
 }
 
@@ -278,7 +272,7 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 	pthread_mutex_lock(&capture_mu);
 	slot_t *s = atomic_load(&enabled) ? slots_for(n) : NULL;
 	pid_t pid = getpid(), me = gettid_raw();
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = rt_mono_ns();
 	for (size_t i = 0; s && i < n; i++) {
 		s[i].npcs = 0;
 		atomic_store(&s[i].tid, tids[i]);
@@ -300,7 +294,7 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 	}
 	if (s)
 		wait_answers(s, n, t0);
-	c->elapsed_ns = mono_ns() - t0;
+	c->elapsed_ns = rt_mono_ns() - t0;
 	for (size_t i = 0; i < n; i++) {
 		rt_thread_stack_t *t = &c->threads[i];
 		t->tid = tids[i];

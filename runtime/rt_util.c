@@ -1,8 +1,11 @@
-/* rt_util.c: shared worker-side helpers (see rt_util.h). */
+/* rt_util.c: helpers shared by the shim's own threads (see rt_util.h). */
 #include "rt_util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 int rt_grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -33,4 +36,26 @@ int rt_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int rt_spawn_detached(void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&t, &a, fn, arg); /* the new thread inherits the mask */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
+	return rc == 0 ? 0 : -1;
+}
+
+void rt_nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
