@@ -29,7 +29,7 @@ LIBS    = -ljemalloc -lm -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
 
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 RT_SRC   := $(sort $(wildcard runtime/*.c))
-GEN_SRC  := $(B)/gen/profile.pb-c.c
+GEN_SRC  := $(B)/gen/profile.pb-c.c $(B)/gen/otlp_trace.pb-c.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
 GEN_OBJ  := $(GEN_SRC:.c=.o)
@@ -47,11 +47,16 @@ $(B)/gen/profile.pb-c.c $(B)/gen/profile.pb-c.h: $(PROTO)
 	@mkdir -p $(B)/gen
 	protoc-c --c_out=$(B)/gen -I$(dir $(PROTO)) $(PROTO)
 
+# Our own OTLP subset (runtime/proto/): upstream's field numbers, our message set.
+$(B)/gen/otlp_trace.pb-c.c $(B)/gen/otlp_trace.pb-c.h: runtime/proto/otlp_trace.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iruntime/proto $<
+
 # Generated code is not ours to keep warning-clean beyond -Wall.
-$(GEN_OBJ): $(GEN_SRC)
+$(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
 	$(CC) $(OPT) -g -fPIC -fvisibility=hidden $(SANFLAGS) -I$(B)/gen -c $< -o $@
 
-$(B)/%.o: %.c | $(B)/gen/profile.pb-c.h
+$(B)/%.o: %.c | $(B)/gen/profile.pb-c.h $(B)/gen/otlp_trace.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 

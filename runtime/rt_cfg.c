@@ -17,7 +17,8 @@ rt_cfg_t rt_cfg;
 
 typedef void (*report_fn)(const char *line);
 
-enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_WRAPPER };
+enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_WRAPPER,
+	    K_URL, K_KV, K_NAME, K_GZIP, K_PROTOCOL };
 
 typedef struct var {
 	const char *name;
@@ -28,6 +29,8 @@ typedef struct var {
 } var_t;
 
 #define F(field) offsetof(rt_cfg_t, field)
+#define O(field) offsetof(rt_cfg_t, otlp.field)
+#define MS "a whole number of milliseconds (1..3600000)"
 
 static const var_t vars[] = {
 	{ "OTSHIM_ENABLED", K_BOOL, 0, 1, F(enabled), "0 or 1" },
@@ -45,6 +48,25 @@ static const var_t vars[] = {
 	{ "OTSHIM_LOG", K_LOG, 0, 0, F(log_level), "error, warn, info or debug" },
 	{ "OTSHIM_RECORD_QUERY", K_BOOL, 0, 1, F(record_query), "0 or 1" },
 	{ "OTSHIM_CPU_ROUTE", K_ROUTE, 0, 0, F(cpu_route_timer), "auto or timer" },
+	/* OpenTelemetry's names; generic rows come before the signal-specific ones that
+	 * override them. */
+	{ "OTEL_EXPORTER_OTLP_ENDPOINT", K_URL, 0, 0, O(endpoint), "an http:// or https:// URL" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", K_URL, 0, 0, O(traces_url), "an http:// or https:// URL" },
+	{ "OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT", K_URL, 0, 0, O(profiles_url), "an http:// or https:// URL" },
+	{ "OTEL_EXPORTER_OTLP_HEADERS", K_KV, 0, 0, O(headers), "a list key=value,key2=value2" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_HEADERS", K_KV, 0, 0, O(headers), "a list key=value,key2=value2" },
+	{ "OTEL_EXPORTER_OTLP_TIMEOUT", K_U32, 1, 3600000, O(timeout_ms), MS },
+	{ "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", K_U32, 1, 3600000, O(timeout_ms), MS },
+	{ "OTEL_EXPORTER_OTLP_COMPRESSION", K_GZIP, 0, 0, O(gzip), "gzip or none" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", K_GZIP, 0, 0, O(gzip), "gzip or none" },
+	{ "OTEL_EXPORTER_OTLP_PROTOCOL", K_PROTOCOL, 0, 0, 0, "http/protobuf (the only protocol otshim speaks)" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", K_PROTOCOL, 0, 0, 0, "http/protobuf (the only protocol otshim speaks)" },
+	{ "OTEL_BSP_SCHEDULE_DELAY", K_U32, 1, 3600000, O(bsp_delay_ms), MS },
+	{ "OTEL_BSP_EXPORT_TIMEOUT", K_U32, 1, 3600000, O(bsp_export_timeout_ms), MS },
+	{ "OTEL_BSP_MAX_QUEUE_SIZE", K_U32, 1, 1000000, O(bsp_queue), "a whole number of spans (1..1000000)" },
+	{ "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", K_U32, 1, 1000000, O(bsp_batch), "a whole number of spans (1..1000000)" },
+	{ "OTEL_SERVICE_NAME", K_NAME, 0, 0, O(service_name), "a name of at most 255 bytes" },
+	{ "OTEL_RESOURCE_ATTRIBUTES", K_KV, 0, 0, O(resource_attrs), "a list key=value,key2=value2" },
 	/* read by scripts/otshim, not by the library */
 	{ "OTSHIM_LIB", K_WRAPPER, 0, 0, 0, "" },
 };
@@ -64,6 +86,12 @@ static void set_defaults(rt_cfg_t *c, const char *cwd)
 	c->max_disk_mb = 1024;
 	c->log_level = RT_LOG_WARN;
 	c->threads_signal = (uint32_t)(SIGRTMIN + 7);
+	snprintf(c->otlp.endpoint, sizeof c->otlp.endpoint, "http://localhost:4318");
+	c->otlp.timeout_ms = 10000;
+	c->otlp.bsp_delay_ms = 5000;
+	c->otlp.bsp_export_timeout_ms = 30000;
+	c->otlp.bsp_queue = 2048;
+	c->otlp.bsp_batch = 512;
 }
 
 static void complain(report_fn report, const var_t *v, const char *value, const char *fallback)
@@ -133,6 +161,17 @@ static int parse_addr(const char *s)
 	}
 	uint64_t port;
 	return parse_u64(colon + 1, 1, 65535, &port);
+}
+
+static void kv_ignore(const char *k, const char *v, void *arg)
+{
+	(void)k, (void)v, (void)arg;
+}
+
+static int parse_url(const char *s)
+{
+	return (strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8])
+		       ? 0 : -1;
 }
 
 static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *cwd,
@@ -205,6 +244,34 @@ static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *
 		else
 			complain(report, v, val, "auto");
 		return;
+	case K_URL:
+		if (parse_url(val) == 0 && strlen(val) < RT_CFG_URL_MAX)
+			snprintf(field, RT_CFG_URL_MAX, "%s", val);
+		else
+			complain(report, v, val, *field ? field : "the default");
+		return;
+	case K_KV:
+		if (strlen(val) < RT_CFG_KV_MAX && rt_cfg_kv_parse(val, kv_ignore, NULL) == 0)
+			snprintf(field, RT_CFG_KV_MAX, "%s", val);
+		else
+			complain(report, v, val, *field ? field : "none");
+		return;
+	case K_NAME:
+		if (strlen(val) < sizeof c->otlp.service_name)
+			snprintf(field, sizeof c->otlp.service_name, "%s", val);
+		else
+			complain(report, v, val, "unknown_service:<executable>");
+		return;
+	case K_GZIP:
+		if (strcmp(val, "gzip") == 0 || strcmp(val, "none") == 0)
+			*(int *)field = strcmp(val, "gzip") == 0;
+		else
+			complain(report, v, val, *(int *)field ? "gzip" : "none");
+		return;
+	case K_PROTOCOL:
+		if (strcmp(val, "http/protobuf") != 0)
+			complain(report, v, val, "http/protobuf");
+		return;
 	}
 }
 
@@ -261,6 +328,117 @@ static void check_unknown(const char *entry, report_fn report)
 	report(line);
 }
 
+/* ---- OpenTelemetry ---- */
+
+/* OTEL_*_EXPORTER: 1 for "otlp", 0 for unset, "none" or anything else (reported). */
+static int parse_exporter(const char *(*get)(const char *), const char *name, const char *what,
+			  report_fn report)
+{
+	const char *v = get(name);
+	if (v && strcmp(v, "otlp") == 0)
+		return 1;
+	if (v && *v && strcmp(v, "none") != 0 && report) {
+		char line[400];
+		snprintf(line, sizeof line, "%s=\"%.200s\" is not supported (otlp or none); %s are "
+			 "not exported", name, v, what);
+		report(line);
+	}
+	return 0;
+}
+
+/* Joins the generic endpoint and a signal's path the way the SDK specification does:
+ * the path is appended, with exactly one slash between. */
+static void join_url(char *out, const char *base, const char *path)
+{
+	size_t n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (snprintf(out, RT_CFG_URL_MAX, "%.*s/%s", (int)n, base, path) >= RT_CFG_URL_MAX)
+		out[0] = 0;
+}
+
+static void derive_otlp(rt_cfg_t *c, const char *(*get)(const char *), report_fn report)
+{
+	rt_cfg_otlp_t *o = &c->otlp;
+	const char *off = get("OTEL_SDK_DISABLED");
+	if (off && strcasecmp(off, "true") == 0)
+		c->traces_otlp = c->profiles_otlp = 0;
+	if (!o->traces_url[0])
+		join_url(o->traces_url, o->endpoint, "v1/traces");
+	if (!o->profiles_url[0])
+		join_url(o->profiles_url, o->endpoint, "v1development/profiles");
+	if (o->bsp_batch > o->bsp_queue) {
+		if (report) {
+			char line[200];
+			snprintf(line, sizeof line, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=%u is larger than "
+				 "OTEL_BSP_MAX_QUEUE_SIZE=%u; using %u", o->bsp_batch, o->bsp_queue,
+				 o->bsp_queue);
+			report(line);
+		}
+		o->bsp_batch = o->bsp_queue;
+	}
+}
+
+static int unhex(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Copies s[0..n) trimmed of blanks into out (cap bytes), percent-decoding if asked.
+ * Returns 0, or -1 when it is empty (for keys), too long or badly encoded. */
+static int kv_copy(const char *s, size_t n, char *out, size_t cap, int decode, int allow_empty)
+{
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (!n && !allow_empty)
+		return -1;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		int ch = (unsigned char)s[i];
+		if (decode && ch == '%') {
+			int hi = i + 2 < n ? unhex(s[i + 1]) : -1;
+			int lo = hi >= 0 ? unhex(s[i + 2]) : -1;
+			if (lo < 0)
+				return -1;
+			ch = hi * 16 + lo;
+			i += 2;
+		}
+		if (ch == 0 || o + 1 >= cap)
+			return -1;
+		out[o++] = (char)ch;
+	}
+	out[o] = 0;
+	return 0;
+}
+
+int rt_cfg_kv_parse(const char *list, void (*each)(const char *, const char *, void *), void *arg)
+{
+	char key[256], value[1024];
+	const char *p = list;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', n);
+		/* An empty member (a stray or trailing comma) is skipped, as baggage allows. */
+		if (!eq) {
+			if (kv_copy(p, n, key, sizeof key, 0, 1) != 0 || key[0])
+				return -1;
+		} else {
+			if (kv_copy(p, (size_t)(eq - p), key, sizeof key, 0, 0) != 0 ||
+			    kv_copy(eq + 1, n - (size_t)(eq - p) - 1, value, sizeof value, 1, 1) != 0)
+				return -1;
+			each(key, value, arg);
+		}
+		p += n + (end ? 1 : 0);
+	}
+	return 0;
+}
+
 /* ---- entry points ---- */
 
 void rt_cfg_parse(rt_cfg_t *out, const char *(*get)(const char *name), char *const *envp,
@@ -276,15 +454,9 @@ void rt_cfg_parse(rt_cfg_t *out, const char *(*get)(const char *name), char *con
 			if (val)
 				parse_var(out, &vars[i], val, cwd, report);
 		}
-	const char *exporter = get("OTEL_TRACES_EXPORTER");
-	if (exporter && strcmp(exporter, "otlp") == 0)
-		out->traces_otlp = 1;
-	else if (exporter && *exporter && strcmp(exporter, "none") != 0 && report) {
-		char line[300];
-		snprintf(line, sizeof line, "OTEL_TRACES_EXPORTER=\"%.200s\" is not supported "
-			 "(otlp or none); spans are not exported", exporter);
-		report(line);
-	}
+	out->traces_otlp = parse_exporter(get, "OTEL_TRACES_EXPORTER", "spans", report);
+	out->profiles_otlp = parse_exporter(get, "OTEL_PROFILES_EXPORTER", "profiles", report);
+	derive_otlp(out, get, report);
 	for (; envp && *envp; envp++)
 		check_unknown(*envp, report);
 }

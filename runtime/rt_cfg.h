@@ -10,6 +10,26 @@
 
 #define RT_CFG_PATH_MAX 4096
 
+#define RT_CFG_URL_MAX 1024
+#define RT_CFG_KV_MAX 2048
+
+/* OTLP/HTTP export, named and defaulted as the OpenTelemetry SDK specification names
+ * them; a signal-specific variable (..._TRACES_...) wins over the generic one. */
+typedef struct rt_cfg_otlp {
+	char endpoint[RT_CFG_URL_MAX];         /* OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318 */
+	char traces_url[RT_CFG_URL_MAX];       /* ..._TRACES_ENDPOINT, else endpoint + /v1/traces */
+	char profiles_url[RT_CFG_URL_MAX];     /* ..._PROFILES_ENDPOINT, else endpoint + /v1development/profiles */
+	char headers[RT_CFG_KV_MAX];           /* ..._HEADERS: "k=v,k2=v2", values percent-encoded */
+	uint32_t timeout_ms;                   /* ..._TIMEOUT, default 10000 */
+	int gzip;                              /* ..._COMPRESSION: "gzip" (1) or "none" (0, default) */
+	uint32_t bsp_delay_ms;                 /* OTEL_BSP_SCHEDULE_DELAY, default 5000 */
+	uint32_t bsp_export_timeout_ms;        /* OTEL_BSP_EXPORT_TIMEOUT, default 30000 */
+	uint32_t bsp_queue;                    /* OTEL_BSP_MAX_QUEUE_SIZE, default 2048 */
+	uint32_t bsp_batch;                    /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, default 512, <= queue */
+	char service_name[256];                /* OTEL_SERVICE_NAME, "" = unknown_service:<exe> */
+	char resource_attrs[RT_CFG_KV_MAX];    /* OTEL_RESOURCE_ATTRIBUTES, "k=v,..." */
+} rt_cfg_otlp_t;
+
 typedef struct rt_cfg {
 	int enabled;                   /* OTSHIM_ENABLED: 0/1, default 1 */
 	char profile_dir[RT_CFG_PATH_MAX]; /* OTSHIM_PROFILE_DIR, made absolute, default "<cwd>/profiles" */
@@ -24,7 +44,9 @@ typedef struct rt_cfg {
 	uint32_t continuous_sec;       /* OTSHIM_CONTINUOUS_SEC, 0..86400, default 0 */
 	int log_level;                 /* OTSHIM_LOG: error/warn/info/debug -> RT_LOG_*, default warn */
 	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */
-	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" */
+	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" (and OTEL_SDK_DISABLED unset) */
+	int profiles_otlp;             /* OTEL_PROFILES_EXPORTER == "otlp" */
+	rt_cfg_otlp_t otlp;            /* the OTLP exporter's settings (OTEL_*) */
 	int cpu_route_timer;           /* OTSHIM_CPU_ROUTE=timer: skip perf_event (tests, odd kernels) */
 	uint32_t threads_signal;       /* OTSHIM_THREADS_SIGNAL: real-time signal for thread stacks,
 	                                  0 = off, default SIGRTMIN+7 */
@@ -44,5 +66,13 @@ void rt_cfg_load(void);
  * report may be NULL. cwd makes a relative profile dir absolute. */
 void rt_cfg_parse(rt_cfg_t *out, const char *(*get)(const char *name), char *const *envp,
 		  const char *cwd, void (*report)(const char *line));
+
+/* Splits a W3C-baggage-style list ("k=v, k2 = v2"; values percent-encoded), as
+ * OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are written, calling
+ * each(key, value, arg) with NUL-terminated, trimmed, decoded strings (at most 255 and
+ * 1023 bytes). Returns 0, or -1 at the first malformed member (those before it were
+ * passed on). Pure; any thread. */
+int rt_cfg_kv_parse(const char *list, void (*each)(const char *key, const char *value, void *arg),
+		    void *arg);
 
 #endif

@@ -8,8 +8,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "rt_cfg.h"
+#include "rt_export.h"
 #include "rt_http.h"
 #include "rt_log.h"
 #include "rt_req.h"
@@ -31,6 +33,9 @@ struct rt_conn {
 	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
 	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
 	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+	/* for spans only (read at accept when export is on) */
+	struct sockaddr_storage peer;
+	uint16_t local_port;
 };
 
 _Atomic(rt_conn_t *) *rt_conn_table;
@@ -58,6 +63,23 @@ int rt_conn_init(void)
 	return 0;
 }
 
+/* The peer's address and our port, which spans report. Two system calls per
+ * connection, paid only when spans are exported. */
+static void read_addresses(rt_conn_t *c, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t n = sizeof c->peer;
+	if (getpeername(fd, (struct sockaddr *)&c->peer, &n) != 0)
+		c->peer.ss_family = AF_UNSPEC;
+	n = sizeof local;
+	if (getsockname(fd, (struct sockaddr *)&local, &n) != 0)
+		return;
+	if (local.ss_family == AF_INET)
+		c->local_port = ntohs(((struct sockaddr_in *)&local)->sin_port);
+	else if (local.ss_family == AF_INET6)
+		c->local_port = ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+}
+
 /* ---- the live list (list_mu) ---- */
 
 /* Connection structs are never freed, only recycled, so a stale pointer read from the
@@ -83,6 +105,10 @@ static rt_conn_t *conn_alloc(int fd)
 	c->resp_fresh = 1;
 	c->head = c->tail = c->reading = NULL;
 	c->io_thread = NULL;
+	c->peer.ss_family = AF_UNSPEC;
+	c->local_port = 0;
+	if (rt_export_enabled())
+		read_addresses(c, fd);
 	atomic_store(&c->head_start, 0);
 	rt_http_req_init(&c->rq);
 	rt_http_resp_init(&c->rs);
@@ -249,6 +275,10 @@ static int on_request_event(rt_conn_t *c, int ev)
 	case RT_HTTP_EV_HEAD:
 		if (c->reading) {
 			rt_req_head(c->reading, &c->rq, rt_cfg.record_query);
+			if (rt_export_enabled()) {
+				c->reading->peer = c->peer;
+				c->reading->local_port = c->local_port;
+			}
 			c->served = 1;
 		}
 		return 0;

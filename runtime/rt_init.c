@@ -11,6 +11,7 @@
 #include "rt_conn.h"
 #include "rt_continuous.h"
 #include "rt_cputimer.h"
+#include "rt_export.h"
 #include "rt_heap.h"
 #include "rt_log.h"
 #include "rt_pprof.h"
@@ -61,6 +62,7 @@ static void fork_child(void)
 	rt_worker_fork_child();
 	rt_thread_after_fork_child();
 	rt_writer_fork_child();
+	rt_export_fork_child();
 	pthread_mutex_init(&start_mu, NULL);
 	atomic_store(&threads_up, 0);
 }
@@ -87,6 +89,7 @@ static void init_runtime(void)
 	rt_unwind_locate_self();
 	rt_heap_init(rt_cfg.heap_sample_bytes);
 	rt_threadprof_init((int)rt_cfg.threads_signal);
+	rt_export_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
 	rt_pprof_start();
@@ -101,6 +104,7 @@ static void start_threads(void)
 	if (!atomic_load(&threads_up)) {
 		rt_worker_start();
 		rt_watchdog_start();
+		rt_export_start();
 		atomic_store(&threads_up, 1);
 	}
 	pthread_mutex_unlock(&start_mu);
@@ -136,7 +140,9 @@ __attribute__((destructor)) static void rt_dtor(void)
 		return;
 	int saved = rt_tls_depth;
 	rt_tls_depth = 1;
-	rt_worker_shutdown();
+	rt_worker_shutdown(); /* first: it hands slow requests' spans to the exporter */
+	rt_export_shutdown();
+	rt_writer_stats();
 	rt_tls_depth = saved;
 }
 

@@ -11,6 +11,7 @@
 
 #include "rt_cfg.h"
 #include "rt_cputimer.h"
+#include "rt_export.h"
 #include "rt_heap.h"
 #include "rt_worker.h"
 
@@ -144,8 +145,14 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		r->status = 0;
 	if (r->head_done && self)
 		atomic_fetch_add_explicit(&self->requests, 1, memory_order_relaxed);
-	if (!r->slow)
-		return r; /* the caller may reuse it for the next request */
+	if (!r->slow) {
+		if (!r->head_done || !rt_export_enabled())
+			return r; /* the caller may reuse it for the next request */
+		rt_req_ensure_ids(r);
+		r->end_mono_ns = rt_mono_ns();
+		r->start_real_ns = rt_req_start_real_ns(r);
+		return rt_export_offer(r) ? NULL : r;
+	}
 	/* Bytes are counted per thread: known when one thread began and ended it. */
 	if (r->alloc_key == rt_heap_thread_key())
 		r->alloc_bytes = (int64_t)(rt_heap_thread_allocated() - r->alloc_at_begin);
@@ -159,11 +166,17 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 	return NULL;
 }
 
+void rt_req_free(rt_req_t *r)
+{
+	free(r->files);
+	free(r);
+}
+
 void rt_req_discard(rt_req_t *r)
 {
 	if (r->slow && r->thread && r->cpu_route != RT_CPU_ROUTE_NONE)
 		rt_cputimer_release(r->thread, r->thread_gen);
 	if (r->slow)
 		rt_worker_unwatch(r->serial);
-	free(r);
+	rt_req_free(r);
 }

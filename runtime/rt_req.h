@@ -15,6 +15,13 @@
 #include "rt_thread.h"
 #include "rt_traceparent.h"
 
+/* What a slow request left in the profile directory, for its span (rt_writer fills it;
+ * names only, "" when that file was not written). */
+typedef struct rt_req_files {
+	char cpu[128], heap[128], threads[128];
+	int nthreads;                 /* threads in the capture, -1 when unknown */
+} rt_req_files_t;
+
 typedef struct rt_req {
 	struct rt_req *next;          /* connection's queue, then the worker's queue */
 	uint64_t serial;              /* process-unique, never 0 */
@@ -22,6 +29,7 @@ typedef struct rt_req {
 	uint64_t start_real_ns;       /* wall clock at start; set when the request is handed on */
 	int head_done;                /* the request head was parsed */
 	int ids_ready;                /* trace and span ids made (rt_req_ensure_ids) */
+	rt_req_files_t *files;        /* a slow request's files, for its span; owned */
 
 	rt_trace_ctx_t ctx;           /* trace id; parent id valid when has_parent */
 	int has_parent;
@@ -67,13 +75,16 @@ void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query);
 void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono);
 /* The response's last byte was written, or the connection closed. Counts the request
  * (if its head was seen) on the calling thread and stops sampling. A slow request goes
- * to the worker (NULL is returned); any other is returned for reuse or free(). */
+ * to the worker (NULL is returned); so does one the span exporter took; any other is
+ * returned for reuse or free(). */
 rt_req_t *rt_req_end(rt_req_t *r, int status_known);
 /* Makes the trace id (unless continued from traceparent) and span id. Any thread that
  * owns r; allocation-free. */
 void rt_req_ensure_ids(rt_req_t *r);
 /* The wall-clock time at which r began. */
 uint64_t rt_req_start_real_ns(const rt_req_t *r);
+/* Frees r and what it owns. */
+void rt_req_free(rt_req_t *r);
 /* Drops r without counting it (a connection found not to be HTTP). */
 void rt_req_discard(rt_req_t *r);
 

@@ -48,7 +48,7 @@ static int signo;
 static _Atomic int enabled;
 static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define MAX_INTERNAL 8
+#define MAX_INTERNAL 32
 static _Atomic pid_t internal_tids[MAX_INTERNAL];
 
 static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
@@ -120,6 +120,8 @@ int rt_threadprof_enabled(void) { return atomic_load(&enabled); }
 void rt_threadprof_mark_internal(void)
 {
 	pid_t me = gettid_raw();
+	if (rt_threadprof_is_internal(me))
+		return;
 	for (int i = 0; i < MAX_INTERNAL; i++) {
 		pid_t expect = 0;
 		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, me))

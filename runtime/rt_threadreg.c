@@ -16,6 +16,7 @@
 #include "rt_alloc.h"
 #include "rt_cpuprof.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
 #include "rt_unwind.h"
 
 struct rt_treg_entry {
@@ -128,6 +129,51 @@ static void retire(void *arg)
 	int saved = errno;
 	rt_treg_abandon(arg);
 	errno = saved;
+}
+
+/* ---- the shim's own threads' threads ---- */
+
+typedef struct internal_box {
+	void *(*start)(void *);
+	void *arg;
+} internal_box_t;
+
+static void internal_done(void *unused)
+{
+	(void)unused;
+	rt_threadprof_unmark_internal();
+}
+
+static void *internal_trampoline(void *p)
+{
+	internal_box_t b = *(internal_box_t *)p;
+	void *ret;
+	rt_alloc.free(p);
+	rt_tls_mark_internal();
+	rt_threadprof_mark_internal();
+	pthread_cleanup_push(internal_done, NULL);
+	ret = b.start(b.arg);
+	pthread_cleanup_pop(1);
+	return ret;
+}
+
+int rt_treg_wrap_internal(void *(**start)(void *), void **arg)
+{
+	if (!rt_tls_depth || sanitizer_present())
+		return 0;
+	internal_box_t *b = rt_alloc.malloc(sizeof *b);
+	if (!b)
+		return 0;
+	b->start = *start;
+	b->arg = *arg;
+	*start = internal_trampoline;
+	*arg = b;
+	return 1;
+}
+
+void rt_treg_unwrap_internal(void *arg)
+{
+	rt_alloc.free(arg);
 }
 
 void *rt_treg_trampoline(void *arg)

@@ -25,6 +25,14 @@ void *rt_treg_trampoline(void *entry);
 /* The real pthread_create failed: the entry goes back to the pool. */
 void rt_treg_abandon(rt_treg_entry_t *e);
 
+/* When the caller is one of the shim's own threads (libcurl starting its resolver from
+ * the exporter, say), swaps *start and *arg for a trampoline that makes the new thread
+ * ours too: its allocations unsampled, its I/O unreported, never signalled for stacks.
+ * Returns 1 when it did (rt_treg_unwrap_internal(*arg) if the real create then fails),
+ * 0 when the caller is the service's. */
+int rt_treg_wrap_internal(void *(**start)(void *), void **arg);
+void rt_treg_unwrap_internal(void *arg);
+
 /* Threads registered and not yet ended. */
 size_t rt_treg_live(void);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rt_export.h"
 #include "rt_log.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
@@ -120,11 +121,16 @@ static void finish(rt_req_t *r)
 	memset(&none, 0, sizeof none);
 	atomic_fetch_add(&rt_stat_slow, 1);
 	rt_req_ensure_ids(r);
-	if (r->head_done)
-		rt_writer_slow_request(r, w ? &w->samples : &none);
+	if (r->head_done) {
+		/* The span names the files: the writer says which it wrote. */
+		if (rt_export_enabled())
+			r->files = calloc(1, sizeof *r->files);
+		rt_writer_slow_request(r, w ? &w->samples : &none, r->files);
+	}
 	if (w)
 		watch_drop(r->serial);
-	free(r);
+	if (!r->head_done || !rt_export_offer(r))
+		rt_req_free(r);
 }
 
 /* Takes the inbox; watches are applied at once, finished requests are returned so
@@ -259,7 +265,6 @@ void rt_worker_shutdown(void)
 		pthread_cond_broadcast(&cv);
 		pthread_mutex_unlock(&mu);
 	}
-	rt_writer_stats();
 }
 
 void rt_worker_fork_prepare(void)
@@ -283,7 +288,8 @@ void rt_worker_fork_child(void)
 	msg_t *m = inbox_head;
 	while (m) {
 		msg_t *next = m->next;
-		free(m->req);
+		if (m->req)
+			rt_req_free(m->req);
 		free(m);
 		m = next;
 	}

@@ -19,7 +19,7 @@ void rt_worker_submit(rt_req_t *r);
 
 /* Starts the thread (with every signal blocked). Returns 0 or -1. */
 int rt_worker_start(void);
-/* At exit: finish what is queued (bounded wait) and write the final stats file. */
+/* At exit: finish what is queued (bounded wait). The caller writes the final stats. */
 void rt_worker_shutdown(void);
 
 void rt_worker_fork_prepare(void);

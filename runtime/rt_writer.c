@@ -18,6 +18,7 @@
 
 #include "rt_cfg.h"
 #include "rt_conn.h"
+#include "rt_export.h"
 #include "rt_heap_profile.h"
 #include "rt_log.h"
 #include "rt_profile.h"
@@ -414,7 +415,7 @@ static int count_threads(void)
 
 typedef struct set_files {
 	const char *cpu, *heap, *threads, *threadcreate;
-	int nthreads;               /* -1: not captured, count /proc/self/task instead */
+	int nthreads;               /* -1: not captured (then /proc/self/task is counted) */
 } set_files_t;
 
 static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const set_files_t *f,
@@ -445,8 +446,7 @@ static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const set_f
 	putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu", route_name(r->cpu_route), nsamples);
 	if (r->alloc_bytes >= 0)
 		putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
-	putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"",
-	     f->nthreads >= 0 ? f->nthreads : count_threads(), f->cpu);
+	putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", f->nthreads, f->cpu);
 	if (f->heap)
 		putf(b, ",\"heap\":\"%s\"", f->heap);
 	if (f->threads)
@@ -456,7 +456,18 @@ static void index_line(buf_t *b, const rt_req_t *r, const ids_t *id, const set_f
 	put(b, "}}\n", 3);
 }
 
-void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
+/* What the span of this request says about its files. */
+static void report_files(rt_req_files_t *out, const set_files_t *f)
+{
+	if (!out)
+		return;
+	snprintf(out->cpu, sizeof out->cpu, "%s", f->cpu ? f->cpu : "");
+	snprintf(out->heap, sizeof out->heap, "%s", f->heap ? f->heap : "");
+	snprintf(out->threads, sizeof out->threads, "%s", f->threads ? f->threads : "");
+	out->nthreads = f->nthreads;
+}
+
+void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_files_t *out)
 {
 	ids_t id;
 	char name[128], path[RT_CFG_PATH_MAX + 160];
@@ -505,6 +516,9 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s)
 			atomic_fetch_add(&rt_stat_errors, 1);
 		}
 	}
+	if (files.nthreads < 0)
+		files.nthreads = count_threads();
+	report_files(out, &files);
 	index_line(&line, r, &id, &files, s->n);
 	if (line.oom || append_line("index.jsonl", &line) != 0)
 		atomic_fetch_add(&rt_stat_errors, 1);
@@ -581,12 +595,15 @@ void rt_writer_stats(void)
 		non_http += atomic_load(&t->non_http);
 	}
 	putf(&b, "{\"pid\":%d,\"requests\":%llu,\"slow\":%llu,\"profiles_written\":%llu,"
-	     "\"profiles_dropped\":%llu,\"non_http_connections\":%llu,\"errors\":%llu}\n",
+	     "\"profiles_dropped\":%llu,\"non_http_connections\":%llu,\"errors\":%llu,"
+	     "\"spans_exported\":%llu,\"spans_dropped\":%llu}\n",
 	     (int)getpid(), (unsigned long long)requests,
 	     (unsigned long long)atomic_load(&rt_stat_slow),
 	     (unsigned long long)atomic_load(&rt_stat_written),
 	     (unsigned long long)atomic_load(&rt_stat_dropped), (unsigned long long)non_http,
-	     (unsigned long long)(atomic_load(&rt_stat_errors) + atomic_load(&rt_conn_errors)));
+	     (unsigned long long)(atomic_load(&rt_stat_errors) + atomic_load(&rt_conn_errors)),
+	     (unsigned long long)atomic_load(&rt_stat_spans_exported),
+	     (unsigned long long)atomic_load(&rt_stat_spans_dropped));
 	snprintf(name, sizeof name, "otshim-stats-%d.json", (int)getpid());
 	pthread_mutex_lock(&stats_mu);
 	if (!b.oom && ensure_dir(rt_cfg.profile_dir) == 0)

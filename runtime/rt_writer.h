@@ -27,8 +27,9 @@ int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint3
 void rt_samples_free(rt_samples_t *s);
 
 /* Writes the profile set and index line for a finished slow request, subject to the
- * rate limit and the disk cap (a refusal is counted as a dropped profile). */
-void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s);
+ * rate limit and the disk cap (a refusal is counted as a dropped profile). When out is
+ * not NULL it gets the names of the files written (all "" when none was). */
+void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_files_t *out);
 
 /* Continuous mode: writes continuous-cpu-<unix>.pb.gz and continuous-heap-<unix>.pb.gz
  * (either may be NULL), then deletes the oldest continuous files while the directory

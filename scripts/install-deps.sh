@@ -1,11 +1,22 @@
 #!/bin/sh
 # install-deps.sh: installs the Debian packages otshim needs to build, test and run
-# its demo -- only those missing. Prints nothing when everything is present. Needs
+# its demo -- only those missing -- and, from tests/tools/package-lock.json, the npm
+# packages of the test tools. Prints nothing when everything is present. Needs
 # root only when something is missing, and then says exactly what to run.
 set -eu
 PKGS="build-essential pkg-config libunwind-dev libprotobuf-c-dev protobuf-c-compiler
 libjemalloc-dev zlib1g-dev libdw-dev libelf-dev golang-go golang-github-google-pprof-dev
-nginx-light wrk curl python3 perl procps valgrind nodejs"
+nginx-light wrk curl libcurl4 libcurl4-openssl-dev python3 perl procps valgrind nodejs"
+
+# tests/tools' node packages (the OTLP test receiver's independent decoder), from the
+# lockfile, when node_modules is missing or older than package-lock.json.
+npm_tools() {
+	lock=tests/tools/package-lock.json mods=tests/tools/node_modules
+	if [ ! -d "$mods" ] || [ -n "$(find "$lock" -newer "$mods")" ]; then
+		npm ci --prefix tests/tools --no-audit --no-fund --silent
+		touch "$mods"
+	fi
+}
 
 missing=""
 for p in $PKGS; do
@@ -14,7 +25,12 @@ for p in $PKGS; do
 	*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+# npm ships with some Node.js builds and is Debian's own package with others.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ -z "$missing" ]; then
+	npm_tools
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: missing Debian packages:$missing" >&2
@@ -27,4 +43,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086 # $missing is a word list on purpose
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+npm_tools
 echo "install-deps: done"

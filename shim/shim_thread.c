@@ -13,9 +13,18 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 {
 	int saved = errno;
 	rt_treg_entry_t *e = rt_treg_prepare(start, arg);
+	if (!e) {
+		int ours = rt_treg_wrap_internal(&start, &arg);
+		errno = saved;
+		int rc = REAL(pthread_create)(thread, attr, start, arg);
+		if (rc != 0 && ours) {
+			saved = errno;
+			rt_treg_unwrap_internal(arg);
+			errno = saved;
+		}
+		return rc;
+	}
 	errno = saved;
-	if (!e)
-		return REAL(pthread_create)(thread, attr, start, arg);
 	int rc = REAL(pthread_create)(thread, attr, rt_treg_trampoline, e);
 	if (rc != 0) {
 		saved = errno;
