@@ -244,12 +244,17 @@ static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *
 		else
 			complain(report, v, val, "auto");
 		return;
-	case K_URL:
-		if (parse_url(val) == 0 && strlen(val) < RT_CFG_URL_MAX)
+	case K_URL: {
+		/* The generic endpoint must leave room for the longest path derive_otlp appends. */
+		size_t room = field == c->otlp.endpoint
+				      ? RT_CFG_URL_MAX + 1 - sizeof "/v1development/profiles"
+				      : RT_CFG_URL_MAX;
+		if (parse_url(val) == 0 && strlen(val) < room)
 			snprintf(field, RT_CFG_URL_MAX, "%s", val);
 		else
 			complain(report, v, val, *field ? field : "the default");
 		return;
+	}
 	case K_KV:
 		if (strlen(val) < RT_CFG_KV_MAX && rt_cfg_kv_parse(val, kv_ignore, NULL) == 0)
 			snprintf(field, RT_CFG_KV_MAX, "%s", val);

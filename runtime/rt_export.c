@@ -107,6 +107,7 @@ typedef struct exporter {
 	rt_span_resource_t *res;
 	rt_otlp_http_t *http;
 	rt_req_t **batch;
+	rt_span_buf_t buf;
 	int failing;           /* the last attempt failed: one warning until it works again */
 	uint32_t rejected_status; /* last non-retryable status warned about */
 	uint64_t jitter;          /* xorshift state: libc's rand() is the service's */
@@ -177,13 +178,12 @@ static size_t export_once(exporter_t *x)
 		x->batch[n++] = r;
 	if (!n)
 		return 0;
-	uint8_t *body = NULL;
-	size_t len = 0;
-	if (x->http && rt_span_encode(x->res, x->batch, n, rt_cfg.profile_dir, &body, &len) == 0)
+	const uint8_t *body;
+	size_t len;
+	if (x->http && rt_span_encode(x->res, x->batch, n, rt_cfg.profile_dir, &x->buf, &body, &len) == 0)
 		send_batch(x, body, len, n);
 	else
 		atomic_fetch_add(&rt_stat_spans_dropped, n);
-	free(body);
 	for (size_t i = 0; i < n; i++)
 		req_free(x->batch[i]);
 	return n;

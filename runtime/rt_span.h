@@ -23,10 +23,25 @@ typedef struct rt_span_resource rt_span_resource_t;
 rt_span_resource_t *rt_span_resource_new(const rt_cfg_otlp_t *cfg);
 void rt_span_resource_free(rt_span_resource_t *res);
 
-/* Encodes reqs[0..n) (n >= 1, ids made) as one ExportTraceServiceRequest. profile_dir
- * prefixes the file names of slow requests. Returns 0 with *out (malloc'd; the caller
- * frees) and *len set, or -1 on allocation failure. */
+/* A byte buffer that grows; oom is set when it could not (later writes do nothing). */
+typedef struct rt_pbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom;
+} rt_pbuf_t;
+
+/* What the encoder keeps from batch to batch (start zeroed), so a batch allocates
+ * nothing once the buffers have grown to size. */
+typedef struct rt_span_buf {
+	rt_pbuf_t out;      /* the request being built */
+	rt_pbuf_t scratch;  /* one span's body */
+} rt_span_buf_t;
+
+/* Encodes reqs[0..n) (n >= 1, ids made) as one ExportTraceServiceRequest into buf.
+ * profile_dir prefixes the file names of slow requests. Returns 0 with *data and *len
+ * set (pointing into buf, valid until its next use), or -1 on allocation failure. */
 int rt_span_encode(const rt_span_resource_t *res, rt_req_t *const *reqs, size_t n,
-		   const char *profile_dir, uint8_t **out, size_t *len);
+		   const char *profile_dir, rt_span_buf_t *buf, const uint8_t **data, size_t *len);
+void rt_span_buf_free(rt_span_buf_t *buf);
 
 #endif

@@ -9,9 +9,9 @@
 // field otshim puts in the wrong place shows up here as missing or wrong.
 //
 //   node otlp_receiver.js --port-file F --out OUT.jsonl [--mode ok|503|slow|429]
-//        [--slow-ms N] [--fail-first N] [--retry-after S]
+//        [--slow-ms N] [--fail-first N] [--retry-after S] [--count-only] [--port N]
 //
-// Listens on 127.0.0.1, on a port the kernel picks, and writes that port to F.
+// Listens on 127.0.0.1, on port N or one the kernel picks, and writes the port to F.
 // POST /v1/traces: spans go to OUT, one JSON line per span:
 //   trace_id, span_id, parent_span_id   lowercase hex ("" when absent)
 //   name, kind, status_code, status_message
@@ -28,6 +28,8 @@
 // every request (or, with --fail-first N, the first N) with that status, decode and
 // record nothing, and send Retry-After: S when --retry-after is given. slow decodes
 // and records at once, then answers 200 after --slow-ms (default 2000).
+// --count-only decodes every span but writes only OUT.requests (for load tests, where
+// a line per span would be hundreds of megabytes).
 "use strict";
 const fs = require("fs");
 const http = require("http");
@@ -48,6 +50,8 @@ const options = {
 	"slow-ms": { type: "string", default: "2000" },
 	"fail-first": { type: "string" },
 	"retry-after": { type: "string" },
+	"count-only": { type: "boolean", default: false },
+	port: { type: "string", default: "0" },
 };
 let opt;
 try {
@@ -57,7 +61,7 @@ try {
 }
 const isCount = (s) => s === undefined || /^[0-9]+$/.test(s);
 if (!opt["port-file"] || !opt.out || !["ok", "503", "slow", "429"].includes(opt.mode) ||
-    !isCount(opt["slow-ms"]) || !isCount(opt["fail-first"]) || !isCount(opt["retry-after"]))
+    !isCount(opt["slow-ms"]) || !isCount(opt["fail-first"]) || !isCount(opt["retry-after"]) || !isCount(opt.port))
 	usage();
 // Without the long package protobufjs hands back 64-bit fields as lossy doubles.
 if (!protobuf.util.Long) {
@@ -160,7 +164,7 @@ function handle(req, body) {
 		else if (enc !== "identity") return { status: 415, error: "content-encoding " + enc };
 		if (path === "/v1development/profiles") return { status: 200, body: Buffer.alloc(0) };
 		const spans = spansOf(raw, req.headers);
-		if (spans.length) fs.appendFileSync(opt.out, jsonl(spans));
+		if (spans.length && !opt["count-only"]) fs.appendFileSync(opt.out, jsonl(spans));
 		return { status: 200, body: okBody, spans: spans.length };
 	} catch (e) {
 		return { status: 400, error: String(e.message || e) };
@@ -185,7 +189,7 @@ const server = http.createServer((req, res) => {
 	});
 });
 
-server.listen(0, "127.0.0.1", () => {
+server.listen(Number(opt.port), "127.0.0.1", () => {
 	// The output files exist (maybe empty) by the time the port file does.
 	for (const f of [opt.out, opt.out + ".requests"]) fs.closeSync(fs.openSync(f, "a"));
 	const tmp = opt["port-file"] + ".tmp" + process.pid;

@@ -1,0 +1,248 @@
+#!/bin/bash
+# otlp.sh: span export (SPEC §5, issue 6) against a receiver that decodes with
+# OpenTelemetry's own generated protobuf code (tests/tools/otlp_receiver.js), never with
+# ours. Checks one span per request (the server's access log is the truth), ids and
+# parents from traceparent, names, kinds, attributes, timestamps, the resource and the
+# configured headers; slow spans naming profile files that exist; an unsampled parent
+# exporting nothing; the counts at saturation; and a collector that is down, slow, or
+# answering 503/429: the service keeps serving, one warning, spans arrive once it is
+# back, drops counted, memory bounded.
+. "$(dirname "$0")/lib.sh"
+RECV="$ROOT/tests/tools/otlp_receiver.js"
+[ -d "$ROOT/tests/tools/node_modules/@opentelemetry/otlp-transformer" ] ||
+	{ echo "Bail out! tests/tools/node_modules missing (make deps installs it)"; exit 1; }
+
+# start_receiver OUT [ARGS...]: the receiver writing OUT; sets RPORT and RPID.
+start_receiver() {
+	local out=$1 pf=$WORK/rport.$RANDOM$RANDOM
+	shift
+	node "$RECV" --port-file "$pf" --out "$out" "$@" 2>"$out.err" &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_for 10 test -s "$pf"
+	RPORT=$(cat "$pf" 2>/dev/null)
+	[ -n "$RPORT" ] || { echo "Bail out! receiver did not start"; sed 's/^/# /' "$out.err"; exit 1; }
+}
+stop_receiver() { kill -TERM "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; }
+lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+# received OUT: spans the receiver decoded, from its request log
+received() {
+	python3 -c 'import json,sys; print(sum(json.loads(l)["spans"] for l in open(sys.argv[1])))' "$1.requests"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# ---- 1. every request becomes one right span ----
+out=$WORK/spans.jsonl
+start_receiver "$out"
+d=$WORK/p1
+T0=$(date +%s%N)
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT/" \
+	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_SERVICE_NAME=otlp-test \
+	OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,service.version=1.2%2C3" \
+	OTEL_EXPORTER_OTLP_HEADERS="x-tenant=t1,authorization=Bearer%20tok" \
+	OTSHIM_SLOW_MS=100 OTSHIM_HEAP_SAMPLE_BYTES=4096
+TRACE=4bf92f3577b34da6a3ce929d0e0e4736 PARENT=00f067aa0ba902b7
+SLOWTRACE=0af7651916cd43dd8448eb211c80319c SLOWPARENT=b7ad6b7169203331
+UNSAMPLED=11111111111111111111111111111111
+$HTTPC keepalive --port "$PORT" --n 40 >/dev/null
+# ten 404s on one keep-alive connection
+curl -s $(for _ in $(seq 10); do printf -- '-o /dev/null http://127.0.0.1:%s/nothing-here ' "$PORT"; done)
+curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$PORT/"
+curl -s -o /dev/null -H "traceparent: 00-$UNSAMPLED-$PARENT-00" "http://127.0.0.1:$PORT/"
+curl -s -o /dev/null "http://127.0.0.1:$PORT/status?code=503"
+curl -s -o /dev/null -I "http://127.0.0.1:$PORT/"
+curl -s -o /dev/null -X PUT --data-binary "hello" "http://127.0.0.1:$PORT/"
+curl -s -o /dev/null -H "traceparent: 00-$SLOWTRACE-$SLOWPARENT-01" -A "otlp-test-agent/1.0" \
+	"http://127.0.0.1:$PORT/cpu?ms=250"
+wait_for 10 test -s "$d/index.jsonl"
+stop_demo
+T1=$(date +%s%N)
+logged=$(lines "$d.access")
+spans=$(lines "$out")
+diag "access log $logged lines, receiver decoded $spans spans"
+check "one span per request except the unsampled one ($logged - 1)" [ "$spans" = $((logged - 1)) ]
+check "the stats file agrees: spans_exported = $spans" [ "$(stats_field "$d" spans_exported)" = "$spans" ]
+python3 - "$out" "$d" "$PORT" "$SPID" "$T0" "$T1" "$TRACE" "$PARENT" "$SLOWTRACE" "$SLOWPARENT" \
+	"$UNSAMPLED" "$(hostname)" <<'PY' >"$WORK/verdict" 2>&1
+import json, os, sys
+out, d, port, pid, t0, t1, trace, parent, strace, sparent, unsampled, host = sys.argv[1:]
+spans = [json.loads(l) for l in open(out)]
+index = [json.loads(l) for l in open(os.path.join(d, "index.jsonl"))]
+fails = []
+def expect(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond: fails.append(what)
+expect(all(s["kind"] == 2 for s in spans), "every span is SPAN_KIND_SERVER")
+expect(len({s["span_id"] for s in spans}) == len(spans), "span ids are unique")
+expect(all(len(s["trace_id"]) == 32 and len(s["span_id"]) == 16 for s in spans), "ids are 16 and 8 bytes")
+expect(all(int(t0) <= int(s["start_ns"]) <= int(s["end_ns"]) <= int(t1) for s in spans),
+       "start <= end, both inside the test's own clock window")
+expect(not [s for s in spans if s["trace_id"] == unsampled], "a parent with the sampled flag clear exports nothing")
+a = lambda s, k: s["attributes"].get(k)
+expect(all(a(s, "server.port") == int(port) and a(s, "url.scheme") == "http" and
+           a(s, "network.peer.address") == "127.0.0.1" and a(s, "network.protocol.version") == "1.1" and
+           isinstance(a(s, "network.peer.port"), int) for s in spans),
+       "server.port, url.scheme, network.peer.address/port, network.protocol.version on every span")
+expect(all(s["name"] == a(s, "http.request.method") + " " + a(s, "url.path") for s in spans),
+       'names are "<METHOD> <path>"')
+res = spans[0]["resource"]
+expect(all(s["resource"] == res for s in spans), "one resource for all")
+expect(res.get("service.name") == "otlp-test" and res.get("deployment.environment") == "test" and
+       res.get("service.version") == "1.2,3" and res.get("process.pid") == int(pid) and
+       res.get("process.executable.name") == "srv_demo" and res.get("host.name") == host and
+       res.get("telemetry.sdk.name") == "otshim", "resource: %s" % res)
+h = spans[0]["headers"]
+expect(h.get("x-tenant") == "t1" and h.get("authorization") == "Bearer tok" and
+       h.get("content-type") == "application/x-protobuf", "OTEL_EXPORTER_OTLP_HEADERS were sent")
+root = [s for s in spans if a(s, "url.path") == "/" and a(s, "http.request.method") == "GET"]
+expect(len(root) == 40 + 1, "41 GET / spans (keep-alive + traceparent), got %d" % len(root))
+cont = [s for s in spans if s["trace_id"] == trace]
+expect(len(cont) == 1 and cont[0]["parent_span_id"] == parent and cont[0]["flags"] == 0x301,
+       "traceparent continued: trace id, parent span id, flags 0x301 (sampled, remote parent)")
+fresh = [s for s in spans if s["trace_id"] != trace and s["trace_id"] != strace]
+expect(all(s["parent_span_id"] == "" and s["flags"] == 0x101 for s in fresh), "no traceparent: a root span")
+nf = [s for s in spans if a(s, "url.path") == "/nothing-here"]
+expect(len(nf) == 10 and all(a(s, "http.response.status_code") == 404 and s["status_code"] == 0 for s in nf),
+       "10 keep-alive 404s, status unset (4xx is not a server error)")
+e = [s for s in spans if a(s, "url.path") == "/status"]
+expect(len(e) == 1 and a(e[0], "http.response.status_code") == 503 and e[0]["status_code"] == 2 and
+       a(e[0], "error.type") == "503", "the 503 has status ERROR and error.type")
+expect(len([s for s in spans if a(s, "http.request.method") == "HEAD"]) == 1, "the HEAD request")
+expect(len([s for s in spans if a(s, "http.request.method") == "PUT" and a(s, "http.response.status_code") == 200]) == 1,
+       "the PUT with a body")
+slow = [s for s in spans if s["trace_id"] == strace]
+expect(len(slow) == 1, "the slow request has one span")
+if slow:
+    s = slow[0]
+    idx = [i for i in index if i["trace_id"] == strace]
+    expect(len(idx) == 1 and idx[0]["span_id"] == s["span_id"], "its span id is the index line's")
+    expect(s["parent_span_id"] == sparent and s["name"] == "GET /cpu" and
+           a(s, "user_agent.original") == "otlp-test-agent/1.0", "its parent, name and user agent")
+    dur_ms = (int(s["end_ns"]) - int(s["start_ns"])) / 1e6
+    expect(idx and abs(dur_ms - idx[0]["duration_ms"]) < 1.0 and dur_ms >= 250,
+           "its duration %.1f ms matches the index's %s" % (dur_ms, idx and idx[0]["duration_ms"]))
+    expect(a(s, "profile.triggered") is True, "profile.triggered=true")
+    for k in ("cpu", "heap", "threads"):
+        p = a(s, "profile.%s.path" % k) or ""
+        name = os.path.basename(p)
+        expect(os.path.isfile(p) and name.startswith("%s-%s-%s-" % (k, strace, s["span_id"])) and
+               idx and idx[0]["files"][k] == name, "profile.%s.path names the file: %s" % (k, p))
+    expect(idx and a(s, "profile.heap.alloc_bytes") == idx[0]["alloc_bytes"] and
+           a(s, "process.thread.count") == idx[0]["threads"], "alloc_bytes and thread count match the index")
+fast = [s for s in spans if s["trace_id"] != strace]
+expect(not [s for s in fast if any(k.startswith("profile.") for k in s["attributes"])],
+       "fast spans carry no profile attributes")
+sys.exit(1 if fails else 0)
+PY
+rc=$?
+diag "$(grep -v '^ok' "$WORK/verdict")"
+check "every span is right (decoded by OpenTelemetry's own protobuf code)" [ "$rc" = 0 ]
+heap=$(ls "$d"/heap-"$SLOWTRACE"-*.pb.gz 2>/dev/null | head -1)
+pprof -top -nodecount=200 -sample_index=alloc_space "$heap" >"$WORK/heap.top"
+check "the heap profile is readable" grep -q "flat" "$WORK/heap.top"
+check "the exporter's allocations are never sampled (no curl frames in the heap profile)" \
+	bash -c "! grep -qi 'curl' '$WORK/heap.top'"
+check "no warning from a healthy export" bash -c "! grep -qi 'collector' '$d.err'"
+stop_receiver
+
+# ---- 2. at saturation, every request is exported or counted as dropped ----
+# (How many are dropped depends on how fast this receiver decodes, on the same two
+# cores as the server and the load; the accounting must be exact whatever it is.)
+out=$WORK/load.jsonl
+start_receiver "$out" --count-only
+d=$WORK/p2
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT"
+wrk -t1 -c16 -d10s "http://127.0.0.1:$PORT/" >"$WORK/wrk.out" 2>&1
+stop_demo
+logged=$(lines "$d.access")
+exported=$(stats_field "$d" spans_exported)
+dropped=$(stats_field "$d" spans_dropped)
+got=$(received "$out")
+diag "saturation: $logged requests logged, $exported exported + $dropped dropped, receiver $got"
+check "10 s at saturation: exported + dropped = the server's count" [ $((exported + dropped)) = "$logged" ]
+check "the receiver's count equals what the shim exported" [ "$got" = "$exported" ]
+stop_receiver
+
+# ---- 3. collector down, then up ----
+rport=$(free_port)
+d=$WORK/p3
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$rport" \
+	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_BSP_MAX_QUEUE_SIZE=300 OTEL_BSP_MAX_EXPORT_BATCH_SIZE=100
+$HTTPC keepalive --port "$PORT" --n 2000 >/dev/null
+rss1=$(rss_kb "$SPID")
+$HTTPC keepalive --port "$PORT" --n 20000 >/dev/null
+rss2=$(rss_kb "$SPID")
+diag "collector down: RSS $rss1 kB after 2,000 requests, $rss2 kB after 22,000"
+check "collector down: the service kept serving (22,000 logged)" [ "$(lines "$d.access")" = 22000 ]
+check "memory stays bounded while spans cannot leave (+$((rss2 - rss1)) kB)" [ $((rss2 - rss1)) -lt 2048 ]
+warnings=$(grep -c "OTLP collector" "$d.err")
+check "one warning for the outage ($warnings)" [ "$warnings" = 1 ]
+start_receiver "$WORK/back.jsonl" --port "$rport"
+out=$WORK/back.jsonl
+wait_for 30 bash -c "[ \$(python3 -c 'import json,sys; print(sum(json.loads(l)[\"spans\"] for l in open(sys.argv[1])))' '$out.requests') -gt 0 ]"
+$HTTPC keepalive --port "$PORT" --n 100 >/dev/null
+sleep 0.5
+stop_demo
+logged=$(lines "$d.access")
+exported=$(stats_field "$d" spans_exported)
+dropped=$(stats_field "$d" spans_dropped)
+got=$(received "$out")
+diag "collector back: $logged logged, $exported exported + $dropped dropped, receiver $got"
+check "spans queued during the outage arrived once it was back (> 300)" [ "$got" -gt 300 ]
+check "and everything is accounted for: exported + dropped = logged" [ $((exported + dropped)) = "$logged" ]
+check "the receiver's count equals what the shim exported" [ "$got" = "$exported" ]
+check "no span arrived twice" [ "$(python3 -c 'import json,sys; l=[json.loads(x)["span_id"] for x in open(sys.argv[1])]; print(len(l)-len(set(l)))' "$out")" = 0 ]
+stop_receiver
+
+# ---- 4. 503 twice, then 200: retried, arrives once, one warning ----
+out=$WORK/r503.jsonl
+start_receiver "$out" --mode 503 --fail-first 2
+d=$WORK/p4
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" \
+	OTEL_BSP_SCHEDULE_DELAY=100
+$HTTPC keepalive --port "$PORT" --n 50 >/dev/null
+wait_for 15 bash -c "[ \$(wc -l <'$out') -ge 50 ]"
+stop_demo
+statuses=$(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["status"]) for l in open(sys.argv[1])))' "$out.requests")
+diag "503 receiver answered: $statuses"
+check "503, 503, then 200" [ "${statuses:0:11}" = "503 503 200" ]
+check "all 50 spans arrived, once each" [ "$(python3 -c 'import json,sys; print(len({json.loads(x)["span_id"] for x in open(sys.argv[1])}))' "$out")" = 50 ]
+check "exactly 50 lines (no duplicates)" [ "$(lines "$out")" = 50 ]
+check "one warning" [ "$(grep -c 'OTLP collector' "$d.err")" = 1 ]
+stop_receiver
+
+# ---- 5. 429 with Retry-After: 2 is honoured ----
+out=$WORK/r429.jsonl
+start_receiver "$out" --mode 429 --fail-first 1 --retry-after 2
+d=$WORK/p5
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" \
+	OTEL_BSP_SCHEDULE_DELAY=100
+$HTTPC keepalive --port "$PORT" --n 10 >/dev/null
+wait_for 15 bash -c "[ \$(wc -l <'$out') -ge 10 ]"
+stop_demo
+gap=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(r[1]["time_ms"]-r[0]["time_ms"] if len(r)>1 and r[0]["status"]==429 else -1)' "$out.requests")
+diag "429 then retry after $gap ms"
+check "the retry waited for Retry-After (>= 2000 ms)" [ "$gap" -ge 2000 ]
+check "the 10 spans arrived" [ "$(lines "$out")" = 10 ]
+stop_receiver
+
+# ---- 6. a collector that never answers in time: the service and its exit are unharmed ----
+out=$WORK/slow.jsonl
+start_receiver "$out" --mode slow --slow-ms 5000
+d=$WORK/p6
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" \
+	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_EXPORTER_OTLP_TIMEOUT=1000
+$HTTPC keepalive --port "$PORT" --n 5000 >/dev/null
+sleep 1.5
+t=$(date +%s%N)
+stop_demo
+stop_ms=$((($(date +%s%N) - t) / 1000000))
+diag "stopping with a collector that answers after 5 s took $stop_ms ms"
+check "slow collector: the service kept serving (5,000 logged)" [ "$(lines "$d.access")" = 5000 ]
+check "its exit waited a bounded time (< 5 s)" [ "$stop_ms" -lt 5000 ]
+check "it exited cleanly" [ "$DEMO_STATUS" = 0 ]
+check "the timeout got one warning" [ "$(grep -c 'OTLP collector' "$d.err")" = 1 ]
+stop_receiver
+
+done_testing
