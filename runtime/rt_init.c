@@ -15,6 +15,7 @@
 #include "rt_heap.h"
 #include "rt_log.h"
 #include "rt_pprof.h"
+#include "rt_req.h"
 #include "rt_sampler.h"
 #include "rt_symbols.h"
 #include "rt_thread.h"
@@ -63,6 +64,7 @@ static void fork_child(void)
 	rt_thread_after_fork_child();
 	rt_writer_fork_child();
 	rt_export_fork_child();
+	rt_req_fork_child();
 	pthread_mutex_init(&start_mu, NULL);
 	atomic_store(&threads_up, 0);
 }

@@ -55,6 +55,11 @@ static void random_bytes(uint8_t *out, size_t n)
 		out[n - 1] = 1; /* all-zero ids are invalid in W3C trace context */
 }
 
+void rt_req_fork_child(void)
+{
+	id_pool.used = 0; /* the parent's next ids must not be the child's too */
+}
+
 void rt_req_ensure_ids(rt_req_t *r)
 {
 	if (r->ids_ready)
@@ -149,8 +154,9 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		if (!r->head_done || !rt_export_enabled())
 			return r; /* the caller may reuse it for the next request */
 		rt_req_ensure_ids(r);
+		/* One clock read here; the exporter derives the wall-clock start (0 = not yet). */
 		r->end_mono_ns = rt_mono_ns();
-		r->start_real_ns = rt_req_start_real_ns(r);
+		r->start_real_ns = 0;
 		return rt_export_offer(r) ? NULL : r;
 	}
 	/* Bytes are counted per thread: known when one thread began and ended it. */

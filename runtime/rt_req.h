@@ -81,6 +81,8 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known);
 /* Makes the trace id (unless continued from traceparent) and span id. Any thread that
  * owns r; allocation-free. */
 void rt_req_ensure_ids(rt_req_t *r);
+/* In a fork child (its only thread): ids are never the parent's. */
+void rt_req_fork_child(void);
 /* The wall-clock time at which r began. */
 uint64_t rt_req_start_real_ns(const rt_req_t *r);
 /* Frees r and what it owns. */

@@ -99,18 +99,52 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
+typedef struct consumed {
+	uint64_t popped, foreign, dup, reordered, deep, empty;
+} consumed_t;
+
+/* The consumer: pops until every producer is done and the queue is drained, checking
+ * each item against what its producer has already had popped. */
+static void consume(consumed_t *r)
+{
+	static unsigned char seen[PRODUCERS][PER_PRODUCER];
+	uint64_t next[PRODUCERS] = { 0 }; /* lowest seq still allowed, per producer */
+	memset(seen, 0, sizeof seen);
+	for (;;) {
+		/* Read before popping: once every producer is done, one more empty pop means
+		 * the queue is drained for good. */
+		int all_done = atomic_load(&finished) == PRODUCERS;
+		void *item = rt_spanq_pop(&cq);
+		if (!item) {
+			if (all_done)
+				return;
+			if (++r->empty % 64 == 0)
+				sched_yield(); /* a producer may be preempted mid-push */
+			continue;
+		}
+		r->popped++;
+		/* A refused push bumps the counter for a moment: at most one per producer. */
+		r->deep += rt_spanq_depth(&cq) > CONCURRENT_MAX + PRODUCERS;
+		uint64_t x = (uint64_t)(uintptr_t)item, tid = x >> 32, seq = (x & 0xffffffffu) - 1;
+		if (tid >= PRODUCERS || seq >= PER_PRODUCER) {
+			r->foreign++;
+			continue;
+		}
+		r->dup += seen[tid][seq]++ != 0;
+		r->reordered += seq < next[tid];
+		next[tid] = seq + 1;
+	}
+}
+
 /* paced = 0: producers outrun the consumer and the queue is mostly full; paced = 1:
  * the consumer often finds it empty or waits on a cell claimed but not yet filled. */
 static void test_concurrent(int paced)
 {
-	static unsigned char seen[PRODUCERS][PER_PRODUCER];
 	static producer_t prod[PRODUCERS];
-	uint64_t next[PRODUCERS] = { 0 }; /* lowest seq still allowed, per producer */
-	uint64_t popped = 0, foreign = 0, dup = 0, reordered = 0, deep = 0, empty = 0;
+	consumed_t r = { 0 };
 	const char *mode = paced ? "paced" : "flat out";
 	if (!ok(rt_spanq_init(&cq, CONCURRENT_MAX) == 0, "concurrent, %s: init", mode))
 		return;
-	memset(seen, 0, sizeof seen);
 	memset(prod, 0, sizeof prod);
 	atomic_store(&go, 0);
 	atomic_store(&finished, 0);
@@ -120,45 +154,22 @@ static void test_concurrent(int paced)
 		pthread_create(&prod[i].th, NULL, producer_main, &prod[i]);
 	}
 	atomic_store(&go, 1);
-	for (;;) {
-		/* Read before popping: once every producer is done, one more empty pop means
-		 * the queue is drained for good. */
-		int all_done = atomic_load(&finished) == PRODUCERS;
-		void *item = rt_spanq_pop(&cq);
-		if (!item) {
-			if (all_done)
-				break;
-			if (++empty % 64 == 0)
-				sched_yield(); /* a producer may be preempted mid-push */
-			continue;
-		}
-		popped++;
-		/* A refused push bumps the counter for a moment: at most one per producer. */
-		deep += rt_spanq_depth(&cq) > CONCURRENT_MAX + PRODUCERS;
-		uint64_t x = (uint64_t)(uintptr_t)item, tid = x >> 32, seq = (x & 0xffffffffu) - 1;
-		if (tid >= PRODUCERS || seq >= PER_PRODUCER) {
-			foreign++;
-			continue;
-		}
-		dup += seen[tid][seq]++ != 0;
-		reordered += seq < next[tid];
-		next[tid] = seq + 1;
-	}
+	consume(&r);
 	uint64_t dropped = 0, bad_depth = 0;
 	for (int i = 0; i < PRODUCERS; i++) {
 		pthread_join(prod[i].th, NULL);
 		dropped += prod[i].dropped;
 		bad_depth += prod[i].bad_depth;
 	}
-	diag("%s: %llu popped, %llu dropped, %llu empty pops", mode, (unsigned long long)popped,
-	     (unsigned long long)dropped, (unsigned long long)empty);
-	ok(popped + dropped == (uint64_t)PRODUCERS * PER_PRODUCER,
+	diag("%s: %llu popped, %llu dropped, %llu empty pops", mode, (unsigned long long)r.popped,
+	     (unsigned long long)dropped, (unsigned long long)r.empty);
+	ok(r.popped + dropped == (uint64_t)PRODUCERS * PER_PRODUCER,
 	   "concurrent, %s: every push was either popped or refused", mode);
-	ok(popped > 0, "concurrent, %s: the consumer got items", mode);
-	ok(foreign == 0, "concurrent, %s: every popped item is one that was pushed", mode);
-	ok(dup == 0, "concurrent, %s: none popped twice", mode);
-	ok(reordered == 0, "concurrent, %s: each producer's items come out in its order", mode);
-	ok(bad_depth == 0 && deep == 0, "concurrent, %s: no push was taken beyond the bound", mode);
+	ok(r.popped > 0, "concurrent, %s: the consumer got items", mode);
+	ok(r.foreign == 0, "concurrent, %s: every popped item is one that was pushed", mode);
+	ok(r.dup == 0, "concurrent, %s: none popped twice", mode);
+	ok(r.reordered == 0, "concurrent, %s: each producer's items come out in its order", mode);
+	ok(bad_depth == 0 && r.deep == 0, "concurrent, %s: no push was taken beyond the bound", mode);
 	ok(rt_spanq_pop(&cq) == NULL && rt_spanq_depth(&cq) == 0,
 	   "concurrent, %s: nothing left at the end", mode);
 	queue_free(&cq);
