@@ -44,11 +44,21 @@ int rt_export_offer(rt_req_t *r)
 		return 0;
 	if (r->has_parent && !(r->ctx.flags & 1))
 		return 0;
-	uint32_t depth = rt_spanq_push(&queue, r);
-	if (!depth) {
+	/* The rare request whose strings outgrow the record brings its own buffer, made
+	 * before a cell is claimed: a claimed cell must be published. */
+	size_t need = rt_span_rec_strings_len(r);
+	char *long_buf = need > RT_SPAN_INLINE ? malloc(need) : NULL;
+	uint64_t ticket;
+	uint32_t depth;
+	rt_span_rec_t *rec = need > RT_SPAN_INLINE && !long_buf ? NULL
+				: rt_spanq_claim(&queue, &ticket, &depth);
+	if (!rec) {
+		free(long_buf);
 		atomic_fetch_add_explicit(&rt_stat_spans_dropped, 1, memory_order_relaxed);
 		return 0;
 	}
+	rt_span_rec_fill(rec, r, long_buf);
+	rt_spanq_publish(&queue, ticket);
 	if (depth == rt_cfg.otlp.bsp_batch)
 		sem_post(&wake);
 	return 1;
@@ -58,7 +68,7 @@ void rt_export_init(void)
 {
 	if (!rt_cfg.traces_otlp)
 		return;
-	if (rt_spanq_init(&queue, rt_cfg.otlp.bsp_queue) != 0) {
+	if (rt_spanq_init(&queue, rt_cfg.otlp.bsp_queue, sizeof(rt_span_rec_t)) != 0) {
 		rt_log(RT_LOG_ERROR, "cannot allocate the span queue; spans are not exported");
 		return;
 	}
@@ -69,11 +79,9 @@ void rt_export_init(void)
 
 /* ---- the exporter thread ---- */
 
-static void req_free(void *p)
+static void rec_free(void *p)
 {
-	rt_req_t *r = p;
-	free(r->files);
-	free(r);
+	rt_span_rec_free(p);
 }
 
 static uint64_t now_ms(void)
@@ -106,7 +114,7 @@ static void wait_until(uint64_t deadline_ms)
 typedef struct exporter {
 	rt_span_resource_t *res;
 	rt_otlp_http_t *http;
-	rt_req_t **batch;
+	rt_span_rec_t **batch;
 	rt_span_buf_t buf;
 	int failing;           /* the last attempt failed: one warning until it works again */
 	uint32_t rejected_status; /* last non-retryable status warned about */
@@ -169,13 +177,14 @@ static void send_batch(exporter_t *x, const uint8_t *body, size_t len, size_t n)
 	atomic_fetch_add(&rt_stat_spans_dropped, n);
 }
 
-/* Takes up to one batch from the queue and exports it. Returns how many it took. */
+/* Takes up to one batch from the queue and exports it. Returns how many it took. The
+ * cells go back to producers once encoded, before the (maybe slow) sending. */
 static size_t export_once(exporter_t *x)
 {
 	size_t n = 0;
-	rt_req_t *r;
-	while (n < rt_cfg.otlp.bsp_batch && (r = rt_spanq_pop(&queue)) != NULL)
-		x->batch[n++] = r;
+	rt_span_rec_t *rec;
+	while (n < rt_cfg.otlp.bsp_batch && (rec = rt_spanq_peek(&queue, n)) != NULL)
+		x->batch[n++] = rec;
 	if (!n)
 		return 0;
 	/* Fast requests carry only monotonic times (a clock read saved on the request
@@ -188,12 +197,15 @@ static size_t export_once(exporter_t *x)
 			x->batch[i]->start_real_ns = x->batch[i]->start_mono_ns + offset;
 	const uint8_t *body;
 	size_t len;
-	if (x->http && rt_span_encode(x->res, x->batch, n, rt_cfg.profile_dir, &x->buf, &body, &len) == 0)
+	int encoded = x->http && rt_span_encode(x->res, x->batch, n, rt_cfg.profile_dir, &x->buf,
+						&body, &len) == 0;
+	for (size_t i = 0; i < n; i++)
+		rt_span_rec_free(x->batch[i]);
+	rt_spanq_release(&queue, n);
+	if (encoded)
 		send_batch(x, body, len, n);
 	else
 		atomic_fetch_add(&rt_stat_spans_dropped, n);
-	for (size_t i = 0; i < n; i++)
-		req_free(x->batch[i]);
 	return n;
 }
 
@@ -267,7 +279,7 @@ void rt_export_fork_child(void)
 {
 	if (!atomic_load(&queue_ready))
 		return;
-	rt_spanq_reset(&queue, req_free);
+	rt_spanq_reset(&queue, rec_free);
 	sem_init(&wake, 0, 0);
 	sem_init(&flushed, 0, 0);
 	atomic_store(&running, 0);

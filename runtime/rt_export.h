@@ -19,11 +19,12 @@ void rt_export_init(void);
 /* Starts the exporter thread (lazily, with the runtime's other threads). */
 void rt_export_start(void);
 
-/* Any host thread (or the worker, for slow requests), under no lock of the exporter's;
- * lock-free. r is finished, its ids made and its times stamped. Returns 1 when the
- * exporter took r (it frees it), 0 when the caller keeps it: export is off, the trace
- * is not sampled (a traceparent with the sampled flag clear, as OpenTelemetry's default
- * parent-based sampler does), or the queue is full (counted as dropped). */
+/* Any host thread (or the worker, for slow requests); lock-free, and allocation-free
+ * unless r's strings are unusually long. r is finished, its ids made and its times
+ * stamped; what its span needs is copied (r->files is taken), r stays the caller's.
+ * Returns 1 when queued, 0 when not: export is off, the trace is not sampled (a
+ * traceparent with the sampled flag clear, as OpenTelemetry's default parent-based
+ * sampler does), or the queue is full (counted as dropped). */
 int rt_export_offer(rt_req_t *r);
 
 /* Export is on for this process. */

@@ -157,7 +157,8 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		/* One clock read here; the exporter derives the wall-clock start (0 = not yet). */
 		r->end_mono_ns = rt_mono_ns();
 		r->start_real_ns = 0;
-		return rt_export_offer(r) ? NULL : r;
+		rt_export_offer(r);
+		return r;
 	}
 	/* Bytes are counted per thread: known when one thread began and ended it. */
 	if (r->alloc_key == rt_heap_thread_key())

@@ -75,8 +75,8 @@ void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query);
 void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono);
 /* The response's last byte was written, or the connection closed. Counts the request
  * (if its head was seen) on the calling thread and stops sampling. A slow request goes
- * to the worker (NULL is returned); so does one the span exporter took; any other is
- * returned for reuse or free(). */
+ * to the worker (NULL is returned); any other is returned for reuse or free() (its
+ * span, when spans are exported, was copied to the exporter's queue). */
 rt_req_t *rt_req_end(rt_req_t *r, int status_known);
 /* Makes the trace id (unless continued from traceparent) and span id. Any thread that
  * owns r; allocation-free. */

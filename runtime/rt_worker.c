@@ -129,8 +129,9 @@ static void finish(rt_req_t *r)
 	}
 	if (w)
 		watch_drop(r->serial);
-	if (!r->head_done || !rt_export_offer(r))
-		rt_req_free(r);
+	if (r->head_done)
+		rt_export_offer(r);
+	rt_req_free(r);
 }
 
 /* Takes the inbox; watches are applied at once, finished requests are returned so

@@ -117,9 +117,17 @@ fi
 
 # ---- 2. HTTP throughput ----
 
-start_demo() { # $1 = preload (empty or lib); CONT = OTSHIM_CONTINUOUS_SEC (default 0)
+# Span export goes to a sink on the load client's CPU (a collector is elsewhere in real
+# life; here it must at least not share the server's CPU).
+SINK_PORT=$(free_port)
+taskset -c 1 python3 "$HERE/otlp_sink.py" "$SINK_PORT" & PIDS+=("$!")
+OTLP_ENV="OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$SINK_PORT"
+
+start_demo() { # $1 = preload (empty or lib); CONT = OTSHIM_CONTINUOUS_SEC (default 0); EXPORT=1: spans
 	local port; port=$(free_port)
-	LD_PRELOAD=$1 OTSHIM_PROFILE_DIR=$WORK/p OTSHIM_CONTINUOUS_SEC=${CONT:-0} \
+	local otlp=""; [ "${EXPORT:-0}" = 1 ] && otlp=$OTLP_ENV
+	# shellcheck disable=SC2086 # $otlp is a list of assignments on purpose
+	env LD_PRELOAD="$1" OTSHIM_PROFILE_DIR="$WORK/p" OTSHIM_CONTINUOUS_SEC="${CONT:-0}" $otlp \
 		taskset -c 0 "$SRV" --port "$port" >/dev/null 2>&1 &
 	SPID=$!; PIDS+=("$SPID")
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
@@ -170,14 +178,21 @@ done
 for svc in demo nginx; do
 	for r in $(seq "$ROUNDS"); do
 		cfgs="base shim"
-		[ "$svc" = demo ] && cfgs="base shim cont" # continuous mode, 2 s periods at 100 Hz
+		# continuous mode (2 s periods at 100 Hz); span export (OTLP, spec defaults)
+		[ "$svc" = demo ] && cfgs="base shim cont otlp"
 		for cfg in $cfgs; do
 			pre=""; [ "$cfg" != base ] && pre=$LIB
 			CONT=0; [ "$cfg" = cont ] && CONT=2
+			EXPORT=0; [ "$cfg" = otlp ] && EXPORT=1
+			rm -f "$WORK"/p/otshim-stats-*.json
 			"start_$svc" "$pre"
 			load > "$WORK/rps.$svc.$cfg.$r"
 			rss_of "$(serving_pid "$svc")" > "$WORK/rss.$svc.$cfg.$r"
 			"stop_$svc"
+			if [ "$cfg" = otlp ]; then # share of the requests whose spans were exported
+				python3 -c 'import glob,json,sys; s=[json.load(open(f)) for f in glob.glob(sys.argv[1]+"/otshim-stats-*.json")]; r=sum(x["requests"] for x in s); print(sum(x["spans_exported"] for x in s)/r if r else 0)' \
+					"$WORK/p" > "$WORK/exported.$r"
+			fi
 		done
 	done
 done
@@ -185,11 +200,13 @@ done
 # The service answers N1 then N2 keep-alive requests under callgrind; the difference
 # of the two totals over N2-N1 is the cost of one request, start-up excluded.
 HTTPC="python3 $ROOT/tests/tools/httpc.py"
-instr_run() { # svc preload n -> total instructions
+instr_run() { # svc preload n -> total instructions (EXPORT=1: with span export)
 	local svc=$1 pre=$2 n=$3 out=$WORK/cg.$RANDOM port
+	local otlp=""; [ "${EXPORT:-0}" = 1 ] && otlp=$OTLP_ENV
 	port=$(free_port)
 	if [ "$svc" = demo ]; then
-		LD_PRELOAD=$pre OTSHIM_PROFILE_DIR=$WORK/p valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		# shellcheck disable=SC2086 # $otlp is a list of assignments on purpose
+		env LD_PRELOAD="$pre" OTSHIM_PROFILE_DIR="$WORK/p" $otlp valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 			"$SRV" --port "$port" >/dev/null 2>"$out" &
 	else
 		local d=$WORK/nginx-cg; mkdir -p "$d/html" "$d/logs"
@@ -215,6 +232,7 @@ if command -v valgrind >/dev/null; then
 		eval "IPR_${svc}_base=\$(instr_per_req $svc '')"
 		eval "IPR_${svc}_shim=\$(instr_per_req $svc '$LIB')"
 	done
+	IPR_demo_otlp=$(EXPORT=1 instr_per_req demo "$LIB")
 fi
 
 rps() { cat "$WORK"/rps."$1"."$2".* | median; }
@@ -245,6 +263,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.3f", a/b; else prin
 	printf "| demo req/s, continuous mode (2 s periods, 100 Hz; spread) | %s (%s) | %s (%s) | %s |\n" \
 		"$(rps demo base)" "$(rsp demo base)" "$(rps demo cont)" "$(rsp demo cont)" \
 		"$(ratio "$(rps demo cont)" "$(rps demo base)")"
+	printf "| demo req/s, every request exported as an OTLP span (spread) | %s (%s) | %s (%s) | %s |\n" \
+		"$(rps demo base)" "$(rsp demo base)" "$(rps demo otlp)" "$(rsp demo otlp)" \
+		"$(ratio "$(rps demo otlp)" "$(rps demo base)")"
+	printf "| demo req/s, span export on vs the shim without it | %s | %s | %s |\n" \
+		"$(rps demo shim)" "$(rps demo otlp)" "$(ratio "$(rps demo otlp)" "$(rps demo shim)")"
+	printf "| share of requests whose spans were exported at saturation (rest dropped, counted) | n/a | %s (%s) | |\n" \
+		"$(cat "$WORK"/exported.* | median)" "$(cat "$WORK"/exported.* | spread)"
+	printf "| demo user-space instructions per keep-alive request, span export on (callgrind) | %s | %s | +%s |\n" \
+		"${IPR_demo_base:-n/a}" "${IPR_demo_otlp:-n/a}" \
+		"$(awk -v a="${IPR_demo_otlp:-}" -v b="${IPR_demo_base:-}" 'BEGIN{ if (a+0 && b+0) print a-b; else print "n/a" }')"
 	printf "| pthread_create+join, us per thread | %s | %s | %s |\n" "$(thr base)" "$(thr shim)" "$(ratio "$(thr shim)" "$(thr base)")"
 	printf "| threads profile of 1,000 threads: capture time, ms | n/a | %s | |\n" "${CAPMS:-n/a}"
 	for svc in idle demo nginx; do
