@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include "rt_cfg.h"
+#include "rt_cpuprof.h"
 #include "rt_export.h"
 #include "rt_http.h"
 #include "rt_log.h"
@@ -142,14 +143,29 @@ static void conn_recycle(rt_conn_t *c)
 
 /* ---- request queue (c->mu held) ---- */
 
+/* t is working on h (or on nothing). While a whole-process CPU profile runs, h's ids
+ * are made (they are the same ids its span and files will have) and kept with the
+ * thread, so the samples taken meanwhile carry them. c->mu held. */
+static void set_current(rt_thread_t *t, rt_req_t *h)
+{
+	atomic_store_explicit(&t->cur_serial, h ? h->serial : 0, memory_order_relaxed);
+	if (!rt_cpuprof_running())
+		return;
+	if (!h || !h->head_done) { /* before the head, the trace id is not known yet */
+		rt_thread_set_ids(t, 0, NULL, NULL);
+		return;
+	}
+	rt_req_ensure_ids(h);
+	rt_thread_set_ids(t, h->serial, h->ctx.trace_id, h->span_id);
+}
+
 static void queue_changed(rt_conn_t *c)
 {
 	rt_req_t *h = c->head;
 	atomic_store_explicit(&c->head_start, h && !h->slow ? h->start_mono_ns : 0,
 			      memory_order_release);
 	if (c->io_thread)
-		atomic_store_explicit(&c->io_thread->cur_serial, h ? h->serial : 0,
-				      memory_order_relaxed);
+		set_current(c->io_thread, h);
 }
 
 static void queue_push(rt_conn_t *c, rt_req_t *r)
@@ -368,8 +384,7 @@ static int lock_live(rt_conn_t *c, int fd)
 			c->io_thread = t;
 		}
 		if (t)
-			atomic_store_explicit(&t->cur_serial, c->head ? c->head->serial : 0,
-					      memory_order_relaxed);
+			set_current(t, c->head);
 		return 0;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -391,8 +406,7 @@ void rt_conn_read(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, siz
 		}
 	}
 	if (rc == 0 && c->head && c->io_thread)
-		atomic_store_explicit(&c->io_thread->cur_serial, c->head->serial,
-				      memory_order_relaxed);
+		set_current(c->io_thread, c->head);
 	if (rc != 0)
 		conn_give_up(c, fd);
 	int stopped = !c->live;

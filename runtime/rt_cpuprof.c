@@ -4,7 +4,9 @@
  * publishes it with a ready flag, so any number of threads can write at once without
  * a lock; once full, samples are counted as dropped. The collector reads only slots
  * marked ready, after it has stopped every source and waited a little, and clears
- * the flags before the next profile. */
+ * the flags before the next profile. A sample taken while its thread was working on a
+ * request carries that request's trace and span ids (kept with the thread by rt_conn
+ * while a profile runs), so whole-process profiles link to spans and slow requests. */
 #include "rt_cpuprof.h"
 
 #include <dirent.h>
@@ -23,6 +25,7 @@
 #include "rt_sampler.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
+#include "rt_traceparent.h"
 #include "rt_unwind.h"
 #include "rt_util.h"
 
@@ -42,6 +45,8 @@ typedef struct sample {
 	_Atomic int ready;
 	uint32_t npcs;
 	uint64_t weight_ns;
+	int has_ids;
+	uint8_t trace_id[16], span_id[8];
 	uintptr_t pcs[RT_STACK_MAX];
 } sample_t;
 
@@ -95,9 +100,16 @@ int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
 		return 1; /* full: dropped (claimed keeps counting them) */
 	sample_t *s = &samples[i];
 	s->weight_ns = weight;
+	rt_thread_t *t = rt_thread_peek();
+	s->has_ids = t && rt_thread_get_ids(t, s->trace_id, s->span_id);
 	s->npcs = (uint32_t)rt_unwind_from_ucontext(uc, s->pcs, RT_STACK_MAX);
 	atomic_store_explicit(&s->ready, 1, memory_order_release);
 	return 1;
+}
+
+int rt_cpuprof_running(void)
+{
+	return atomic_load_explicit(&active, memory_order_relaxed);
 }
 
 /* ---- sources ---- */
@@ -246,7 +258,13 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 			if (!atomic_load_explicit(&s->ready, memory_order_acquire) || s->npcs == 0)
 				continue;
 			int64_t v[2] = { 1, (int64_t)s->weight_ns };
-			rt_profile_add_sample(p, s->pcs, s->npcs, 1, v, NULL, 0);
+			char trace[33], span[17];
+			rt_label_t labels[2] = { { "trace_id", trace, 0 }, { "span_id", span, 0 } };
+			if (s->has_ids) {
+				rt_hex_encode(s->trace_id, 16, trace);
+				rt_hex_encode(s->span_id, 8, span);
+			}
+			rt_profile_add_sample(p, s->pcs, s->npcs, 1, v, labels, s->has_ids ? 2 : 0);
 		}
 	}
 	atomic_store(&busy, 0);

@@ -18,6 +18,9 @@
  * failure, -2 when another profile is running, -3 when the service owns SIGPROF. */
 int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out);
 
+/* A whole-process profile is being collected (one relaxed load; any context). */
+int rt_cpuprof_running(void);
+
 /* A new thread is starting (the pthread_create trampoline): during a profile it arms
  * itself, so threads started after the profile began are profiled too. */
 void rt_cpuprof_thread_started(void);

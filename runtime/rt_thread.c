@@ -23,6 +23,44 @@ rt_thread_t *rt_thread_first(void)
 	return atomic_load_explicit(&registry, memory_order_acquire);
 }
 
+/* ---- current request ids (a sequence lock) ---- */
+
+void rt_thread_set_ids(rt_thread_t *t, uint64_t serial, const uint8_t *trace_id,
+		       const uint8_t *span_id)
+{
+	if (atomic_load_explicit(&t->ids_serial, memory_order_relaxed) == serial)
+		return;
+	uint32_t seq = atomic_load_explicit(&t->ids_seq, memory_order_relaxed);
+	if ((seq & 1) || !atomic_compare_exchange_strong(&t->ids_seq, &seq, seq + 1))
+		return;
+	atomic_thread_fence(memory_order_release);
+	uint64_t w[3] = { 0, 0, 0 };
+	if (serial) {
+		memcpy(w, trace_id, 16);
+		memcpy(w + 2, span_id, 8);
+	}
+	for (int i = 0; i < 3; i++)
+		atomic_store_explicit(&t->ids[i], w[i], memory_order_relaxed);
+	atomic_store_explicit(&t->ids_serial, serial, memory_order_relaxed);
+	atomic_store_explicit(&t->ids_seq, seq + 2, memory_order_release);
+}
+
+int rt_thread_get_ids(rt_thread_t *t, uint8_t *trace_id, uint8_t *span_id)
+{
+	uint32_t seq = atomic_load_explicit(&t->ids_seq, memory_order_acquire);
+	if (seq & 1 || !atomic_load_explicit(&t->ids_serial, memory_order_relaxed))
+		return 0;
+	uint64_t w[3];
+	for (int i = 0; i < 3; i++)
+		w[i] = atomic_load_explicit(&t->ids[i], memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&t->ids_seq, memory_order_relaxed) != seq)
+		return 0;
+	memcpy(trace_id, w, 16);
+	memcpy(span_id, w + 2, 8);
+	return 1;
+}
+
 /* Runs at thread exit (not for the main thread, whose exit is the process's). */
 static void thread_retire(void *arg)
 {
@@ -31,6 +69,7 @@ static void thread_retire(void *arg)
 	rt_tls_depth = 1;
 	rt_cputimer_release_all(t);
 	atomic_store(&t->cur_serial, 0);
+	rt_thread_set_ids(t, 0, NULL, NULL);
 	rt_tls_self = NULL;
 	atomic_store_explicit(&t->in_use, 0, memory_order_release);
 	rt_tls_depth = saved;

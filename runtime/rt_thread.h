@@ -23,6 +23,12 @@ typedef struct rt_thread {
 	pid_t tid;
 	_Atomic uint32_t gen;         /* bumped each time the state is recycled */
 	_Atomic uint64_t cur_serial;  /* request this thread is working on, 0 = none */
+	/* ...and its trace and span ids, kept only while a whole-process CPU profile runs
+	 * (rt_thread_set_ids), so its samples can carry them: a sequence lock, odd while
+	 * being written, guards three words that the SIGPROF handler copies. */
+	_Atomic uint32_t ids_seq;
+	_Atomic uint64_t ids_serial;  /* the request they belong to, 0 = none */
+	_Atomic uint64_t ids[3];      /* trace id (16 bytes), span id (8), as stored */
 	_Atomic uint64_t requests;    /* requests completed on this thread (stats) */
 	_Atomic uint64_t non_http;    /* connections dropped as non-HTTP */
 
@@ -59,6 +65,15 @@ static inline rt_thread_t *rt_thread_peek(void) { return rt_tls_self; }
 /* The calling thread's state, registering it on first use. Host-thread context inside
  * the guard (may allocate). NULL on allocation failure. */
 rt_thread_t *rt_thread_self(void);
+
+/* Records that t works on request serial with these ids (trace_id 16 bytes, span_id 8;
+ * serial 0 clears). Any thread; lock-free. A writer that finds another one writing the
+ * same state gives up (the ids are best effort: a missing label, never a wrong one). */
+void rt_thread_set_ids(rt_thread_t *t, uint64_t serial, const uint8_t *trace_id,
+		       const uint8_t *span_id);
+/* Signal-safe: copies t's current ids into trace_id[16] and span_id[8]. Returns 1, or 0
+ * when there are none or they were being written. */
+int rt_thread_get_ids(rt_thread_t *t, uint8_t *trace_id, uint8_t *span_id);
 
 /* First registered state (then ->next); for the worker and the stats writer. */
 rt_thread_t *rt_thread_first(void);

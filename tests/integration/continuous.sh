@@ -3,14 +3,19 @@
 # continuous-heap-<unix>.pb.gz period after period, valid for go tool pprof, the CPU
 # ones showing what the service burned; and it keeps its history under
 # OTSHIM_MAX_DISK_MB by deleting the oldest continuous files (a 1.2 MB old one, left
-# in the directory beforehand, must go when the cap is 1 MiB).
+# in the directory beforehand, must go when the cap is 1 MiB). CPU samples taken while
+# a request was served carry its trace and span ids: the ids its traceparent gave and
+# the span id its index line (and span) has.
 . "$(dirname "$0")/lib.sh"
 
 dir=$WORK/prof
 mkdir -p "$dir"
 head -c 1200000 /dev/urandom >"$dir/continuous-cpu-1000000000.pb.gz"
 start_demo "$dir" OTSHIM_CONTINUOUS_SEC=1 OTSHIM_MAX_DISK_MB=1
-for _ in $(seq 20); do curl -s -o /dev/null "http://127.0.0.1:$PORT/cpu?ms=150"; done
+for i in $(seq 10 29); do
+	curl -s -o /dev/null -H "traceparent: 00-0af7651916cd43dd8448eb211c8003$i-b7ad6b7169203331-01" \
+		"http://127.0.0.1:$PORT/cpu?ms=150"
+done
 sleep 1.5
 stop_demo
 ncpu=$(ls "$dir"/continuous-cpu-*.pb.gz 2>/dev/null | wc -l)
@@ -27,6 +32,20 @@ for f in "$dir"/continuous-cpu-*.pb.gz; do
 done
 check "a CPU period shows burn_cpu with most of the samples ($best %)" [ "$best" -ge 80 ]
 f=$(ls "$dir"/continuous-heap-*.pb.gz | tail -1)
+for c in "$dir"/continuous-cpu-*.pb.gz; do pprof -tags "$c"; done >"$WORK/tags"
+seen=$(grep -oE '0af7651916cd43dd8448eb211c8003[0-9]{2}' "$WORK/tags" | sort -u | wc -l)
+check "CPU samples carry the trace ids of the requests served ($seen of 20 seen)" [ "$seen" -ge 15 ]
+python3 - "$dir/index.jsonl" "$WORK/tags" <<'PY' >"$WORK/spans" 2>&1
+import json, sys
+tags = open(sys.argv[2]).read()
+lines = [json.loads(l) for l in open(sys.argv[1])]
+hit = [l for l in lines if l["span_id"] in tags]
+print(len(hit), "of", len(lines))
+sys.exit(0 if lines and len(hit) * 4 >= len(lines) * 3 else 1)
+PY
+rc=$?
+diag "slow requests whose span id labels continuous CPU samples: $(cat "$WORK/spans")"
+check "the samples carry the same span ids as the slow requests' index lines" [ "$rc" = 0 ]
 check "heap periods are valid heap profiles" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q 'Type: inuse_space'"
 check "the service exited cleanly" [ "$DEMO_STATUS" = 0 ]
 done_testing
