@@ -48,6 +48,8 @@ typedef struct block {
 	uint64_t serial;
 	double scale;      /* rt_heap_scale(size, rate), computed outside the lock */
 	stack_t_ *stack;
+	uint8_t has_ids;   /* the request's ids, when its thread had them (rt_thread_get_ids) */
+	uint8_t trace_id[16], span_id[8];
 } block_t;
 
 #define NSHARDS 16
@@ -252,6 +254,8 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 	size_t k = rt_unwind_own_prefix(pcs, np);
 	rt_thread_t *self = rt_thread_peek();
 	uint64_t serial = self ? atomic_load_explicit(&self->cur_serial, memory_order_relaxed) : 0;
+	uint8_t trace_id[16], span_id[8];
+	int has_ids = self && serial && rt_thread_get_ids(self, trace_id, span_id);
 	double scale = rt_heap_scale(n, atomic_load_explicit(&rate, memory_order_relaxed));
 	stack_t_ *s = NULL;
 	shard_t *sh = shard_of((uintptr_t)p);
@@ -300,6 +304,11 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 		b->ptr = (uintptr_t)p;
 		b->size = n;
 		b->serial = serial;
+		b->has_ids = (uint8_t)has_ids;
+		if (has_ids) {
+			memcpy(b->trace_id, trace_id, sizeof b->trace_id);
+			memcpy(b->span_id, span_id, sizeof b->span_id);
+		}
 		b->scale = scale;
 		b->stack = s;
 		block_t **head = &sh->buckets[ptr_bucket(b->ptr, sh->nbuckets)];
@@ -405,6 +414,9 @@ static int snapshot_shard(rt_heap_snapshot_t *s, size_t *cap, const shard_t *sh)
 			o->size = b->size;
 			o->serial = b->serial;
 			o->stack = b->stack->id;
+			o->has_ids = b->has_ids;
+			memcpy(o->trace_id, b->trace_id, sizeof o->trace_id);
+			memcpy(o->span_id, b->span_id, sizeof o->span_id);
 		}
 	return 0;
 }

@@ -86,6 +86,8 @@ typedef struct rt_heap_block {
 	size_t size;
 	uint64_t serial;        /* request being served when it was allocated, or 0 */
 	uint32_t stack;         /* index into stacks */
+	uint8_t has_ids;        /* that request's ids were known then (a CPU profile ran) */
+	uint8_t trace_id[16], span_id[8];
 } rt_heap_block_t;
 
 typedef struct rt_heap_snapshot {

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "rt_traceparent.h"
+
 static int by_stack_then_serial(const void *a, const void *b)
 {
 	const rt_heap_block_t *x = a, *y = b;
@@ -53,9 +55,18 @@ rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, rt_heap_labelle
 		}
 		const rt_heap_stack_t *st = &s->stacks[blocks[i].stack];
 		const char *trace, *span;
+		char trace_hex[33], span_hex[17];
 		rt_label_t labels[2];
 		size_t nlabels = 0;
-		if (blocks[i].serial && labeller && labeller(blocks[i].serial, &trace, &span, arg)) {
+		if (blocks[i].has_ids) { /* recorded at allocation (a CPU profile was running) */
+			rt_hex_encode(blocks[i].trace_id, 16, trace_hex);
+			rt_hex_encode(blocks[i].span_id, 8, span_hex);
+			trace = trace_hex;
+			span = span_hex;
+			labels[0] = (rt_label_t){ "trace_id", trace, 0 };
+			labels[1] = (rt_label_t){ "span_id", span, 0 };
+			nlabels = 2;
+		} else if (blocks[i].serial && labeller && labeller(blocks[i].serial, &trace, &span, arg)) {
 			labels[0] = (rt_label_t){ "trace_id", trace, 0 };
 			labels[1] = (rt_label_t){ "span_id", span, 0 };
 			nlabels = 2;

@@ -5,7 +5,8 @@
 # OTSHIM_MAX_DISK_MB by deleting the oldest continuous files (a 1.2 MB old one, left
 # in the directory beforehand, must go when the cap is 1 MiB). CPU samples taken while
 # a request was served carry its trace and span ids: the ids its traceparent gave and
-# the span id its index line (and span) has.
+# the span id its index line (and span) has; so do heap samples of memory a request
+# allocated and still holds.
 . "$(dirname "$0")/lib.sh"
 
 dir=$WORK/prof
@@ -16,6 +17,9 @@ for i in $(seq 10 29); do
 	curl -s -o /dev/null -H "traceparent: 00-0af7651916cd43dd8448eb211c8003$i-b7ad6b7169203331-01" \
 		"http://127.0.0.1:$PORT/cpu?ms=150"
 done
+HOLD=0af7651916cd43dd8448eb211c80aaaa
+curl -s -o /dev/null -H "traceparent: 00-$HOLD-b7ad6b7169203331-01" \
+	"http://127.0.0.1:$PORT/hold?site=2&kb=16384&min=65536&max=262144"
 sleep 1.5
 stop_demo
 ncpu=$(ls "$dir"/continuous-cpu-*.pb.gz 2>/dev/null | wc -l)
@@ -46,6 +50,10 @@ PY
 rc=$?
 diag "slow requests whose span id labels continuous CPU samples: $(cat "$WORK/spans")"
 check "the samples carry the same span ids as the slow requests' index lines" [ "$rc" = 0 ]
+h=$(ls "$dir"/continuous-heap-*.pb.gz | tail -1)
+pprof -tags "$h" >"$WORK/heap.tags"
+check "the last heap period labels the 16 MiB held with the request that allocated it" \
+	grep -q "$HOLD" "$WORK/heap.tags"
 check "heap periods are valid heap profiles" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q 'Type: inuse_space'"
 check "the service exited cleanly" [ "$DEMO_STATUS" = 0 ]
 done_testing
