@@ -18,7 +18,7 @@ rt_cfg_t rt_cfg;
 typedef void (*report_fn)(const char *line);
 
 enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_WRAPPER,
-	    K_URL, K_KV, K_NAME, K_GZIP, K_PROTOCOL };
+	    K_URL, K_KV, K_NAME, K_GZIP, K_PROTOCOL, K_FILE };
 
 typedef struct var {
 	const char *name;
@@ -61,6 +61,12 @@ static const var_t vars[] = {
 	{ "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", K_GZIP, 0, 0, O(gzip), "gzip or none" },
 	{ "OTEL_EXPORTER_OTLP_PROTOCOL", K_PROTOCOL, 0, 0, 0, "http/protobuf (the only protocol otshim speaks)" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", K_PROTOCOL, 0, 0, 0, "http/protobuf (the only protocol otshim speaks)" },
+	{ "OTEL_EXPORTER_OTLP_CERTIFICATE", K_FILE, 0, 0, O(ca_file), "a file path" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", K_FILE, 0, 0, O(ca_file), "a file path" },
+	{ "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", K_FILE, 0, 0, O(client_cert), "a file path" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", K_FILE, 0, 0, O(client_cert), "a file path" },
+	{ "OTEL_EXPORTER_OTLP_CLIENT_KEY", K_FILE, 0, 0, O(client_key), "a file path" },
+	{ "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", K_FILE, 0, 0, O(client_key), "a file path" },
 	{ "OTEL_BSP_SCHEDULE_DELAY", K_U32, 1, 3600000, O(bsp_delay_ms), MS },
 	{ "OTEL_BSP_EXPORT_TIMEOUT", K_U32, 1, 3600000, O(bsp_export_timeout_ms), MS },
 	{ "OTEL_BSP_MAX_QUEUE_SIZE", K_U32, 1, 1000000, O(bsp_queue), "a whole number of spans (1..1000000)" },
@@ -261,6 +267,16 @@ static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *
 		else
 			complain(report, v, val, *field ? field : "none");
 		return;
+	case K_FILE: {
+		/* Made absolute now, like the profile directory: a later chdir must not move it. */
+		int n2 = val[0] == '/' ? snprintf(field, RT_CFG_PATH_MAX, "%s", val)
+				       : snprintf(field, RT_CFG_PATH_MAX, "%s/%s", cwd ? cwd : ".", val);
+		if (!*val || n2 >= RT_CFG_PATH_MAX) {
+			field[0] = 0;
+			complain(report, v, val, "none");
+		}
+		return;
+	}
 	case K_NAME:
 		if (strlen(val) < sizeof c->otlp.service_name)
 			snprintf(field, sizeof c->otlp.service_name, "%s", val);

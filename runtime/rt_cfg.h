@@ -26,6 +26,9 @@ typedef struct rt_cfg_otlp {
 	uint32_t bsp_export_timeout_ms;        /* OTEL_BSP_EXPORT_TIMEOUT, default 30000 */
 	uint32_t bsp_queue;                    /* OTEL_BSP_MAX_QUEUE_SIZE, default 2048 */
 	uint32_t bsp_batch;                    /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, default 512, <= queue */
+	char ca_file[RT_CFG_PATH_MAX];         /* ..._CERTIFICATE: CA bundle for https, "" = system's */
+	char client_cert[RT_CFG_PATH_MAX];     /* ..._CLIENT_CERTIFICATE: for mutual TLS, "" = none */
+	char client_key[RT_CFG_PATH_MAX];      /* ..._CLIENT_KEY */
 	char service_name[256];                /* OTEL_SERVICE_NAME, "" = unknown_service:<exe> */
 	char resource_attrs[RT_CFG_KV_MAX];    /* OTEL_RESOURCE_ATTRIBUTES, "k=v,..." */
 } rt_cfg_otlp_t;

@@ -183,6 +183,14 @@ static size_t export_once(exporter_t *x)
 {
 	size_t n = 0;
 	rt_span_rec_t *rec;
+	if (!x->batch) { /* out of memory at start: spans can only be counted */
+		if (!(rec = rt_spanq_peek(&queue, 0)))
+			return 0;
+		rt_span_rec_free(rec);
+		rt_spanq_release(&queue, 1);
+		atomic_fetch_add(&rt_stat_spans_dropped, 1);
+		return 1;
+	}
 	while (n < rt_cfg.otlp.bsp_batch && (rec = rt_spanq_peek(&queue, n)) != NULL)
 		x->batch[n++] = rec;
 	if (!n)
@@ -220,17 +228,17 @@ static void *exporter_main(void *arg)
 	x.jitter = rt_mono_ns() ^ ((uint64_t)getpid() << 32) ^ 1;
 	x.res = rt_span_resource_new(&rt_cfg.otlp);
 	x.batch = malloc(rt_cfg.otlp.bsp_batch * sizeof *x.batch);
-	x.http = rt_otlp_http_new(rt_cfg.otlp.traces_url, rt_cfg.otlp.headers, rt_cfg.otlp.timeout_ms,
-				  rt_cfg.otlp.gzip, err, sizeof err);
-	if (!x.http)
+	x.http = rt_otlp_http_new(rt_cfg.otlp.traces_url, &rt_cfg.otlp, err, sizeof err);
+	if (!x.http) {
 		rt_log(RT_LOG_WARN, "span export is off: %s (spans are counted as dropped)", err);
-	if (!x.res || !x.batch) {
+	} else if (!x.res || !x.batch) {
 		rt_log(RT_LOG_ERROR, "span exporter out of memory; spans are counted as dropped");
 		rt_otlp_http_free(x.http);
 		x.http = NULL;
+	} else {
+		rt_log(RT_LOG_INFO, "exporting spans to %s every %u ms or %u spans",
+		       rt_cfg.otlp.traces_url, rt_cfg.otlp.bsp_delay_ms, rt_cfg.otlp.bsp_batch);
 	}
-	rt_log(RT_LOG_INFO, "exporting spans to %s every %u ms or %u spans", rt_cfg.otlp.traces_url,
-	       rt_cfg.otlp.bsp_delay_ms, rt_cfg.otlp.bsp_batch);
 	uint64_t next = now_ms() + rt_cfg.otlp.bsp_delay_ms;
 	while (!atomic_load(&stopping)) {
 		wait_until(next);
@@ -243,7 +251,7 @@ static void *exporter_main(void *arg)
 		next = now_ms() + rt_cfg.otlp.bsp_delay_ms;
 	}
 	/* Exit: what is queued goes out, each batch tried once. */
-	while (x.batch && export_once(&x) > 0)
+	while (export_once(&x) > 0)
 		;
 	sem_post(&flushed);
 	return NULL;

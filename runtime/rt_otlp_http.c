@@ -4,10 +4,12 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "rt_cfg.h"
@@ -95,32 +97,57 @@ static size_t discard_body(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-rt_otlp_http_t *rt_otlp_http_new(const char *url, const char *headers, uint32_t timeout_ms,
-				 int gzip, char *err, size_t errcap)
+/* A TLS file named in the configuration must be readable now, or we say which. */
+static int tls_files_ok(const rt_cfg_otlp_t *cfg, char *err, size_t errcap)
+{
+	const char *files[] = { cfg->ca_file, cfg->client_cert, cfg->client_key };
+	for (size_t i = 0; i < 3; i++)
+		if (files[i][0] && access(files[i], R_OK) != 0) {
+			snprintf(err, errcap, "cannot read %s (%s)", files[i], strerror(errno));
+			return 0;
+		}
+	return 1;
+}
+
+static void set_tls(CURL *e, const rt_cfg_otlp_t *cfg)
+{
+	if (cfg->ca_file[0])
+		curl.easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+	if (cfg->client_cert[0])
+		curl.easy_setopt(e, CURLOPT_SSLCERT, cfg->client_cert);
+	if (cfg->client_key[0])
+		curl.easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
+}
+
+rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char *err,
+				 size_t errcap)
 {
 	pthread_once(&curl_once, curl_load);
 	if (curl_problem) {
 		snprintf(err, errcap, "%s", curl_problem);
 		return NULL;
 	}
+	if (!tls_files_ok(cfg, err, errcap))
+		return NULL;
 	rt_otlp_http_t *h = calloc(1, sizeof *h);
 	header_ctx_t hc = { NULL, 0 };
 	if (!h || !(h->easy = curl.easy_init()))
 		goto fail;
-	rt_cfg_kv_parse(headers, add_header, &hc);
+	rt_cfg_kv_parse(cfg->headers, add_header, &hc);
 	add_header("Content-Type", "application/x-protobuf", &hc);
-	if (gzip)
+	if (cfg->gzip)
 		add_header("Content-Encoding", "gzip", &hc);
 	add_header("Expect", "", &hc); /* no 100-continue round trip for large batches */
 	h->headers = hc.list;
 	if (hc.failed)
 		goto fail;
-	h->gzip = gzip;
+	h->gzip = cfg->gzip;
 	CURL *e = h->easy;
 	curl.easy_setopt(e, CURLOPT_URL, url);
 	curl.easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
-	curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+	curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
+	set_tls(e, cfg);
 	/* Signals belong to the service: no SIGALRM for timeouts, no SIGPIPE games. */
 	curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl.easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);

@@ -11,11 +11,12 @@
 
 typedef struct rt_otlp_http rt_otlp_http_t;
 
-/* A client for url. headers is an OTEL_EXPORTER_OTLP_HEADERS list ("" for none); gzip
- * compresses bodies (Content-Encoding: gzip). NULL with a reason in err when libcurl
- * cannot be loaded or set up. */
-rt_otlp_http_t *rt_otlp_http_new(const char *url, const char *headers, uint32_t timeout_ms,
-				 int gzip, char *err, size_t errcap);
+#include "rt_cfg.h"
+
+/* A client for url with cfg's headers, timeout, compression and TLS files. NULL with a
+ * reason in err when libcurl cannot be loaded or set up, or a TLS file is unreadable. */
+rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char *err,
+				 size_t errcap);
 void rt_otlp_http_free(rt_otlp_http_t *h);
 
 /* POSTs body as application/x-protobuf. Returns the HTTP status, or 0 when no answer

@@ -82,7 +82,9 @@ int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
 	GElf_Off off;
 	GElf_Sym sym;
 	out->function = dwfl_module_addrinfo(m, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
-	if (!out->function) /* JIT code in a region that looks like a module (V8's) */
+	if (out->function)
+		out->start = addr - (uintptr_t)off;
+	else /* JIT code in a region that looks like a module (V8's) */
 		out->function = rt_perfmap_lookup(s->jit, addr);
 	Dwfl_Line *line = dwfl_module_getsrc(m, (Dwarf_Addr)addr);
 	if (line) {

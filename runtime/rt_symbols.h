@@ -15,6 +15,7 @@ typedef struct rt_symbol {
 	const char *file;      /* NULL without debug info */
 	int line;              /* 0 without debug info */
 	const char *module;    /* path of the file mapped there, or NULL */
+	uintptr_t start;       /* the function's first address; 0 when unknown (JIT code) */
 } rt_symbol_t;
 
 /* A snapshot of the modules loaded now. NULL on failure. */
@@ -22,7 +23,8 @@ rt_symbols_t *rt_symbols_open(void);
 void rt_symbols_close(rt_symbols_t *s);
 
 /* Fills *out for addr. Returns 0 when the address is in a known module, else -1
- * (then *out holds NULLs). Strings stay valid until rt_symbols_close. */
+ * (then *out holds NULLs). Strings stay valid until rt_symbols_close, except file,
+ * which may be rebuilt by the next lookup. */
 int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out);
 
 /* The build id of the module containing addr, as lowercase hex into buf (size >=

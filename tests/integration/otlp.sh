@@ -245,4 +245,28 @@ check "it exited cleanly" [ "$DEMO_STATUS" = 0 ]
 check "the timeout got one warning" [ "$(grep -c 'OTLP collector' "$d.err")" = 1 ]
 stop_receiver
 
+# ---- 7. https: verified against OTEL_EXPORTER_OTLP_CERTIFICATE, refused without it ----
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+out=$WORK/tls.jsonl
+start_receiver "$out" --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+d=$WORK/p7
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
+	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem"
+$HTTPC keepalive --port "$PORT" --n 20 >/dev/null
+wait_for 10 bash -c "[ \$(wc -l <'$out') -ge 20 ]"
+stop_demo
+check "https with the collector's certificate: the 20 spans arrived" [ "$(lines "$out")" = 20 ]
+d=$WORK/p8
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
+	OTEL_BSP_SCHEDULE_DELAY=100
+$HTTPC keepalive --port "$PORT" --n 5 >/dev/null
+wait_for 5 grep -q "OTLP collector" "$d.err"
+stop_demo
+diag "$(grep 'OTLP collector' "$d.err")"
+check "https to an unknown certificate: refused, with one warning saying so" \
+	grep -qi "certificate" "$d.err"
+check "and nothing reached the receiver" [ "$(lines "$out")" = 20 ]
+stop_receiver
+
 done_testing

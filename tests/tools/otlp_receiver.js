@@ -10,6 +10,7 @@
 //
 //   node otlp_receiver.js --port-file F --out OUT.jsonl [--mode ok|503|slow|429]
 //        [--slow-ms N] [--fail-first N] [--retry-after S] [--count-only] [--port N]
+//        [--tls-cert CERT.pem --tls-key KEY.pem]
 //
 // Listens on 127.0.0.1, on port N or one the kernel picks, and writes the port to F.
 // POST /v1/traces: spans go to OUT, one JSON line per span:
@@ -28,11 +29,13 @@
 // every request (or, with --fail-first N, the first N) with that status, decode and
 // record nothing, and send Retry-After: S when --retry-after is given. slow decodes
 // and records at once, then answers 200 after --slow-ms (default 2000).
+// With --tls-cert and --tls-key it speaks HTTPS (to test the exporter's TLS).
 // --count-only decodes every span but writes only OUT.requests (for load tests, where
 // a line per span would be hundreds of megabytes).
 "use strict";
 const fs = require("fs");
 const http = require("http");
+const https = require("https");
 const zlib = require("zlib");
 const { parseArgs } = require("util");
 const protobuf = require("protobufjs/minimal");
@@ -52,6 +55,8 @@ const options = {
 	"retry-after": { type: "string" },
 	"count-only": { type: "boolean", default: false },
 	port: { type: "string", default: "0" },
+	"tls-cert": { type: "string" },
+	"tls-key": { type: "string" },
 };
 let opt;
 try {
@@ -171,7 +176,9 @@ function handle(req, body) {
 	}
 }
 
-const server = http.createServer((req, res) => {
+const tls = opt["tls-cert"] && opt["tls-key"]
+	? { cert: fs.readFileSync(opt["tls-cert"]), key: fs.readFileSync(opt["tls-key"]) } : null;
+const onRequest = (req, res) => {
 	const chunks = [];
 	req.on("data", (c) => chunks.push(c));
 	req.on("end", () => {
@@ -187,7 +194,8 @@ const server = http.createServer((req, res) => {
 		if (opt.mode === "slow" && r.status === 200) setTimeout(answer, slowMs);
 		else answer();
 	});
-});
+};
+const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
 
 server.listen(Number(opt.port), "127.0.0.1", () => {
 	// The output files exist (maybe empty) by the time the port file does.

@@ -260,6 +260,23 @@ static void test_kv_parse(void)
 	is_int(kv(list, &calls), -1, "kv: a 1024-byte value fails");
 }
 
+static void test_otlp_tls_files(void)
+{
+	rt_cfg_t c = parse((const char *const[]){ NULL });
+	ok(!c.otlp.ca_file[0] && !c.otlp.client_cert[0] && !c.otlp.client_key[0],
+	   "no TLS files by default (the system's CAs)");
+	c = parse((const char *const[]){ "OTEL_EXPORTER_OTLP_CERTIFICATE=certs/ca.pem",
+					 "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=/k.pem",
+					 "OTEL_EXPORTER_OTLP_CLIENT_KEY=/generic.pem",
+					 "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=/c.pem", NULL });
+	is_str(c.otlp.ca_file, "/srv/app/certs/ca.pem", "a relative CA file is made absolute");
+	is_str(c.otlp.client_key, "/k.pem", "the traces client key wins over the generic one");
+	is_str(c.otlp.client_cert, "/c.pem", "the client certificate is taken");
+	is_int(nreports, 0, "and nothing is reported");
+	c = parse((const char *const[]){ "OTEL_EXPORTER_OTLP_CERTIFICATE=", NULL });
+	ok(nreports == 1 && !c.otlp.ca_file[0], "an empty certificate path is reported, none used");
+}
+
 int main(void)
 {
 	rt_cfg_t c = parse((const char *const[]){ NULL });
@@ -327,5 +344,6 @@ int main(void)
 	test_otlp_disabled();
 	test_otlp_bad();
 	test_kv_parse();
+	test_otlp_tls_files();
 	return done_testing();
 }
