@@ -1,7 +1,8 @@
 /* rt_pprof.c: the /debug/pprof endpoint (see rt_pprof.h). One request per connection
  * (Connection: close), read with a 5 s timeout and an 8 KiB bound; anything that is
  * not "GET <path> HTTP/1.x" gets 400. Each answer is built on this thread, so a slow
- * capture delays only the endpoint, never the service or the worker. */
+ * capture delays only the endpoint, never the service or the worker. ?debug=N picks
+ * Go's text forms, which rt_pprof_text writes. */
 #include "rt_pprof.h"
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include "rt_heap.h"
 #include "rt_heap_profile.h"
 #include "rt_log.h"
+#include "rt_pprof_text.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
 #include "rt_util.h"
@@ -41,7 +43,7 @@ static void answer(int fd, int status, const char *type, const void *body, size_
 			     : status == 503 ? "Service Unavailable" : "Internal Server Error";
 	int n = snprintf(head, sizeof head,
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
+			 "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
 			 status, reason, type, len);
 	if (rt_write_all(fd, head, (size_t)n) == 0 && len)
 		rt_write_all(fd, body, len);
@@ -66,27 +68,111 @@ static void answer_profile(int fd, rt_profile_t *p)
 	free(out);
 }
 
+/* Go's index links the text form of each profile (?debug=1) and the full dump. */
 static const char index_html[] =
 	"<html><head><title>/debug/pprof/</title></head><body>\n"
 	"<p>otshim: profiles of this process (pid %d)</p>\n"
+	"<p>Set debug=1 as a query parameter to export in legacy text format</p>\n"
 	"<table>\n"
-	"<tr><td><a href=\"allocs\">allocs</a></td><td>sampled allocations, all since start "
-	"(alloc_space)</td></tr>\n"
+	"<tr><td><a href=\"allocs?debug=1\">allocs</a></td><td>sampled allocations, all "
+	"since start (alloc_space)</td></tr>\n"
 	"<tr><td><a href=\"cmdline\">cmdline</a></td><td>the command line</td></tr>\n"
-	"<tr><td><a href=\"goroutine\">goroutine</a></td><td>alias of threads</td></tr>\n"
-	"<tr><td><a href=\"heap\">heap</a></td><td>sampled live memory (inuse_space)</td></tr>\n"
+	"<tr><td><a href=\"goroutine?debug=1\">goroutine</a></td><td>alias of threads, in "
+	"Go's words</td></tr>\n"
+	"<tr><td><a href=\"heap?debug=1\">heap</a></td><td>sampled live memory "
+	"(inuse_space)</td></tr>\n"
 	"<tr><td><a href=\"profile\">profile</a></td><td>CPU profile of every thread, "
 	"?seconds=N (default 30)</td></tr>\n"
-	"<tr><td><a href=\"threadcreate\">threadcreate</a></td><td>stacks that created the "
-	"live threads</td></tr>\n"
-	"<tr><td><a href=\"threads\">threads</a></td><td>every thread's stack now</td></tr>\n"
-	"</table></body></html>\n";
+	"<tr><td><a href=\"threadcreate?debug=1\">threadcreate</a></td><td>stacks that "
+	"created the live threads</td></tr>\n"
+	"<tr><td><a href=\"threads?debug=1\">threads</a></td><td>every thread's stack "
+	"now</td></tr>\n"
+	"</table>\n"
+	"<p><a href=\"goroutine?debug=2\">full goroutine stack dump</a> (every thread, by "
+	"name)</p>\n"
+	"</body></html>\n";
 
-static void serve_heap(int fd, const char *default_type)
+/* ---- text forms ---- */
+
+/* The value of ?name=N as Go's strconv.Atoi(r.FormValue(name)) reads it: the first
+ * occurrence; absent, empty, not a number or out of range is 0. */
+static long query_int(const char *query, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = query ? query + 1 : NULL;
+	while (p && (strncmp(p, name, n) != 0 || p[n] != '=')) {
+		p = strchr(p, '&');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p)
+		return 0;
+	const char *v = p + n + 1;
+	size_t len = strcspn(v, "&");
+	int neg = *v == '-', sign = *v == '-' || *v == '+';
+	v += sign;
+	len -= (size_t)sign;
+	if (len == 0 || len > 9 || strspn(v, "0123456789") < len)
+		return 0;
+	long x = strtol(v, NULL, 10);
+	return neg ? -x : x;
+}
+
+typedef int (*text_writer_t)(FILE *f, const void *arg);
+
+/* Writes into memory first, so that a failure is still a clean 500. */
+static void answer_written(int fd, text_writer_t w, const void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc = f ? w(f, arg) : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	if (rc == 0)
+		answer(fd, 200, "text/plain; charset=utf-8", buf, len);
+	else
+		answer_text(fd, 500, "could not write the profile\n");
+	free(buf);
+}
+
+static int write_heap(FILE *f, const void *snap)
+{
+	return rt_pprof_text_heap(f, snap);
+}
+
+typedef struct threads_text {
+	const rt_thread_capture_t *cap;
+	long debug;
+	int go_words;
+} threads_text_t;
+
+static int write_threads(FILE *f, const void *arg)
+{
+	const threads_text_t *t = arg;
+	if (t->debug >= 2)
+		return rt_pprof_text_thread_dump(f, t->cap, t->go_words);
+	return rt_pprof_text_threads(f, t->cap, t->go_words ? "goroutine" : "threads");
+}
+
+static int write_threadcreate(FILE *f, const void *arg)
+{
+	(void)arg;
+	return rt_pprof_text_threadcreate(f);
+}
+
+/* ---- profiles ---- */
+
+/* Like Go's, any debug but 0 gets the text: heap and allocs write the same one. */
+static void serve_heap(int fd, const char *default_type, long debug)
 {
 	rt_heap_snapshot_t snap;
 	if (rt_heap_snapshot(&snap) != 0) {
 		answer_text(fd, 500, "could not take a heap snapshot\n");
+		return;
+	}
+	if (debug != 0) {
+		answer_written(fd, write_heap, &snap);
+		rt_heap_snapshot_free(&snap);
 		return;
 	}
 	rt_profile_t *p = rt_heap_profile_build(&snap, NULL, NULL, default_type);
@@ -94,11 +180,18 @@ static void serve_heap(int fd, const char *default_type)
 	answer_profile(fd, p);
 }
 
-static void serve_threads(int fd)
+/* debug >= 1: the count profile; >= 2: every thread on its own (Go's goroutine). */
+static void serve_threads(int fd, long debug, int go_words)
 {
 	rt_thread_capture_t cap;
 	if (rt_threadprof_capture(&cap) != 0) {
 		answer_text(fd, 500, "could not capture the threads\n");
+		return;
+	}
+	if (debug >= 1) {
+		threads_text_t t = { &cap, debug, go_words };
+		answer_written(fd, write_threads, &t);
+		rt_threadprof_capture_free(&cap);
 		return;
 	}
 	rt_profile_t *p = rt_threadprof_build(&cap, NULL, NULL);
@@ -187,17 +280,20 @@ static int route(int fd, const char *path)
 	}
 	const char *name = path + sizeof prefix - 1;
 	size_t len = n - (sizeof prefix - 1);
+	long debug = query_int(q, "debug");
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
 	if (len == 0) {
 		char html[sizeof index_html + 16];
 		int k = snprintf(html, sizeof html, index_html, (int)getpid());
 		answer(fd, 200, "text/html; charset=utf-8", html, (size_t)k);
 	} else if (IS("heap")) {
-		serve_heap(fd, "inuse_space");
+		serve_heap(fd, "inuse_space", debug);
 	} else if (IS("allocs")) {
-		serve_heap(fd, "alloc_space");
+		serve_heap(fd, "alloc_space", debug);
 	} else if (IS("threads") || IS("goroutine")) {
-		serve_threads(fd);
+		serve_threads(fd, debug, IS("goroutine"));
+	} else if (IS("threadcreate") && debug >= 1) {
+		answer_written(fd, write_threadcreate, NULL);
 	} else if (IS("threadcreate")) {
 		answer_profile(fd, rt_threadprof_build_create());
 	} else if (IS("cmdline")) {

@@ -1,9 +1,9 @@
 /* rt_pprof.h: the Go-compatible /debug/pprof endpoint (SPEC §6), served by one thread
  * of ours on OTSHIM_PPROF_ADDR, for any process. Serves the index, heap, allocs,
- * threads (alias goroutine), threadcreate and cmdline; the whole-process CPU profile
- * (/debug/pprof/profile) is not built yet and answers 501. Its connections are ours:
- * never tracked as requests, never sampled. Loopback only unless
- * OTSHIM_PPROF_ALLOW_REMOTE=1.
+ * threads (alias goroutine), threadcreate, cmdline and the whole-process CPU profile
+ * (profile?seconds=N); ?debug=N gives Go's text forms of heap, allocs, goroutine,
+ * threads and threadcreate (rt_pprof_text). Its connections are ours: never tracked as
+ * requests, never sampled. Loopback only unless OTSHIM_PPROF_ALLOW_REMOTE=1.
  * Context: start-up (rt_pprof_start), then its own thread. */
 #ifndef RT_PPROF_H
 #define RT_PPROF_H

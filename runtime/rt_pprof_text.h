@@ -42,9 +42,10 @@ int rt_pprof_text_threadcreate(FILE *f);
 
 /* The sampled count and size to print for a record whose unbiased estimates are
  * objects and bytes, so that pprof's own unbiasing (scaleHeapSample: both times
- * 1/(1-exp(-(size/count)/rate))) gives the estimates back: bytes to rounding,
- * objects as near as whole counts allow. For blocks of one size these are exactly the
- * blocks sampled and their bytes, as Go prints. Pure; exposed for the unit test. */
+ * 1/(1-exp(-(size/count)/rate))) gives the estimates back. For blocks of one size
+ * these are exactly the blocks sampled and their bytes, as Go prints, and pprof reads
+ * our estimates back; for mixed sizes, as near as a whole count allows. Pure; exposed
+ * for the unit test. */
 void rt_pprof_text_sampled(double objects, double bytes, uint64_t rate, int64_t *count,
 			   int64_t *size);
 

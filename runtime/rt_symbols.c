@@ -3,13 +3,17 @@
  * tables (.symtab, else .dynsym) and DWARF line tables. */
 #include "rt_symbols.h"
 
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "rt_perfmap.h"
 #include "rt_traceparent.h"
@@ -30,11 +34,89 @@ static const char *absolute(rt_symbols_t *s, const char *file, const char *comp_
 	return s->path;
 }
 
+/* ---- finding files: no descriptor leaks, no debuginfod ----
+ * libdw opens what it reads without O_CLOEXEC, and a service's exec'd children would
+ * inherit every such descriptor: the callbacks make each one close-on-exec (on the
+ * worker, right after the open). And the last resort of dwfl_standard_find_debuginfo,
+ * debuginfod, would load libdebuginfod, libcurl and some thirty libraries into the
+ * service, leave a socket pair open across its exec()s, and with DEBUGINFOD_URLS set
+ * download debug info over the network from inside it. So debug files are looked up
+ * locally only, as the standard callback does before that: by build id, then by the
+ * .gnu_debuglink name beside the file, in its .debug/ and under /usr/lib/debug. A dwz
+ * alternate file is found by build id only. */
+
 static char *debuginfo_path;
 
+static int cloexec(int fd)
+{
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+	return fd;
+}
+
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	return cloexec(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
+}
+
+/* Is fd the debug file of mod: the same build id, or without one the debuglink's CRC? */
+static int debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
+{
+	const unsigned char *want;
+	const void *got;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &want, &vaddr);
+	if (n > 0) {
+		Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		ssize_t k = e ? dwelf_elf_gnu_build_id(e, &got) : -1;
+		int same = k == n && memcmp(got, want, (size_t)n) == 0;
+		elf_end(e);
+		return same;
+	}
+	unsigned char buf[65536];
+	uLong sum = crc32(0, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t r;
+	while ((r = pread(fd, buf, sizeof buf, off)) > 0) {
+		sum = crc32(sum, buf, (uInt)r);
+		off += r;
+	}
+	return r == 0 && (GElf_Word)sum == crc;
+}
+
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  Dwarf_Addr base, const char *file_name, const char *debuglink,
+			  GElf_Word crc, char **debuginfo_file_name)
+{
+	static const char *const where[] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
+	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink,
+					      crc, debuginfo_file_name);
+	if (fd >= 0)
+		return cloexec(fd);
+	const char *slash = file_name ? strrchr(file_name, '/') : NULL;
+	struct stat main_st, st;
+	if (!slash || file_name[0] != '/' || !debuglink || strchr(debuglink, '/') ||
+	    stat(file_name, &main_st) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, where[i], (int)(slash - file_name), file_name, debuglink);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		/* Not the main file by another name, and really its debug file. */
+		if (fstat(fd, &st) == 0 && (st.st_ino != main_st.st_ino || st.st_dev != main_st.st_dev) &&
+		    debug_file_matches(mod, fd, crc) && (*debuginfo_file_name = strdup(path)))
+			return fd;
+		close(fd);
+	}
+	errno = 0;
+	return -1;
+}
+
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = find_elf,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 

@@ -7,7 +7,10 @@
 # their own sources at the same time; a second concurrent CPU profile gets 429 and a
 # client leaving mid-profile harms nothing; garbage gets 400 and the endpoint lives
 # on; its requests are not counted as the service's; a non-loopback address is
-# refused unless allowed.
+# refused unless allowed. The ?debug=N text forms say the same as the protobuf, in Go's
+# layout, and `go tool pprof` reads the saved heap, goroutine and threadcreate text
+# back (naming frames from the memory map they end with). Under a bounded load,
+# python's http.server gets a CPU profile with its interpreter busy in it.
 . "$(dirname "$0")/lib.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -30,7 +33,69 @@ check "goroutine is the same profile" bash -c "HOME=$HOME go tool pprof -top '$E
 check "threadcreate: the sleeping threads' creator" \
 	bash -c "HOME=$HOME go tool pprof -traces '$EP/threadcreate' 2>/dev/null | grep -q start_detached"
 check "cmdline is the server's" bash -c "curl -s '$EP/cmdline' | tr '\\0' ' ' | grep -q 'srv_demo --port'"
-check "the index lists the profiles" bash -c "curl -s '$EP/' | grep -q 'href=\"heap\"'"
+check "the index links the text forms, as Go's does" \
+	bash -c "curl -s '$EP/' | grep -q 'href=\"heap?debug=1\"' && curl -s '$EP/' | grep -q 'href=\"goroutine?debug=2\"'"
+
+# ---- the text forms (?debug=N) ----
+# fetch NAME QUERY: the body into $WORK/NAME.QUERY, the Content-Type into $WORK/NAME.QUERY.type.
+fetch() { curl -s -o "$WORK/$1.$2" -w '%{content_type}' "$EP/$1?$2" >"$WORK/$1.$2.type"; }
+# count_of FILE FUNCTION: the count of each debug=1 record with a frame in FUNCTION.
+count_of() { awk -v fn="$2" '/^[0-9]+ @/ { c = $1 } c != "" && index($0, "\t" fn "+") { print c; c = "" }' "$1"; }
+is_text() { [ "$(cat "$WORK/$1.type")" = "text/plain; charset=utf-8" ]; }
+fetch heap debug=1
+check "heap?debug=1: text/plain, Go's header with heap/<2 * the 512 KiB sampling mean>" \
+	bash -c "$(declare -f is_text); WORK=$WORK is_text heap.debug=1 && head -1 '$WORK/heap.debug=1' | grep -Eqx 'heap profile: [0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @ heap/1048576'"
+check "heap?debug=1: hold_site_one's record, its frame named with file:line" \
+	grep -Eq "^#	0x[0-9a-f]+	hold_site_one\+0x[0-9a-f]+	/.*srv_demo\.c:[0-9]+\$" "$WORK/heap.debug=1"
+pprof -top -unit=B "$WORK/heap.debug=1" >"$WORK/heap1.top"
+held1=$(awk '$NF == "hold_site_one" { v = $1; sub(/B$/, "", v); print v }' "$WORK/heap1.top")
+diag "go tool pprof on the saved heap?debug=1: hold_site_one ${held1:-absent} B (the protobuf said ${held:-?} B)"
+check "go tool pprof reads the saved text: hold_site_one, the protobuf's bytes within 1 %" \
+	python3 -c "import sys; a, b = float(sys.argv[1] or 0), float(sys.argv[2] or 0); sys.exit(0 if a > 0 and abs(a - b) <= 0.01 * b else 1)" "${held1:-0}" "${held:-0}"
+fetch allocs debug=1
+check "allocs?debug=1: the same text form" \
+	bash -c "head -1 '$WORK/allocs.debug=1' | grep -q '^heap profile: ' && grep -q 'hold_site_one+' '$WORK/allocs.debug=1'"
+fetch goroutine debug=1
+fetch threads debug=1
+check "goroutine?debug=1: 'goroutine profile: total N' (Go's words), text/plain" \
+	bash -c "$(declare -f is_text); WORK=$WORK is_text goroutine.debug=1 && head -1 '$WORK/goroutine.debug=1' | grep -Eqx 'goroutine profile: total [0-9]+'"
+check "threads?debug=1: 'threads profile: total N'" grep -Eqx 'threads profile: total [0-9]+' "$WORK/threads.debug=1"
+check "goroutine?debug=1: the 20 sleeping threads are one record of 20, in sleepy_thread" \
+	[ "$(count_of "$WORK/goroutine.debug=1" sleepy_thread)" = 20 ]
+check "threads?debug=1: the same record" [ "$(count_of "$WORK/threads.debug=1" sleepy_thread)" = 20 ]
+check "go tool pprof reads the saved goroutine text: 20 in sleepy_thread" \
+	bash -c "HOME=$HOME go tool pprof -top '$WORK/goroutine.debug=1' 2>/dev/null | awk '\$NF == \"sleepy_thread\" { print \$4 }' | grep -qx 20"
+fetch goroutine debug=2
+fetch threads debug=2
+check "goroutine?debug=2: each sleeping thread on its own, 'goroutine <tid> [<state>, thread \"sleepy\"]:'" \
+	[ "$(grep -Ec '^goroutine [0-9]+ \[[a-z ]+, thread "sleepy"\]:$' "$WORK/goroutine.debug=2")" = 20 ]
+check "threads?debug=2: 'thread <tid> \"sleepy\" [<state>]:' 20 times, each in sleepy_thread(...) at its file:line" \
+	bash -c "[ \$(grep -Ec '^thread [0-9]+ \"sleepy\" \[[a-z ]+\]:\$' '$WORK/threads.debug=2') = 20 ] && [ \$(grep -A1 -x 'sleepy_thread(...)' '$WORK/threads.debug=2' | grep -Ec '^	/.*srv_demo\.c:[0-9]+ \+0x[0-9a-f]+\$') = 20 ]"
+check "threads?debug=2: and created by start_detached" \
+	[ "$(grep -c '^created by start_detached$' "$WORK/threads.debug=2")" = 20 ]
+check "threads?debug=2: the main thread and otshim's own have theirs too (>= 24 in all)" \
+	bash -c "grep -Eq '^thread $SPID \"srv_demo\" \[[a-z ]+\]:\$' '$WORK/threads.debug=2' && grep -A1 -E '^thread [0-9]+ \"otshim-' '$WORK/threads.debug=2' | grep -qx '\[otshim thread: not signalled\]' && [ \$(grep -Ec '^thread [0-9]+ \".*\" \[.*\]:\$' '$WORK/threads.debug=2') -ge 24 ]"
+fetch threadcreate debug=1
+check "threadcreate?debug=1: 'threadcreate profile: total N', the 20 created in start_detached" \
+	bash -c "head -1 '$WORK/threadcreate.debug=1' | grep -Eqx 'threadcreate profile: total [0-9]+' && [ \"\$($(declare -f count_of); count_of '$WORK/threadcreate.debug=1' start_detached)\" = 20 ]"
+check "go tool pprof reads the saved threadcreate text" \
+	bash -c "HOME=$HOME go tool pprof -top '$WORK/threadcreate.debug=1' 2>/dev/null | grep -q start_detached"
+# Other values, as Go reads them: 0 or not a number is the protobuf; any non-zero
+# debug is text for the heap, >= 1 for the count profiles, >= 2 the full dump.
+fetch heap debug=0
+fetch heap debug=x
+fetch heap debug=-1
+fetch goroutine debug=-1
+fetch goroutine debug=7
+fetch threadcreate debug=2
+fetch cmdline debug=1
+gz() { [ "$(head -c2 "$WORK/$1" | od -An -tx1 | tr -d ' ')" = 1f8b ] && [ "$(cat "$WORK/$1.type")" = application/octet-stream ]; }
+check "debug=0, debug=x and goroutine?debug=-1 keep the protobuf" \
+	bash -c "$(declare -f gz); WORK=$WORK; gz heap.debug=0 && gz heap.debug=x && gz goroutine.debug=-1"
+check "heap?debug=-1 is text, goroutine?debug=7 the dump, threadcreate?debug=2 the count text" \
+	bash -c "grep -q '^heap profile:' '$WORK/heap.debug=-1' && grep -q '^goroutine [0-9]* \[' '$WORK/goroutine.debug=7' && grep -q '^threadcreate profile:' '$WORK/threadcreate.debug=2'"
+check "cmdline ignores debug" bash -c "tr '\\0' ' ' <'$WORK/cmdline.debug=1' | grep -q 'srv_demo --port'"
+diag "$(printf 'goroutine?debug=1 begins:\n'; sed -n 1,4p "$WORK/goroutine.debug=1")"
 # CPU: while /cpu requests (150 ms each, slow at 100 ms) keep a connection thread
 # busy, a 2 s profile of the whole process shows burn_cpu, and the slow requests'
 # own profiles, taken at the same time from their own sources, still add up.
@@ -80,16 +145,40 @@ check "the service still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/
 stop_demo
 check "endpoint requests are not counted as the service's (33 requests)" [ "$(stats_field "$dir" requests)" = 33 ]
 
-# Any process: python's http.server, unmodified.
+# Any process: python's http.server, unmodified, serving a directory of 2000 files, so
+# each listing keeps the interpreter busy for a while.
 pp=$(free_port); port=$(free_port)
+mkdir -p "$WORK/site"
+python3 -c 'import os, sys; [open(os.path.join(sys.argv[1], "f%04d.txt" % i), "w").close() for i in range(2000)]' "$WORK/site"
 LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/py OTSHIM_PPROF_ADDR="127.0.0.1:$pp" \
-	/usr/bin/python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
-PIDS+=($!)
+	/usr/bin/python3 -m http.server "$port" --bind 127.0.0.1 -d "$WORK/site" >/dev/null 2>&1 &
+PYPID=$!
+PIDS+=($PYPID)
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$pp/debug/pprof/"
 check "python3 -m http.server: threads profile shows the interpreter's main thread" \
 	bash -c "HOME=$HOME go tool pprof -traces 'http://127.0.0.1:$pp/debug/pprof/threads' 2>/dev/null | grep -q -E 'thread_name: +python3'"
 check "python3 -m http.server: heap profile is valid" \
 	bash -c "HOME=$HOME go tool pprof -top 'http://127.0.0.1:$pp/debug/pprof/heap' 2>/dev/null | grep -q 'Type: inuse_space'"
+# CPU under load: 3 s of requests from 4 connections (loopback), a 2 s profile inside.
+py_cpu() { awk '{ print $14 + $15 }' "/proc/$PYPID/stat"; } # utime + stime, 1/100 s
+if command -v wrk >/dev/null; then
+	wrk -t1 -c4 -d3s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1 &
+else
+	timeout 3 bash -c "for _ in 1 2 3 4; do while :; do curl -s -o /dev/null 'http://127.0.0.1:$port/'; done & done; wait" &
+fi
+load=$!
+sleep 0.3
+ticks0=$(py_cpu)
+curl -s -o "$WORK/py.cpu.pb.gz" "http://127.0.0.1:$pp/debug/pprof/profile?seconds=2"
+ticks1=$(py_cpu)
+wait "$load"
+pprof -top "$WORK/py.cpu.pb.gz" >"$WORK/py.cpu.top"
+pysamples=$(pprof -raw "$WORK/py.cpu.pb.gz" | awk '/^Samples:/ { s = 1; next } /^Locations/ { s = 0 } s && $1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }')
+diag "python under load: $pysamples samples; the process used $((ticks1 - ticks0))0 ms of CPU meanwhile, the profile shows $(sed -n 's/.*Total samples = \([^ ]*\).*/\1/p' "$WORK/py.cpu.top")"
+diag "$(sed -n '/flat%/,+4p' "$WORK/py.cpu.top")"
+check "python under load: profile?seconds=2 has >= 50 samples (the interpreter was busy)" [ "${pysamples:-0}" -ge 50 ]
+check "python under load: the interpreter's eval loop, _PyEval_EvalFrameDefault, is in it" \
+	grep -q '_PyEval_EvalFrameDefault$' "$WORK/py.cpu.top"
 
 # And a Node.js service (skipped without node).
 NODE=$(command -v node || command -v nodejs)
