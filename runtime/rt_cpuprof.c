@@ -3,43 +3,28 @@
  * The sample buffer is linear: a handler claims the next slot with one atomic add and
  * publishes it with a ready flag, so any number of threads can write at once without
  * a lock; once full, samples are counted as dropped. The collector reads only slots
- * marked ready, after it has stopped every source and waited a little, and clears
- * the flags before the next profile. A sample taken while its thread was working on a
+ * marked ready, after it has stopped the timer and waited a little, and clears the
+ * flags before the next profile. A sample taken while its thread was working on a
  * request carries that request's trace and span ids (kept with the thread by rt_conn
  * while a profile runs), so whole-process profiles link to spans and slow requests. */
 #include "rt_cpuprof.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <linux/perf_event.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rt_cputimer.h"
 #include "rt_sampler.h"
 #include "rt_thread.h"
-#include "rt_threadprof.h"
 #include "rt_traceparent.h"
 #include "rt_unwind.h"
 #include "rt_util.h"
 
-#define MAX_THREADS 4096
 #define MAX_SAMPLES 32768
-
-typedef struct source {
-	_Atomic int live;        /* set up and armed: the handler may use it */
-	pid_t tid;
-	int fd;                  /* perf route, or -1 */
-	int has_timer;
-	timer_t timer;
-	uint64_t last_cpu_ns;    /* written by the sampled thread's handler only */
-} source_t;
 
 typedef struct sample {
 	_Atomic int ready;
@@ -50,51 +35,37 @@ typedef struct sample {
 	uintptr_t pcs[RT_STACK_MAX];
 } sample_t;
 
-static source_t *sources;       /* MAX_THREADS, mapped once */
 static sample_t *samples;       /* MAX_SAMPLES, mapped once */
-static _Atomic int nclaimed;    /* sources[0..nclaimed) may be live */
 static _Atomic int active;
-static _Atomic int stopping;    /* no new thread may arm itself any more */
-static _Atomic int arming;      /* threads setting up their own source right now */
 static _Atomic size_t claimed;
 static _Atomic int busy;
+static _Atomic uint64_t last_cpu_ns; /* process CPU time at the previous sample */
+/* The timer's signals carry this address, which is how the handler knows them from a
+ * slow request's per-thread sources and from anyone else's SIGPROF. */
+static const char timer_tag;
 
 /* ---- the handler's part ---- */
 
-static source_t *source_of(const siginfo_t *si)
+static uint64_t process_cpu_ns(void)
 {
-	int n = atomic_load_explicit(&nclaimed, memory_order_acquire);
-	if (n > MAX_THREADS)
-		n = MAX_THREADS;
-	if (si->si_code == SI_TIMER) {
-		uintptr_t p = (uintptr_t)si->si_value.sival_ptr, base = (uintptr_t)sources;
-		if (sources && p >= base && p < base + (size_t)n * sizeof(source_t) &&
-		    (p - base) % sizeof(source_t) == 0 &&
-		    atomic_load_explicit(&((source_t *)p)->live, memory_order_acquire))
-			return (source_t *)p;
-		return NULL;
-	}
-	if (si->si_code == POLL_IN || si->si_code == POLL_HUP || si->si_code == POLL_MSG)
-		for (int i = 0; i < n; i++)
-			if (atomic_load_explicit(&sources[i].live, memory_order_acquire) &&
-			    sources[i].fd >= 0 && sources[i].fd == si->si_fd)
-				return &sources[i];
-	return NULL;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
 {
+	if (si->si_code != SI_TIMER || si->si_value.sival_ptr != (void *)&timer_tag)
+		return 0;
 	if (!atomic_load_explicit(&active, memory_order_acquire))
-		return 0;
-	source_t *src = source_of(si);
-	if (!src)
-		return 0;
-	struct timespec ts;
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return 1;
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	uint64_t weight = now > src->last_cpu_ns ? now - src->last_cpu_ns : 0;
-	src->last_cpu_ns = now;
+		return 1; /* a tick that was in flight when the profile ended */
+	/* Each sample stands for the process CPU spent since the previous one, whichever
+	 * thread that was: the kernel sends a process timer's signal to the thread that
+	 * was running when it expired, so who gets the signal is itself the sample. */
+	uint64_t now = process_cpu_ns();
+	uint64_t prev = atomic_exchange_explicit(&last_cpu_ns, now, memory_order_relaxed);
+	uint64_t weight = now > prev ? now - prev : 0;
 	size_t i = atomic_fetch_add_explicit(&claimed, 1, memory_order_relaxed);
 	if (i >= MAX_SAMPLES)
 		return 1; /* full: dropped (claimed keeps counting them) */
@@ -112,106 +83,46 @@ int rt_cpuprof_running(void)
 	return atomic_load_explicit(&active, memory_order_relaxed);
 }
 
-/* ---- sources ---- */
-
-static void start_source(source_t *s, unsigned hz)
-{
-	if (s->fd >= 0)
-		ioctl(s->fd, PERF_EVENT_IOC_ENABLE, 0);
-	else if (s->has_timer)
-		rt_cputimer_timer_start(s->timer, hz);
-}
-
-static void stop_source(source_t *s)
-{
-	if (s->fd >= 0) {
-		ioctl(s->fd, PERF_EVENT_IOC_DISABLE, 0);
-		close(s->fd);
-	} else if (s->has_timer) {
-		timer_delete(s->timer);
-	}
-}
-
 /* ---- the collector ---- */
 
 static int map_once(void)
 {
-	if (!sources) {
-		void *a = mmap(NULL, MAX_THREADS * sizeof(source_t), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!samples) {
 		void *b = mmap(NULL, MAX_SAMPLES * sizeof(sample_t), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (a == MAP_FAILED || b == MAP_FAILED) {
-			if (a != MAP_FAILED)
-				munmap(a, MAX_THREADS * sizeof(source_t));
-			if (b != MAP_FAILED)
-				munmap(b, MAX_SAMPLES * sizeof(sample_t));
+		if (b == MAP_FAILED)
 			return -1;
-		}
 		samples = b;
-		sources = a; /* published last: the handler tests it */
 	}
 	return 0;
 }
 
-/* Sets up and starts a source for tid in the next free slot. 0, or -1. */
-static int arm_thread(pid_t tid, unsigned hz)
+/* A CPU-time timer for the whole process, whose SIGPROF goes to the thread running
+ * when it fires (a process-directed signal: the kernel prefers the current thread,
+ * and our own threads block every signal). One timer covers threads that start and
+ * end during the profile, however short their lives: a thread-per-request server's
+ * threads each use far less than one period of their own CPU clock, and per-thread
+ * timers saw a fifth of such a process's CPU. */
+static int start_timer(unsigned hz, timer_t *out)
 {
-	int i = atomic_fetch_add(&nclaimed, 1);
-	if (i >= MAX_THREADS)
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGPROF;
+	sev.sigev_value.sival_ptr = (void *)&timer_tag;
+	if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, out) != 0)
 		return -1;
-	source_t *s = &sources[i];
-	s->tid = tid;
-	s->fd = -1;
-	s->has_timer = 0;
-	s->last_cpu_ns = rt_cputimer_thread_ns(tid);
-	/* A per-thread perf event costs every context switch of its thread (measured: a
-	 * server doing 150k requests/s lost a quarter of its throughput with one on each
-	 * thread), while a CPU-clock timer costs only its ticks. At 100 Hz the timer's
-	 * CONFIG_HZ ceiling does not matter, so it comes first here; the slow-request
-	 * sampler, which wants 1 kHz on one thread for a short while, prefers perf. */
-	union sigval v = { .sival_ptr = s };
-	if (rt_cputimer_timer_create(tid, v, &s->timer) == 0)
-		s->has_timer = 1;
-	else if ((s->fd = rt_cputimer_perf_open(tid, hz)) < 0)
-		return -1; /* the slot stays unused (live is 0) */
-	atomic_store_explicit(&s->live, 1, memory_order_release);
-	start_source(s, hz);
-	return 0;
-}
-
-/* Arms every thread of the process but the caller and the shim's own (which block
- * every signal). */
-static void arm_all(unsigned hz)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	pid_t me = (pid_t)syscall(SYS_gettid);
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		pid_t tid = (pid_t)atol(e->d_name);
-		if (tid > 0 && tid != me && !rt_threadprof_is_internal(tid))
-			arm_thread(tid, hz);
+	if (rt_cputimer_timer_start(*out, hz) != 0) {
+		timer_delete(*out);
+		return -1;
 	}
-	closedir(d);
-}
-
-static unsigned active_hz;
-
-void rt_cpuprof_thread_started(void)
-{
-	if (!atomic_load_explicit(&active, memory_order_acquire))
-		return;
-	atomic_fetch_add(&arming, 1);
-	if (atomic_load(&active) && !atomic_load(&stopping))
-		arm_thread((pid_t)syscall(SYS_gettid), active_hz);
-	atomic_fetch_sub(&arming, 1);
+	return 0;
 }
 
 int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 {
 	int expect = 0;
+	timer_t timer;
 	*out = NULL;
 	if (!rt_sampler_owns_sigprof())
 		return -3;
@@ -225,22 +136,15 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 	for (size_t i = 0; i < prev && i < MAX_SAMPLES; i++)
 		atomic_store(&samples[i].ready, 0);
 	atomic_store(&claimed, 0);
-	for (int i = 0; i < MAX_THREADS; i++)
-		atomic_store(&sources[i].live, 0);
-	atomic_store(&nclaimed, 0);
-	atomic_store(&stopping, 0);
-	active_hz = hz;
+	atomic_store(&last_cpu_ns, process_cpu_ns());
 	atomic_store_explicit(&active, 1, memory_order_release);
-	arm_all(hz);
+	if (start_timer(hz, &timer) != 0) {
+		atomic_store(&active, 0);
+		atomic_store(&busy, 0);
+		return -1;
+	}
 	rt_nap_ms((long)seconds * 1000);
-	/* Threads started meanwhile armed themselves; wait for any still doing so. */
-	atomic_store(&stopping, 1);
-	while (atomic_load(&arming))
-		rt_nap_ms(1);
-	int n = atomic_load(&nclaimed);
-	for (int i = 0; i < n && i < MAX_THREADS; i++)
-		if (atomic_load(&sources[i].live))
-			stop_source(&sources[i]);
+	timer_delete(timer);
 	rt_nap_ms(20); /* handlers already running finish */
 	atomic_store_explicit(&active, 0, memory_order_release);
 

@@ -1,10 +1,11 @@
-/* rt_cpuprof.h: the whole-process CPU profile behind /debug/pprof/profile. For the
- * duration asked, every thread alive at the start gets its own CPU-time SIGPROF
- * source (a timer on its CPU clock, else perf_event task-clock); the SIGPROF handler
- * hands such signals here first (rt_cpuprof_on_signal), so a slow request's sampling
- * of the same thread, from its own source, goes on undisturbed. Samples land in a
- * buffer that is mapped once and never freed; each is weighted by the thread CPU time
- * since that thread's previous sample.
+/* rt_cpuprof.h: the whole-process CPU profile behind /debug/pprof/profile and
+ * continuous mode. For the duration asked, one timer on the process's CPU clock sends
+ * SIGPROF to whichever thread is running when it fires (as ITIMER_PROF does for
+ * gperftools), so threads born and gone during the profile count like the others; the
+ * SIGPROF handler hands these signals here first (rt_cpuprof_on_signal), so a slow
+ * request's sampling of its thread, from its own source, goes on undisturbed. Samples
+ * land in a buffer that is mapped once and never freed; each is weighted by the
+ * process CPU time since the previous sample.
  * Context: rt_cpuprof_collect on the endpoint's thread (one profile at a time);
  * rt_cpuprof_on_signal in the SIGPROF handler (no locks, no allocation). */
 #ifndef RT_CPUPROF_H
@@ -20,10 +21,6 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out);
 
 /* A whole-process profile is being collected (one relaxed load; any context). */
 int rt_cpuprof_running(void);
-
-/* A new thread is starting (the pthread_create trampoline): during a profile it arms
- * itself, so threads started after the profile began are profiled too. */
-void rt_cpuprof_thread_started(void);
 
 /* From the SIGPROF handler: 1 when the signal came from one of our sources and was
  * taken, 0 when it is not ours. */

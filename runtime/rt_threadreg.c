@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "rt_alloc.h"
-#include "rt_cpuprof.h"
 #include "rt_thread.h"
 #include "rt_threadprof.h"
 #include "rt_unwind.h"
@@ -182,7 +181,6 @@ void *rt_treg_trampoline(void *arg)
 	void *(*start)(void *) = e->start;
 	void *start_arg = e->arg, *ret;
 	__atomic_store_n(&e->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
-	rt_cpuprof_thread_started();
 	pthread_cleanup_push(retire, e);
 	ret = start(start_arg);
 	pthread_cleanup_pop(1);
