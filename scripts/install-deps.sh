@@ -7,6 +7,8 @@ set -eu
 PKGS="build-essential pkg-config libunwind-dev libprotobuf-c-dev protobuf-c-compiler
 libjemalloc-dev zlib1g-dev libdw-dev libelf-dev golang-go golang-github-google-pprof-dev
 nginx-light wrk curl libcurl4 libcurl4-openssl-dev python3 perl procps valgrind nodejs"
+# Headless Chromium renders report.html in tests/integration/report.sh (with a font).
+PKGS="$PKGS chromium fonts-dejavu-core"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

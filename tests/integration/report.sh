@@ -1,0 +1,386 @@
+#!/bin/bash
+# report.sh: `otshim report`, `otshim flame` and `otshim report --html`
+# (scripts/otshim_report.py) against profiles with known content. The demo server,
+# under the shim at 100 ms, serves four slow requests with known traceparents: three
+# CPU burns of different lengths (all CPU in burn_cpu) and one /hold that allocates
+# 16 MiB at hold_site_three, then sleeps. The report must list exactly those four,
+# slowest first, with the index's ids, paths and statuses, burn_cpu as the top CPU
+# function (>= 80 %) and hold_site_three as the top allocation site; --json must agree;
+# the filters must filter; a truncated cpu file and a corrupt index line are skipped
+# with a note naming them while the rest is reported; empty and missing directories
+# get clear messages. The flame graph is XML with burn_cpu's frame >= 80 % wide. The
+# HTML report is rendered in headless Chromium (Debian's chromium; scripts/install-
+# deps.sh installs it, and its absence fails this test): its DOM lists the requests
+# and its screenshot is a real picture, flame colours included.
+. "$(dirname "$0")/lib.sh"
+
+# rc_and RC WANT COMMAND...: RC is WANT and COMMAND succeeds.
+rc_and() {
+	[ "$1" = "$2" ] || { diag "exit status $1, wanted $2"; return 1; }
+	shift 2
+	"$@"
+}
+
+otr() { python3 "$ROOT/scripts/otshim_report.py" "$@"; } # otshim report / otshim flame
+PARENT=00f067aa0ba902b7
+T1=11111111111111111111111111111a01 # /cpu?ms=200
+T2=22222222222222222222222222222a02 # /cpu?ms=450
+T3=33333333333333333333333333333a03 # /cpu?ms=700
+T4=44444444444444444444444444444a04 # /hold, 16 MiB, then a 300 ms sleep
+
+dir=$WORK/prof
+start_demo "$dir" OTSHIM_SLOW_MS=100
+get() { curl -s -o /dev/null -H "traceparent: 00-$1-$PARENT-01" "http://127.0.0.1:$PORT$2"; }
+get $T1 "/cpu?ms=200"
+get $T4 "/hold?site=3&kb=16384&min=16&max=65536&sleep_ms=300"
+get $T2 "/cpu?ms=450"
+get $T3 "/cpu?ms=700"
+lines() { [ "$(grep -c . "$dir/index.jsonl" 2>/dev/null)" -ge 4 ]; }
+wait_for 10 lines
+stop_demo
+check "the demo wrote 4 index lines" [ "$(grep -c . "$dir/index.jsonl" 2>/dev/null)" = 4 ]
+
+# expect [min_ms=N] [path=P] [since=ISO]: the trace ids the index says pass those
+# filters, slowest first. (CPU burns are CPU time, so on a loaded machine their wall
+# durations stretch; the order comes from what the index recorded, not from the plan.)
+expect() {
+	python3 - "$dir/index.jsonl" "$@" <<'PY'
+import datetime, json, sys
+f = dict(a.split("=", 1) for a in sys.argv[2:])
+t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+ls = [l for l in map(json.loads, open(sys.argv[1]))
+      if l["duration_ms"] >= float(f.get("min_ms", 0)) and l["path"].startswith(f.get("path", ""))
+      and ("since" not in f or t(l["time"]) >= t(f["since"]))]
+print(" ".join(l["trace_id"] for l in sorted(ls, key=lambda l: -l["duration_ms"])))
+PY
+}
+EXPECT=$(expect)
+diag "slowest first: $EXPECT"
+check "the index has the 4 known trace ids" [ "$(echo "$EXPECT" | tr ' ' '\n' | sort | xargs)" = "$T1 $T2 $T3 $T4" ]
+
+# ---- text report ----
+otr report "$dir" >"$WORK/text" 2>"$WORK/text.err"
+rc=$?
+check "report exits 0 and prints no note" rc_and "$rc" 0 [ ! -s "$WORK/text.err" ]
+# Request rows start with the start time; the trace id is the second column.
+rows() { grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$1" | awk '{ print $2 }' | xargs; }
+check "report lists exactly the 4 requests, slowest first" [ "$(rows "$WORK/text")" = "$EXPECT" ]
+[ "$(rows "$WORK/text")" = "$EXPECT" ] || diag "$(cat "$WORK/text")"
+python3 - "$WORK/text" "$dir/index.jsonl" <<'PY' >"$WORK/text.check"
+import json, re, sys
+text = open(sys.argv[1]).read()
+idx = {l["trace_id"]: l for l in map(json.loads, open(sys.argv[2]))}
+bad = []
+blocks = re.split(r"\n(?=\d{4}-\d\d-\d\dT)", text)[1:]
+for b in blocks:
+    head = b.split("\n")[0].split()
+    l = idx.get(head[1], {})
+    # time, trace, method, path, status, duration "ms", cpu "ms", alloc unit, threads
+    if head[:5] != [l.get("time"), l.get("trace_id"), "GET", l.get("path"), str(l.get("status"))]:
+        bad.append("row %r vs index %r" % (head, l))
+    if head[5] != "%.1f" % l.get("duration_ms", -1) or head[-1] != str(l.get("threads")):
+        bad.append("duration/threads %r vs %r" % (head, l))
+    if l.get("path") == "/cpu":
+        m = re.search(r"top CPU \(flat, [\d.]+ ms sampled\):\n\s+([\d.]+)%\s+[\d.]+ ms\s+(\S+)", b)
+        if not (m and m.group(2) == "burn_cpu" and float(m.group(1)) >= 80):
+            bad.append("%s: top CPU is not burn_cpu >= 80%%: %r" % (head[1], b))
+    if l.get("path") == "/hold":
+        m = re.search(r"top allocation \(alloc_space, this request, .*\):\n\s+([\d.]+)%\s+\S+ \S+\s+(\S+)", b)
+        if not (m and m.group(2) == "hold_site_three"):
+            bad.append("%s: top allocation is not hold_site_three: %r" % (head[1], b))
+print("ok" if len(blocks) == 4 and not bad else "bad: %d blocks; %s" % (len(blocks), "; ".join(bad)))
+PY
+check "each row has the index's time, trace id, GET, path, status, duration, threads; burn_cpu tops CPU (>= 80 %), hold_site_three tops /hold's allocation" \
+	[ "$(cat "$WORK/text.check")" = ok ]
+[ "$(cat "$WORK/text.check")" = ok ] || diag "$(cat "$WORK/text.check")"
+diag "$(sed -n '1,12p' "$WORK/text")"
+
+# ---- --json ----
+# json_ids ARGS...: the trace ids `report --json ARGS` lists, in order ("rc=N" if it fails).
+json_ids() {
+	otr report "$dir" --json "$@" 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(r["trace_id"] for r in json.load(sys.stdin)["requests"]))' 2>/dev/null || echo "unparsable"
+}
+otr report "$dir" --json >"$WORK/json" 2>/dev/null
+python3 - "$WORK/json" "$dir/index.jsonl" "$EXPECT" <<'PY' >"$WORK/json.check"
+import json, os, sys
+doc = json.load(open(sys.argv[1]))
+idx = {l["trace_id"]: l for l in map(json.loads, open(sys.argv[2]))}
+reqs, bad = doc["requests"], []
+if [r["trace_id"] for r in reqs] != sys.argv[3].split():
+    bad.append("order %r" % [r["trace_id"] for r in reqs])
+for r in reqs:
+    l = idx[r["trace_id"]]
+    for k in ("time", "span_id", "method", "path", "status", "duration_ms", "cpu_ms", "alloc_bytes", "threads"):
+        if r.get(k) != l.get(k):
+            bad.append("%s %s: %r != %r" % (r["trace_id"], k, r.get(k), l.get(k)))
+    if r["files"].get("cpu") != os.path.join(os.path.dirname(sys.argv[2]), l["files"]["cpu"]):
+        bad.append("cpu file %r" % r["files"].get("cpu"))
+    if l["path"] == "/cpu":
+        t = r["top_cpu"][0] if r["top_cpu"] else {}
+        if t.get("function") != "burn_cpu" or t.get("share", 0) < 0.8:
+            bad.append("%s top_cpu %r" % (r["trace_id"], r["top_cpu"]))
+        # the profile's CPU total is the index's cpu_ms up to the last sampling period
+        if abs(r["cpu_sampled_ms"] - l["cpu_ms"]) > 0.1 * l["cpu_ms"]:
+            bad.append("%s cpu_sampled_ms %r vs cpu_ms %r" % (r["trace_id"], r["cpu_sampled_ms"], l["cpu_ms"]))
+    else:
+        t = r["top_alloc"][0] if r["top_alloc"] else {}
+        if t.get("function") != "hold_site_three" or r["alloc_scope"] != "request":
+            bad.append("%s top_alloc %r scope %r" % (r["trace_id"], r["top_alloc"], r["alloc_scope"]))
+if doc["skipped"]:
+    bad.append("skipped %r" % doc["skipped"])
+print("ok" if not bad else "bad: " + "; ".join(bad))
+PY
+check "--json parses and agrees: order, index fields, file paths, burn_cpu >= 80 % (cpu total = cpu_ms), hold_site_three for /hold" \
+	[ "$(cat "$WORK/json.check")" = ok ]
+[ "$(cat "$WORK/json.check")" = ok ] || diag "$(cat "$WORK/json.check")"
+
+# ---- filters ----
+# T2's own duration as the threshold: T2 and whatever was slower; T1, T4 or both are out.
+min=$(python3 -c 'import json,sys; print([l for l in map(json.loads, open(sys.argv[1])) if l["trace_id"] == sys.argv[2]][0]["duration_ms"])' "$dir/index.jsonl" "$T2")
+want=$(expect min_ms="$min")
+check "--min-ms $min (T2's duration): $want" [ "$(json_ids --min-ms "$min")" = "$want" ]
+check "--min-ms $min: T2 is in, fewer than 4" bash -c "[[ ' $want ' == *' $T2 '* ]] && [ $(echo "$want" | wc -w) -lt 4 ]"
+check "--min-ms 100000: none" [ "$(json_ids --min-ms 100000)" = "" ]
+check "--path /hold: only the /hold request" [ "$(json_ids --path /hold)" = "$T4" ]
+check "--path /cp: the three /cpu requests" [ "$(json_ids --path /cp)" = "$(expect path=/cp)" ]
+check "--path /cp: T1, T2, T3" [ "$(expect path=/cp | tr ' ' '\n' | sort | xargs)" = "$T1 $T2 $T3" ]
+check "--min-ms 250 --path /cpu: both filters at once" [ "$(json_ids --min-ms 250 --path /cpu)" = "$(expect min_ms=250 path=/cpu)" ]
+check "--since -10m: all four" [ "$(json_ids --since -10m)" = "$EXPECT" ]
+check "--since 2000-01-01T00:00:00Z: all four" [ "$(json_ids --since 2000-01-01T00:00:00Z)" = "$EXPECT" ]
+# --since the second-slowest request's own start time: it and the one after it
+since=$(python3 -c 'import json,sys; print([l for l in map(json.loads, open(sys.argv[1])) if l["trace_id"] == sys.argv[2]][0]["time"])' "$dir/index.jsonl" "$T2")
+check "--since $since (T2's start): T2 and T3, started at or after it" [ "$(json_ids --since "$since")" = "$(expect since="$since")" ]
+check "--since $since: that is T2 and T3" [ "$(expect since="$since" | tr ' ' '\n' | sort | xargs)" = "$T2 $T3" ]
+otr report "$dir" --since 2999-01-01 >"$WORK/none" 2>"$WORK/none.err"
+rc=$?
+check "--since in the future: exit 1, says nothing matches" \
+	rc_and "$rc" 1 grep -q "no slow request in $dir matches --since 2999-01-01 (4 recorded)" "$WORK/none.err"
+otr report "$dir" --since yesterday >/dev/null 2>"$WORK/since.err"
+rc=$?
+check "--since yesterday: usage error, exit 2, with the accepted forms" \
+	rc_and "$rc" 2 grep -q "neither ISO 8601" "$WORK/since.err"
+otr report "$dir" --bogus >/dev/null 2>&1
+check "an unknown option: exit 2" [ $? = 2 ]
+( cd "$WORK" && ln -s "$dir" profiles && unset OTSHIM_PROFILE_DIR && otr report --json ) >"$WORK/dflt" 2>/dev/null
+check "no DIR: ./profiles" [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["requests"]))' "$WORK/dflt" 2>/dev/null)" = 4 ]
+( cd / && export OTSHIM_PROFILE_DIR=$dir && otr report --json ) >"$WORK/envd" 2>/dev/null
+check "no DIR: \$OTSHIM_PROFILE_DIR" [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["requests"]))' "$WORK/envd" 2>/dev/null)" = 4 ]
+
+# ---- corrupt, missing and empty ----
+bad=$WORK/bad
+cp -a "$dir" "$bad"
+cpu2=$(basename "$(ls "$bad"/cpu-$T2-*.pb.gz)")
+truncate -s $(($(stat -c %s "$bad/$cpu2") / 2)) "$bad/$cpu2"
+rm -f "$bad"/heap-$T1-*.pb.gz
+echo '{"trace_id": "not closed' >>"$bad/index.jsonl"
+otr report "$bad" >"$WORK/bad.txt" 2>"$WORK/bad.err"
+rc=$?
+diag "notes: $(cat "$WORK/bad.err")"
+check "corrupt files: exit 0, all 4 requests still listed in order" rc_and "$rc" 0 [ "$(rows "$WORK/bad.txt")" = "$EXPECT" ]
+check "the truncated cpu file: one note naming it" [ "$(grep -c "skipped $bad/$cpu2: bad gzip data" "$WORK/bad.err")" = 1 ]
+check "the missing heap file: one note naming it" [ "$(grep -c "skipped $bad/heap-$T1-.*: No such file" "$WORK/bad.err")" = 1 ]
+check "the corrupt index line: one note naming its line" [ "$(grep -c "skipped $bad/index.jsonl line 5: not a JSON object" "$WORK/bad.err")" = 1 ]
+check "exactly 3 notes" [ "$(grep -c . "$WORK/bad.err")" = 3 ]
+check "the others' profiles are still read: burn_cpu under T3 and T1" \
+	[ "$(grep -A2 -E "^\S+ +($T3|$T1) " "$WORK/bad.txt" | grep -c 'burn_cpu$')" = 2 ]
+check "the request with the truncated cpu file says so" \
+	grep -q "note: cpu profile skipped: bad gzip data" "$WORK/bad.txt"
+
+mkdir "$WORK/empty"
+otr report "$WORK/empty" >/dev/null 2>"$WORK/e.err"
+rc=$?
+check "an empty dir: exit 1, 'no slow requests recorded in DIR (no index.jsonl)'" \
+	rc_and "$rc" 1 grep -qx "otshim: no slow requests recorded in $WORK/empty (no index.jsonl)" "$WORK/e.err"
+: >"$WORK/empty/index.jsonl"
+otr report "$WORK/empty" >/dev/null 2>"$WORK/e.err"
+rc=$?
+check "an empty index.jsonl: exit 1, '(index.jsonl is empty)'" \
+	rc_and "$rc" 1 grep -qx "otshim: no slow requests recorded in $WORK/empty (index.jsonl is empty)" "$WORK/e.err"
+otr report "$WORK/nowhere" >/dev/null 2>"$WORK/m.err"
+rc=$?
+check "a missing dir: exit 1, says it does not exist" \
+	rc_and "$rc" 1 grep -q "no profile directory: $WORK/nowhere does not exist" "$WORK/m.err"
+
+# ---- flame ----
+cpu3=$(ls "$dir"/cpu-$T3-*.pb.gz)
+otr flame "$cpu3" >"$WORK/cpu.svg" 2>"$WORK/flame.err"
+check "flame: exit 0" [ $? = 0 ]
+# svg_frame SVG FUNCTION: "<share %> <rect width / drawable width>" of FUNCTION's widest frame.
+svg_frame() {
+	python3 - "$@" <<'PY' 2>&1
+import re, sys, xml.etree.ElementTree as ET
+ns = {"s": "http://www.w3.org/2000/svg"}
+root = ET.parse(sys.argv[1]).getroot()
+best = None
+for g in root.iter("{http://www.w3.org/2000/svg}g"):
+    t = g.find("s:title", ns)
+    if t is not None and t.text.startswith(sys.argv[2] + " \u2014 "):
+        share = float(re.search(r"([\d.]+)% of", t.text).group(1))
+        w = float(g.find("s:rect", ns).get("width")) / (float(root.get("width")) - 20)
+        best = max(best or (0, 0), (share, w))
+print("%s %.3f" % best if best else "absent")
+PY
+}
+read -r share width < <(svg_frame "$WORK/cpu.svg" burn_cpu)
+diag "flame: burn_cpu frame ${share:-?} %, ${width:-?} of the width"
+check "flame: the SVG parses as XML and has a frame titled burn_cpu with a share >= 80 %" \
+	python3 -c "import sys; sys.exit(not float('${share:-0}') >= 80)" 2>/dev/null
+check "flame: that frame's rect is >= 80 % of the width" \
+	python3 -c "import sys; sys.exit(not float('${width:-0}') >= 0.79)" 2>/dev/null
+check "flame: self-contained (no external reference)" \
+	bash -c "! grep -Eo '(href|src)=\"[^\"#]' '$WORK/cpu.svg' | grep -q ."
+heap4=$(ls "$dir"/heap-$T4-*.pb.gz)
+otr flame "$heap4" --sample-index alloc_space >"$WORK/heap.svg" 2>/dev/null
+read -r hshare _ < <(svg_frame "$WORK/heap.svg" hold_site_three)
+check "flame --sample-index alloc_space: hold_site_three holds >= 90 % of /hold's heap file" \
+	python3 -c "import sys; sys.exit(not float('${hshare:-0}') >= 90)" 2>/dev/null
+grep -q 'Flame graph: alloc_space (bytes)' "$WORK/heap.svg"
+check "flame --sample-index alloc_space: titled alloc_space" [ $? = 0 ]
+otr flame "$heap4" >"$WORK/inuse.svg" 2>/dev/null
+check "flame on a heap file: inuse_space by default" grep -q 'Flame graph: inuse_space (bytes)' "$WORK/inuse.svg"
+thr3=$(ls "$dir"/threads-$T3-*.pb.gz)
+otr flame "$thr3" >"$WORK/threads.svg" 2>/dev/null
+nthreads=$(python3 -c 'import json,sys; print([l for l in map(json.loads, open(sys.argv[1])) if l["trace_id"] == sys.argv[2]][0]["threads"])' "$dir/index.jsonl" "$T3")
+check "flame on a threads file: parses, its root counts the index's $nthreads threads" \
+	grep -q "<title>all — $nthreads, 100.00% of threads</title>" "$WORK/threads.svg"
+check "flame: every SVG parses as XML" python3 -c '
+import sys, xml.etree.ElementTree as ET
+for f in sys.argv[1:]: ET.parse(f)' "$WORK/cpu.svg" "$WORK/heap.svg" "$WORK/inuse.svg" "$WORK/threads.svg"
+otr flame "$heap4" --sample-index nope >/dev/null 2>"$WORK/si.err"
+rc=$?
+check "flame --sample-index nope: exit 2, lists the sample types" rc_and "$rc" 2 grep -q "alloc_space" "$WORK/si.err"
+otr flame "$bad/$cpu2" >/dev/null 2>"$WORK/fc.err"
+rc=$?
+check "flame on a truncated file: exit 1, names it" rc_and "$rc" 1 grep -q "cannot read $bad/$cpu2" "$WORK/fc.err"
+
+# ---- HTML, rendered in headless Chromium ----
+otr report "$dir" --html >/dev/null 2>"$WORK/html.err"
+rc=$?
+check "report --html: exit 0, writes DIR/report.html" rc_and "$rc" 0 [ -s "$dir/report.html" ]
+check "report --html: says where it wrote it" grep -q "wrote $dir/report.html (4 slow requests)" "$WORK/html.err"
+check "report.html is offline: no http(s) URL at all" bash -c "! grep -Eiq 'https?:|//[a-z]' '$dir/report.html'"
+if ! command -v chromium >/dev/null 2>&1; then
+	ok 1 "chromium is installed (scripts/install-deps.sh installs Debian's chromium): CANNOT RENDER report.html"
+else
+	chrome() {
+		timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+			--disable-background-networking --disable-component-update --disable-sync \
+			--user-data-dir="$(mktemp -d "$WORK/chrome.XXXXXX")" "$@" 2>>"$WORK/chrome.err"
+	}
+	chrome --dump-dom "file://$dir/report.html" >"$WORK/dom.html"
+	python3 - "$WORK/dom.html" "$EXPECT" <<'PY' >"$WORK/dom.check"
+import re, sys
+dom = open(sys.argv[1]).read()
+rows = re.findall(r'<tr class="req" data-trace="([0-9a-f]{32})">', dom)
+bad = []
+if rows != sys.argv[2].split():
+    bad.append("rows %r" % rows)
+for t in sys.argv[2].split():
+    if dom.count(t) < 3:  # its row, its section, its flame graph or file names
+        bad.append("%s appears %d times" % (t, dom.count(t)))
+svgs = len(re.findall(r"<svg ", dom))
+if svgs != 3:  # the three /cpu requests; /hold burnt no CPU after the threshold
+    bad.append("%d flame graphs" % svgs)
+if 'data-n="burn_cpu"' not in dom:
+    bad.append("no burn_cpu frame")
+print("ok" if not bad else "bad: " + "; ".join(bad))
+PY
+	check "Chromium's DOM of report.html lists the 4 requests' trace ids in order, with 3 CPU flame graphs" \
+		[ "$(cat "$WORK/dom.check")" = ok ]
+	[ "$(cat "$WORK/dom.check")" = ok ] || diag "$(cat "$WORK/dom.check")" "$(tail -5 "$WORK/chrome.err")"
+	# The flame graph's script: hover fills the details line, a click zooms, a click on
+	# the root zooms out. A page holding the threads graph drives it with synthetic events.
+	{
+		echo '<!DOCTYPE html><html><body>'
+		sed -e 1d -e 's/ xmlns="[^"]*"//' "$WORK/threads.svg"
+		cat <<'JS'
+<script>
+var fs = [].slice.call(document.querySelectorAll('g.fg-f'));
+function vis() { return fs.filter(function (g) { return g.style.display != 'none'; }).length; }
+var g = fs.filter(function (g) { return g.getAttribute('data-d') == '1' && +g.getAttribute('data-w') < 1; })[0];
+var w0 = g.querySelector('rect').getAttribute('width');
+g.dispatchEvent(new MouseEvent('mouseover'));
+var det = document.querySelector('.fg-details').textContent == g.querySelector('title').textContent;
+g.dispatchEvent(new MouseEvent('click'));
+var zw = g.querySelector('rect').getAttribute('width'), zv = vis();
+fs[0].dispatchEvent(new MouseEvent('click'));
+var out = document.createElement('pre');
+out.id = 'result';
+out.textContent = [det, zw, zv < fs.length, vis() == fs.length,
+                   parseFloat(g.querySelector('rect').getAttribute('width')) == parseFloat(w0)].join(' ');
+document.body.appendChild(out);
+</script></body></html>
+JS
+	} >"$WORK/zoom.html"
+	chrome --dump-dom "file://$WORK/zoom.html" | grep -o '<pre id="result">[^<]*' | sed 's/.*>//' >"$WORK/zoom.out"
+	diag "zoom: $(cat "$WORK/zoom.out")"
+	check "flame graph script: hover shows the frame's title, a click zooms it to full width hiding others, the root zooms out" \
+		[ "$(cat "$WORK/zoom.out")" = "true 1179.50 true true true" ]
+	chrome --screenshot="$WORK/report.png" --window-size=1200,1600 "file://$dir/report.html" >/dev/null
+	printf '<!DOCTYPE html><html><body></body></html>\n' >"$WORK/blank.html"
+	chrome --screenshot="$WORK/blank.png" --window-size=1200,1600 "file://$WORK/blank.html" >/dev/null
+	[ -n "${KEEP:-}" ] && diag "screenshot: $WORK/report.png"
+	python3 - "$WORK/report.png" "$WORK/blank.png" <<'PY' >"$WORK/png.check"
+import os, struct, sys, zlib
+
+def png_rows(path):
+    """Width, height, bytes per pixel and the unfiltered rows of an 8-bit RGB(A) PNG."""
+    data = open(path, "rb").read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat = 8, []
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + n
+    if depth != 8 or ctype not in (2, 6):
+        raise ValueError("depth %d colour type %d" % (depth, ctype))
+    bpp = 3 if ctype == 2 else 4
+    raw, stride, prev, rows = zlib.decompress(b"".join(idat)), w * bpp, bytearray(w * bpp), []
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride) if f else ():
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + ((a + b) >> 1)) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, bpp, rows
+
+w, h, bpp, rows = png_rows(sys.argv[1])
+colours, flame, dark = set(), 0, 0
+for row in rows:
+    for x in range(0, w * bpp, bpp):
+        r, g, b = row[x], row[x + 1], row[x + 2]
+        colours.add((r, g, b))
+        flame += r >= 200 and g <= 235 and b <= 60   # the CPU palette: reds, oranges, yellows
+        dark += r + g + b < 200                        # text
+size, blank = os.path.getsize(sys.argv[1]), os.path.getsize(sys.argv[2])
+print("%dx%d, %d colours, %.1f %% flame-coloured, %.1f %% dark, %d bytes (blank page %d)"
+      % (w, h, len(colours), 100 * flame / (w * h), 100 * dark / (w * h), size, blank))
+print(int(w == 1200 and h == 1600), int(len(colours) >= 50 and flame >= 0.03 * w * h and dark >= 0.002 * w * h),
+      int(size >= 10 * blank))
+PY
+	diag "screenshot: $(sed -n 1p "$WORK/png.check")"
+	read -r dims pixels bigger < <(sed -n 2p "$WORK/png.check")
+	check "screenshot: a 1200x1600 PNG" [ "${dims:-0}" = 1 ]
+	check "screenshot: not blank (>= 50 colours, >= 3 % flame-coloured pixels, text)" [ "${pixels:-0}" = 1 ]
+	check "screenshot: >= 10x the size of a blank page's" [ "${bigger:-0}" = 1 ]
+fi
+
+done_testing
