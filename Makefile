@@ -3,6 +3,7 @@
 #   make test       install missing deps, build, run every test (TAP), print "N passed, N failed"
 #   make demo       install missing deps, build, run the demo service under the shim
 #   make bench      overhead benchmarks (tests/bench)
+#   make install    PREFIX=/usr/local DESTDIR=: library, otshim command, man page (make uninstall)
 #   make SANITIZER=address|undefined|thread   instrumented build in build-$(SANITIZER)/
 
 CC      ?= gcc
@@ -109,6 +110,52 @@ noopt:
 
 clean:
 	rm -rf build build-address build-undefined build-thread
+
+# ---- install ----
+#   make install   [PREFIX=/usr/local] [DESTDIR=]: the library, the otshim command, its
+#                  report script and the man page; make uninstall removes exactly those.
+# Installing into the live system (DESTDIR empty) runs ldconfig (LDCONFIG=... to choose
+# which) and says so when PREFIX/lib is not where the loader looks for a bare name
+# (LD_PRELOAD=libotshim.so); otshim run always preloads the full path.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+LDCONFIG ?=
+INSTALL  ?= install
+REPORT_LIB := $(sort $(wildcard scripts/otshim_lib/*.py))
+INSTALLED := $(PREFIX)/lib/libotshim.so $(PREFIX)/bin/otshim \
+             $(PREFIX)/lib/otshim/otshim_report.py $(PREFIX)/share/man/man1/otshim.1 \
+             $(REPORT_LIB:scripts/%=$(PREFIX)/lib/otshim/%)
+
+install: $(LIB) scripts/otshim scripts/otshim_report.py $(REPORT_LIB) doc/otshim.1
+	@[ -z "$(SANITIZER)" ] || { echo "make install: installs the plain build; run it without SANITIZER" >&2; exit 1; }
+	$(INSTALL) -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib" "$(DESTDIR)$(PREFIX)/share/man/man1"
+	$(INSTALL) -m 0755 $(LIB) "$(DESTDIR)$(PREFIX)/lib/libotshim.so"
+	$(INSTALL) -m 0755 scripts/otshim "$(DESTDIR)$(PREFIX)/bin/otshim"
+	$(INSTALL) -m 0644 scripts/otshim_report.py "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_report.py"
+	$(INSTALL) -m 0644 $(REPORT_LIB) "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/"
+	$(INSTALL) -m 0644 doc/otshim.1 "$(DESTDIR)$(PREFIX)/share/man/man1/otshim.1"
+	@$(LDCONFIG_LIVE)
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)") "$(DESTDIR)$(PREFIX)/share/man/man1/otshim.1.gz"
+	rm -rf "$(DESTDIR)$(PREFIX)/lib/otshim/__pycache__" "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/__pycache__"
+	rmdir "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib" "$(DESTDIR)$(PREFIX)/lib/otshim" 2>/dev/null || true
+	@$(LDCONFIG_LIVE)
+
+# Only for a live install: a DESTDIR tree is someone else's to register.
+LDCONFIG_LIVE = if [ -z "$(DESTDIR)" ]; then \
+        ldc='$(LDCONFIG)'; \
+        [ -n "$$ldc" ] || ldc=$$(PATH="$$PATH:/sbin:/usr/sbin" command -v ldconfig || true); \
+        if [ -n "$$ldc" ]; then echo "$$ldc"; "$$ldc" || true; fi; \
+        if [ -f "$(PREFIX)/lib/libotshim.so" ] && \
+           ! { [ -n "$$ldc" ] && "$$ldc" -p 2>/dev/null | grep -qF "=> $(PREFIX)/lib/libotshim.so"; }; then \
+            echo "note: $(PREFIX)/lib is not in the loader's search path (ld.so.conf), so a bare"; \
+            echo "      LD_PRELOAD=libotshim.so will not find the library: use"; \
+            echo "      LD_PRELOAD=$(PREFIX)/lib/libotshim.so, or otshim run, which passes the full path"; \
+        fi; \
+    fi
+
+.PHONY: install uninstall
 
 .PHONY: all deps test demo bench noopt clean
 
