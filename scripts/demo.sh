@@ -4,7 +4,9 @@
 # first), sends 20 fast requests, one slow CPU-bound request carrying a traceparent we
 # choose, and one slow sleeping request; stops the service, then shows index.jsonl,
 # the stats file and `go tool pprof -top` of the slow request's CPU profile, found by
-# its trace id. Whatever happens, it stops what it started.
+# its trace id, and last `scripts/otshim report demo-profiles` (a failing report is
+# said, not fatal: the demo has shown the profiles by then). Whatever happens, it stops
+# what it started.
 set -u
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -105,3 +107,16 @@ echo "Its files are in $OUT/ (named cpu-$TRACE-<span id>-<unix time>.pb.gz, and 
 echo "Explore them with, for example:"
 echo "    go tool pprof -list burn_cpu $CPU"
 echo "    go tool pprof -http=127.0.0.1:8080 $CPU"
+echo "    scripts/otshim flame $CPU > flame.svg"
+echo "    scripts/otshim report --html demo-profiles    # writes demo-profiles/report.html"
+
+echo
+echo "== scripts/otshim report demo-profiles (every slow request, slowest first)"
+# Bounded, so a report that hangs cannot hang the demo; its failure is reported only.
+timeout 120 scripts/otshim report "$OUT"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+	echo "demo: 'scripts/otshim report demo-profiles' failed (exit status $rc); the profiles above are" >&2
+	echo "      still in $OUT/ for go tool pprof" >&2
+fi
+exit 0
