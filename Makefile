@@ -160,3 +160,48 @@ LDCONFIG_LIVE = if [ -z "$(DESTDIR)" ]; then \
 .PHONY: all deps test demo bench noopt clean
 
 -include $(RT_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(UNIT_BIN:=.d)
+
+# ==== fuzzing (tests/fuzz/) ====================================================
+# This section, tests/fuzz/ and tests/integration/fuzz.sh belong together. The parsers
+# that read what a host's peers send and what its environment says are fuzzed with
+# libFuzzer, ASan and UBSan: Debian's clang-14 builds each target straight from the
+# runtime sources it needs (librt.a is gcc's, without coverage instrumentation).
+#   make fuzz          every target for FUZZ_SECONDS (300) each; FUZZ_TARGETS=http for one
+#   make fuzz-smoke    every target for FUZZ_SMOKE_SECONDS (10) each: what `make test` runs
+# Both speak TAP (tests/fuzz/run.sh); crash artifacts go to a scratch dir under $TMPDIR.
+FUZZ_CC            ?= clang-14
+FUZZ_B             := build-fuzz
+FUZZ_SECONDS       ?= 300
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS       ?= http traceparent cfg
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iruntime -Itests/fuzz \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+
+# The runtime sources each target links.
+$(FUZZ_B)/fuzz_http:        runtime/rt_http.c
+$(FUZZ_B)/fuzz_traceparent: runtime/rt_traceparent.c runtime/rt_http.c
+$(FUZZ_B)/fuzz_cfg:         runtime/rt_cfg.c runtime/rt_log.c
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard runtime/*.h) | deps
+	@mkdir -p $(FUZZ_B)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(filter %.c,$^) -o $@
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+# `make test` builds the fuzzers with everything else; tests/run.sh then runs
+# tests/integration/fuzz.sh, which is `make fuzz-smoke`, and counts it as one test file.
+test: fuzz-build
+
+fuzz-clean:
+	rm -rf $(FUZZ_B)
+clean: fuzz-clean
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-clean
+# ==== end of fuzzing ===========================================================

@@ -174,10 +174,16 @@ static void kv_ignore(const char *k, const char *v, void *arg)
 	(void)k, (void)v, (void)arg;
 }
 
+/* http:// or https://, then a host: "https:///x" has none (found by tests/fuzz/fuzz_cfg),
+ * and as an endpoint join_url's trailing-slash trim would make it "https:/v1/traces". */
 static int parse_url(const char *s)
 {
-	return (strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8])
-		       ? 0 : -1;
+	const char *host = NULL;
+	if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	return host && *host && *host != '/' ? 0 : -1;
 }
 
 static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *cwd,

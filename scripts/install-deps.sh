@@ -6,7 +6,10 @@
 set -eu
 PKGS="build-essential pkg-config libunwind-dev libprotobuf-c-dev protobuf-c-compiler
 libjemalloc-dev zlib1g-dev libdw-dev libelf-dev golang-go golang-github-google-pprof-dev
-nginx-light wrk curl libcurl4 libcurl4-openssl-dev python3 perl procps valgrind nodejs"
+nginx-light wrk curl libcurl4 libcurl4-openssl-dev python3 perl procps valgrind nodejs
+clang-14 libclang-rt-14-dev"
+# clang-14 builds the libFuzzer targets of tests/fuzz/ (make fuzz, fuzz-smoke); libFuzzer
+# itself and the sanitizer runtimes are libclang-rt-14-dev, which clang only recommends.
 # Headless Chromium renders report.html in tests/integration/report.sh (with a font).
 PKGS="$PKGS chromium fonts-dejavu-core"
 
