@@ -31,6 +31,18 @@ received() {
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# export_requests DIR N [VAR=VALUE...]: the demo exporting to the receiver at $RPORT every
+# 100 ms (a later VAR=VALUE wins), N keep-alive requests, then (at most 15 s) until $out
+# holds N spans, then the demo stops.
+export_requests() {
+	local d=$1 n=$2
+	shift 2
+	start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" \
+		OTEL_BSP_SCHEDULE_DELAY=100 "$@"
+	$HTTPC keepalive --port "$PORT" --n "$n" >/dev/null
+	wait_for 15 bash -c "[ \$(wc -l <'$out') -ge $n ]"
+	stop_demo
+}
 
 # ---- 1. every request becomes one right span ----
 out=$WORK/spans.jsonl
@@ -215,11 +227,7 @@ stop_receiver
 out=$WORK/r503.jsonl
 start_receiver "$out" --mode 503 --fail-first 2
 d=$WORK/p4
-start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" \
-	OTEL_BSP_SCHEDULE_DELAY=100
-$HTTPC keepalive --port "$PORT" --n 50 >/dev/null
-wait_for 15 bash -c "[ \$(wc -l <'$out') -ge 50 ]"
-stop_demo
+export_requests "$d" 50
 statuses=$(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["status"]) for l in open(sys.argv[1])))' "$out.requests")
 diag "503 receiver answered: $statuses"
 check "503, 503, then 200" [ "${statuses:0:11}" = "503 503 200" ]
@@ -232,11 +240,7 @@ stop_receiver
 out=$WORK/r429.jsonl
 start_receiver "$out" --mode 429 --fail-first 1 --retry-after 2
 d=$WORK/p5
-start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RPORT" \
-	OTEL_BSP_SCHEDULE_DELAY=100
-$HTTPC keepalive --port "$PORT" --n 10 >/dev/null
-wait_for 15 bash -c "[ \$(wc -l <'$out') -ge 10 ]"
-stop_demo
+export_requests "$d" 10
 gap=$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(r[1]["time_ms"]-r[0]["time_ms"] if len(r)>1 and r[0]["status"]==429 else -1)' "$out.requests")
 diag "429 then retry after $gap ms"
 check "the retry waited for Retry-After (>= 2000 ms)" [ "$gap" -ge 2000 ]
@@ -267,11 +271,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 out=$WORK/tls.jsonl
 start_receiver "$out" --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
 d=$WORK/p7
-start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
-	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem"
-$HTTPC keepalive --port "$PORT" --n 20 >/dev/null
-wait_for 10 bash -c "[ \$(wc -l <'$out') -ge 20 ]"
-stop_demo
+export_requests "$d" 20 OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
+	OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem"
 check "https with the collector's certificate: the 20 spans arrived" [ "$(lines "$out")" = 20 ]
 d=$WORK/p8
 start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
