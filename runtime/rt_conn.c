@@ -483,20 +483,28 @@ void rt_conn_fork_parent(void)
 
 /* A connection lock held by a thread that did not survive the fork would never be
  * released: every lock is made anew. The child keeps tracking inherited connections
- * (a forking server serves them in the child). */
+ * that are between requests (a forking server serves them in the child). Requests in
+ * flight are the parent's, which answers and counts them: the child drops them
+ * uncounted (closing its copy of the fd must not count them twice, nor export their
+ * spans again) and stops tracking their connection, whose framing is mid-message. */
 void rt_conn_fork_child(void)
 {
+	rt_conn_t *next;
 	pthread_mutex_init(&list_mu, NULL);
 	atomic_store(&rt_conn_errors, 0);
-	for (rt_conn_t *c = live_list; c; c = c->next) {
+	for (rt_conn_t *c = live_list; c; c = next) {
+		next = c->next;
 		pthread_mutex_init(&c->mu, NULL);
 		c->io_thread = NULL;
 		for (rt_req_t *r = c->head; r; r = r->next) {
-			/* The sampled thread is the parent's. */
+			/* The sampled thread is the parent's: nothing to release or unwatch. */
 			r->slow = 0;
 			r->thread = NULL;
 			r->cpu_route = 0;
 		}
-		atomic_store(&c->head_start, c->head ? c->head->start_mono_ns : 0);
+		if (c->head || c->reading) {
+			conn_stop(c, c->fd, 0);
+			conn_recycle(c);
+		}
 	}
 }

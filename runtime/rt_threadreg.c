@@ -88,7 +88,9 @@ rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 		rt_tls_depth = 0;
 		return NULL;
 	}
-	/* The creator's stack, without our own frames (this function, the interposer). */
+	/* The creator's stack, without our own frames (this function, the interposer),
+	 * which a constructor running before ours would not know yet. */
+	rt_unwind_locate_self();
 	size_t n = rt_unwind_here(pcs, RT_TREG_STACK_MAX + 8, 0);
 	size_t k = rt_unwind_own_prefix(pcs, n);
 	n -= k;

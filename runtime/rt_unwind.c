@@ -3,9 +3,13 @@
 #define UNW_LOCAL_ONLY
 #include "rt_unwind.h"
 
+#include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 /* A cursor walk of the calling thread's own stack, the way the handler walks: it
  * makes libunwind set up what it sets up lazily (process-wide, then per thread) here
@@ -39,12 +43,81 @@ static size_t walk(unw_cursor_t *c, uintptr_t *pcs, size_t n, size_t max)
 	return n;
 }
 
+/* ---- the dynamic loader's lock ----
+ * libunwind looks unwind tables up with dl_iterate_phdr, under a lock of its own (taken
+ * with signals blocked). A thread interrupted inside the loader (dlopen, dlclose)
+ * holding the loader's write lock would, walking its stack in the handler, wait for
+ * that lock itself, or for libunwind's, held by a thread that waits for the loader's:
+ * they hang for good. So a thread that holds the loader's lock, or may be taking or
+ * releasing it (locked with no owner recorded yet, or any more), records the
+ * interrupted pc only. glibc keeps that lock, a recursive mutex, inside _rtld_global,
+ * whose layout is private: at start-up it is found as the recursive mutex there that
+ * names this thread as its owner while dl_iterate_phdr runs our callback, and no
+ * longer after. Not found: no guard. */
+enum { MAX_OWNED = 4 };
+static const char *rtld;
+static size_t rtld_size;
+static const pthread_mutex_t *loader_lock;
+
+static int owned_locks(pid_t tid, size_t *offs)
+{
+	int n = 0;
+	for (size_t off = 0; off + sizeof(pthread_mutex_t) <= rtld_size && n < MAX_OWNED; off += 8) {
+		const pthread_mutex_t *m = (const void *)(rtld + off);
+		if (m->__data.__owner == tid && m->__data.__count >= 1 &&
+		    (m->__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP)
+			offs[n++] = off;
+	}
+	return n;
+}
+
+static void find_rtld(void)
+{
+	void *g = dlsym(RTLD_DEFAULT, "_rtld_global");
+	Dl_info info;
+	const ElfW(Sym) *sym = NULL;
+	if (g && dladdr1(g, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
+		rtld = g;
+		rtld_size = sym->st_size;
+	}
+}
+
+static void choose_loader_lock(const size_t *inside, int n_in, pid_t tid)
+{
+	size_t outside[MAX_OWNED];
+	int n_out = owned_locks(tid, outside), found = -1;
+	for (int i = 0; i < n_in; i++) {
+		int still = 0;
+		for (int j = 0; j < n_out; j++)
+			still |= outside[j] == inside[i];
+		if (!still && found >= 0)
+			return; /* ambiguous: no guard rather than a wrong one */
+		if (!still)
+			found = i;
+	}
+	if (found >= 0)
+		__atomic_store_n(&loader_lock, (const void *)(rtld + inside[found]), __ATOMIC_RELEASE);
+}
+
+static int loader_lock_may_be_mine(void)
+{
+	const pthread_mutex_t *m = __atomic_load_n(&loader_lock, __ATOMIC_ACQUIRE);
+	if (!m || !__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED))
+		return 0;
+	int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED);
+	return owner == 0 || owner == (int)syscall(SYS_gettid);
+}
+
 size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 {
 	unw_cursor_t c;
 	unw_word_t ip;
 	if (max == 0 || !uc)
 		return 0;
+	if (loader_lock_may_be_mine()) {
+		pcs[0] = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+		return 1;
+	}
 	/* On x86-64 libunwind's unw_context_t is the kernel's ucontext_t, so the signal
 	 * frame's context starts the walk at the interrupted instruction. */
 	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
@@ -78,10 +151,22 @@ size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
 
 static uintptr_t own_lo, own_hi;
 
+struct locate {
+	uintptr_t me;
+	pid_t tid;
+	int scanned, n_in;
+	size_t inside[MAX_OWNED];
+};
+
 static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	uintptr_t me = (uintptr_t)arg;
+	struct locate *l = arg;
+	uintptr_t me = l->me;
+	if (!l->scanned) { /* the loader's write lock is held for this callback */
+		l->n_in = owned_locks(l->tid, l->inside);
+		l->scanned = 1;
+	}
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
@@ -98,7 +183,14 @@ static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
 
 void rt_unwind_locate_self(void)
 {
-	dl_iterate_phdr(find_own_range, (void *)(uintptr_t)&rt_unwind_locate_self);
+	if (__atomic_load_n(&own_hi, __ATOMIC_ACQUIRE))
+		return;
+	struct locate l = { .me = (uintptr_t)&rt_unwind_locate_self,
+			    .tid = (pid_t)syscall(SYS_gettid) };
+	find_rtld();
+	dl_iterate_phdr(find_own_range, &l);
+	if (l.scanned && !__atomic_load_n(&loader_lock, __ATOMIC_ACQUIRE))
+		choose_loader_lock(l.inside, l.n_in, l.tid);
 }
 
 size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n)

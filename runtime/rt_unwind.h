@@ -14,7 +14,9 @@ void rt_unwind_init(void);
 void rt_unwind_warm(void);
 
 /* Writes the interrupted instruction address to pcs[0] and the return addresses of the
- * callers after it; returns the number written (>= 1 when uc is valid). */
+ * callers after it; returns the number written (>= 1 when uc is valid). A thread
+ * interrupted while it holds the dynamic loader's lock gets pcs[0] only (walking
+ * would deadlock; see rt_unwind.c). */
 size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max);
 
 /* The calling thread's own stack (return addresses, innermost first, at most
@@ -22,7 +24,9 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max);
 #define RT_UNWIND_HERE_MAX 128
 size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip);
 
-/* Finds this library's code (normal context, once, at start-up). */
+/* Finds this library's code and the loader's lock (normal context; at start-up, and
+ * before the first pthread_create if a constructor that ran before ours makes a
+ * thread; then a no-op). */
 void rt_unwind_locate_self(void);
 /* How many of the innermost frames of pcs are this library's own (interposers and
  * samplers), to be dropped from stacks shown to the user. Any context. */
