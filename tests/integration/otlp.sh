@@ -29,6 +29,14 @@ lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 received() {
 	python3 -c 'import json,sys; print(sum(json.loads(l)["spans"] for l in open(sys.argv[1])))' "$1.requests"
 }
+# counts DIR OUT: sets logged (the server's access log), exported and dropped (the
+# shim's stats files) and got (what the receiver writing OUT decoded).
+counts() {
+	logged=$(lines "$1.access")
+	exported=$(stats_field "$1" spans_exported)
+	dropped=$(stats_field "$1" spans_dropped)
+	got=$(received "$2")
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # export_requests DIR N [VAR=VALUE...]: the demo exporting to the receiver at $RPORT every
@@ -179,10 +187,7 @@ saturate() { # label [VAR=VALUE...]
 		sleep 0.5
 	done
 	stop_demo
-	logged=$(lines "$d.access")
-	exported=$(stats_field "$d" spans_exported)
-	dropped=$(stats_field "$d" spans_dropped)
-	got=$(received "$out")
+	counts "$d" "$out"
 	diag "saturation ($label): $logged requests logged, $exported exported + $dropped dropped, receiver $got"
 	check "10 s at saturation ($label): exported + dropped = the server's count" [ $((exported + dropped)) = "$logged" ]
 	check "the receiver's count equals what the shim exported" [ "$got" = "$exported" ]
@@ -212,10 +217,7 @@ wait_for 30 bash -c "[ \$(python3 -c 'import json,sys; print(sum(json.loads(l)[\
 $HTTPC keepalive --port "$PORT" --n 100 >/dev/null
 sleep 0.5
 stop_demo
-logged=$(lines "$d.access")
-exported=$(stats_field "$d" spans_exported)
-dropped=$(stats_field "$d" spans_dropped)
-got=$(received "$out")
+counts "$d" "$out"
 diag "collector back: $logged logged, $exported exported + $dropped dropped, receiver $got"
 check "spans queued during the outage arrived once it was back (> 300)" [ "$got" -gt 300 ]
 check "and everything is accounted for: exported + dropped = logged" [ $((exported + dropped)) = "$logged" ]
