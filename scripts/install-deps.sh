@@ -12,6 +12,9 @@ clang-14 libclang-rt-14-dev"
 # itself and the sanitizer runtimes are libclang-rt-14-dev, which clang only recommends.
 # Headless Chromium renders report.html in tests/integration/report.sh (with a font).
 PKGS="$PKGS chromium fonts-dejavu-core"
+# make bench's competitors: gperftools (libprofiler.so, libtcmalloc.so), heaptrack
+# (gdb attaches it to nginx's workers), jemalloc's jeprof (in libjemalloc-dev).
+PKGS="$PKGS google-perftools libgoogle-perftools-dev heaptrack gdb"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

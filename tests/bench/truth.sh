@@ -80,19 +80,26 @@ for r in $(seq "$ROUNDS"); do
 	LD_PRELOAD=$TCMALLOC HEAPPROFILE=$WORK/tc.$r/h "$TH" > "$WORK/truth.txt" 2>/dev/null
 	last=$(ls "$WORK/tc.$r"/h.*.heap 2>/dev/null | tail -1)
 	if [ -n "$last" ]; then heap_bytes "$TH" "$last"; fi > "$WORK/heap.tcmalloc.$r"
-	# jemalloc: prof at its default sampling (lg_prof_sample 19: 512 KiB), dumped at exit
-	mkdir -p "$WORK/je.$r"
-	MALLOC_CONF=prof:true,prof_final:true,prof_prefix:$WORK/je.$r/j LD_PRELOAD=$JEMALLOC "$TH" > /dev/null
-	last=$(ls "$WORK/je.$r"/j.*.heap 2>/dev/null | tail -1)
-	if [ -n "$last" ]; then je_bytes "$TH" "$last"; fi > "$WORK/heap.jemalloc.$r"
-	# otshim: the endpoint's /debug/pprof/heap at its default sampling (512 KiB)
-	port=$(free_port)
-	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p OTSHIM_PPROF_ADDR=127.0.0.1:$port "$TH" 30 > "$WORK/ready.$r" &
-	pid=$!
-	for _ in $(seq 200); do grep -q ready "$WORK/ready.$r" && break; sleep 0.05; done
-	curl -s -o "$WORK/oh.$r.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap"
-	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-	heap_bytes "$TH" "$WORK/oh.$r.pb.gz" > "$WORK/heap.otshim.$r"
+	# jemalloc and otshim both sample: at their default mean of 512 KiB, and at 64 KiB
+	# (8x the samples: what the error is made of shows as it shrinks by ~sqrt 8)
+	for lg in 19 16; do
+		tag=jemalloc; [ $lg = 16 ] && tag=jemalloc64
+		# jemalloc: prof (lg_prof_sample 2^lg bytes), dumped at exit
+		mkdir -p "$WORK/je.$lg.$r"
+		MALLOC_CONF=prof:true,prof_final:true,lg_prof_sample:$lg,prof_prefix:$WORK/je.$lg.$r/j LD_PRELOAD=$JEMALLOC "$TH" > /dev/null
+		last=$(ls "$WORK/je.$lg.$r"/j.*.heap 2>/dev/null | tail -1)
+		if [ -n "$last" ]; then je_bytes "$TH" "$last"; fi > "$WORK/heap.$tag.$r"
+		# otshim: the endpoint's /debug/pprof/heap
+		tag=otshim; [ $lg = 16 ] && tag=otshim64
+		port=$(free_port)
+		LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$WORK/p OTSHIM_HEAP_SAMPLE_BYTES=$((1 << lg)) \
+			OTSHIM_PPROF_ADDR=127.0.0.1:$port "$TH" 30 > "$WORK/ready.$r" &
+		pid=$!
+		for _ in $(seq 200); do grep -q ready "$WORK/ready.$r" && break; sleep 0.05; done
+		curl -s -o "$WORK/oh.$r.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap"
+		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		heap_bytes "$TH" "$WORK/oh.$r.pb.gz" > "$WORK/heap.$tag.$r"
+	done
 done
 truth_of() { tr ' ' '\n' < "$WORK/truth.txt" | awk -F= -v s="$1" '$1==s {print $2}'; }
 heap_err() { # tool site -> "median |error| (signed range)" in % over rounds
@@ -123,12 +130,14 @@ echo
 echo "tests/bench/truth_heap.c holds 48/24/8 MiB (requested bytes) at site_a/site_b/site_c in mixed sizes"
 echo "(16 B..128 KiB) while a fourth site allocates and frees about 3x as much. In-use bytes per site"
 echo "(cum) from: tcmalloc's HEAPPROFILE (every allocation; its dump at exit), jemalloc's prof"
-echo "(MALLOC_CONF=prof:true, default 512 KiB sampling, prof_final dump, read by jeprof) and otshim's"
-echo "/debug/pprof/heap (default 512 KiB sampling). Error = |estimate - truth| / truth, median over $ROUNDS runs (signed range)."
+echo "(MALLOC_CONF=prof:true, prof_final dump, read by jeprof) and otshim's /debug/pprof/heap, both of"
+echo "which sample: at their default mean of 512 KiB, and at 64 KiB (lg_prof_sample:16,"
+echo "OTSHIM_HEAP_SAMPLE_BYTES=65536). Error = |estimate - truth| / truth, median over $ROUNDS runs (signed range)."
 echo
-echo "| site (truth) | tcmalloc heap profiler, % | jemalloc prof, % | otshim, % |"
-echo "|---|---|---|---|"
+echo "| site (truth) | tcmalloc heap profiler, % | jemalloc prof, % | otshim, % | jemalloc, 64 KiB, % | otshim, 64 KiB, % |"
+echo "|---|---|---|---|---|---|"
 for st in site_a:48 site_b:24 site_c:8; do
 	s=${st%:*} t=${st#*:}
-	printf "| %s (%s MiB) | %s | %s | %s |\n" "$s" "$t" "$(heap_err tcmalloc "$s")" "$(heap_err jemalloc "$s")" "$(heap_err otshim "$s")"
+	printf "| %s (%s MiB) | %s | %s | %s | %s | %s |\n" "$s" "$t" "$(heap_err tcmalloc "$s")" "$(heap_err jemalloc "$s")" \
+		"$(heap_err otshim "$s")" "$(heap_err jemalloc64 "$s")" "$(heap_err otshim64 "$s")"
 done
