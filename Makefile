@@ -2,7 +2,7 @@
 #   make            build build/libotshim.so (+ test programs)
 #   make test       install missing deps, build, run every test (TAP), print "N passed, N failed"
 #   make demo       install missing deps, build, run the demo service under the shim
-#   make bench      overhead benchmarks (tests/bench)
+#   make bench      otshim against other profilers: cost and truth (tests/bench; ~20 min)
 #   make install    PREFIX=/usr/local DESTDIR=: library, otshim command, man page (make uninstall)
 #   make SANITIZER=address|undefined|thread   instrumented build in build-$(SANITIZER)/
 

@@ -12,6 +12,7 @@
 #     Benchmarks section (BENCH_README=0: not the README); a partial run only prints,
 #     unless BENCH_OUT names a file for the tables (BENCH_README=1: README too).
 #   BENCH_CONFIGS: the throughput configurations to run (default all; see section 2)
+#   KEEP=1: keep the scratch directory (/tmp/otshim-bench.*) to look at the raw runs
 #   JEMALLOC, TCMALLOC, PROFILER: the libraries (default Debian's, multiarch path); a
 #   missing one gives n/a in its column
 set -u
