@@ -47,6 +47,7 @@ for c in wrk heaptrack gdb jeprof go; do command -v $c >/dev/null || { echo "$c 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s..%s", lo, hi}'; }
+rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # Span export goes to a sink on the load client's CPU (a collector is elsewhere in real
 # life; here it must at least not share the server's CPU).
@@ -312,7 +313,6 @@ if want http; then
 			awk '/Requests\/sec/{print $2}'
 	}
 
-	rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 	# nginx answers from its workers, the master's children.
 	serving_pid() { if [ "$1" = nginx ]; then pgrep -P "$SPID" | head -1; else echo "$SPID"; fi; }
 	for svc in demo nginx; do
@@ -413,7 +413,7 @@ stat_col() { cat "$WORK"/stats."$1".* 2>/dev/null | awk -v c="$2" '{print $c}' |
 delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) printf f, a-b; else print "n/a" }'; }
 
 {
-	echo "# make bench: $(date -u +%Y-%m-%d), $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
+	echo "**make bench, $(date -u +%Y-%m-%d)**: $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
 	echo
 	echo "$ROUNDS alternating rounds; medians (min..max over the rounds); server on CPU 0, wrk -t1 -c$CONNS on CPU 1, ${SECS} s per load run."
 	if want http; then
