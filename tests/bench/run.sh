@@ -6,7 +6,8 @@
 # cancels; the server is pinned to CPU 0 and the load client to CPU 1. Also: the
 # allocator microbenchmark under each allocator/profiler, and truth.sh (are the
 # profiles true?). Prints medians and ratios and writes tests/bench/RESULTS.md.
-#   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16)
+#   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16),
+#   BENCH_WARMUP seconds of unmeasured load before each run (default 1)
 #   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth);
 #     default all. A full run writes tests/bench/RESULTS.md and the copy in README.md's
 #     Benchmarks section (BENCH_README=0: not the README); a partial run only prints,
@@ -25,6 +26,7 @@ SRV=$BUILD/tests/servers/srv_demo
 ROUNDS=${BENCH_ROUNDS:-${ROUNDS:-5}}
 SECS=${BENCH_SECONDS:-${SECONDS_PER_RUN:-4}}
 CONNS=${CONNS:-16}
+WARMUP=${BENCH_WARMUP:-1}
 ONLY=${BENCH_ONLY:-all}
 MA=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 JEMALLOC=${JEMALLOC:-/usr/lib/$MA/libjemalloc.so.2}
@@ -306,10 +308,10 @@ if want http; then
 		for p in "${HT_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	}
 
-	load() { # [lua script] -> requests/s
+	load() { # seconds [lua script] -> requests/s
 		local script=()
-		[ -n "${1:-}" ] && script=(-s "$1")
-		taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "${script[@]}" "http://127.0.0.1:$PORT/" 2>/dev/null |
+		[ -n "${2:-}" ] && script=(-s "$2")
+		taskset -c 1 wrk -t1 -c"$CONNS" -d"${1}s" "${script[@]}" "http://127.0.0.1:$PORT/" 2>/dev/null |
 			awk '/Requests\/sec/{print $2}'
 	}
 
@@ -326,7 +328,10 @@ if want http; then
 				esac
 				"start_$svc" "$cfg" "$r"
 				mix=""; case $cfg in base1 | slow1) mix=$MIX_LUA ;; esac
-				load "$mix" > "$WORK/rps.$svc.$cfg.$r"
+				# Unmeasured warm-up first: start-up work (heaptrack's interpreter reading
+				# the libraries' symbols, first-touch of arenas, threads) is not steady state.
+				[ "$WARMUP" -gt 0 ] && load "$WARMUP" "$mix" > /dev/null
+				load "$SECS" "$mix" > "$WORK/rps.$svc.$cfg.$r"
 				rss_of "$(serving_pid "$svc")" > "$WORK/rss.$svc.$cfg.$r"
 				"stop_$svc"
 				d=$WORK/out.$svc.$cfg.$r
@@ -362,20 +367,25 @@ fi
 # of the two totals over N2-N1 is the cost of one request, start-up excluded.
 if want instr; then
 	HTTPC="python3 $ROOT/tests/tools/httpc.py"
+	# Under callgrind (50x slower) on a busy machine a request can pass the default 100 ms
+	# and get its profile written: half a billion instructions of symbolisation and
+	# compression that would be charged to the fast path. The rows measure requests
+	# that are not slow, so none may be.
+	NEVER_SLOW=86400000
 	instr_run() { # svc preload n -> total instructions (EXPORT=1: with span export)
 		local svc=$1 pre=$2 n=$3 out=$WORK/cg.$RANDOM port
 		local otlp=""; [ "${EXPORT:-0}" = 1 ] && otlp=$OTLP_ENV
 		port=$(free_port)
 		if [ "$svc" = demo ]; then
 			# shellcheck disable=SC2086 # $otlp is a list of assignments on purpose
-			env LD_PRELOAD="$pre" OTSHIM_PROFILE_DIR="$WORK/p" $otlp valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			env LD_PRELOAD="$pre" OTSHIM_PROFILE_DIR="$WORK/p" OTSHIM_SLOW_MS=$NEVER_SLOW $otlp valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 				"$SRV" --port "$port" >/dev/null 2>"$out" &
 		else
 			local d=$WORK/nginx-cg; mkdir -p "$d/html" "$d/logs"
 			head -c 1024 /dev/zero | tr '\0' x > "$d/html/index.html"
 			printf 'master_process off; daemon off; user root root; pid %s/pid; error_log %s/logs/e.log;\nevents { worker_connections 64; }\nhttp { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:%s; root %s/html; } }\n' \
 				"$d" "$d" "$port" "$d" > "$d/nginx.conf"
-			LD_PRELOAD=$pre OTSHIM_PROFILE_DIR=$WORK/p valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			LD_PRELOAD=$pre OTSHIM_PROFILE_DIR=$WORK/p OTSHIM_SLOW_MS=$NEVER_SLOW valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 				/usr/sbin/nginx -p "$d" -c "$d/nginx.conf" >/dev/null 2>"$out" &
 		fi
 		local vpid=$!
@@ -420,7 +430,7 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		echo
 		echo "## Throughput: otshim and the LD_PRELOAD profilers a user would pick instead"
 		echo
-		echo "Requests/s; *ratio*: to no preload on the same service (the slow-request mix: to no preload on that mix)."
+		echo "Requests/s after ${WARMUP} s of unmeasured warm-up; *ratio*: to no preload on the same service (the slow-request mix: to no preload on that mix)."
 		echo "The demo is thread-per-connection; nginx serves a 1 KiB static file from 2 workers (both on CPU 0)."
 		echo "Resident set: the serving process (nginx: a worker) after its run. gperftools' profiler in nginx's workers is"
 		echo "switched on by CPUPROFILESIGNAL (its timer does not survive fork); heaptrack is attached to each worker"
