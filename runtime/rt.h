@@ -7,6 +7,7 @@
 #define RT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -27,18 +28,27 @@ static inline int rt_fd_tracked(int fd)
 	       atomic_load_explicit(&rt_conn_table[fd], memory_order_relaxed) != NULL;
 }
 
+/* The incarnation of the connection on fd (0: none), taken before a call on a tracked
+ * fd and handed back with its bytes: a call that began before fd was closed and its
+ * number given to another connection then reports nothing, rather than the old
+ * connection's bytes as the newcomer's. */
+RT_API uint64_t rt_fd_token(int fd);
+
 /* A socket was accepted (after the real call succeeded). */
 RT_API void rt_on_accept(int fd);
 /* fd is about to be closed (before the real call: the number may be reused by
  * another thread the moment close returns). */
 RT_API void rt_on_close(int fd);
-/* n > 0 bytes were read into / written from buf. */
-RT_API void rt_on_read(int fd, const void *buf, size_t n);
-RT_API void rt_on_write(int fd, const void *buf, size_t n);
+/* close_range(first, last, flags) is about to run (before the real call); closefrom
+ * reports (lowfd, ~0u, 0). Only marking (CLOSE_RANGE_CLOEXEC) closes nothing. */
+RT_API void rt_on_close_range(unsigned int first, unsigned int last, int flags);
+/* n > 0 bytes were read into / written from buf by a call that began holding tok. */
+RT_API void rt_on_read(int fd, uint64_t tok, const void *buf, size_t n);
+RT_API void rt_on_write(int fd, uint64_t tok, const void *buf, size_t n);
 /* Same, scattered: the first n bytes of the iovec array. */
-RT_API void rt_on_readv(int fd, const struct iovec *iov, int iovcnt, size_t n);
-RT_API void rt_on_writev(int fd, const struct iovec *iov, int iovcnt, size_t n);
+RT_API void rt_on_readv(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n);
+RT_API void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n);
 /* n bytes went from a file to fd without passing through memory (sendfile). */
-RT_API void rt_on_sendfile(int fd, size_t n);
+RT_API void rt_on_sendfile(int fd, uint64_t tok, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include "rt_cfg.h"
@@ -23,6 +24,9 @@
 struct rt_conn {
 	pthread_mutex_t mu;
 	int fd;
+	_Atomic uint64_t gen;         /* incarnation: unique per accept, never 0 */
+	dev_t sock_dev;               /* the accepted socket's identity (ino 0: unknown) */
+	ino_t sock_ino;
 	int live;                     /* cleared (under mu) when tracking stops */
 	int served;                   /* at least one request head was parsed */
 	int resp_fresh;               /* response parser is at a message start */
@@ -45,6 +49,8 @@ _Atomic uint64_t rt_conn_errors;
 
 static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
 static rt_conn_t *live_list, *free_list;
+static _Atomic uint64_t last_gen;
+static _Atomic int fd_high;           /* highest fd ever tracked: bounds close_range */
 
 int rt_conn_init(void)
 {
@@ -99,8 +105,13 @@ static rt_conn_t *conn_alloc(int fd)
 			return NULL;
 		pthread_mutex_init(&c->mu, NULL);
 	}
+	struct stat st;
+	int known = fstat(fd, &st) == 0;
 	pthread_mutex_lock(&c->mu);
 	c->fd = fd;
+	atomic_store_explicit(&c->gen, atomic_fetch_add(&last_gen, 1) + 1, memory_order_relaxed);
+	c->sock_dev = known ? st.st_dev : 0;
+	c->sock_ino = known ? st.st_ino : 0;
 	c->live = 1;
 	c->served = 0;
 	c->resp_fresh = 1;
@@ -139,6 +150,20 @@ static void conn_recycle(rt_conn_t *c)
 	c->next = free_list;
 	free_list = c;
 	pthread_mutex_unlock(&list_mu);
+}
+
+/* ---- identity (c->mu held) ----
+ * A connection closed behind our back (a raw close system call, a close inside
+ * another library) keeps its slot until its number is accepted again, and a file or
+ * pipe opened on that number meanwhile would feed it bytes. So before a request is
+ * counted, the fd must still be the socket that was accepted: one fstat per
+ * response, not per call (see "Descriptor reuse" in the README). */
+static int same_socket(rt_conn_t *c)
+{
+	struct stat st;
+	if (c->sock_ino == 0)
+		return 1;
+	return fstat(c->fd, &st) == 0 && st.st_ino == c->sock_ino && st.st_dev == c->sock_dev;
 }
 
 /* ---- request queue (c->mu held) ---- */
@@ -240,6 +265,9 @@ void rt_conn_accepted(int fd)
 	rt_conn_t *c = conn_alloc(fd);
 	if (!c)
 		return;
+	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
+	while (fd > high && !atomic_compare_exchange_weak(&fd_high, &high, fd))
+		;
 	/* A connection still in the table was closed by a path we do not see
 	 * (close_range, dup2, libc-internal close): its state is stale. */
 	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
@@ -265,6 +293,12 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 		return;
 	}
 	c->io_thread = rt_thread_self();
+	if (c->head && !same_socket(c)) {
+		conn_stop(c, fd, 0); /* what is closed is not our connection */
+		pthread_mutex_unlock(&c->mu);
+		conn_recycle(c);
+		return;
+	}
 	/* A body delimited by connection close ends here. */
 	if (c->head && rt_http_resp_eof(&c->rs)) {
 		rt_req_t *r = queue_pop(c);
@@ -274,6 +308,30 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 	conn_stop(c, fd, 1);
 	pthread_mutex_unlock(&c->mu);
 	conn_recycle(c);
+}
+
+/* CLOSE_RANGE_CLOEXEC only marks (exec closes, and the new image starts afresh).
+ * CLOSE_RANGE_UNSHARE closes in a private copy of the table: the other threads keep
+ * the fds, but stop being tracked on them rather than risk mixing. Arguments the
+ * kernel refuses close nothing. */
+void rt_conn_close_range(unsigned int first, unsigned int last, int flags)
+{
+	unsigned int known = CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE;
+	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
+	if (((unsigned int)flags & ~known) || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+		return;
+	if (last > (unsigned int)high)
+		last = (unsigned int)high;
+	for (unsigned int fd = first; fd <= last && high >= 0; fd++) {
+		rt_conn_t *c = rt_conn_lookup((int)fd);
+		if (c)
+			rt_conn_closing(c, (int)fd);
+	}
+}
+
+uint64_t rt_conn_token(rt_conn_t *c)
+{
+	return atomic_load_explicit(&c->gen, memory_order_relaxed);
 }
 
 /* Handles one request-parser event. Returns -1 when tracking must stop. */
@@ -322,7 +380,10 @@ static int feed_request(rt_conn_t *c, const char *p, size_t n)
 	}
 }
 
-/* Returns 1 when the stream stops being HTTP after this response (101). */
+#define RESP_STALE 2
+
+/* Returns 1 when the stream stops being HTTP after this response (101), RESP_STALE
+ * when the fd is no longer the socket accepted. */
 static int on_response_event(rt_conn_t *c, int ev)
 {
 	rt_req_t *r;
@@ -333,6 +394,8 @@ static int on_response_event(rt_conn_t *c, int ev)
 		return 0;
 	case RT_HTTP_EV_END:
 	case RT_HTTP_EV_UPGRADE:
+		if (c->head && !same_socket(c))
+			return RESP_STALE;
 		if ((r = queue_pop(c)) != NULL) {
 			if (ev == RT_HTTP_EV_UPGRADE)
 				r->status = c->rs.status;
@@ -375,10 +438,11 @@ static int feed_response(rt_conn_t *c, const char *p, size_t n)
 	}
 }
 
-static int lock_live(rt_conn_t *c, int fd)
+/* Locks c if it is still the connection on fd that tok was taken from. */
+static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 {
 	pthread_mutex_lock(&c->mu);
-	if (c->live && c->fd == fd) {
+	if (c->live && c->fd == fd && atomic_load_explicit(&c->gen, memory_order_relaxed) == tok) {
 		rt_thread_t *t = rt_thread_self();
 		if (t && t != c->io_thread) {
 			c->io_thread = t;
@@ -391,10 +455,11 @@ static int lock_live(rt_conn_t *c, int fd)
 	return -1;
 }
 
-void rt_conn_read(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n)
+void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		  size_t n)
 {
 	int rc = 0;
-	if (lock_live(c, fd) != 0)
+	if (lock_live(c, fd, tok) != 0)
 		return;
 	if (!iov) {
 		rc = -1; /* bytes we could not see: framing is lost */
@@ -415,10 +480,11 @@ void rt_conn_read(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, siz
 		conn_recycle(c);
 }
 
-void rt_conn_wrote(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n)
+void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		   size_t n)
 {
 	int rc = 0;
-	if (lock_live(c, fd) != 0)
+	if (lock_live(c, fd, tok) != 0)
 		return;
 	if (!iov) {
 		rc = feed_response(c, NULL, n);
@@ -431,6 +497,8 @@ void rt_conn_wrote(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, si
 	}
 	if (rc < 0)
 		conn_give_up(c, fd);
+	else if (rc == RESP_STALE)
+		conn_stop(c, fd, 0); /* not our socket any more: nothing of it counts */
 	else if (rc > 0)
 		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
 	int stopped = !c->live;

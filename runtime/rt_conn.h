@@ -32,9 +32,17 @@ static inline rt_conn_t *rt_conn_lookup(int fd)
 
 void rt_conn_accepted(int fd);
 void rt_conn_closing(rt_conn_t *c, int fd);
-/* buf NULL: n bytes moved that we cannot see. */
-void rt_conn_read(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n);
-void rt_conn_wrote(rt_conn_t *c, int fd, const struct iovec *iov, int iovcnt, size_t n);
+/* close_range/closefrom: every tracked fd in [first, last] is closing, unless flags
+ * only mark (CLOSE_RANGE_CLOEXEC) or would make the call fail. */
+void rt_conn_close_range(unsigned int first, unsigned int last, int flags);
+/* c's incarnation: unique per accepted connection, never 0. Lock-free. */
+uint64_t rt_conn_token(rt_conn_t *c);
+/* Bytes moved by a call that began when c's token was tok (they are dropped if c is
+ * no longer that connection). iov NULL: n bytes moved that we cannot see. */
+void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		  size_t n);
+void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		   size_t n);
 
 /* Watchdog: marks every in-flight request older than slow_ns as slow. Returns the
  * monotonic time at which the next request could turn slow (0 = none in flight). */

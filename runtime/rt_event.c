@@ -24,49 +24,63 @@ void rt_on_close(int fd)
 	rt_tls_leave();
 }
 
-void rt_on_read(int fd, const void *buf, size_t n)
+void rt_on_close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (rt_tls_enter() != 0)
+		return;
+	rt_conn_close_range(first, last, flags);
+	rt_tls_leave();
+}
+
+uint64_t rt_fd_token(int fd)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	return c ? rt_conn_token(c) : 0;
+}
+
+void rt_on_read(int fd, uint64_t tok, const void *buf, size_t n)
 {
 	rt_conn_t *c = rt_conn_lookup(fd);
 	if (!c || rt_tls_enter() != 0)
 		return;
 	struct iovec v = { (void *)buf, n };
-	rt_conn_read(c, fd, buf ? &v : NULL, 1, n);
+	rt_conn_read(c, fd, tok, buf ? &v : NULL, 1, n);
 	rt_tls_leave();
 }
 
-void rt_on_readv(int fd, const struct iovec *iov, int iovcnt, size_t n)
+void rt_on_readv(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n)
 {
 	rt_conn_t *c = rt_conn_lookup(fd);
 	if (!c || rt_tls_enter() != 0)
 		return;
-	rt_conn_read(c, fd, iov, iovcnt, n);
+	rt_conn_read(c, fd, tok, iov, iovcnt, n);
 	rt_tls_leave();
 }
 
-void rt_on_write(int fd, const void *buf, size_t n)
+void rt_on_write(int fd, uint64_t tok, const void *buf, size_t n)
 {
 	rt_conn_t *c = rt_conn_lookup(fd);
 	if (!c || rt_tls_enter() != 0)
 		return;
 	struct iovec v = { (void *)buf, n };
-	rt_conn_wrote(c, fd, &v, 1, n);
+	rt_conn_wrote(c, fd, tok, &v, 1, n);
 	rt_tls_leave();
 }
 
-void rt_on_writev(int fd, const struct iovec *iov, int iovcnt, size_t n)
+void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n)
 {
 	rt_conn_t *c = rt_conn_lookup(fd);
 	if (!c || rt_tls_enter() != 0)
 		return;
-	rt_conn_wrote(c, fd, iov, iovcnt, n);
+	rt_conn_wrote(c, fd, tok, iov, iovcnt, n);
 	rt_tls_leave();
 }
 
-void rt_on_sendfile(int fd, size_t n)
+void rt_on_sendfile(int fd, uint64_t tok, size_t n)
 {
 	rt_conn_t *c = rt_conn_lookup(fd);
 	if (!c || rt_tls_enter() != 0)
 		return;
-	rt_conn_wrote(c, fd, NULL, 0, n);
+	rt_conn_wrote(c, fd, tok, NULL, 0, n);
 	rt_tls_leave();
 }

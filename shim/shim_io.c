@@ -25,140 +25,152 @@
 
 /* ---- cold paths: the call on a tracked connection, then the report ---- */
 
-static void report_read(int fd, const void *buf, ssize_t n)
+static void report_read(int fd, uint64_t tok, const void *buf, ssize_t n)
 {
 	int saved = errno;
-	rt_on_read(fd, buf, (size_t)n);
+	rt_on_read(fd, tok, buf, (size_t)n);
 	errno = saved;
 }
 
-static void report_readv(int fd, const struct iovec *iov, int cnt, ssize_t n)
+static void report_readv(int fd, uint64_t tok, const struct iovec *iov, int cnt, ssize_t n)
 {
 	int saved = errno;
-	rt_on_readv(fd, iov, cnt, (size_t)n);
+	rt_on_readv(fd, tok, iov, cnt, (size_t)n);
 	errno = saved;
 }
 
-static void report_write(int fd, const void *buf, ssize_t n)
+static void report_write(int fd, uint64_t tok, const void *buf, ssize_t n)
 {
 	int saved = errno;
-	rt_on_write(fd, buf, (size_t)n);
+	rt_on_write(fd, tok, buf, (size_t)n);
 	errno = saved;
 }
 
-static void report_writev(int fd, const struct iovec *iov, int cnt, ssize_t n)
+static void report_writev(int fd, uint64_t tok, const struct iovec *iov, int cnt, ssize_t n)
 {
 	int saved = errno;
-	rt_on_writev(fd, iov, cnt, (size_t)n);
+	rt_on_writev(fd, tok, iov, cnt, (size_t)n);
 	errno = saved;
 }
 
-static void report_sendfile(int fd, ssize_t n)
+static void report_sendfile(int fd, uint64_t tok, ssize_t n)
 {
 	int saved = errno;
-	rt_on_sendfile(fd, (size_t)n);
+	rt_on_sendfile(fd, tok, (size_t)n);
 	errno = saved;
 }
 
 COLD ssize_t tracked_read(int fd, void *buf, size_t len)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(read)(fd, buf, len);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_read(fd, buf, n);
+		report_read(fd, tok, buf, n);
 	return n;
 }
 
 COLD ssize_t tracked_readv(int fd, const struct iovec *iov, int cnt)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(readv)(fd, iov, cnt);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_readv(fd, iov, cnt, n);
+		report_readv(fd, tok, iov, cnt, n);
 	return n;
 }
 
 COLD ssize_t tracked_recv(int fd, void *buf, size_t len, int flags)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(recv)(fd, buf, len, flags);
 	if (n > 0 && !PEEKS(flags) && rt_fd_tracked(fd))
-		report_read(fd, SEEN(flags, buf), n);
+		report_read(fd, tok, SEEN(flags, buf), n);
 	return n;
 }
 
 COLD ssize_t tracked_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a,
 			      socklen_t *alen)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(recvfrom)(fd, buf, len, flags, a, alen);
 	if (n > 0 && !PEEKS(flags) && rt_fd_tracked(fd))
-		report_read(fd, SEEN(flags, buf), n);
+		report_read(fd, tok, SEEN(flags, buf), n);
 	return n;
 }
 
 COLD ssize_t tracked_recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(recvmsg)(fd, msg, flags);
 	if (n > 0 && !PEEKS(flags) && rt_fd_tracked(fd)) {
 		if (flags & MSG_TRUNC)
-			report_read(fd, NULL, n);
+			report_read(fd, tok, NULL, n);
 		else
-			report_readv(fd, msg->msg_iov, (int)msg->msg_iovlen, n);
+			report_readv(fd, tok, msg->msg_iov, (int)msg->msg_iovlen, n);
 	}
 	return n;
 }
 
 COLD ssize_t tracked_write(int fd, const void *buf, size_t len)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(write)(fd, buf, len);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_write(fd, buf, n);
+		report_write(fd, tok, buf, n);
 	return n;
 }
 
 COLD ssize_t tracked_writev(int fd, const struct iovec *iov, int cnt)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(writev)(fd, iov, cnt);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_writev(fd, iov, cnt, n);
+		report_writev(fd, tok, iov, cnt, n);
 	return n;
 }
 
 COLD ssize_t tracked_send(int fd, const void *buf, size_t len, int flags)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(send)(fd, buf, len, flags);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_write(fd, buf, n);
+		report_write(fd, tok, buf, n);
 	return n;
 }
 
 COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 			    const struct sockaddr *a, socklen_t alen)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(sendto)(fd, buf, len, flags, a, alen);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_write(fd, buf, n);
+		report_write(fd, tok, buf, n);
 	return n;
 }
 
 COLD ssize_t tracked_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(sendmsg)(fd, msg, flags);
 	if (n > 0 && rt_fd_tracked(fd))
-		report_writev(fd, msg->msg_iov, (int)msg->msg_iovlen, n);
+		report_writev(fd, tok, msg->msg_iov, (int)msg->msg_iovlen, n);
 	return n;
 }
 
 COLD ssize_t tracked_sendfile(int out, int in, off_t *off, size_t len)
 {
+	uint64_t tok = rt_fd_token(out);
 	ssize_t n = REAL(sendfile)(out, in, off, len);
 	if (n > 0 && rt_fd_tracked(out))
-		report_sendfile(out, n);
+		report_sendfile(out, tok, n);
 	return n;
 }
 
 COLD ssize_t tracked_sendfile64(int out, int in, off_t *off, size_t len)
 {
+	uint64_t tok = rt_fd_token(out);
 	ssize_t n = REAL(sendfile64)(out, in, off, len);
 	if (n > 0 && rt_fd_tracked(out))
-		report_sendfile(out, n);
+		report_sendfile(out, tok, n);
 	return n;
 }
 

@@ -28,6 +28,17 @@ static ssize_t sys_sendto(int fd, const void *b, size_t n, int f, const struct s
 static ssize_t sys_sendmsg(int fd, const struct msghdr *m, int f) { return syscall(SYS_sendmsg, fd, m, f); }
 static ssize_t sys_sendfile(int o, int i, off_t *off, size_t n) { return syscall(SYS_sendfile, o, i, off, n); }
 static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+static int sys_dup2(int o, int n) { return (int)syscall(SYS_dup2, o, n); }
+static int sys_dup3(int o, int n, int f) { return (int)syscall(SYS_dup3, o, n, f); }
+static int sys_close_range(unsigned int a, unsigned int b, int f) { return (int)syscall(SYS_close_range, a, b, f); }
+static void sys_closefrom(int fd) { syscall(SYS_close_range, (unsigned int)fd, ~0u, 0); }
+/* A stream can only be closed by the libc that made it. */
+static int sys_fclose(FILE *f)
+{
+	(void)f;
+	errno = ENOSYS;
+	return EOF;
+}
 /* No system call makes a pthread: without the real one, creation fails as if out of
  * resources. */
 static int sys_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg)
@@ -56,12 +67,18 @@ static ssize_t boot_sendmsg(int fd, const struct msghdr *m, int f) { shim_real_r
 static ssize_t boot_sendfile(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile(o, i, off, n); }
 static ssize_t boot_sendfile64(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile64(o, i, off, n); }
 static int boot_close(int fd) { shim_real_resolve(); return shim_real.close(fd); }
+static int boot_dup2(int o, int n) { shim_real_resolve(); return shim_real.dup2(o, n); }
+static int boot_dup3(int o, int n, int f) { shim_real_resolve(); return shim_real.dup3(o, n, f); }
+static int boot_close_range(unsigned int a, unsigned int b, int f) { shim_real_resolve(); return shim_real.close_range(a, b, f); }
+static void boot_closefrom(int fd) { shim_real_resolve(); shim_real.closefrom(fd); }
+static int boot_fclose(FILE *f) { shim_real_resolve(); return shim_real.fclose(f); }
 static int boot_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg) { shim_real_resolve(); return shim_real.pthread_create(t, a, f, arg); }
 
 struct shim_real shim_real = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
 	boot_write, boot_writev, boot_send, boot_sendto, boot_sendmsg, boot_sendfile,
-	boot_sendfile64, boot_close, boot_pthread_create,
+	boot_sendfile64, boot_close, boot_dup2, boot_dup3, boot_close_range, boot_closefrom,
+	boot_fclose, boot_pthread_create,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -97,6 +114,11 @@ void shim_real_resolve(void)
 	__atomic_store_n((void **)&shim_real.sendfile64, find("sendfile64", (void *)sys_sendfile),
 			 __ATOMIC_RELAXED);
 	RESOLVE(close);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(close_range);
+	RESOLVE(closefrom);
+	RESOLVE(fclose);
 	RESOLVE(pthread_create);
 	__atomic_store_n(&shim_real_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;

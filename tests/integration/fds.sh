@@ -1,0 +1,83 @@
+#!/bin/bash
+# fds.sh: descriptor reuse never carries one connection's state into another (issue 5).
+# tests/servers/fd_reuse is a service that is its own client; each scenario leaves a
+# half-read request (request line and traceparent parsed, head unfinished) on a
+# connection, then gives its number to something else:
+#   dup2, dup3          a file duplicated onto it, read and written there
+#   close_range         two connections closed at once, files opened on both numbers
+#   cloexec             close_range(CLOSE_RANGE_CLOEXEC) only marks: both connections
+#                       keep being served and counted
+#   fclose, closefrom   closed inside libc (fdopen+fclose; closefrom), a file on it
+#   rawclose            closed by syscall(SYS_close), which nothing interposes
+#   inflight            a read blocked on it returns after it was closed and the
+#                       number accepted again by another connection
+#   race                4 threads accepting and closing while 4 clients pipeline
+#                       240 connections, every other one ending in a half request
+#   exec                a SOCK_CLOEXEC connection closed by exec and an inherited one
+# then serves a slow request on a new connection that (the scenario checks) got the
+# same number. In every case the shim's request count equals the service's access log,
+# every slow request it logged has its index line (trace_id, path), and no index line
+# belongs to anything else: a half request, a glued one, or bytes from a file.
+. "$(dirname "$0")/lib.sh"
+P=$BUILD/tests/servers/fd_reuse
+[ -x "$P" ] || { echo "1..0 # SKIP $P not built"; exit 77; }
+t_start=$SECONDS
+
+# same_requests DIR LOG: the stats file's request count == the log's line count, and
+# the index lines' (trace_id, path) pairs are logged requests, every slow one among
+# them; prints what differs.
+same_requests() {
+	python3 - "$1" "$2" <<'PY'
+import glob, json, os, sys
+d, log = sys.argv[1], sys.argv[2]
+lines = [l.split() for l in open(log)] if os.path.exists(log) else []
+want = set((t, p) for p, t, kind in lines if kind == "slow")
+logged = set((t, p) for p, t, kind in lines)
+got = []
+if os.path.exists(os.path.join(d, "index.jsonl")):
+    got = [(j["trace_id"], j["path"]) for j in map(json.loads, open(os.path.join(d, "index.jsonl")))]
+req = sum(json.load(open(f))["requests"] for f in glob.glob(os.path.join(d, "otshim-stats-*.json")))
+bad = []
+if req != len(lines):
+    bad.append("shim counted %d requests, the access log has %d" % (req, len(lines)))
+# Every slow request has its line; a request queued behind a slow one (pipelined) is
+# slow too by the shim's clock, so lines for logged fast requests are fine. Nothing
+# else may have one: not a half request, a glued one, or bytes from a file.
+if len(got) != len(set(got)):
+    bad.append("index lines twice: %s" % sorted(x for x in got if got.count(x) > 1))
+if want - set(got):
+    bad.append("slow requests without an index line: %s" % sorted(want - set(got)))
+if set(got) - logged:
+    bad.append("index lines for requests never answered: %s" % sorted(set(got) - logged))
+print("; ".join(bad) if bad else "%d requests, %d index lines, as logged" % (req, len(got)))
+sys.exit(1 if bad else 0)
+PY
+}
+
+# scenario NAME FACT DESCRIPTION: runs it under the shim; FACT must be in its output.
+scenario() {
+	local name=$1 fact=$2 desc=$3 dir=$WORK/$1 rc
+	timeout -k 2 60 env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$dir" OTSHIM_SLOW_MS=25 \
+		"$P" "$name" "$dir.log" >"$dir.out" 2>"$dir.err"
+	rc=$?
+	diag "$(cat "$dir.out")"
+	[ "$rc" = 0 ] || diag "exit $rc: $(head -5 "$dir.err")"
+	check "$name: runs (exit 0) and $fact" bash -c "[ $rc = 0 ] && grep -q -- '$fact' '$dir.out'"
+	local res
+	res=$(same_requests "$dir" "$dir.log")
+	check "$name: $desc ($res)" [ $? = 0 ]
+}
+
+scenario dup2 "(reused)" "counts and profiled trace ids are the access log's"
+scenario dup3 "(reused)" "counts and profiled trace ids are the access log's"
+scenario close_range "files opened on both: yes" "counts and profiled trace ids are the access log's"
+scenario cloexec "marked close-on-exec: yes" "the marked connections are still tracked: counts and trace ids are the access log's"
+scenario fclose "a file opened on it: yes" "counts and profiled trace ids are the access log's"
+scenario closefrom "a file opened on it: yes" "counts and profiled trace ids are the access log's"
+scenario rawclose "a file opened on it: yes" "counts and profiled trace ids are the access log's"
+scenario inflight "(reused)" "the old read's bytes are not the new connection's: counts and trace ids are the access log's"
+scenario race "240 connections" "counts and profiled trace ids are the access log's"
+scenario exec "closed by exec: yes" "the new image tracks only what it accepted: counts and trace ids are its access log's"
+
+diag "fds.sh took $((SECONDS - t_start)) s"
+done_testing
