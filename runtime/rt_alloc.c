@@ -136,6 +136,40 @@ static void *pvalloc_via_valloc(size_t n)
 	return base.valloc(n ? (n + page - 1) & ~(page - 1) : page);
 }
 
+/* ---- glibc's answers where jemalloc's differ ----
+ * A service written against glibc may count on them: memalign (and aligned_alloc,
+ * glibc < 2.38's alias of it, as in Debian 12) takes any alignment, rounding one that
+ * is not a power of two up, and serving one below 16 like malloc; jemalloc refuses
+ * those with NULL. And jemalloc's memalign and valloc fail without setting ENOMEM.
+ * Measured by tests/servers/errno_check (integrity.sh) against glibc itself. */
+
+static void *(*je_memalign)(size_t, size_t);
+static void *(*je_valloc)(size_t);
+
+static void *glibc_memalign(size_t align, size_t n)
+{
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align < 16)
+		align = 16;
+	else if (!valid_alignment(align))
+		align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
+	void *p = je_memalign(align, n);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+static void *valloc_enomem(size_t n)
+{
+	void *p = je_valloc(n);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
 /* ---- wrappers that keep arena blocks away from the real allocator ---- */
 
 static void guarded_free(void *p)
@@ -226,6 +260,11 @@ static void lookup_jemalloc(void)
 		if (u)
 			base.usable_size = (size_t (*)(void *))u;
 	}
+	je_memalign = base.memalign;
+	je_valloc = base.valloc;
+	base.memalign = glibc_memalign;
+	base.aligned_alloc = glibc_memalign;
+	base.valloc = valloc_enomem;
 	base.pvalloc = pvalloc_via_valloc;
 }
 

@@ -7,8 +7,10 @@
  * real function returns straight to the service. An fd only becomes tracked when
  * accept() returns it, so it cannot turn tracked during a call on it. A tracked fd
  * takes the cold path (a separate function, so the hot one needs no stack frame),
- * which checks again after the call: it may have been closed and its number reused
- * meanwhile. */
+ * which takes the connection's token before the call and hands it back with the
+ * bytes: the fd may have been closed and its number accepted again meanwhile (a read
+ * blocked on the old socket returns its bytes later), and the runtime then drops
+ * them rather than give them to the newcomer. */
 #include "shim.h"
 
 #include <errno.h>

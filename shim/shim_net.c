@@ -1,5 +1,6 @@
 /* shim_net.c: connection life-cycle interposers: accept/accept4 open a connection the
- * runtime may track, close ends it. Forward, report, return; nothing else. */
+ * runtime may track, close ends it (the other ways an fd is closed are shim_fd.c's).
+ * Forward, report, return; nothing else. */
 #include "shim.h"
 
 #include <errno.h>

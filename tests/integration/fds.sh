@@ -8,7 +8,8 @@
 #   cloexec             close_range(CLOSE_RANGE_CLOEXEC) only marks: both connections
 #                       keep being served and counted
 #   fclose, closefrom   closed inside libc (fdopen+fclose; closefrom), a file on it
-#   rawclose            closed by syscall(SYS_close), which nothing interposes
+#   rawclose            closed by syscall(SYS_close), which nothing interposes, while
+#                       the half-read request is slow; rawclose_fast: before it is
 #   inflight            a read blocked on it returns after it was closed and the
 #                       number accepted again by another connection
 #   race                4 threads accepting and closing while 4 clients pipeline
@@ -27,9 +28,9 @@ t_start=$SECONDS
 # the index lines' (trace_id, path) pairs are logged requests, every slow one among
 # them; prints what differs.
 same_requests() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" "${3:-all}" <<'PY'
 import glob, json, os, sys
-d, log = sys.argv[1], sys.argv[2]
+d, log, what = sys.argv[1], sys.argv[2], sys.argv[3]
 lines = [l.split() for l in open(log)] if os.path.exists(log) else []
 want = set((t, p) for p, t, kind in lines if kind == "slow")
 logged = set((t, p) for p, t, kind in lines)
@@ -38,11 +39,13 @@ if os.path.exists(os.path.join(d, "index.jsonl")):
     got = [(j["trace_id"], j["path"]) for j in map(json.loads, open(os.path.join(d, "index.jsonl")))]
 req = sum(json.load(open(f))["requests"] for f in glob.glob(os.path.join(d, "otshim-stats-*.json")))
 bad = []
-if req != len(lines):
+if req != len(lines) and what in ("all", "count"):
     bad.append("shim counted %d requests, the access log has %d" % (req, len(lines)))
 # Every slow request has its line; a request queued behind a slow one (pipelined) is
 # slow too by the shim's clock, so lines for logged fast requests are fine. Nothing
 # else may have one: not a half request, a glued one, or bytes from a file.
+if what == "count":
+    got, want = [], set()
 if len(got) != len(set(got)):
     bad.append("index lines twice: %s" % sorted(x for x in got if got.count(x) > 1))
 if want - set(got):
@@ -54,7 +57,14 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-# scenario NAME FACT DESCRIPTION: runs it under the shim; FACT must be in its output.
+# todo STATUS DESCRIPTION WHY: a known limit, reported but not counted as a failure.
+todo() {
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $T_N - $2 # TODO $3"; else echo "not ok $T_N - $2 # TODO $3"; fi
+}
+
+# scenario NAME FACT DESCRIPTION [index]: runs it under the shim; FACT must be in its
+# output. With "index", only the index lines are checked (the count is the caller's).
 scenario() {
 	local name=$1 fact=$2 desc=$3 dir=$WORK/$1 rc
 	timeout -k 2 60 env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$dir" OTSHIM_SLOW_MS=25 \
@@ -64,7 +74,7 @@ scenario() {
 	[ "$rc" = 0 ] || diag "exit $rc: $(head -5 "$dir.err")"
 	check "$name: runs (exit 0) and $fact" bash -c "[ $rc = 0 ] && grep -q -- '$fact' '$dir.out'"
 	local res
-	res=$(same_requests "$dir" "$dir.log")
+	res=$(same_requests "$dir" "$dir.log" "${4:-all}")
 	check "$name: $desc ($res)" [ $? = 0 ]
 }
 
@@ -74,7 +84,11 @@ scenario close_range "files opened on both: yes" "counts and profiled trace ids 
 scenario cloexec "marked close-on-exec: yes" "the marked connections are still tracked: counts and trace ids are the access log's"
 scenario fclose "a file opened on it: yes" "counts and profiled trace ids are the access log's"
 scenario closefrom "a file opened on it: yes" "counts and profiled trace ids are the access log's"
-scenario rawclose "a file opened on it: yes" "counts and profiled trace ids are the access log's"
+scenario rawclose "a file opened on it: yes" "the slow half request is not finished by the file's bytes: counts and trace ids are the access log's"
+scenario rawclose_fast "a file opened on it: yes" "no index line for the file's bytes" index
+res=$(same_requests "$WORK/rawclose_fast" "$WORK/rawclose_fast.log" count)
+todo $? "rawclose_fast: counts are the access log's ($res)" \
+	"a stale connection's fast requests are checked every 64th response, not each: see README, Descriptor reuse"
 scenario inflight "(reused)" "the old read's bytes are not the new connection's: counts and trace ids are the access log's"
 scenario race "240 connections" "counts and profiled trace ids are the access log's"
 scenario exec "closed by exec: yes" "the new image tracks only what it accepted: counts and trace ids are its access log's"

@@ -8,7 +8,7 @@
  * never count them or profile them under any trace id.
  *
  *   fd_reuse SCENARIO LOG      scenarios: dup2 dup3 close_range cloexec fclose closefrom
- *                              rawclose inflight race exec
+ *                              rawclose rawclose_fast inflight race exec
  * Prints one "SCENARIO: ..." line of facts (which numbers were reused) on stdout. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -392,18 +392,24 @@ static void sc_fclose(int from)
 	close(cli);
 }
 
-/* A raw close system call, which no interposer sees; a file opened on the number. */
-static void sc_rawclose(void)
+/* A raw close system call, which no interposer sees; a file opened on the number.
+ * slow: the half-read request has been in flight long enough to be slow when the
+ * file's bytes would finish it (the shim checks the fd's identity then); fast: not
+ * (checked only every 64th response: the glued requests are counted). */
+static void sc_rawclose(int slow)
 {
-	int cli, fd = half_request(6, 0, &cli, 0);
+	int cli, fd = half_request(slow ? 6 : 9, 0, &cli, 0);
 	int next = cli_connect();
+	if (slow)
+		burn_cpu(60 * 1000000u);
 	syscall(SYS_close, fd);
 	int f = open_glue();
 	use_file_at(f);
 	close(f);
-	int again = one_request(next, 6, 1, "/slow/after");
-	printf("rawclose: connection fd %d closed by syscall(SYS_close); a file opened on it: %s; next connection got fd %d (%s)\n",
-	       fd, f == fd ? "yes" : "no", again, again == fd ? "reused" : "NOT reused");
+	int again = one_request(next, slow ? 6 : 9, 1, "/slow/after");
+	printf("%s: connection fd %d closed by syscall(SYS_close); a file opened on it: %s; next connection got fd %d (%s)\n",
+	       slow ? "rawclose" : "rawclose_fast", fd, f == fd ? "yes" : "no", again,
+	       again == fd ? "reused" : "NOT reused");
 	close(again);
 	close(cli);
 }
@@ -637,8 +643,8 @@ int main(int argc, char **argv)
 		sc_cloexec();
 	else if (strcmp(s, "fclose") == 0 || strcmp(s, "closefrom") == 0)
 		sc_fclose(s[1] == 'l' && s[5] == 'f');
-	else if (strcmp(s, "rawclose") == 0)
-		sc_rawclose();
+	else if (strcmp(s, "rawclose") == 0 || strcmp(s, "rawclose_fast") == 0)
+		sc_rawclose(s[8] == 0);
 	else if (strcmp(s, "inflight") == 0)
 		sc_inflight();
 	else if (strcmp(s, "race") == 0)
