@@ -281,8 +281,8 @@ void rt_conn_accepted(int fd)
 	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
 	while (fd > high && !atomic_compare_exchange_weak(&fd_high, &high, fd))
 		;
-	/* A connection still in the table was closed by a path we do not see
-	 * (close_range, dup2, libc-internal close): its state is stale. */
+	/* A connection still in the table was closed by a path we do not see (a raw
+	 * close system call, freopen): its state is stale. */
 	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
 	if (old) {
 		pthread_mutex_lock(&old->mu);
