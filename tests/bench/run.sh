@@ -245,7 +245,9 @@ if want http; then
 			HT_PIDS+=("$!"); PIDS+=("$!"); n=$((n + 1))
 		done
 		for _ in $(seq 600); do
-			[ "$(cat "$WORK"/ht.*.log 2>/dev/null | grep -c 'injection finished')" -ge "$n" ] && return 0
+			local done=0
+			for w in "$@"; do grep -q 'injection finished' "$WORK/ht.$w.log" 2>/dev/null && done=$((done + 1)); done
+			[ "$done" -ge "$n" ] && return 0
 			sleep 0.05
 		done
 		echo "bench: heaptrack did not attach" >&2
