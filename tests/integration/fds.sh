@@ -9,7 +9,8 @@
 #                       keep being served and counted
 #   fclose, closefrom   closed inside libc (fdopen+fclose; closefrom), a file on it
 #   rawclose            closed by syscall(SYS_close), which nothing interposes, while
-#                       the half-read request is slow; rawclose_fast: before it is
+#                       the half-read request is slow; rawclose_fast: before it is;
+#                       rawclose_many: then 100 requests and answers through a file
 #   inflight            a read blocked on it returns after it was closed and the
 #                       number accepted again by another connection
 #   race                4 threads accepting and closing while 4 clients pipeline
@@ -89,6 +90,11 @@ scenario rawclose_fast "a file opened on it: yes" "no index line for the file's 
 res=$(same_requests "$WORK/rawclose_fast" "$WORK/rawclose_fast.log" count)
 todo $? "rawclose_fast: counts are the access log's ($res)" \
 	"a stale connection's fast requests are checked every 64th response, not each: see README, Descriptor reuse"
+scenario rawclose_many "a file opened on it: yes" "no index line for the file's 100 requests" index
+logged=$(cat "$WORK/rawclose_many.log" 2>/dev/null | wc -l)
+extra=$(($(stats_field "$WORK/rawclose_many" requests) - logged))
+check "rawclose_many: the identity check every 64th response stops the count: $extra of the file's 100 counted (< 64)" \
+	bash -c "[ $logged = 1 ] && [ $extra -ge 0 ] && [ $extra -lt 64 ]"
 scenario inflight "(reused)" "the old read's bytes are not the new connection's: counts and trace ids are the access log's"
 scenario race "240 connections" "counts and profiled trace ids are the access log's"
 scenario exec "closed by exec: yes" "the new image tracks only what it accepted: counts and trace ids are its access log's"

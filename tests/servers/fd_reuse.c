@@ -8,7 +8,7 @@
  * never count them or profile them under any trace id.
  *
  *   fd_reuse SCENARIO LOG      scenarios: dup2 dup3 close_range cloexec fclose closefrom
- *                              rawclose rawclose_fast inflight race exec
+ *                              rawclose rawclose_fast rawclose_many inflight race exec
  * Prints one "SCENARIO: ..." line of facts (which numbers were reused) on stdout. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -254,8 +254,19 @@ static void use_file_at(int fd)
 #define GLUE_COPIES 8
 static int glue_next;
 
+#define MANY 100 /* requests in the "many" glue file */
+static const char MANY_REQ[] = "GET /glued HTTP/1.1\r\n\r\n";
+
 static void make_glue(void)
 {
+	char mp[300];
+	snprintf(mp, sizeof mp, "%s.many", glue_path);
+	int m = open(mp, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (m < 0)
+		die("open");
+	for (int i = 0; i < MANY; i++)
+		send_str(m, MANY_REQ);
+	close(m);
 	for (int i = 0; i < GLUE_COPIES; i++) {
 		char p[300];
 		snprintf(p, sizeof p, "%s.%d", glue_path, i);
@@ -410,6 +421,28 @@ static void sc_rawclose(int slow)
 	printf("%s: connection fd %d closed by syscall(SYS_close); a file opened on it: %s; next connection got fd %d (%s)\n",
 	       slow ? "rawclose" : "rawclose_fast", fd, f == fd ? "yes" : "no", again,
 	       again == fd ? "reused" : "NOT reused");
+	close(again);
+	close(cli);
+}
+
+/* The raw close, then a file with MANY requests read and MANY answers written on the
+ * number: the shim's check every 64th response bounds what it counts of them. */
+static void sc_rawclose_many(void)
+{
+	char p[300], buf[MANY * (sizeof MANY_REQ - 1)];
+	int cli, fd = half_request(10, 0, &cli, 0);
+	int next = cli_connect();
+	syscall(SYS_close, fd);
+	snprintf(p, sizeof p, "%s.many", glue_path);
+	int f = open(p, O_RDWR);
+	if (f < 0 || read(f, buf, sizeof buf) != (ssize_t)sizeof buf)
+		die("read many");
+	for (int i = 0; i < MANY; i++)
+		write_all(f, GLUE_RESP, strlen(GLUE_RESP));
+	close(f);
+	int again = one_request(next, 10, 1, "/slow/after");
+	printf("rawclose_many: connection fd %d closed by syscall(SYS_close); a file opened on it: %s, %d requests read from it and %d answers written; next connection got fd %d\n",
+	       fd, f == fd ? "yes" : "no", MANY, MANY, again);
 	close(again);
 	close(cli);
 }
@@ -645,6 +678,8 @@ int main(int argc, char **argv)
 		sc_fclose(s[1] == 'l' && s[5] == 'f');
 	else if (strcmp(s, "rawclose") == 0 || strcmp(s, "rawclose_fast") == 0)
 		sc_rawclose(s[8] == 0);
+	else if (strcmp(s, "rawclose_many") == 0)
+		sc_rawclose_many();
 	else if (strcmp(s, "inflight") == 0)
 		sc_inflight();
 	else if (strcmp(s, "race") == 0)
