@@ -14,6 +14,7 @@
 #include "rt_export.h"
 #include "rt_heap.h"
 #include "rt_log.h"
+#include "rt_memprobe.h"
 #include "rt_pprof.h"
 #include "rt_req.h"
 #include "rt_sampler.h"
@@ -56,6 +57,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	rt_treg_fork_child();
+	rt_memprobe_fork_child();
 	rt_threadprof_fork_child();
 	rt_symbols_fork_child();
 	rt_heap_fork_child();
