@@ -364,8 +364,9 @@ static size_t read_mappings(rt_profile_t *p, rt_symbols_t *sym, mapping_t **out)
 			continue;
 		if (rt_grow((void **)&m, &cap, n + 1, sizeof *m))
 			break;
-		char bid[130];
-		rt_symbols_build_id(sym, start, bid, sizeof bid);
+		char bid[130] = "";
+		if (sym) /* none when libdw could not open the maps (fds closed under it) */
+			rt_symbols_build_id(sym, start, bid, sizeof bid);
 		m[n].start = start;
 		m[n].limit = end;
 		m[n].offset = off;
