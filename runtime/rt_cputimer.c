@@ -86,11 +86,27 @@ int rt_cputimer_timer_start(timer_t timer, uint32_t hz)
 	return timer_settime(timer, 0, &its, NULL);
 }
 
+/* A service that closes every descriptor (a daemon, closefrom) may close our event
+ * while a request is sampled, and the number may then be its own file or socket. The
+ * event's id says whether the number still holds our event: if not, it is left alone. */
+static void perf_close(int fd, uint64_t id)
+{
+	uint64_t now = 0;
+	if (ioctl(fd, PERF_EVENT_IOC_ID, &now) != 0 || now != id)
+		return;
+	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+	close(fd);
+}
+
 static int perf_start(rt_thread_t *t, uint32_t hz)
 {
 	int fd = rt_cputimer_perf_open(t->tid, hz);
 	if (fd < 0)
 		return -1;
+	if (ioctl(fd, PERF_EVENT_IOC_ID, &t->perf_id) != 0) {
+		close(fd);
+		return -1;
+	}
 	t->perf_fd = fd;
 	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
 		t->perf_fd = -1;
@@ -116,8 +132,7 @@ static void source_stop(rt_thread_t *t)
 {
 	atomic_store_explicit(&t->armed, 0, memory_order_release);
 	if (t->route == RT_CPU_ROUTE_PERF && t->perf_fd >= 0) {
-		ioctl(t->perf_fd, PERF_EVENT_IOC_DISABLE, 0);
-		close(t->perf_fd);
+		perf_close(t->perf_fd, t->perf_id);
 		t->perf_fd = -1;
 	} else if (t->route == RT_CPU_ROUTE_TIMER) {
 		timer_delete(t->timer);
@@ -191,7 +206,7 @@ void rt_cputimer_forget(rt_thread_t *t)
 {
 	atomic_store(&t->armed, 0);
 	if (t->route == RT_CPU_ROUTE_PERF && t->perf_fd >= 0)
-		close(t->perf_fd);
+		perf_close(t->perf_fd, t->perf_id);
 	t->perf_fd = -1;
 	t->route = RT_CPU_ROUTE_NONE;
 	t->arm_count = 0;

@@ -39,6 +39,7 @@ typedef struct rt_thread {
 	/* Written under arm_mu, read by the handler and the worker: atomics. */
 	_Atomic int route;            /* RT_CPU_ROUTE_* in use */
 	_Atomic int perf_fd;
+	uint64_t perf_id;             /* its PERF_EVENT_IOC_ID: still ours when we close it? */
 	timer_t timer;
 	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
 	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
