@@ -6,6 +6,7 @@
 #ifndef RT_H
 #define RT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,5 +51,19 @@ RT_API void rt_on_readv(int fd, uint64_t tok, const struct iovec *iov, int iovcn
 RT_API void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n);
 /* n bytes went from a file to fd without passing through memory (sendfile). */
 RT_API void rt_on_sendfile(int fd, uint64_t tok, size_t n);
+
+
+/* SIGPROF (rt_sigprof.c). The service is about to set SIGPROF's disposition to handler
+ * (sa_handler's value: a function, SIG_IGN or SIG_DFL). A handler or SIG_IGN makes the
+ * shim step out of CPU profiling first: when this returns, none of our sources runs
+ * and none of their ticks is still queued, so the kernel may be told. Returns 1 when
+ * the call must not reach the kernel: SIG_DFL while our handler stands in for the
+ * default the service sees (the interposer then only reads the old action). */
+RT_API int rt_on_sigprof_set(void (*handler)(int));
+/* *old is SIGPROF's previous action as the kernel had it: if it is ours, it becomes the
+ * action the service would have seen without the shim. */
+RT_API void rt_on_sigprof_old(struct sigaction *old);
+/* ITIMER_PROF is about to be armed: the service counts on SIGPROF; we step out. */
+RT_API void rt_on_prof_itimer(void);
 
 #endif

@@ -33,13 +33,8 @@ static void *continuous_main(void *arg)
 			rt_nap_ms(200);
 			continue;
 		}
-		if (rc == -3) {
-			static int said;
-			if (!said++)
-				rt_log(RT_LOG_WARN, "continuous mode: the service handles SIGPROF "
-				       "itself; heap snapshots only");
+		if (rc == -3) /* the service has SIGPROF (said once, by rt_sigprof.c) */
 			rt_nap_ms((long)period * 1000);
-		}
 		rt_heap_snapshot_t snap;
 		if (rt_heap_rate() > 0 && rt_heap_snapshot(&snap) == 0) {
 			heap = rt_heap_profile_build(&snap, NULL, NULL, "inuse_space");

@@ -10,6 +10,7 @@
 #include "rt_cpuprof.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "rt_cputimer.h"
 #include "rt_sampler.h"
+#include "rt_sigprof.h"
 #include "rt_thread.h"
 #include "rt_traceparent.h"
 #include "rt_unwind.h"
@@ -43,6 +45,11 @@ static _Atomic uint64_t last_cpu_ns; /* process CPU time at the previous sample 
 /* The timer's signals carry this address, which is how the handler knows them from a
  * slow request's per-thread sources and from anyone else's SIGPROF. */
 static const char timer_tag;
+/* The running profile's timer, deleted by the collector or by rt_cpuprof_stop,
+ * whichever comes first (a deleted timer's id may be reused, by the service too). */
+static pthread_mutex_t timer_mu = PTHREAD_MUTEX_INITIALIZER;
+static timer_t timer;
+static int timer_live;
 
 /* ---- the handler's part ---- */
 
@@ -119,10 +126,39 @@ static int start_timer(unsigned hz, timer_t *out)
 	return 0;
 }
 
+/* Starts the timer unless the shim is out (checked under timer_mu, which
+ * rt_cpuprof_stop takes after setting "out": no timer starts after it). */
+static int timer_begin(unsigned hz)
+{
+	int rc = -1;
+	pthread_mutex_lock(&timer_mu);
+	if (!rt_sigprof_out() && start_timer(hz, &timer) == 0) {
+		timer_live = 1;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&timer_mu);
+	return rc;
+}
+
+static int timer_end(void)
+{
+	pthread_mutex_lock(&timer_mu);
+	int was = timer_live;
+	if (timer_live)
+		timer_delete(timer);
+	timer_live = 0;
+	pthread_mutex_unlock(&timer_mu);
+	return was;
+}
+
+int rt_cpuprof_stop(void)
+{
+	return timer_end();
+}
+
 int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 {
 	int expect = 0;
-	timer_t timer;
 	*out = NULL;
 	if (!rt_sampler_owns_sigprof())
 		return -3;
@@ -138,15 +174,21 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 	atomic_store(&claimed, 0);
 	atomic_store(&last_cpu_ns, process_cpu_ns());
 	atomic_store_explicit(&active, 1, memory_order_release);
-	if (start_timer(hz, &timer) != 0) {
+	if (timer_begin(hz) != 0) {
 		atomic_store(&active, 0);
 		atomic_store(&busy, 0);
-		return -1;
+		return rt_sigprof_out() ? -3 : -1;
 	}
-	rt_nap_ms((long)seconds * 1000);
-	timer_delete(timer);
+	/* In short naps, so a profile stopped early (the service claimed SIGPROF) ends. */
+	for (long left = (long)seconds * 1000; left > 0 && !rt_sigprof_out(); left -= 100)
+		rt_nap_ms(left < 100 ? left : 100);
+	timer_end();
 	rt_nap_ms(20); /* handlers already running finish */
 	atomic_store_explicit(&active, 0, memory_order_release);
+	if (rt_sigprof_out()) {
+		atomic_store(&busy, 0);
+		return -3;
+	}
 
 	static const rt_value_type_t types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
 	rt_profile_t *p = rt_profile_new(types, 2, "cpu");

@@ -19,6 +19,10 @@
  * failure, -2 when another profile is running, -3 when the service owns SIGPROF. */
 int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out);
 
+/* Deletes the running profile's timer, if any (the service claimed SIGPROF; the
+ * collector then returns -3). Returns 1 if there was one. Normal context. */
+int rt_cpuprof_stop(void);
+
 /* A whole-process profile is being collected (one relaxed load; any context). */
 int rt_cpuprof_running(void);
 

@@ -15,6 +15,7 @@
 
 #include "rt_log.h"
 #include "rt_sampler.h"
+#include "rt_sigprof.h"
 
 static int force_timer;
 static _Atomic int perf_unavailable; /* set after perf_event_open refused us once */
@@ -176,6 +177,10 @@ int rt_cputimer_arm(rt_thread_t *t, uint32_t hz)
 	pthread_mutex_lock(&t->arm_mu);
 	if (t->arm_count > 0) {
 		route = t->route;
+	} else if (rt_sigprof_out()) {
+		/* Checked again under arm_mu: rt_cputimer_stop_all sets "out" before it takes
+		 * each thread's lock, so no source starts after its sweep. */
+		route = RT_CPU_ROUTE_NONE;
 	} else {
 		route = source_start(t, hz);
 	}
@@ -200,6 +205,38 @@ void rt_cputimer_release_all(rt_thread_t *t)
 		source_stop(t);
 	t->arm_count = 0;
 	pthread_mutex_unlock(&t->arm_mu);
+}
+
+/* arm_mu, taken from a thread that may be the one holding it (a service calling
+ * sigaction from a signal handler that interrupted our release): a bounded wait. */
+static int lock_bounded(pthread_mutex_t *mu)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (pthread_mutex_trylock(mu) == 0)
+			return 0;
+		struct timespec ts = { 0, 10000L };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+size_t rt_cputimer_stop_all(pid_t *tids, size_t max)
+{
+	size_t n = 0;
+	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
+		if (lock_bounded(&t->arm_mu) != 0) {
+			atomic_store_explicit(&t->armed, 0, memory_order_release);
+			continue;
+		}
+		if (t->route != RT_CPU_ROUTE_NONE) {
+			if (n < max)
+				tids[n] = t->tid;
+			n++;
+			source_stop(t); /* arm_count stays: its releases find nothing to stop */
+		}
+		pthread_mutex_unlock(&t->arm_mu);
+	}
+	return n;
 }
 
 void rt_cputimer_forget(rt_thread_t *t)

@@ -22,6 +22,10 @@ int rt_cputimer_arm(rt_thread_t *t, uint32_t hz);
 void rt_cputimer_release(rt_thread_t *t, uint32_t gen);
 /* Thread exit: stops sampling whatever the count. */
 void rt_cputimer_release_all(rt_thread_t *t);
+/* Stops every thread's source, whatever its count (the service claimed SIGPROF; see
+ * rt_sigprof.c). Writes the tids that had one to tids (at most max); returns how many
+ * had one. Normal context; takes each arm_mu in turn. */
+size_t rt_cputimer_stop_all(pid_t *tids, size_t max);
 /* After fork in the child: timers were not inherited; perf fds were, and are closed. */
 void rt_cputimer_forget(rt_thread_t *t);
 

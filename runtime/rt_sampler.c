@@ -1,4 +1,5 @@
-/* rt_sampler.c: the SIGPROF handler and its installation (see rt_sampler.h).
+/* rt_sampler.c: the SIGPROF handler (see rt_sampler.h); who may install it is
+ * rt_sigprof.c.
  * Context: signal or host thread. Must not allocate or lock. */
 #include "rt_sampler.h"
 
@@ -8,12 +9,9 @@
 #include <time.h>
 
 #include "rt_cpuprof.h"
-#include "rt_log.h"
+#include "rt_sigprof.h"
 #include "rt_thread.h"
 #include "rt_unwind.h"
-
-static int installed;
-static _Atomic int warned_foreign;
 
 /* Only signals from a source we armed on this thread count; anything else (a stray
  * SIGPROF, a late one after disarm) is ignored. */
@@ -31,6 +29,10 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	rt_thread_t *t = rt_thread_peek();
 	(void)sig;
+	/* Once the service has SIGPROF nothing of ours runs: ticks of ours still queued
+	 * when it claimed the signal, and its own before its handler is in, end here. */
+	if (rt_sigprof_out())
+		goto out;
 	/* A whole-process profile's signal; a slow request's own source is separate. */
 	if (rt_cpuprof_on_signal(si, uc))
 		goto out;
@@ -56,34 +58,11 @@ out:
 
 void rt_sampler_init(void)
 {
-	struct sigaction old, sa;
-	if (sigaction(SIGPROF, NULL, &old) != 0)
-		return;
-	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
-		rt_log(RT_LOG_WARN, "the service has its own SIGPROF handler; "
-		       "slow-request CPU profiles are off (other profiles still work)");
-		atomic_store(&warned_foreign, 1);
-		return;
-	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_sigprof;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGPROF, &sa, NULL) == 0)
-		installed = 1;
+	rt_sigprof_install(on_sigprof);
 	rt_unwind_init();
 }
 
 int rt_sampler_owns_sigprof(void)
 {
-	struct sigaction cur;
-	if (!installed)
-		return 0;
-	if (sigaction(SIGPROF, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
-	    cur.sa_sigaction == on_sigprof)
-		return 1;
-	if (!atomic_exchange(&warned_foreign, 1))
-		rt_log(RT_LOG_WARN, "the service replaced our SIGPROF handler; "
-		       "slow-request CPU profiles are off from now on");
-	return 0;
+	return rt_sigprof_owned();
 }

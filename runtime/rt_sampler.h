@@ -8,13 +8,12 @@
 
 #define RT_SAMPLER_TIMER_MAGIC 0x07517f0f
 
-/* Installs the handler if SIGPROF is unclaimed (default disposition). If the service
- * already has a SIGPROF handler the shim stays out of CPU profiling and says so once.
- * Normal context, once. */
+/* Installs the handler, unless the service has SIGPROF (rt_sigprof.c decides, and
+ * says so once). Normal context, once. */
 void rt_sampler_init(void);
 
-/* True while our handler is the installed SIGPROF handler. A service that installs
- * its own later wins: we notice here (at arm time) and stop arming, saying so once. */
+/* True while our handler is installed and the service has not claimed SIGPROF
+ * (rt_sigprof_owned: a handler replaced behind our back is noticed here, at arm time). */
 int rt_sampler_owns_sigprof(void);
 
 #endif

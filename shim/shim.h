@@ -4,7 +4,9 @@
 #define SHIM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -37,6 +39,12 @@ struct shim_real {
 	void (*closefrom)(int);
 	int (*fclose)(FILE *);
 	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	sighandler_t (*signal)(int, sighandler_t);
+	sighandler_t (*bsd_signal)(int, sighandler_t);
+	sighandler_t (*sysv_signal)(int, sighandler_t);
+	sighandler_t (*__sysv_signal)(int, sighandler_t);
+	int (*setitimer)(__itimer_which_t, const struct itimerval *, struct itimerval *);
 };
 
 extern struct shim_real shim_real;

@@ -47,6 +47,15 @@ static int sys_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(
 	return EAGAIN;
 }
 
+/* glibc's sigaction supplies the signal-return trampoline the raw call would need, so
+ * there is no raw fallback: without the real functions, the calls fail. */
+static int sys_sigaction(int s, const struct sigaction *a, struct sigaction *o) { (void)s, (void)a, (void)o; errno = ENOSYS; return -1; }
+static sighandler_t sys_signal(int s, sighandler_t h) { (void)s, (void)h; errno = ENOSYS; return SIG_ERR; }
+#define sys_bsd_signal sys_signal
+#define sys_sysv_signal sys_signal
+#define sys___sysv_signal sys_signal
+static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { return (int)syscall(SYS_setitimer, w, n, o); }
+
 /* ---- first-call trampolines ----
  * The table starts out pointing at these: the first call through an entry resolves
  * the whole table, then calls the real function. Afterwards an interposer pays one
@@ -73,12 +82,19 @@ static int boot_close_range(unsigned int a, unsigned int b, int f) { shim_real_r
 static void boot_closefrom(int fd) { shim_real_resolve(); shim_real.closefrom(fd); }
 static int boot_fclose(FILE *f) { shim_real_resolve(); return shim_real.fclose(f); }
 static int boot_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg) { shim_real_resolve(); return shim_real.pthread_create(t, a, f, arg); }
+static int boot_sigaction(int s, const struct sigaction *a, struct sigaction *o) { shim_real_resolve(); return shim_real.sigaction(s, a, o); }
+static sighandler_t boot_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.signal(s, h); }
+static sighandler_t boot_bsd_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.bsd_signal(s, h); }
+static sighandler_t boot_sysv_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.sysv_signal(s, h); }
+static sighandler_t boot___sysv_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.__sysv_signal(s, h); }
+static int boot_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { shim_real_resolve(); return shim_real.setitimer(w, n, o); }
 
 struct shim_real shim_real = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
 	boot_write, boot_writev, boot_send, boot_sendto, boot_sendmsg, boot_sendfile,
 	boot_sendfile64, boot_close, boot_dup2, boot_dup3, boot_close_range, boot_closefrom,
-	boot_fclose, boot_pthread_create,
+	boot_fclose, boot_pthread_create, boot_sigaction, boot_signal, boot_bsd_signal,
+	boot_sysv_signal, boot___sysv_signal, boot_setitimer,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -120,6 +136,12 @@ void shim_real_resolve(void)
 	RESOLVE(closefrom);
 	RESOLVE(fclose);
 	RESOLVE(pthread_create);
+	RESOLVE(sigaction);
+	RESOLVE(signal);
+	RESOLVE(bsd_signal);
+	RESOLVE(sysv_signal);
+	RESOLVE(__sysv_signal);
+	RESOLVE(setitimer);
 	__atomic_store_n(&shim_real_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }
