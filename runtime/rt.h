@@ -66,4 +66,11 @@ RT_API void rt_on_sigprof_old(struct sigaction *old);
 /* ITIMER_PROF is about to be armed: the service counts on SIGPROF; we step out. */
 RT_API void rt_on_prof_itimer(void);
 
+/* dl_iterate_phdr(cb, data) was called (rt_unwind.c). Returns 0 when the interposer
+ * must forward it; 1 when this handled it and *rc is the result: called from one of
+ * our signal handlers' stack walks, which must never wait for the loader's lock. */
+struct dl_phdr_info;
+RT_API int rt_on_dl_iterate_phdr(int (*real)(int (*)(struct dl_phdr_info *, size_t, void *), void *),
+				 int (*cb)(struct dl_phdr_info *, size_t, void *), void *data, int *rc);
+
 #endif

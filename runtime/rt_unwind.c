@@ -13,6 +13,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "rt.h"
+
 /* A cursor walk of the calling thread's own stack, the way the handler walks: it
  * makes libunwind set up what it sets up lazily (process-wide, then per thread) here
  * rather than in a handler, where it would be slow enough to lose the signals that
@@ -112,24 +114,52 @@ static int loader_lock_may_be_mine(void)
 	return owner == 0 || owner == (int)syscall(SYS_gettid);
 }
 
+/* ---- never waiting for the loader's lock in a handler ----
+ * A handler's walk that waits for the loader's lock can hang for good even when the
+ * interrupted thread does not hold it: the holder (a dlclose, say) may itself wait for
+ * a lock the interrupted thread holds (a malloc arena's, the heap sampler's), and
+ * other handlers queue up behind the first on libunwind's own lock, which it keeps
+ * across dl_iterate_phdr. Seen in signals.sh's stress run: dlclose freeing, a thread
+ * interrupted in the heap sampler's shard lock, two handlers in libunwind. So while a
+ * handler walks, dl_iterate_phdr (interposed: rt_on_dl_iterate_phdr) takes the
+ * loader's lock only if it is free, else reports no objects: that frame ends the walk. */
+static __thread int walking __attribute__((tls_model("initial-exec")));
+
+int rt_on_dl_iterate_phdr(int (*real)(int (*)(struct dl_phdr_info *, size_t, void *), void *),
+			  int (*cb)(struct dl_phdr_info *, size_t, void *), void *data, int *rc)
+{
+	pthread_mutex_t *m = (pthread_mutex_t *)__atomic_load_n(&loader_lock, __ATOMIC_ACQUIRE);
+	if (!walking || !m)
+		return 0;
+	*rc = 0;
+	if (pthread_mutex_trylock(m) != 0)
+		return 1; /* recursive: dl_iterate_phdr takes it once more, then we let go */
+	*rc = real(cb, data);
+	pthread_mutex_unlock(m);
+	return 1;
+}
+
 size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 {
 	unw_cursor_t c;
 	unw_word_t ip;
+	size_t n = 0;
 	if (max == 0 || !uc)
 		return 0;
 	if (loader_lock_may_be_mine()) {
 		pcs[0] = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
 		return 1;
 	}
+	walking++;
 	/* On x86-64 libunwind's unw_context_t is the kernel's ucontext_t, so the signal
 	 * frame's context starts the walk at the interrupted instruction. */
-	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) < 0)
-		return 0;
-	if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
-		return 0;
-	pcs[0] = (uintptr_t)ip;
-	return walk(&c, pcs, 1, max);
+	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) >= 0 &&
+	    unw_get_reg(&c, UNW_REG_IP, &ip) >= 0) {
+		pcs[0] = (uintptr_t)ip;
+		n = walk(&c, pcs, 1, max);
+	}
+	walking--;
+	return n;
 }
 
 /* unw_backtrace keeps a per-thread cache of frame descriptions: measured here, 50 ns

@@ -45,6 +45,7 @@ struct shim_real {
 	sighandler_t (*sysv_signal)(int, sighandler_t);
 	sighandler_t (*__sysv_signal)(int, sighandler_t);
 	int (*setitimer)(__itimer_which_t, const struct itimerval *, struct itimerval *);
+	int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
 };
 
 extern struct shim_real shim_real;

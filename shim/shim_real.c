@@ -54,6 +54,8 @@ static sighandler_t sys_signal(int s, sighandler_t h) { (void)s, (void)h; errno 
 #define sys_bsd_signal sys_signal
 #define sys_sysv_signal sys_signal
 #define sys___sysv_signal sys_signal
+/* Without the real one, no object is reported (callers treat that as "nothing found"). */
+static int sys_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { (void)cb, (void)d; return 0; }
 static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { return (int)syscall(SYS_setitimer, w, n, o); }
 
 /* ---- first-call trampolines ----
@@ -87,6 +89,7 @@ static sighandler_t boot_signal(int s, sighandler_t h) { shim_real_resolve(); re
 static sighandler_t boot_bsd_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.bsd_signal(s, h); }
 static sighandler_t boot_sysv_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.sysv_signal(s, h); }
 static sighandler_t boot___sysv_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.__sysv_signal(s, h); }
+static int boot_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { shim_real_resolve(); return shim_real.dl_iterate_phdr(cb, d); }
 static int boot_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { shim_real_resolve(); return shim_real.setitimer(w, n, o); }
 
 struct shim_real shim_real = {
@@ -95,6 +98,7 @@ struct shim_real shim_real = {
 	boot_sendfile64, boot_close, boot_dup2, boot_dup3, boot_close_range, boot_closefrom,
 	boot_fclose, boot_pthread_create, boot_sigaction, boot_signal, boot_bsd_signal,
 	boot_sysv_signal, boot___sysv_signal, boot_setitimer,
+	boot_dl_iterate_phdr,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -142,6 +146,7 @@ void shim_real_resolve(void)
 	RESOLVE(sysv_signal);
 	RESOLVE(__sysv_signal);
 	RESOLVE(setitimer);
+	RESOLVE(dl_iterate_phdr);
 	__atomic_store_n(&shim_real_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

@@ -1,0 +1,234 @@
+#!/bin/bash
+# signals.sh: signals under the shim (SPEC §7), against tests/servers/sig_srv.
+#   - a service with its own SIGPROF (a handler installed before main, in main, or late
+#     while slow requests are being sampled and a continuous profile runs; signal() or
+#     sigaction; SIG_IGN, set or inherited; SIG_DFL) and its own ITIMER_PROF: its handler
+#     gets what its itimer owes it (signals vs its CPU at its rate), none of ours
+#     (si_code other than SI_KERNEL), it is shown SIG_DFL as the old action, the shim
+#     profiles no CPU from then on and says so exactly once; SIG_DFL alone changes nothing.
+#   - EINTR: a service that aborts on any EINTR (accept, poll, read, write, nanosleep,
+#     epoll_wait, select, recv with SO_RCVTIMEO) serves slow requests sampled at the
+#     default OTSHIM_CPU_HZ on both sampler routes; thread-stack captures leave a thread
+#     sleeping in poll alone; what a whole-process profile still interrupts is measured.
+#   - stress (30 s, in the background meanwhile): three threads allocating, a
+#     dlopen/dlclose loop, a thread create/join loop, slow requests doing all of that
+#     sampled at 1 kHz, allocation stacks every 4 KiB, and a whole-process profile over
+#     it; the process must exit on its own, cleanly, within a watchdog, with profiles
+#     go tool pprof reads.
+. "$(dirname "$0")/lib.sh"
+S=$BUILD/tests/servers/sig_srv
+[ -x "$S" ] || { echo "1..0 # SKIP $S not built"; exit 77; }
+command -v curl >/dev/null || { echo "1..0 # SKIP no curl"; exit 77; }
+t_start=$SECONDS
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# todo STATUS DESCRIPTION WHY: a known limit, reported but not counted as a failure.
+todo() {
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $T_N - $2 # TODO $3"; else echo "not ok $T_N - $2 # TODO $3"; fi
+}
+nlines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+get() { curl -s --max-time 30 "$@"; }
+# The "samples" of each index line, in order, space-separated.
+index_samples() { grep -o '"samples":[0-9]*' "$1/index.jsonl" 2>/dev/null | cut -d: -f2 | tr '\n' ' '; }
+warnings() { grep -c 'stays out of CPU profiling' "$1" 2>/dev/null; }
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; } # field "a=1 b=2" b
+
+# start_sig NAME MODE [VAR=VALUE ...]: sig_srv MODE under the shim in $WORK/NAME (log/,
+# prof/, out, err); sets SP (pid) and SPORT.
+start_sig() {
+	local name=$1 mode=$2 d=$WORK/$1
+	shift 2
+	mkdir -p "$d/log"
+	env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$d/prof" OTSHIM_SLOW_MS=50 "$@" \
+		"$S" "$mode" "$d/log" "$d/port" >"$d/out" 2>"$d/err" &
+	SP=$!
+	PIDS+=("$SP")
+	wait_for 10 test -s "$d/port"
+	SPORT=$(cat "$d/port" 2>/dev/null)
+	[ -n "$SPORT" ] || { diag "sig_srv $mode did not start: $(cat "$d/err")"; SPORT=1; }
+}
+# stop_sig: SIGTERM and a bounded wait; RC = its status (137: had to be killed).
+stop_sig() {
+	kill -TERM "$SP" 2>/dev/null
+	wait_for 10 pid_gone "$SP" || kill -KILL "$SP" 2>/dev/null
+	wait "$SP" 2>/dev/null
+	RC=$?
+}
+
+# ---- stress, started first: it runs 30 s while the rest goes on ----
+STRESS_SECS=30
+stress_start() {
+	D3=$WORK/stress
+	mkdir -p "$D3/log"
+	DSO=$WORK/libprocdso.so
+	gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE -DPROC_DSO_LIB \
+		-o "$DSO" "$ROOT/tests/servers/proc_dso.c" 2>"$D3/dso.err" || diag "$(cat "$D3/dso.err")"
+	PP=$(free_port)
+	st_t0=$SECONDS
+	# The watchdog: a deadlock fails the checks below instead of hanging the run.
+	(timeout -k 2 $((STRESS_SECS + 25)) env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$D3/prof" \
+		OTSHIM_SLOW_MS=50 OTSHIM_CPU_HZ=1000 OTSHIM_HEAP_SAMPLE_BYTES=4096 \
+		OTSHIM_MAX_PROFILES_PER_MIN=1000 OTSHIM_PPROF_ADDR=127.0.0.1:$PP \
+		"$S" stress "$D3/log" "$D3/port" "$STRESS_SECS" "$DSO" >"$D3/out" 2>"$D3/err"
+	 echo $? >"$D3/rc"; echo $((SECONDS - st_t0)) >"$D3/wall") &
+	wait_for 10 test -s "$D3/port"
+	local port
+	port=$(cat "$D3/port" 2>/dev/null)
+	get -o "$D3/whole.pb.gz" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$((STRESS_SECS - 5))" &
+	for c in 1 2; do
+		(while [ ! -e "$D3/rc" ]; do
+			curl -s --max-time 20 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$port/work?ms=800" >>"$D3/client$c" || break
+		done) &
+	done
+}
+stress_start
+
+# ---- 1. the service's own SIGPROF ----
+# own_case NAME WHEN DISP HZ [VAR=VALUE ...]: two slow requests (/cpu 200 ms), then its
+# /stats. With WHEN=late the handler goes in while the first of three is being sampled.
+own_case() {
+	local name=$1 when=$2 disp=$3 hz=$4
+	shift 4
+	start_sig "$name" own SIGSRV_WHEN="$when" SIGSRV_DISP="$disp" SIGSRV_HZ="$hz" "$@"
+	local u=http://127.0.0.1:$SPORT
+	if [ "$when" = late ]; then
+		get "$u/cpu?ms=500" >/dev/null &
+		local c=$!
+		sleep 0.3
+		get "$u/install" >/dev/null
+		wait "$c"
+		ENDPOINT=$(get -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PPORT/debug/pprof/profile?seconds=1")
+	fi
+	get "$u/cpu?ms=200" >/dev/null
+	get "$u/cpu?ms=200" >/dev/null
+	STATS=$(get "$u/stats")
+	stop_sig
+	D=$WORK/$name
+	SAMPLES=$(index_samples "$D/prof")
+	diag "$name: $STATS; samples per slow request: $SAMPLES; warnings: $(warnings "$D/err")"
+}
+# The signals its handler got against what its itimer owes it (generous: the kernel's
+# ITIMER_PROF ticks at CONFIG_HZ), and none of them ours.
+own_signals_ok() {
+	local got exp
+	got=$(field "$STATS" signals)
+	exp=$(field "$STATS" expected)
+	[ -n "$got" ] && [ -n "$exp" ] && [ "$exp" -ge 20 ] &&
+		[ "$((got * 2))" -ge "$exp" ] && [ "$got" -le "$((exp * 2))" ]
+}
+all_zero() { [ -n "$1" ] && ! tr ' ' '\n' <<<"$1" | grep -q '^[1-9]'; }
+PPORT=0
+
+own_case ctor ctor handler 100
+check "constructor + sigaction + ITIMER_PROF 100 Hz: its handler gets its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
+check "  none of them from our timers (si_code != SI_KERNEL: $(field "$STATS" foreign))" [ "$(field "$STATS" foreign)" = 0 ]
+check "  it was shown SIG_DFL as the old action, as without the shim" [ "$(field "$STATS" saw_dfl)" = 1 ]
+check "  the shim profiles no CPU (every slow request: 0 samples) and says so once" \
+	bash -c "[ '$(echo "$SAMPLES" | wc -w)' = 2 ] && [ '$(warnings "$WORK/ctor/err")' = 1 ]" && all_zero "$SAMPLES"
+[ "$(nlines "$WORK/ctor/log/access.log")" = 3 ] || diag "ctor access log: $(cat "$WORK/ctor/log/access.log")"
+
+own_case main main signal 100
+check "main + signal() + ITIMER_PROF 100 Hz: its handler gets its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
+check "  signal() returned SIG_DFL; no CPU samples; one warning" \
+	bash -c "[ '$(field "$STATS" saw_dfl)' = 1 ] && [ '$(warnings "$WORK/main/err")' = 1 ]" && all_zero "$SAMPLES"
+
+PPORT=$(free_port)
+own_case late late handler 250 OTSHIM_CONTINUOUS_SEC=1 OTSHIM_PPROF_ADDR=127.0.0.1:$PPORT
+check "late sigaction + ITIMER_PROF 250 Hz while a slow request is sampled and a continuous profile runs: its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
+check "  not one tick of ours (per-thread 1 kHz sampler, whole-process timer) reached it: foreign=$(field "$STATS" foreign)" [ "$(field "$STATS" foreign)" = 0 ]
+first=${SAMPLES%% *}
+rest=${SAMPLES#* }
+check "  the request in flight was sampled before ($first samples), none after ($rest)" \
+	bash -c "[ '${first:-0}' -gt 0 ] && [ '$(echo "$rest" | wc -w)' = 2 ]" && all_zero "$rest"
+check "  one warning in stderr (continuous mode adds none), /debug/pprof/profile now 503" \
+	bash -c "[ '$(warnings "$WORK/late/err")' = 1 ] && [ '$ENDPOINT' = 503 ]"
+PPORT=0
+
+own_case ign main ign 0
+check "SIG_IGN in main: no CPU samples, one warning, the service serves on" \
+	bash -c "[ '$(warnings "$WORK/ign/err")' = 1 ] && [ '$(nlines "$WORK/ign/log/access.log")' = 3 ] && [ '$RC' = 0 ]" && all_zero "$SAMPLES"
+
+# SIG_IGN inherited through exec: seen at start-up, before any interposer runs.
+mkdir -p "$WORK/inh/log"
+bash -c 'trap "" PROF; exec "$@"' sh env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/inh/prof" OTSHIM_SLOW_MS=50 \
+	"$S" own "$WORK/inh/log" "$WORK/inh/port" >"$WORK/inh/out" 2>"$WORK/inh/err" &
+SP=$!
+PIDS+=("$SP")
+wait_for 10 test -s "$WORK/inh/port"
+get "http://127.0.0.1:$(cat "$WORK/inh/port" 2>/dev/null)/cpu?ms=200" >/dev/null
+stop_sig
+SAMPLES=$(index_samples "$WORK/inh/prof")
+check "SIG_IGN inherited from the parent: noticed at start-up, one warning, no CPU samples ($SAMPLES)" \
+	bash -c "grep -q 'ignores SIGPROF' '$WORK/inh/err' && [ '$(warnings "$WORK/inh/err")' = 1 ]" && all_zero "$SAMPLES"
+
+own_case dfl main dfl 0
+check "SIG_DFL in main (a service resetting its signals): no warning, slow requests still sampled ($SAMPLES)" \
+	bash -c "[ '$(warnings "$WORK/dfl/err")' = 0 ] && [ '$(echo "$SAMPLES" | wc -w)' = 2 ] && ! echo '$SAMPLES' | grep -qw 0"
+
+# ---- 2. EINTR ----
+# eintr_run NAME CLIENTS N [VAR=VALUE ...]: CLIENTS clients each send N /mix?ms=300
+# (2 ms of CPU, then poll, nanosleep, epoll_wait, select, recv and write/read, over
+# and over); sets SENT (answered) and EINTR (its /eintr answer; abort mode: none).
+eintr_run() {
+	local name=$1 clients=$2 n=$3 c
+	shift 3
+	start_sig "$name" eintr "$@"
+	for c in $(seq "$clients"); do
+		(for _ in $(seq "$n"); do get -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$SPORT/mix?ms=300"; done >"$WORK/$name/client$c") &
+	done
+	wait_for 60 bash -c "[ \$(cat $WORK/$name/client* | wc -l) -ge $((clients * n)) ]"
+	SENT=$(cat "$WORK/$name"/client* | grep -c '^200$')
+	EINTR=$(get "http://127.0.0.1:$SPORT/eintr")
+	ALIVE=0
+	kill -0 "$SP" 2>/dev/null && ALIVE=1
+	stop_sig
+	D=$WORK/$name
+	SAMPLES=$(index_samples "$D/prof")
+	diag "$name: $SENT answered, access log $(nlines "$D/log/access.log"), stats requests $(stats_field "$D/prof" requests), samples: $SAMPLES; $EINTR; $(grep -c EINTR "$D/err") EINTR lines in stderr"
+}
+served_all() { # NAME WANT: alive at the end, every request answered, counted alike
+	local d=$WORK/$1 all=$(($2 + 1)) # and the /eintr question
+	[ "$ALIVE" = 1 ] && [ "$SENT" = "$2" ] && [ "$(nlines "$d/log/access.log")" = "$all" ] &&
+		[ "$(stats_field "$d/prof" requests)" = "$all" ] && ! grep -q EINTR "$d/err"
+}
+sampled() { [ "$(echo "$SAMPLES" | wc -w)" -ge 1 ] && echo "$SAMPLES" | grep -q '[1-9]'; }
+
+for route in auto timer; do
+	eintr_run "eintr-$route" 2 3 OTSHIM_CPU_ROUTE=$route OTSHIM_THREADS_SIGNAL=0
+	check "EINTR-fatal service, 6 slow requests sampled at the default rate (route $route): all served, none aborted" served_all "eintr-$route" 6
+	check "  and they were sampled" sampled
+done
+
+eintr_run eintr-threads 2 3 SIGSRV_EINTR=count
+# The main thread sleeps in poll but for the moments it accepts: a capture may catch it
+# running and signal it just as it enters poll again (once at most, so far); without
+# the check, every capture interrupts it.
+check "thread-stack captures (one per slow request) leave a thread asleep in poll alone ($EINTR)" \
+	bash -c "[ '$(field "$EINTR" main)' -le 1 ] && [ '$SENT' = 6 ]"
+diag "the mix threads, which enter a call every 2 ms, saw $(field "$EINTR" eintr) EINTR (a capture's check-then-signal window)"
+
+eintr_run eintr-whole 2 3 SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1
+todo "$([ "$(field "$EINTR" eintr)" = 0 ]; echo $?)" "a whole-process profile interrupts no call ($EINTR)" \
+	"its process CPU-clock timer expiring while a shim thread runs sends SIGPROF to a service thread, maybe asleep"
+
+# ---- 3. the stress run ends ----
+wait_for $((STRESS_SECS + 30)) test -s "$D3/rc"
+wait
+RC3=$(cat "$D3/rc" 2>/dev/null)
+diag "stress: exit $RC3 after $(cat "$D3/wall" 2>/dev/null) s; $(tr '\n' ' ' <"$D3/out"); requests: $(cat "$D3"/client* | grep -c '^200$') answered, access log $(nlines "$D3/log/access.log"), index $(nlines "$D3/prof/index.jsonl")"
+check "stress ($STRESS_SECS s of malloc, dlopen, threads and the unwinder under 1 kHz sampling): exited 0 on its own, inside the watchdog" \
+	bash -c "[ '$RC3' = 0 ] && grep -qx 'stress ok' '$D3/out'"
+check "  stderr has nothing but shim lines" bash -c "! grep -v '^otshim\[' '$D3/err' | grep -q ."
+n_ok=$(cat "$D3"/client* | grep -c '^200$')
+check "  every answered slow request has its index line ($n_ok)" \
+	bash -c "[ $n_ok -ge 4 ] && [ $n_ok = $(nlines "$D3/prof/index.jsonl") ]"
+st_samples=$(index_samples "$D3/prof")
+check "  they were sampled (samples: $st_samples)" bash -c "echo '$st_samples' | grep -q '[1-9]'"
+f=$(grep -o '"cpu":"[^"]*"' "$D3/prof/index.jsonl" 2>/dev/null | head -1 | cut -d'"' -f4)
+check "  a slow request's CPU profile reads in go tool pprof with alloc_some in it" \
+	bash -c "[ -n '$f' ] && go tool pprof -top '$D3/prof/$f' 2>/dev/null | grep -q alloc_some"
+whole_n=$(pprof -raw "$D3/whole.pb.gz" | sed -n '/^Samples:/,/^Locations/p' | grep -c '^ *[0-9]')
+check "  the whole-process profile over the run reads in go tool pprof ($whole_n samples), stress frames in it" \
+	bash -c "[ '$whole_n' -ge 50 ] && go tool pprof -top '$D3/whole.pb.gz' 2>/dev/null | grep -q -E 'alloc_some|dl_some'"
+diag "signals.sh: $((SECONDS - t_start)) s"
+done_testing
