@@ -60,8 +60,10 @@ void rt_sigprof_install(void (*handler)(int, siginfo_t *, void *))
 	ours = handler;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = handler;
-	/* SA_RESTART: what the kernel can restart after our handler, it does (README,
-	 * "Signals" lists what it cannot). The full mask keeps our handler unnested. */
+	/* SA_RESTART: what the kernel can restart after our handler, it does; the calls it
+	 * cannot (signal(7)) are never interrupted by our sources in practice: a thread's
+	 * CPU clock only fires while the thread runs (perf: in user mode). The full mask
+	 * keeps our handler unnested. */
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	if (sys_sigaction(SIGPROF, &sa, NULL) == 0)

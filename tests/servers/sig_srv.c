@@ -8,6 +8,7 @@
  *       SIGSRV_DISP = handler (sigaction, SA_SIGINFO) | signal (signal()) | ign (SIG_IGN)
  *                     | dfl (SIG_DFL: a service resetting its signals)
  *       SIGSRV_HZ   = N > 0: then setitimer(ITIMER_PROF) at N Hz, after the disposition
+ *                     (and SIGSRV_GAP_MS of CPU burned in between)
  *     GET /cpu?ms=N burns N ms of thread CPU. GET /stats answers
  *       "signals=S foreign=F expected=E saw_dfl=D": S signals its handler got, F of them
  *       not from its own itimer (si_code other than SI_KERNEL; handler mode only), E the
@@ -200,6 +201,9 @@ static void own_install(void)
 		}
 		saw_dfl = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
 	}
+	/* SIGSRV_GAP_MS: CPU burned between the disposition and the itimer, so that a tick
+	 * of ours reaching the handler meanwhile would be counted as foreign. */
+	burn_cpu((uint64_t)atol(env_or("SIGSRV_GAP_MS", "0")) * 1000000ull);
 	if (hz > 0) {
 		long us = 1000000L / hz;
 		struct itimerval it = { { us / 1000000L, us % 1000000L }, { us / 1000000L, us % 1000000L } };
