@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -260,85 +259,6 @@ static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 			sched_yield();
 }
 
-/* ---- who may be interrupted ----
- * Our handler is installed with SA_RESTART, but some calls fail with EINTR after any
- * handler, SA_RESTART or not (signal(7)): the waits with a timeout (poll, select,
- * epoll_wait, nanosleep, ...), pause and sigsuspend, and socket calls on a socket with
- * a send or receive timeout. A service may take that EINTR for a real error, so a
- * thread blocked in one of these is not signalled: its stack is the one frame the
- * kernel shows at its system call. (A thread that enters such a call between this
- * check and the signal can still be interrupted: a window of microseconds.) */
-
-static int never_restarted(long nr)
-{
-	switch (nr) {
-	case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
-	case SYS_epoll_wait: case SYS_epoll_pwait:
-#ifdef SYS_epoll_pwait2
-	case SYS_epoll_pwait2:
-#endif
-	case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_pause: case SYS_rt_sigsuspend:
-	case SYS_rt_sigtimedwait: case SYS_io_getevents: case SYS_semop: case SYS_semtimedop:
-	case SYS_msgrcv: case SYS_msgsnd: case SYS_connect:
-		return 1;
-	}
-	return 0;
-}
-
-/* A read or write kind of call on a socket with a timeout in that direction. */
-static int socket_with_timeout(long nr, long fd)
-{
-	int opt;
-	switch (nr) {
-	case SYS_read: case SYS_readv: case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg:
-	case SYS_accept: case SYS_accept4:
-		opt = SO_RCVTIMEO;
-		break;
-	case SYS_write: case SYS_writev: case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
-		opt = SO_SNDTIMEO;
-		break;
-	default:
-		return 0;
-	}
-	struct timeval tv;
-	socklen_t len = sizeof tv;
-	if (getsockopt((int)fd, SOL_SOCKET, opt, &tv, &len) != 0)
-		return 0; /* not a socket: restarted */
-	return tv.tv_sec != 0 || tv.tv_usec != 0;
-}
-
-/* 1 if tid sits in a call our signal would break; then *pc is where (0 if unknown). */
-static int would_break(pid_t tid, uintptr_t *pc)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t k = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (k <= 0)
-		return 0;
-	buf[k] = 0;
-	/* "running", "-1 SP PC" (blocked, not in a call), or "NR A1 ... A6 SP PC" */
-	unsigned long v[9];
-	char *p = buf, *end;
-	long nr = strtol(p, &end, 10);
-	if (end == p)
-		return 0;
-	int n = 0;
-	for (p = end; n < 9; p = end) {
-		v[n] = strtoul(p, &end, 16);
-		if (end == p)
-			break;
-		n++;
-	}
-	if (n != 8 || !(never_restarted(nr) || socket_with_timeout(nr, (long)v[0])))
-		return 0;
-	*pc = (uintptr_t)v[7];
-	return 1;
-}
-
 int rt_threadprof_capture(rt_thread_capture_t *c)
 {
 	pid_t *tids;
@@ -361,14 +281,6 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 		if (tids[i] == me || rt_threadprof_is_internal(tids[i])) {
 			atomic_store(&s[i].state, S_IDLE);
 			c->threads[i].internal = 1;
-			continue;
-		}
-		uintptr_t pc = 0;
-		if (would_break(tids[i], &pc)) {
-			atomic_store(&s[i].state, S_IDLE);
-			c->threads[i].in_call = 1;
-			c->threads[i].pcs[0] = pc;
-			c->threads[i].npcs = pc != 0;
 			continue;
 		}
 		atomic_store_explicit(&s[i].state, S_PENDING, memory_order_release);
@@ -436,7 +348,6 @@ rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_la
 			rt_profile_add_sample(p, t->pcs, t->npcs, 1, &one, labels, nl);
 		else
 			rt_profile_add_sample_frame(p, t->internal ? "[otshim thread: not signalled]"
-						    : t->in_call ? "[in a call a signal would interrupt: not signalled]"
 						    : "[no stack: signal blocked, or no answer in time]",
 						    &one, labels, nl);
 	}

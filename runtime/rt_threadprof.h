@@ -24,8 +24,6 @@ typedef struct rt_thread_stack {
 	char name[16];           /* /proc/self/task/<tid>/comm */
 	int answered;            /* the handler ran; 0: no stack (blocked, busy or ours) */
 	int internal;            /* one of the shim's own threads, not signalled */
-	int in_call;             /* blocked where a signal means EINTR: not signalled, the
-	                          * stack is the call's one frame */
 	uint64_t serial;         /* request the thread was serving, or 0 */
 	uint32_t npcs;
 	uintptr_t pcs[RT_STACK_MAX];

@@ -9,7 +9,9 @@
 #include <libunwind.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -122,8 +124,20 @@ static int loader_lock_may_be_mine(void)
  * across dl_iterate_phdr. Seen in signals.sh's stress run: dlclose freeing, a thread
  * interrupted in the heap sampler's shard lock, two handlers in libunwind. So while a
  * handler walks, dl_iterate_phdr (interposed: rt_on_dl_iterate_phdr) takes the
- * loader's lock only if it is free, else reports no objects: that frame ends the walk. */
+ * loader's lock only when it is free, waiting at most 300 us in all per walk (yielding,
+ * never blocking), else reports no objects: that frame ends the walk. */
 static __thread int walking __attribute__((tls_model("initial-exec")));
+/* How long this walk may still spend waiting for the loader's lock to come free: the
+ * holders of a dlopen storm keep it for microseconds, a deadlock's for ever. */
+static __thread int64_t wait_left_ns __attribute__((tls_model("initial-exec")));
+#define WALK_WAIT_NS 300000
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 int rt_on_dl_iterate_phdr(int (*real)(int (*)(struct dl_phdr_info *, size_t, void *), void *),
 			  int (*cb)(struct dl_phdr_info *, size_t, void *), void *data, int *rc)
@@ -132,8 +146,19 @@ int rt_on_dl_iterate_phdr(int (*real)(int (*)(struct dl_phdr_info *, size_t, voi
 	if (!walking || !m)
 		return 0;
 	*rc = 0;
-	if (pthread_mutex_trylock(m) != 0)
-		return 1; /* recursive: dl_iterate_phdr takes it once more, then we let go */
+	if (pthread_mutex_trylock(m) != 0) {
+		int64_t t0 = mono_ns(), now = t0;
+		int got = 0;
+		while (!got && now - t0 < wait_left_ns) {
+			sched_yield();
+			got = pthread_mutex_trylock(m) == 0;
+			now = mono_ns();
+		}
+		wait_left_ns -= now - t0;
+		if (!got)
+			return 1; /* no objects: the walk ends at this frame */
+	}
+	/* The lock is recursive: dl_iterate_phdr takes it once more, then we let go. */
 	*rc = real(cb, data);
 	pthread_mutex_unlock(m);
 	return 1;
@@ -151,6 +176,7 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 		return 1;
 	}
 	walking++;
+	wait_left_ns = WALK_WAIT_NS;
 	/* On x86-64 libunwind's unw_context_t is the kernel's ucontext_t, so the signal
 	 * frame's context starts the walk at the interrupted instruction. */
 	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) >= 0 &&

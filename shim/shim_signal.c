@@ -3,6 +3,10 @@
  * service claims SIGPROF before the kernel does, so that no tick of ours reaches the
  * service's handler, and a query must show the service what it would see without us
  * (rt_sigprof.c decides both). Every other signal and timer is forwarded untouched. */
+/* Not under ThreadSanitizer or AddressSanitizer: their runtimes take the next library's sigaction, ours,
+ * for the real one and call it while they initialise, before instrumented code may
+ * run. The sanitizer builds check the shim (tsan.sh, process.sh) without it. */
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 #include "shim.h"
 
 #include <errno.h>
@@ -49,3 +53,5 @@ SHIM_EXPORT int setitimer(__itimer_which_t which, const struct itimerval *nv, st
 		rt_on_prof_itimer(); /* leaves errno alone */
 	return REAL(setitimer)(which, nv, ov);
 }
+
+#endif
