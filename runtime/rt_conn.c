@@ -52,6 +52,14 @@ static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
 static rt_conn_t *live_list, *free_list;
 static _Atomic uint64_t last_gen;
 static _Atomic int fd_high;           /* highest fd ever tracked: bounds close_range */
+/* For the stats file: structs made (never freed), live ones, spare requests held. */
+static _Atomic size_t n_structs, n_live, n_spares;
+
+size_t rt_conn_tracked(size_t *live)
+{
+	*live = atomic_load(&n_live);
+	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t);
+}
 
 int rt_conn_init(void)
 {
@@ -105,6 +113,7 @@ static rt_conn_t *conn_alloc(int fd)
 		if (!c)
 			return NULL;
 		pthread_mutex_init(&c->mu, NULL);
+		atomic_fetch_add(&n_structs, 1);
 	}
 	struct stat st;
 	int known = fstat(fd, &st) == 0;
@@ -134,6 +143,7 @@ static rt_conn_t *conn_alloc(int fd)
 	if (live_list)
 		live_list->prev = c;
 	live_list = c;
+	atomic_fetch_add(&n_live, 1);
 	pthread_mutex_unlock(&list_mu);
 	return c;
 }
@@ -151,6 +161,7 @@ static void conn_recycle(rt_conn_t *c)
 	c->prev = NULL;
 	c->next = free_list;
 	free_list = c;
+	atomic_fetch_sub(&n_live, 1);
 	pthread_mutex_unlock(&list_mu);
 }
 
@@ -232,13 +243,17 @@ static rt_req_t *queue_pop(rt_conn_t *c)
 	return r;
 }
 
+/* The spare saves a malloc for a request already waiting (pipelining); an idle
+ * keep-alive connection holds none, so that 10,000 of them cost 1.5 KiB less each. */
 static void end_request(rt_conn_t *c, rt_req_t *r, int status_known)
 {
 	r = rt_req_end(r, status_known);
-	if (r && !c->spare)
+	if (r && !c->spare && c->head) {
 		c->spare = r;
-	else
+		atomic_fetch_add(&n_spares, 1);
+	} else {
 		free(r);
+	}
 }
 
 /* Stops tracking: requests whose head was read are counted as ended (the service saw
@@ -353,9 +368,12 @@ static int on_request_event(rt_conn_t *c, int ev)
 	rt_req_t *r;
 	switch (ev) {
 	case RT_HTTP_EV_BEGIN:
-		if (!(r = rt_req_begin(c->spare)))
-			return -1;
+		if (c->spare)
+			atomic_fetch_sub(&n_spares, 1);
+		r = rt_req_begin(c->spare);
 		c->spare = NULL;
+		if (!r)
+			return -1;
 		c->reading = r;
 		queue_push(c, r);
 		return 0;

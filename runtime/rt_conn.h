@@ -56,4 +56,9 @@ void rt_conn_fork_child(void);
 /* Counters for the stats file. */
 extern _Atomic uint64_t rt_conn_errors;
 
+/* Bytes of connection state held (structs are recycled, never freed, so this is the
+ * most ever tracked at once, plus spare requests); *live gets how many connections
+ * are tracked now. Any thread. */
+size_t rt_conn_tracked(size_t *live);
+
 #endif

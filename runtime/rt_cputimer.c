@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rt_log.h"
+#include "rt_util.h"
 #include "rt_sampler.h"
 #include "rt_sigprof.h"
 
@@ -104,6 +105,13 @@ static int perf_start(rt_thread_t *t, uint32_t hz)
 	int fd = rt_cputimer_perf_open(t->tid, hz);
 	if (fd < 0)
 		return -1;
+	if (rt_fd_scarce(fd)) {
+		/* A service near its descriptor limit needs this one more: the timer
+		 * route takes none. */
+		close(fd);
+		errno = EMFILE;
+		return -1;
+	}
 	if (ioctl(fd, PERF_EVENT_IOC_ID, &t->perf_id) != 0) {
 		close(fd);
 		return -1;

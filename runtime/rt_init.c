@@ -146,7 +146,7 @@ __attribute__((destructor)) static void rt_dtor(void)
 	rt_tls_depth = 1;
 	rt_worker_shutdown(); /* first: it hands slow requests' spans to the exporter */
 	rt_export_shutdown();
-	rt_writer_stats();
+	rt_writer_stats_final();
 	rt_tls_depth = saved;
 }
 

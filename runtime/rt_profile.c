@@ -647,6 +647,10 @@ int rt_profile_write_gz(rt_profile_t *p, const char *path)
 	char tmp[4096 + 64];
 	if (rt_profile_encode_gz(p, &gz, &len) != 0)
 		return -1;
+	if (rt_fsize_allows(len) != 0) {
+		free(gz);
+		return -1;
+	}
 	const char *slash = strrchr(path, '/');
 	int dir_len = slash ? (int)(slash - path) : 1;
 	const char *dir = slash ? path : ".";

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,4 +60,39 @@ void rt_nap_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* ---- resources ---- */
+
+int rt_fd_scarce(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	rlim_t reserve = rl.rlim_cur / 4 < 64 ? rl.rlim_cur / 4 : 64;
+	return (rlim_t)fd + reserve >= rl.rlim_cur;
+}
+
+int rt_fd_headroom(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC); /* no file system involved: only the fd table */
+	if (fd < 0)
+		return -1;
+	int scarce = rt_fd_scarce(fd);
+	close(fd);
+	if (scarce) {
+		errno = EMFILE;
+		return -1;
+	}
+	return 0;
+}
+
+int rt_fsize_allows(unsigned long long end)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    end <= (unsigned long long)rl.rlim_cur)
+		return 0;
+	errno = EFBIG;
+	return -1;
 }

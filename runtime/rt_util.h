@@ -20,4 +20,23 @@ int rt_spawn_detached(void *(*fn)(void *), void *arg);
 /* Sleeps ms milliseconds, through EINTR. */
 void rt_nap_ms(long ms);
 
+/* ---- resources the service needs more than we do ----
+ * RLIMIT_NOFILE bounds descriptor numbers and a new descriptor takes the lowest free
+ * number, so a service's descriptors are packed from 0 up: a fresh one numbered near
+ * the limit means the service has almost none left. The shim then gives its own back
+ * (and drops what it wanted it for) rather than hold one the service needs the next
+ * moment. */
+
+/* 1 when fd is one of the last few below RLIMIT_NOFILE (min(64, limit/4)). */
+int rt_fd_scarce(int fd);
+
+/* 0 when the process has descriptors to spare for the shim; -1 (errno EMFILE or
+ * ENFILE) when not. Probes with one descriptor, closed at once. */
+int rt_fd_headroom(void);
+
+/* 0 when a file may grow to end bytes under RLIMIT_FSIZE; -1 (errno EFBIG) when not.
+ * Writing past the limit would raise SIGXFSZ, whose default action kills the process:
+ * the shim checks first and never writes there. */
+int rt_fsize_allows(unsigned long long end);
+
 #endif

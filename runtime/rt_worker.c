@@ -119,7 +119,6 @@ static void finish(rt_req_t *r)
 	watch_t *w = watch_find(r->serial, &link);
 	rt_samples_t none;
 	memset(&none, 0, sizeof none);
-	atomic_fetch_add(&rt_stat_slow, 1);
 	rt_req_ensure_ids(r);
 	if (r->head_done) {
 		/* The span names the files: the writer says which it wrote. */
@@ -127,6 +126,9 @@ static void finish(rt_req_t *r)
 			r->files = calloc(1, sizeof *r->files);
 		rt_writer_slow_request(r, w ? &w->samples : &none, r->files);
 	}
+	/* Counted once its files are written or dropped: the exit-time stats, taken
+	 * while this thread may still be writing, then still add up. */
+	atomic_fetch_add(&rt_stat_slow, 1);
 	if (w)
 		watch_drop(r->serial);
 	if (r->head_done)

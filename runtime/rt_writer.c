@@ -27,6 +27,8 @@
 #include "rt_util.h"
 
 _Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
+/* Why profiles were dropped (beyond SPEC, they add up to rt_stat_dropped). */
+static _Atomic uint64_t dropped_rate, dropped_disk, dropped_fds, dropped_io;
 
 #define SAMPLES_MAX 300000 /* per request: 5 min at 1 kHz */
 
@@ -68,32 +70,64 @@ void rt_samples_free(rt_samples_t *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* ---- directory, rate limit, disk cap ---- */
+/* ---- faults: one line when writing starts failing, one when it works again ----
+ * An unwritable or vanished directory, a full disk, RLIMIT_FSIZE or the descriptor
+ * limit fail every write alike: the stats file counts each profile lost; stderr gets
+ * one line when a fault begins (or its cause changes) and one when a whole profile set
+ * is written again, never a line per request. Only a complete set ends a fault: the
+ * small stats file or CPU profile may fit where the rest does not, and must not make
+ * the lines flap. */
 
-static int ensure_dir_once(const char *dir);
+static pthread_mutex_t fault_mu = PTHREAD_MUTEX_INITIALIZER;
+static int fault_err;          /* errno of the fault going on; 0: none */
+static uint64_t fault_dropped; /* rt_stat_dropped when it began */
 
-/* Creates the directory if needed; says once per process when it cannot. */
-static int ensure_dir(const char *dir)
+static void fault(const char *what, int err)
 {
-	static int warned;
-	if (ensure_dir_once(dir) == 0)
-		return 0;
-	if (!warned) {
-		warned = 1;
-		rt_log(RT_LOG_WARN, "cannot create the profile directory %s: %s; profiles are dropped",
-		       dir, strerror(errno));
+	pthread_mutex_lock(&fault_mu);
+	if (err != fault_err) {
+		if (!fault_err)
+			fault_dropped = atomic_load(&rt_stat_dropped);
+		rt_log(RT_LOG_WARN, "cannot write %s in the profile directory %s: %s; profiles are "
+		       "dropped (counted in the stats) until one can be written again", what,
+		       rt_cfg.profile_dir, strerror(err));
+		fault_err = err;
 	}
-	return -1;
+	pthread_mutex_unlock(&fault_mu);
 }
 
-/* mkdir -p, the last component 0700; parents get 0755 like mkdir -p would. */
-static int ensure_dir_once(const char *dir)
+static void fault_over(void)
 {
+	pthread_mutex_lock(&fault_mu);
+	if (fault_err) {
+		rt_log(RT_LOG_WARN, "profiles are written to %s again (%llu dropped meanwhile)",
+		       rt_cfg.profile_dir,
+		       (unsigned long long)(atomic_load(&rt_stat_dropped) - fault_dropped));
+		fault_err = 0;
+	}
+	pthread_mutex_unlock(&fault_mu);
+}
+
+/* ---- directory, rate limit, disk cap ---- */
+
+/* mkdir -p, the last component 0700; parents get 0755 like mkdir -p would. A
+ * directory removed while the service runs is made again (SPEC: "created if
+ * missing"), and stderr says so: whoever removed it may not expect it back. */
+static int ensure_dir(const char *dir)
+{
+	static _Atomic int had_it; /* worker, continuous thread and exit path */
 	char path[RT_CFG_PATH_MAX];
 	struct stat st;
 	if (stat(dir, &st) == 0) {
 		errno = ENOTDIR;
-		return S_ISDIR(st.st_mode) ? 0 : -1;
+		if (!S_ISDIR(st.st_mode))
+			return -1;
+		had_it = 1;
+		return 0;
+	}
+	if (had_it && errno == ENOENT) {
+		had_it = 0;
+		rt_log(RT_LOG_WARN, "the profile directory %s was removed; making it again", dir);
 	}
 	snprintf(path, sizeof path, "%s", dir);
 	for (char *p = path + 1; *p; p++) {
@@ -106,6 +140,7 @@ static int ensure_dir_once(const char *dir)
 	}
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		return -1;
+	had_it = 1;
 	return 0;
 }
 
@@ -225,16 +260,33 @@ static void put_json_str(buf_t *b, const char *s, size_t n)
 /* ---- files ---- */
 
 /* One write(2) on an O_APPEND descriptor: lines from several processes sharing the
- * directory (pre-fork workers) never interleave. */
+ * directory (pre-fork workers) never interleave. A write the disk cut short is taken
+ * back (when no other line followed it), so the file holds whole lines only. */
 static int append_line(const char *name, const buf_t *line)
 {
 	char path[RT_CFG_PATH_MAX + 64];
+	struct stat st;
 	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	int rc = rt_write_all(fd, line->p, line->len);
+	int rc = -1;
+	if (fstat(fd, &st) == 0 && rt_fsize_allows((unsigned long long)st.st_size + line->len) == 0) {
+		ssize_t w;
+		while ((w = write(fd, line->p, line->len)) < 0 && errno == EINTR)
+			;
+		rc = w == (ssize_t)line->len ? 0 : -1;
+		if (w >= 0 && rc != 0) {
+			off_t end = lseek(fd, 0, SEEK_CUR);
+			if (w > 0 && end >= w && fstat(fd, &st) == 0 && st.st_size == end &&
+			    ftruncate(fd, end - w) != 0)
+				(void)0; /* nothing more to be done */
+			errno = ENOSPC;
+		}
+	}
+	int saved = errno;
 	close(fd);
+	errno = saved;
 	return rc;
 }
 
@@ -243,6 +295,8 @@ static int replace_file(const char *name, const buf_t *content)
 	char path[RT_CFG_PATH_MAX + 64], tmp[RT_CFG_PATH_MAX + 96];
 	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", rt_cfg.profile_dir, name);
+	if (rt_fsize_allows(content->len) != 0)
+		return -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -251,11 +305,19 @@ static int replace_file(const char *name, const buf_t *content)
 		rc = -1;
 	if (rc == 0 && rename(tmp, path) == 0)
 		return 0;
+	int saved = errno;
 	unlink(tmp);
+	errno = saved;
 	return -1;
 }
 
 /* ---- slow-request profile set ---- */
+
+static void drop(_Atomic uint64_t *why)
+{
+	atomic_fetch_add(why, 1);
+	atomic_fetch_add(&rt_stat_dropped, 1);
+}
 
 typedef struct ids {
 	char trace[33], span[17], parent[17];
@@ -473,8 +535,24 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 	char name[128], path[RT_CFG_PATH_MAX + 160];
 	buf_t line = { 0 };
 
-	if (!rate_allows() || ensure_dir(rt_cfg.profile_dir) != 0 || !space_allows()) {
-		atomic_fetch_add(&rt_stat_dropped, 1);
+	if (!rate_allows()) {
+		drop(&dropped_rate);
+		return;
+	}
+	/* Opening files needs descriptors; near the limit they are the service's. */
+	if (rt_fd_headroom() != 0) {
+		fault("a profile", errno);
+		drop(&dropped_fds);
+		return;
+	}
+	if (ensure_dir(rt_cfg.profile_dir) != 0) {
+		fault("a profile", errno);
+		drop(&dropped_io);
+		atomic_fetch_add(&rt_stat_errors, 1);
+		return;
+	}
+	if (!space_allows()) {
+		drop(&dropped_disk);
 		return;
 	}
 	ids_of(r, &id);
@@ -482,11 +560,12 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 		 (unsigned long long)(r->start_real_ns / 1000000000ull));
 	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
 	if (write_cpu_profile(r, s, &id, path) != 0) {
-		rt_log(RT_LOG_WARN, "cannot write %s: %s (profile dropped)", path, strerror(errno));
-		atomic_fetch_add(&rt_stat_dropped, 1);
+		fault("a profile", errno ? errno : EIO);
+		drop(&dropped_io);
 		atomic_fetch_add(&rt_stat_errors, 1);
 		return;
 	}
+	int faults = 0; /* files of this set not written */
 	remember_ids(r->serial, &id);
 	set_files_t files = { .cpu = name, .nthreads = -1 };
 	char heap_name[128], threads_name[128], create_name[128], path2[RT_CFG_PATH_MAX + 160];
@@ -497,9 +576,9 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 		if (write_heap_profile(r, &id, path) == 0) {
 			files.heap = heap_name;
 		} else {
-			rt_log(RT_LOG_WARN, "cannot write %s: %s (heap profile dropped)", path,
-			       strerror(errno));
+			fault("a heap profile", errno ? errno : EIO);
 			atomic_fetch_add(&rt_stat_errors, 1);
+			faults++;
 		}
 	}
 	if (rt_threadprof_enabled()) {
@@ -512,16 +591,25 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 		files.threads = (w & 1) ? threads_name : NULL;
 		files.threadcreate = (w & 2) ? create_name : NULL;
 		if (w != 3) {
-			rt_log(RT_LOG_WARN, "cannot write the thread profiles of %s (dropped)", id.trace);
+			fault("a thread profile", errno ? errno : EIO);
 			atomic_fetch_add(&rt_stat_errors, 1);
+			faults++;
 		}
 	}
 	if (files.nthreads < 0)
 		files.nthreads = count_threads();
 	report_files(out, &files);
 	index_line(&line, r, &id, &files, s->n);
-	if (line.oom || append_line("index.jsonl", &line) != 0)
+	if (line.oom || append_line("index.jsonl", &line) != 0) {
+		if (!line.oom)
+			fault("index.jsonl", errno);
 		atomic_fetch_add(&rt_stat_errors, 1);
+		faults++;
+	}
+	/* A fault is over when a whole set went through: on a nearly full disk the small
+	 * CPU profile may fit where the rest does not. */
+	if (!faults)
+		fault_over();
 	free(line.p);
 	atomic_fetch_add(&rt_stat_written, 1);
 }
@@ -561,8 +649,10 @@ int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
 {
 	char path[RT_CFG_PATH_MAX + 96], name[256];
 	int rc = 0;
-	if (ensure_dir(rt_cfg.profile_dir) != 0)
+	if (rt_fd_headroom() != 0 || ensure_dir(rt_cfg.profile_dir) != 0) {
+		fault("a continuous profile", errno);
 		return -1;
+	}
 	snprintf(path, sizeof path, "%s/continuous-cpu-%llu.pb.gz", rt_cfg.profile_dir,
 		 (unsigned long long)unix_s);
 	if (cpu && rt_profile_write_gz(cpu, path) != 0)
@@ -571,6 +661,10 @@ int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
 		 (unsigned long long)unix_s);
 	if (heap && rt_profile_write_gz(heap, path) != 0)
 		rc = -1;
+	if (rc == 0)
+		fault_over();
+	else
+		fault("a continuous profile", errno ? errno : EIO);
 	/* A rolling history: the oldest continuous files go first when over the cap. */
 	uint64_t cap = rt_cfg.max_disk_mb * 1024 * 1024;
 	while (dir_bytes(rt_cfg.profile_dir) > cap && oldest_continuous(name, sizeof name)) {
@@ -585,10 +679,11 @@ int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
 
 static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
 
-void rt_writer_stats(void)
+/* The stats line; NULL when out of memory. */
+static char *stats_json(void)
 {
 	uint64_t requests = 0, non_http = 0;
-	char name[64];
+	size_t conns = 0, conn_bytes = rt_conn_tracked(&conns);
 	buf_t b = { 0 };
 	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
 		requests += atomic_load(&t->requests);
@@ -596,7 +691,7 @@ void rt_writer_stats(void)
 	}
 	putf(&b, "{\"pid\":%d,\"requests\":%llu,\"slow\":%llu,\"profiles_written\":%llu,"
 	     "\"profiles_dropped\":%llu,\"non_http_connections\":%llu,\"errors\":%llu,"
-	     "\"spans_exported\":%llu,\"spans_dropped\":%llu}\n",
+	     "\"spans_exported\":%llu,\"spans_dropped\":%llu",
 	     (int)getpid(), (unsigned long long)requests,
 	     (unsigned long long)atomic_load(&rt_stat_slow),
 	     (unsigned long long)atomic_load(&rt_stat_written),
@@ -604,17 +699,69 @@ void rt_writer_stats(void)
 	     (unsigned long long)(atomic_load(&rt_stat_errors) + atomic_load(&rt_conn_errors)),
 	     (unsigned long long)atomic_load(&rt_stat_spans_exported),
 	     (unsigned long long)atomic_load(&rt_stat_spans_dropped));
+	putf(&b, ",\"dropped_rate_limit\":%llu,\"dropped_disk_cap\":%llu,\"dropped_fd_limit\":%llu,"
+	     "\"dropped_write_failed\":%llu,\"tracked_connections\":%zu,"
+	     "\"tracked_connection_bytes\":%zu}\n",
+	     (unsigned long long)atomic_load(&dropped_rate),
+	     (unsigned long long)atomic_load(&dropped_disk),
+	     (unsigned long long)atomic_load(&dropped_fds),
+	     (unsigned long long)atomic_load(&dropped_io), conns, conn_bytes);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+/* 0 when otshim-stats-<pid>.json now holds line. stats_mu held. */
+static int stats_write(const char *line)
+{
+	char name[64];
+	buf_t b = { (char *)line, strlen(line), 0, 0 };
 	snprintf(name, sizeof name, "otshim-stats-%d.json", (int)getpid());
+	if (rt_fd_headroom() != 0 || ensure_dir(rt_cfg.profile_dir) != 0 ||
+	    replace_file(name, &b) != 0) {
+		fault(name, errno ? errno : EIO);
+		return -1;
+	}
+	return 0;
+}
+
+void rt_writer_stats(void)
+{
+	char *line = stats_json();
+	if (!line)
+		return;
 	pthread_mutex_lock(&stats_mu);
-	if (!b.oom && ensure_dir(rt_cfg.profile_dir) == 0)
-		replace_file(name, &b);
+	stats_write(line);
 	pthread_mutex_unlock(&stats_mu);
-	free(b.p);
+	free(line);
+}
+
+void rt_writer_stats_final(void)
+{
+	char *line = stats_json();
+	if (!line)
+		return;
+	pthread_mutex_lock(&stats_mu);
+	if (stats_write(line) != 0) {
+		/* The counts must reach someone: stderr, where the fault was reported. */
+		line[strcspn(line, "\n")] = 0;
+		rt_log(RT_LOG_WARN, "no stats file could be written; the final stats: %s", line);
+	}
+	pthread_mutex_unlock(&stats_mu);
+	free(line);
 }
 
 void rt_writer_fork_child(void)
 {
 	pthread_mutex_init(&stats_mu, NULL);
+	pthread_mutex_init(&fault_mu, NULL);
+	fault_err = 0;
+	atomic_store(&dropped_rate, 0);
+	atomic_store(&dropped_disk, 0);
+	atomic_store(&dropped_fds, 0);
+	atomic_store(&dropped_io, 0);
 	rate_window = 0;
 	rate_used = 0;
 	atomic_store(&rt_stat_slow, 0);

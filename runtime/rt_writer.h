@@ -40,6 +40,10 @@ int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
 /* Rewrites otshim-stats-<pid>.json. Thread-safe. */
 void rt_writer_stats(void);
 
+/* The same at exit; when no stats file can be written, the counts go to stderr in
+ * one line. */
+void rt_writer_stats_final(void);
+
 /* Counters the writer reports. */
 extern _Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
 

@@ -18,7 +18,8 @@
  * I/O is deliberately mixed: connections alternate read() and recv(); plain answers
  * go out with writev(), /big with write(), /chunked and leftovers with send(). So
  * real traffic exercises every interposer the shim has on both sides.
- * SIGTERM/SIGINT stop accepting and return from main, so atexit handlers run. */
+ * SIGTERM/SIGINT stop accepting and return from main, so atexit handlers run. At the
+ * descriptor limit (EMFILE) it waits and accepts again once a connection closed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -706,6 +707,13 @@ int main(int argc, char **argv)
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: wait for a connection to close, as real
+				 * servers do (the pending ones wait in the backlog). */
+				struct timespec ts = { 0, 10000000L };
+				nanosleep(&ts, NULL);
+				continue;
+			}
 			break;
 		}
 		pthread_t th;
