@@ -82,15 +82,21 @@ static pthread_mutex_t fault_mu = PTHREAD_MUTEX_INITIALIZER;
 static int fault_err;          /* errno of the fault going on; 0: none */
 static uint64_t fault_dropped; /* rt_stat_dropped when it began */
 
+/* what: the file that could not be written; NULL: the directory could not be made. */
 static void fault(const char *what, int err)
 {
 	pthread_mutex_lock(&fault_mu);
 	if (err != fault_err) {
 		if (!fault_err)
 			fault_dropped = atomic_load(&rt_stat_dropped);
-		rt_log(RT_LOG_WARN, "cannot write %s in the profile directory %s: %s; profiles are "
-		       "dropped (counted in the stats) until one can be written again", what,
-		       rt_cfg.profile_dir, strerror(err));
+		if (what)
+			rt_log(RT_LOG_WARN, "cannot write %s in the profile directory %s: %s; profiles "
+			       "are dropped (counted in the stats) until one can be written again",
+			       what, rt_cfg.profile_dir, strerror(err));
+		else
+			rt_log(RT_LOG_WARN, "cannot create the profile directory %s: %s; profiles are "
+			       "dropped (counted in the stats) until one can be written again",
+			       rt_cfg.profile_dir, strerror(err));
 		fault_err = err;
 	}
 	pthread_mutex_unlock(&fault_mu);
@@ -272,15 +278,22 @@ static int append_line(const char *name, const buf_t *line)
 		return -1;
 	int rc = -1;
 	if (fstat(fd, &st) == 0 && rt_fsize_allows((unsigned long long)st.st_size + line->len) == 0) {
-		ssize_t w;
+		ssize_t w, w2 = 0;
 		while ((w = write(fd, line->p, line->len)) < 0 && errno == EINTR)
 			;
-		rc = w == (ssize_t)line->len ? 0 : -1;
-		if (w >= 0 && rc != 0) {
-			off_t end = lseek(fd, 0, SEEK_CUR);
-			if (w > 0 && end >= w && fstat(fd, &st) == 0 && st.st_size == end &&
-			    ftruncate(fd, end - w) != 0)
+		/* Cut short: the rest, once, which either goes too or says why not. */
+		if (w > 0 && (size_t)w < line->len)
+			while ((w2 = write(fd, line->p + w, line->len - (size_t)w)) < 0 && errno == EINTR)
+				;
+		rc = w >= 0 && w2 >= 0 && (size_t)w + (size_t)w2 == line->len ? 0 : -1;
+		if (rc != 0 && w > 0) {
+			int saved = w2 < 0 ? errno : ENOSPC;
+			off_t end = lseek(fd, 0, SEEK_CUR), mine = w + (w2 > 0 ? w2 : 0);
+			if (end >= mine && fstat(fd, &st) == 0 && st.st_size == end &&
+			    ftruncate(fd, end - mine) != 0)
 				(void)0; /* nothing more to be done */
+			errno = saved;
+		} else if (rc != 0 && w == 0) {
 			errno = ENOSPC;
 		}
 	}
@@ -546,7 +559,7 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 		return;
 	}
 	if (ensure_dir(rt_cfg.profile_dir) != 0) {
-		fault("a profile", errno);
+		fault(NULL, errno);
 		drop(&dropped_io);
 		atomic_fetch_add(&rt_stat_errors, 1);
 		return;
@@ -573,10 +586,12 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 		snprintf(heap_name, sizeof heap_name, "heap-%s-%s-%llu.pb.gz", id.trace, id.span,
 			 (unsigned long long)(r->start_real_ns / 1000000000ull));
 		snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, heap_name);
+		errno = 0;
 		if (write_heap_profile(r, &id, path) == 0) {
 			files.heap = heap_name;
 		} else {
-			fault("a heap profile", errno ? errno : EIO);
+			if (errno) /* else no snapshot (no memory): nothing the directory did */
+				fault("a heap profile", errno);
 			atomic_fetch_add(&rt_stat_errors, 1);
 			faults++;
 		}
@@ -587,11 +602,13 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 		snprintf(create_name, sizeof create_name, "threadcreate-%s-%s-%llu.pb.gz", id.trace, id.span, t);
 		snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, threads_name);
 		snprintf(path2, sizeof path2, "%s/%s", rt_cfg.profile_dir, create_name);
+		errno = 0;
 		int w = write_thread_profiles(r, &id, path, path2, &files.nthreads);
 		files.threads = (w & 1) ? threads_name : NULL;
 		files.threadcreate = (w & 2) ? create_name : NULL;
 		if (w != 3) {
-			fault("a thread profile", errno ? errno : EIO);
+			if (errno) /* else the capture gave up (a thread did not answer) */
+				fault("a thread profile", errno);
 			atomic_fetch_add(&rt_stat_errors, 1);
 			faults++;
 		}
@@ -649,8 +666,12 @@ int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
 {
 	char path[RT_CFG_PATH_MAX + 96], name[256];
 	int rc = 0;
-	if (rt_fd_headroom() != 0 || ensure_dir(rt_cfg.profile_dir) != 0) {
+	if (rt_fd_headroom() != 0) {
 		fault("a continuous profile", errno);
+		return -1;
+	}
+	if (ensure_dir(rt_cfg.profile_dir) != 0) {
+		fault(NULL, errno);
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/continuous-cpu-%llu.pb.gz", rt_cfg.profile_dir,
@@ -719,8 +740,13 @@ static int stats_write(const char *line)
 	char name[64];
 	buf_t b = { (char *)line, strlen(line), 0, 0 };
 	snprintf(name, sizeof name, "otshim-stats-%d.json", (int)getpid());
-	if (rt_fd_headroom() != 0 || ensure_dir(rt_cfg.profile_dir) != 0 ||
-	    replace_file(name, &b) != 0) {
+	/* No descriptor reserve here: one descriptor for a moment every 10 s, and the
+	 * counts matter most when the service is short of them. */
+	if (ensure_dir(rt_cfg.profile_dir) != 0) {
+		fault(NULL, errno);
+		return -1;
+	}
+	if (replace_file(name, &b) != 0) {
 		fault(name, errno ? errno : EIO);
 		return -1;
 	}
