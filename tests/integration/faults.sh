@@ -436,7 +436,7 @@ struct_per=$(($(stats_field "$d" tracked_connection_bytes) / 10000))
 diag "10,000 idle connections: RSS +${plain_growth} kB without the shim, +${shim_growth} kB with it: ${per_conn} bytes per connection; the shim's structures (stats): $(stats_field "$d" tracked_connection_bytes) bytes for $(stats_field "$d" tracked_connections) connections, $struct_per each"
 check "idle: 10,000 connections answered with and without the shim" [ "$plain_answered $ANSWERED" = "10000 10000" ]
 check "idle: the stats count 10,000 tracked connections" [ "$(stats_field "$d" tracked_connections)" = 10000 ]
-# A connection is one struct rt_conn (1,696 bytes: its lock, request and response
+# A connection is one struct rt_conn (1,728 bytes: its lock, request and response
 # parser states with the bytes of a request head kept for its span and index line,
 # peer address) in a 1,792-byte allocator class, and an 8-byte slot in the fd table;
 # an idle one holds no spare request (1,488 bytes more). 2,560 bytes a connection
