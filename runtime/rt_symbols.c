@@ -54,27 +54,15 @@ static int cloexec(int fd)
 	return fd;
 }
 
-/* The instance is kept between profiles, and Dwfl would keep every module's file
- * open with it: twenty descriptors for a small service, taken from one near its
- * limit for good. libelf maps the whole file (ELF_C_READ_MMAP), so once it has, the
- * descriptor is given back and Dwfl gets the Elf alone. Where the mapping failed,
- * libelf reads through the descriptor, which is then kept. */
+/* Dwfl keeps every module's file open while the instance lives (twenty descriptors for
+ * a small service). Giving them back once libelf has mapped a file (ELF_C_FDDONE) was
+ * tried: closing, on the worker, a number a daemon-style service may just have closed
+ * and reopened as its log closed the log (process.sh's closefrom case). So they stay,
+ * as libdw's own callback leaves them. */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp)
 {
-	int fd = cloexec(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
-	if (fd < 0 || *elfp)
-		return fd;
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	size_t size;
-	if (!e || elf_kind(e) != ELF_K_ELF || !elf_rawfile(e, &size) ||
-	    elf_cntl(e, ELF_C_FDDONE) != 0) {
-		elf_end(e);
-		return fd;
-	}
-	close(fd);
-	*elfp = e;
-	return -1;
+	return cloexec(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
 }
 
 /* Is fd the debug file of mod: the same build id, or without one the debuglink's CRC? */
