@@ -50,6 +50,9 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s..%s", lo, hi}'; }
 rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# CPU time (clock ticks, all threads) of the given processes; the name field can hold spaces
+cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0))); done; echo "$t"; }
+now_ms() { date +%s%3N; }
 
 # Span export goes to a sink on the load client's CPU (a collector is elsewhere in real
 # life; here it must at least not share the server's CPU).
@@ -319,6 +322,11 @@ if want http; then
 
 	# nginx answers from its workers, the master's children.
 	serving_pid() { if [ "$1" = nginx ]; then pgrep -P "$SPID" | head -1; else echo "$SPID"; fi; }
+	serving_pids() { if [ "$1" = nginx ]; then pgrep -P "$SPID"; else echo "$SPID"; fi; }
+	# CPU time the server got over the run's wall time: on a loaded machine a run can get
+	# 1..80 % of CPU 0 and its req/s follows, with or without a profiler (a 60x spread of
+	# no-preload runs was seen beside a strace pinned to CPU 0): such a ratio is noise.
+	HZ_TICKS=$(getconf CLK_TCK)
 	for svc in demo nginx; do
 		cfgs=$DEMO_CFGS; [ "$svc" = nginx ] && cfgs=$NGINX_CFGS
 		for r in $(seq "$ROUNDS"); do
@@ -333,7 +341,17 @@ if want http; then
 				# Unmeasured warm-up first: start-up work (heaptrack's interpreter reading
 				# the libraries' symbols, first-touch of arenas, threads) is not steady state.
 				[ "$WARMUP" -gt 0 ] && load "$WARMUP" "$mix" > /dev/null
+				# shellcheck disable=SC2046 # one pid a word
+				c0=$(cpu_ticks $(serving_pids "$svc")) w0=$(now_ms)
 				load "$SECS" "$mix" > "$WORK/rps.$svc.$cfg.$r"
+				# shellcheck disable=SC2046 # one pid a word
+				c1=$(cpu_ticks $(serving_pids "$svc")) w1=$(now_ms)
+				share=$(awk -v c=$((c1 - c0)) -v w=$((w1 - w0)) -v hz="$HZ_TICKS" 'BEGIN{ printf "%.0f", (w > 0 ? 100000 * c / hz / w : 0) }')
+				echo "$share $svc $cfg $r" > "$WORK/share.$svc.$cfg.$r"
+				# requests per second of the server's own CPU time: what the profiler costs per request
+				awk -v q="$(cat "$WORK/rps.$svc.$cfg.$r")" -v c=$((c1 - c0)) -v w=$((w1 - w0)) -v hz="$HZ_TICKS" \
+					'BEGIN{ if (q > 0 && c > 0) printf "%.0f\n", q * w / 1000 / (c / hz) }' > "$WORK/rpc.$svc.$cfg.$r"
+				[ "$share" -lt 50 ] && echo "bench: $svc $cfg round $r: the server had $share % of CPU 0 (other load, a profiler's own process, or too little load): its req/s is not comparable" >&2
 				rss_of "$(serving_pid "$svc")" > "$WORK/rss.$svc.$cfg.$r"
 				"stop_$svc"
 				d=$WORK/out.$svc.$cfg.$r
@@ -461,6 +479,23 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 				else
 					row="$row | not run | | "
 				fi
+			done
+			echo "$row |"
+		done
+		echo
+		echo "Serving process's CPU time over the measured run's wall time (of CPU 0): min $(sort -n "$WORK"/share.* | head -1 |
+			awk '{printf "%s %% (%s %s, round %s)", $1, $2, $3, $4}'), median $(awk '{print $1}' "$WORK"/share.* | median) %. Far apart"
+		echo "shares mean other load took CPU 0 in some runs: their req/s measure the machine, not the profiler. Requests per"
+		echo "second of the serving process's CPU time (medians; ratio to no preload) are steadier then:"
+		echo
+		echo "| configuration | demo req per CPU-s | ratio | nginx req per CPU-s | ratio |"
+		echo "|---|---|---|---|---|"
+		for cfg in $DEMO_CFGS; do
+			ref=base; [ "$cfg" = slow1 ] && ref=base1
+			row="| $cfg"
+			for svc in demo nginx; do
+				a=$(med "$WORK/rpc.$svc.$cfg."*); b=$(med "$WORK/rpc.$svc.$ref."*)
+				row="$row | ${a:-not run} | $(ratio "$a" "$b")"
 			done
 			echo "$row |"
 		done
