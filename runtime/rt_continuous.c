@@ -20,7 +20,7 @@
 
 static void *continuous_main(void *arg)
 {
-	(void)arg;
+	int forked = arg != NULL;
 	rt_tls_mark_internal();
 	rt_threadprof_mark_internal();
 	pthread_setname_np(pthread_self(), "otshim-contin");
@@ -40,7 +40,7 @@ static void *continuous_main(void *arg)
 			heap = rt_heap_profile_build(&snap, NULL, NULL, "inuse_space");
 			rt_heap_snapshot_free(&snap);
 		}
-		if (rt_writer_continuous(cpu, heap, (uint64_t)time(NULL)) != 0 && !warned) {
+		if (rt_writer_continuous(cpu, heap, (uint64_t)time(NULL), forked) != 0 && !warned) {
 			warned = 1;
 			rt_log(RT_LOG_WARN, "continuous mode: cannot write to %s (periods are dropped)",
 			       rt_cfg.profile_dir);
@@ -51,10 +51,11 @@ static void *continuous_main(void *arg)
 	return NULL;
 }
 
-void rt_continuous_start(void)
+void rt_continuous_start(int forked)
 {
+	static const char in_child; /* its address: the thread's "forked" argument */
 	if (rt_cfg.continuous_sec == 0)
 		return;
-	if (rt_spawn_detached(continuous_main, NULL) != 0)
+	if (rt_spawn_detached(continuous_main, forked ? (void *)&in_child : NULL) != 0)
 		rt_log(RT_LOG_WARN, "cannot start the continuous-mode thread");
 }

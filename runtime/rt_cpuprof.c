@@ -85,6 +85,12 @@ int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
 	return 1;
 }
 
+void rt_cpuprof_fork_child(void)
+{
+	atomic_store(&active, 0);
+	atomic_store(&busy, 0);
+}
+
 int rt_cpuprof_running(void)
 {
 	return atomic_load_explicit(&active, memory_order_relaxed);

@@ -26,6 +26,10 @@ int rt_cpuprof_stop(void);
 /* A whole-process profile is being collected (one relaxed load; any context). */
 int rt_cpuprof_running(void);
 
+/* In a fork child: a profile the parent was collecting is not the child's (its timer
+ * is not inherited), so the child starts with none running. */
+void rt_cpuprof_fork_child(void);
+
 /* From the SIGPROF handler: 1 when the signal came from one of our sources and was
  * taken, 0 when it is not ours. */
 int rt_cpuprof_on_signal(const siginfo_t *si, void *uc);

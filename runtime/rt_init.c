@@ -10,6 +10,7 @@
 #include "rt_cfg.h"
 #include "rt_conn.h"
 #include "rt_continuous.h"
+#include "rt_cpuprof.h"
 #include "rt_cputimer.h"
 #include "rt_export.h"
 #include "rt_heap.h"
@@ -30,6 +31,7 @@
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic int ready;          /* configuration loaded, tables made, enabled */
 static _Atomic int threads_up;     /* watchdog and worker started in this process */
+static _Atomic int forked;         /* this process is a fork child */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Lock order, here as everywhere: start_mu, then the connection list (the watchdog
@@ -59,6 +61,7 @@ static void fork_child(void)
 	rt_treg_fork_child();
 	rt_memprobe_fork_child();
 	rt_threadprof_fork_child();
+	rt_cpuprof_fork_child();
 	rt_symbols_fork_child();
 	rt_heap_fork_child();
 	rt_conn_fork_child();
@@ -68,6 +71,7 @@ static void fork_child(void)
 	rt_export_fork_child();
 	rt_req_fork_child();
 	pthread_mutex_init(&start_mu, NULL);
+	atomic_store(&forked, 1);
 	atomic_store(&threads_up, 0);
 }
 
@@ -97,7 +101,7 @@ static void init_runtime(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
 	rt_pprof_start();
-	rt_continuous_start();
+	rt_continuous_start(0);
 out:
 	rt_tls_depth = saved;
 }
@@ -109,6 +113,10 @@ static void start_threads(void)
 		rt_worker_start();
 		rt_watchdog_start();
 		rt_export_start();
+		/* A pre-fork worker profiles itself; the /debug/pprof endpoint stays with the
+		 * process that bound its port (README, "Whole-process profiles"). */
+		if (atomic_load(&forked))
+			rt_continuous_start(1);
 		atomic_store(&threads_up, 1);
 	}
 	pthread_mutex_unlock(&start_mu);

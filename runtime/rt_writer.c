@@ -662,9 +662,9 @@ static int oldest_continuous(char *oldest, size_t cap)
 	return oldest[0] != 0;
 }
 
-int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
+int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s, int with_pid)
 {
-	char path[RT_CFG_PATH_MAX + 96], name[256];
+	char path[RT_CFG_PATH_MAX + 96], name[256], pid[24] = "";
 	int rc = 0;
 	if (rt_fd_headroom() != 0) {
 		fault("a continuous profile", errno);
@@ -674,11 +674,13 @@ int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s)
 		fault(NULL, errno);
 		return -1;
 	}
-	snprintf(path, sizeof path, "%s/continuous-cpu-%llu.pb.gz", rt_cfg.profile_dir,
+	if (with_pid) /* a forked worker: "continuous-cpu-<pid>-<unix>", time still last */
+		snprintf(pid, sizeof pid, "%d-", (int)getpid());
+	snprintf(path, sizeof path, "%s/continuous-cpu-%s%llu.pb.gz", rt_cfg.profile_dir, pid,
 		 (unsigned long long)unix_s);
 	if (cpu && rt_profile_write_gz(cpu, path) != 0)
 		rc = -1;
-	snprintf(path, sizeof path, "%s/continuous-heap-%llu.pb.gz", rt_cfg.profile_dir,
+	snprintf(path, sizeof path, "%s/continuous-heap-%s%llu.pb.gz", rt_cfg.profile_dir, pid,
 		 (unsigned long long)unix_s);
 	if (heap && rt_profile_write_gz(heap, path) != 0)
 		rc = -1;

@@ -35,7 +35,7 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
  * (either may be NULL), then deletes the oldest continuous files while the directory
  * is over OTSHIM_MAX_DISK_MB. 0, or -1 when a file could not be written. Called from
  * the continuous thread only. */
-int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s);
+int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s, int with_pid);
 
 /* Rewrites otshim-stats-<pid>.json. Thread-safe. */
 void rt_writer_stats(void);

@@ -3,7 +3,9 @@
 # processes runs under the shim from its own temporary prefix; after a few thousand
 # requests from wrk and curl (keep-alive, new connections, 404s, HEAD), the requests
 # the shim counted across the workers equal the lines in nginx's access log, and no
-# slow request is invented.
+# slow request is invented. In continuous mode (1 s periods) each worker that served
+# the load profiles itself: its own continuous-cpu-<pid>-<unix> files, valid for pprof,
+# holding its own CPU; the master keeps continuous-cpu-<unix>.
 . "$(dirname "$0")/lib.sh"
 
 NGINX=/usr/sbin/nginx
@@ -35,12 +37,13 @@ http {
 }
 EOF
 prof=$WORK/prof
-LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 \
+LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 OTSHIM_CONTINUOUS_SEC=1 \
 	"$NGINX" -p "$n" -c "$n/nginx.conf" -g 'daemon off; master_process on;' 2>"$n/stderr" &
 NPID=$!
 PIDS+=("$NPID")
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-workers=$(pgrep -P "$NPID" | wc -l)
+wpids=$(pgrep -P "$NPID")
+workers=$(echo "$wpids" | grep -c .)
 check "nginx runs with two workers under the shim" [ "$workers" -eq 2 ]
 
 wrk -t1 -c8 -d3s "http://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1
@@ -92,6 +95,30 @@ else
 	nothing_slow() { [ "$slow" = 0 ] && [ -z "$(find "$prof" -name 'cpu-*' 2>/dev/null)" ]; }
 	check "no request was slow and no profile was written" nothing_slow
 fi
+# ---- continuous mode in a pre-fork server ----
+# A worker starts its continuous thread at its first request: one that got only the
+# last few (after wrk) may quit before a period ends. Those that served the load must
+# have theirs.
+busy=0 busy_files=0 busy_cpu=0
+for w in $wpids; do
+	fs=$(ls "$prof"/continuous-cpu-"$w"-*.pb.gz 2>/dev/null)
+	# shellcheck disable=SC2086 # several files: pprof merges them
+	[ -n "$fs" ] && pprof -top $fs >"$WORK/cont-$w.top" 2>/dev/null
+	total=$(sed -n 's/.*Total samples = \([0-9.]*[mun]*s\).*/\1/p' "$WORK/cont-$w.top" 2>/dev/null)
+	reqs=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["requests"])' \
+		"$prof/otshim-stats-$w.json" 2>/dev/null)
+	diag "worker $w: ${reqs:-?} requests, $(echo "$fs" | grep -c .) continuous CPU files, samples: ${total:-none}"
+	[ "${reqs:-0}" -gt 1000 ] || continue
+	busy=$((busy + 1))
+	[ -n "$fs" ] && busy_files=$((busy_files + 1))
+	grep -q '^Type: cpu' "$WORK/cont-$w.top" 2>/dev/null && [ -n "$total" ] && busy_cpu=$((busy_cpu + 1))
+done
+busy_have_files() { [ "$busy" -ge 1 ] && [ "$busy_files" = "$busy" ]; }
+check "each worker that served the load ($busy) writes its own continuous CPU files, its pid in their names" busy_have_files
+check "go tool pprof reads them as CPU profiles holding that worker's CPU" [ "$busy_cpu" = "$busy" ]
+master_files=$(ls "$prof" | grep -c -E '^continuous-cpu-[0-9]+\.pb\.gz$')
+check "the master keeps its own continuous files, named as in a single process ($master_files)" \
+	[ "$master_files" -ge 1 ]
 check "no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
 check "nginx logged no crash" bash -c "! grep -q -E 'signal [0-9]+|core dumped' '$n/logs/error.log'"
 done_testing
