@@ -52,7 +52,7 @@ diag "slow requests whose span id labels continuous CPU samples: $(cat "$WORK/sp
 check "the samples carry the same span ids as the slow requests' index lines" [ "$rc" = 0 ]
 h=$(ls "$dir"/continuous-heap-*.pb.gz | tail -1)
 pprof -tags "$h" >"$WORK/heap.tags"
-check "the last heap period labels the 16 MiB held with the request that allocated it" \
+san_check "$SAN_NO_HEAP" "the last heap period labels the 16 MiB held with the request that allocated it" \
 	grep -q "$HOLD" "$WORK/heap.tags"
 check "heap periods are valid heap profiles" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q 'Type: inuse_space'"
 check "the service exited cleanly" [ "$DEMO_STATUS" = 0 ]

@@ -37,8 +37,8 @@ check "a slow request writes a heap file" [ -n "$f" ]
 e1=$(site_bytes "$f" inuse_space hold_site_one)
 e2=$(site_bytes "$f" inuse_space hold_site_two)
 diag "site one: held $one, estimated $e1; site two: held $two, estimated $e2"
-check "inuse_space of site one within 10 % (default rate)" within 10 "$e1" "$one"
-check "inuse_space of site two within 10 % (default rate)" within 10 "$e2" "$two"
+san_check "$SAN_NO_HEAP" "inuse_space of site one within 10 % (default rate)" within 10 "$e1" "$one"
+san_check "$SAN_NO_HEAP" "inuse_space of site two within 10 % (default rate)" within 10 "$e2" "$two"
 check "the profile's default sample type is inuse_space" \
 	bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q '^Type: inuse_space'"
 curl -s -o /dev/null "http://127.0.0.1:$PORT/release?site=1"
@@ -47,9 +47,9 @@ i1=$(site_bytes "$f2" inuse_space hold_site_one)
 a1=$(site_bytes "$f2" alloc_space hold_site_one)
 i2=$(site_bytes "$f2" inuse_space hold_site_two)
 diag "after releasing site one: inuse $i1, alloc $a1; site two inuse $i2"
-check "a released site leaves inuse_space" [ "$i1" = 0 ]
-check "and stays in alloc_space, within 10 %" within 10 "$a1" "$one"
-check "the other site is still in use" within 10 "$i2" "$two"
+san_check "$SAN_NO_HEAP" "a released site leaves inuse_space" [ "$i1" = 0 ]
+san_check "$SAN_NO_HEAP" "and stays in alloc_space, within 10 %" within 10 "$a1" "$one"
+san_check "$SAN_NO_HEAP" "the other site is still in use" within 10 "$i2" "$two"
 # alloc_bytes and labels: a slow request that allocates 8 MiB of small blocks.
 TRACE=0af7651916cd43dd8448eb211c80319c
 got=$(curl -s -D - -o /dev/null -H "traceparent: 00-$TRACE-b7ad6b7169203331-01" \
@@ -59,10 +59,10 @@ wait_for 10 grep -q "$TRACE" "$dir/index.jsonl"
 line=$(grep "$TRACE" "$dir/index.jsonl" | tail -1)
 ab=$(printf '%s' "$line" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("alloc_bytes", -1))')
 diag "allocated $got, index alloc_bytes $ab"
-check "alloc_bytes within 1 % of what the request allocated" within 1 "$ab" "$got"
+san_check "$SAN_NO_HEAP" "alloc_bytes within 1 % of what the request allocated" within 1 "$ab" "$got"
 hf=$(printf '%s' "$line" | python3 -c 'import json, sys; print(json.load(sys.stdin)["files"].get("heap", ""))')
 check "the index line names the heap file" [ -s "$dir/$hf" ]
-check "the request's heap samples carry its trace_id" \
+san_check "$SAN_NO_HEAP" "the request's heap samples carry its trace_id" \
 	bash -c "HOME=$HOME go tool pprof -tags -sample_index=inuse_space '$dir/$hf' 2>/dev/null | grep -q $TRACE"
 stop_demo
 check "the server exited cleanly" [ "$DEMO_STATUS" = 0 ]
@@ -76,8 +76,8 @@ f=$(slow_heap_file 33333333333333333333333333333333)
 e1=$(site_bytes "$f" inuse_space hold_site_one)
 e2=$(site_bytes "$f" inuse_space hold_site_two)
 diag "small blocks: site one held $one, estimated $e1; site two held $two, estimated $e2"
-check "inuse_space of site one within 10 % (small blocks, 16 KiB mean)" within 10 "$e1" "$one"
-check "inuse_space of site two within 10 % (small blocks, 16 KiB mean)" within 10 "$e2" "$two"
+san_check "$SAN_NO_HEAP" "inuse_space of site one within 10 % (small blocks, 16 KiB mean)" within 10 "$e1" "$one"
+san_check "$SAN_NO_HEAP" "inuse_space of site two within 10 % (small blocks, 16 KiB mean)" within 10 "$e2" "$two"
 stop_demo
 
 # ---- 10 million allocate/free cycles: the live-sample table stays bounded ----
@@ -94,9 +94,9 @@ f=$(ls "$dir"/heap-*.pb.gz 2>/dev/null | head -1)
 objs=$(pprof -top -nodecount=100 -sample_index=alloc_objects "$f" | awk '$NF == "churn_alloc" { print $1 }')
 live=$(site_bytes "$f" inuse_space churn_alloc)
 diag "RSS ${r0} kB after 1M cycles, ${r1} kB after 10M more; churn_alloc: alloc_objects ${objs}, inuse ${live} B"
-check "RSS grows by less than 4 MiB over 10 million sampled cycles" [ $((r1 - r0)) -lt 4096 ]
-check "the cycles were sampled: alloc_objects of the churn site within 10 % of 11 million" \
+san_check "$SAN_NO_HEAP" "RSS grows by less than 4 MiB over 10 million sampled cycles" [ $((r1 - r0)) -lt 4096 ]
+san_check "$SAN_NO_HEAP" "the cycles were sampled: alloc_objects of the churn site within 10 % of 11 million" \
 	within 10 "$(python3 -c "import sys; v = sys.argv[1]; print(float(v[:-1]) * {'k': 1e3, 'M': 1e6}.get(v[-1], 1) if v and v[-1] in 'kM' else (v or 0))" "${objs:-0}")" 11000000
-check "and retired: at most 64 blocks' worth still in use" [ "${live:-1}" -le $((64 * 4096 * 4)) ]
+san_check "$SAN_NO_HEAP" "and retired: at most 64 blocks' worth still in use" [ "${live:-1}" -le $((64 * 4096 * 4)) ]
 stop_demo
 done_testing

@@ -23,14 +23,14 @@ curl -s -o /dev/null "http://127.0.0.1:$PORT/spawn?n=20&ms=30000"
 pprof -top -unit=B "$EP/heap" >"$WORK/heap.top"
 held=$(awk '$NF == "hold_site_one" { v = $1; sub(/B$/, "", v); print v }' "$WORK/heap.top")
 diag "heap endpoint: hold_site_one ${held:-absent} B; $(grep '^Type' "$WORK/heap.top")"
-check "heap: hold_site_one holds the 32-36 MiB it was given (within 10 %)" \
+san_check "$SAN_NO_HEAP" "heap: hold_site_one holds the 32-36 MiB it was given (within 10 %)" \
 	python3 -c "import sys; v = float(sys.argv[1] or 0); sys.exit(0 if 0.9 * 32 * 2**20 <= v <= 1.1 * 36 * 2**20 else 1)" "${held:-0}"
-check "allocs: the same memory, alloc_space by default" \
+san_check "$SAN_NO_HEAP" "allocs: the same memory, alloc_space by default" \
 	bash -c "HOME=$HOME go tool pprof -top '$EP/allocs' 2>/dev/null | grep -q 'Type: alloc_space' && HOME=$HOME go tool pprof -top '$EP/allocs' 2>/dev/null | grep -q hold_site_one"
 check "threads: the 20 sleeping threads, in sleepy_thread" \
 	bash -c "HOME=$HOME go tool pprof -traces '$EP/threads' 2>/dev/null | grep -c sleepy_thread | grep -qx 20"
 check "goroutine is the same profile" bash -c "HOME=$HOME go tool pprof -top '$EP/goroutine' 2>/dev/null | grep -q 'Type: threads'"
-check "threadcreate: the sleeping threads' creator" \
+san_check "$SAN_NO_THREADREG" "threadcreate: the sleeping threads' creator" \
 	bash -c "HOME=$HOME go tool pprof -traces '$EP/threadcreate' 2>/dev/null | grep -q start_detached"
 check "cmdline is the server's" bash -c "curl -s '$EP/cmdline' | tr '\\0' ' ' | grep -q 'srv_demo --port'"
 check "the index links the text forms, as Go's does" \
@@ -45,15 +45,15 @@ is_text() { [ "$(cat "$WORK/$1.type")" = "text/plain; charset=utf-8" ]; }
 fetch heap debug=1
 check "heap?debug=1: text/plain, Go's header with heap/<2 * the 512 KiB sampling mean>" \
 	bash -c "$(declare -f is_text); WORK=$WORK is_text heap.debug=1 && head -1 '$WORK/heap.debug=1' | grep -Eqx 'heap profile: [0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @ heap/1048576'"
-check "heap?debug=1: hold_site_one's record, its frame named with file:line" \
+san_check "$SAN_NO_HEAP" "heap?debug=1: hold_site_one's record, its frame named with file:line" \
 	grep -Eq "^#	0x[0-9a-f]+	hold_site_one\+0x[0-9a-f]+	/.*srv_demo\.c:[0-9]+\$" "$WORK/heap.debug=1"
 pprof -top -unit=B "$WORK/heap.debug=1" >"$WORK/heap1.top"
 held1=$(awk '$NF == "hold_site_one" { v = $1; sub(/B$/, "", v); print v }' "$WORK/heap1.top")
 diag "go tool pprof on the saved heap?debug=1: hold_site_one ${held1:-absent} B (the protobuf said ${held:-?} B)"
-check "go tool pprof reads the saved text: hold_site_one, the protobuf's bytes within 1 %" \
+san_check "$SAN_NO_HEAP" "go tool pprof reads the saved text: hold_site_one, the protobuf's bytes within 1 %" \
 	python3 -c "import sys; a, b = float(sys.argv[1] or 0), float(sys.argv[2] or 0); sys.exit(0 if a > 0 and abs(a - b) <= 0.01 * b else 1)" "${held1:-0}" "${held:-0}"
 fetch allocs debug=1
-check "allocs?debug=1: the same text form" \
+san_check "$SAN_NO_HEAP" "allocs?debug=1: the same text form" \
 	bash -c "head -1 '$WORK/allocs.debug=1' | grep -q '^heap profile: ' && grep -q 'hold_site_one+' '$WORK/allocs.debug=1'"
 fetch goroutine debug=1
 fetch threads debug=1
@@ -71,14 +71,14 @@ check "goroutine?debug=2: each sleeping thread on its own, 'goroutine <tid> [<st
 	[ "$(grep -Ec '^goroutine [0-9]+ \[[a-z ]+, thread "sleepy"\]:$' "$WORK/goroutine.debug=2")" = 20 ]
 check "threads?debug=2: 'thread <tid> \"sleepy\" [<state>]:' 20 times, each in sleepy_thread(...) at its file:line" \
 	bash -c "[ \$(grep -Ec '^thread [0-9]+ \"sleepy\" \[[a-z ]+\]:\$' '$WORK/threads.debug=2') = 20 ] && [ \$(grep -A1 -x 'sleepy_thread(...)' '$WORK/threads.debug=2' | grep -Ec '^	/.*srv_demo\.c:[0-9]+ \+0x[0-9a-f]+\$') = 20 ]"
-check "threads?debug=2: and created by start_detached" \
+san_check "$SAN_NO_THREADREG" "threads?debug=2: and created by start_detached" \
 	[ "$(grep -c '^created by start_detached$' "$WORK/threads.debug=2")" = 20 ]
 check "threads?debug=2: the main thread and otshim's own have theirs too (>= 24 in all)" \
 	bash -c "grep -Eq '^thread $SPID \"srv_demo\" \[[a-z ]+\]:\$' '$WORK/threads.debug=2' && grep -A1 -E '^thread [0-9]+ \"otshim-' '$WORK/threads.debug=2' | grep -qx '\[otshim thread: not signalled\]' && [ \$(grep -Ec '^thread [0-9]+ \".*\" \[.*\]:\$' '$WORK/threads.debug=2') -ge 24 ]"
 fetch threadcreate debug=1
-check "threadcreate?debug=1: 'threadcreate profile: total N', the 20 created in start_detached" \
+san_check "$SAN_NO_THREADREG" "threadcreate?debug=1: 'threadcreate profile: total N', the 20 created in start_detached" \
 	bash -c "head -1 '$WORK/threadcreate.debug=1' | grep -Eqx 'threadcreate profile: total [0-9]+' && [ \"\$($(declare -f count_of); count_of '$WORK/threadcreate.debug=1' start_detached)\" = 20 ]"
-check "go tool pprof reads the saved threadcreate text" \
+san_check "$SAN_NO_THREADREG" "go tool pprof reads the saved threadcreate text" \
 	bash -c "HOME=$HOME go tool pprof -top '$WORK/threadcreate.debug=1' 2>/dev/null | grep -q start_detached"
 # Other values, as Go reads them: 0 or not a number is the protobuf; any non-zero
 # debug is text for the heap, >= 1 for the count profiles, >= 2 the full dump.

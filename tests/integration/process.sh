@@ -26,7 +26,7 @@ PD=$BUILD/tests/servers/proc_dso
 for f in "$P" "$PD"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built"; exit 77; }
 done
-SHIM=$LIB RT="" # RT: a sanitizer runtime that must be preloaded first
+SHIM=$SHIM_SO RT=$SAN_RT # RT: a sanitizer runtime that must be preloaded first (lib.sh)
 if [ -n "${PROCESS_ASAN:-}" ]; then
 	RT=$(gcc -print-file-name=libasan.so)
 	SHIM=$ROOT/build-address/libotshim.so
@@ -217,7 +217,7 @@ ctor_case() {
 		wait "$p"
 		echo $? >"$WORK/$name.rc"
 	}
-	PP='' ctor_run ctor-none "$DSO"
+	PP='' ctor_run ctor-none "${RT:+$RT }$DSO"
 	for order in first last; do
 		if [ $order = first ]; then pre="$RT $SHIM $DSO"; else pre="$RT $DSO $SHIM"; fi
 		PP=$(free_port)

@@ -4,6 +4,7 @@
 # keep-alive, pipelined and concurrent slow requests must produce no TSan report, and
 # the counts stay exact.
 . "$(dirname "$0")/lib.sh"
+san_skip_all "make test's own TSan check; make test-tsan runs every test under TSan"
 TLIB=$ROOT/build-thread/libotshim.so
 TSAN_RT=$(gcc -print-file-name=libtsan.so.2)
 [ -f "$TLIB" ] && [ -f "$TSAN_RT" ] || { echo "1..0 # SKIP no TSan build (make SANITIZER=thread)"; exit 77; }
