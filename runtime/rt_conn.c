@@ -588,8 +588,7 @@ void rt_conn_fork_parent(void)
  * spans again) and stops tracking their connection, whose framing is mid-message. */
 void rt_conn_fork_child(void)
 {
-	rt_conn_t *next;
-	pthread_mutex_init(&list_mu, NULL);
+	rt_conn_t *next; /* list_mu: released by the forking thread (rt_init.c) */
 	atomic_store(&rt_conn_errors, 0);
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;

@@ -489,13 +489,3 @@ void rt_heap_fork_parent(void)
 	pthread_mutex_unlock(&stacks_mu);
 }
 
-void rt_heap_fork_child(void)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-	pthread_mutex_init(&stacks_mu, &a);
-	for (size_t i = 0; i < NSHARDS; i++)
-		pthread_mutex_init(&shards[i].mu, &a);
-	pthread_mutexattr_destroy(&a);
-}

@@ -109,8 +109,9 @@ double rt_heap_scale(size_t size, uint64_t rate);
 /* Counters: live recorded blocks, blocks not recorded for lack of memory. */
 size_t rt_heap_live_count(void);
 
+/* fork: prepare takes every lock, parent releases them; so does the child's forking
+ * thread (rt_init.c), the only one left to hold them. */
 void rt_heap_fork_prepare(void);
 void rt_heap_fork_parent(void);
-void rt_heap_fork_child(void);
 
 #endif

@@ -56,21 +56,29 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&start_mu);
 }
 
+/* The forking thread holds every lock fork_prepare took, and it alone lives on in the
+ * child: it releases them first, as in the parent (re-initializing a locked mutex is
+ * undefined, and ThreadSanitizer still sees it held), before the handlers below run
+ * (they free memory, which takes the heap sampler's locks). Locks other threads held
+ * are the modules' to make anew. */
 static void fork_child(void)
 {
+	rt_treg_fork_parent();
+	rt_heap_fork_parent();
+	rt_worker_fork_parent();
+	rt_conn_fork_parent();
 	rt_treg_fork_child();
 	rt_memprobe_fork_child();
 	rt_threadprof_fork_child();
 	rt_cpuprof_fork_child();
 	rt_symbols_fork_child();
-	rt_heap_fork_child();
 	rt_conn_fork_child();
 	rt_worker_fork_child();
 	rt_thread_after_fork_child();
 	rt_writer_fork_child();
 	rt_export_fork_child();
 	rt_req_fork_child();
-	pthread_mutex_init(&start_mu, NULL);
+	pthread_mutex_unlock(&start_mu);
 	atomic_store(&forked, 1);
 	atomic_store(&threads_up, 0);
 }

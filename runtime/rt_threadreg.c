@@ -224,9 +224,8 @@ int rt_treg_snapshot(rt_treg_info_t **out, size_t *n)
 void rt_treg_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void rt_treg_fork_parent(void) { pthread_mutex_unlock(&mu); }
 
-void rt_treg_fork_child(void)
+void rt_treg_fork_child(void) /* mu: released by the forking thread (rt_init.c) */
 {
-	pthread_mutex_init(&mu, NULL);
 	pid_t self = (pid_t)syscall(SYS_gettid);
 	for (rt_treg_entry_t *e = live, *next; e; e = next) {
 		next = e->next;

@@ -281,9 +281,8 @@ void rt_worker_fork_parent(void)
 }
 
 /* The worker did not survive the fork. Its queue belonged to the parent's requests. */
-void rt_worker_fork_child(void)
+void rt_worker_fork_child(void) /* mu: released by the forking thread (rt_init.c) */
 {
-	pthread_mutex_init(&mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

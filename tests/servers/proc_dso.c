@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,9 @@ int proc_dso_ping(void)
 }
 
 #ifndef PROC_DSO_LIB
-static volatile sig_atomic_t stopping;
+/* Set by the SIGTERM handler, read by every thread: atomic (lock-free, so safe in a
+ * handler), where a plain sig_atomic_t would be a data race between threads. */
+static _Atomic int stopping;
 
 static void on_term(int sig)
 {

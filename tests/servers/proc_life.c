@@ -47,6 +47,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +66,9 @@ extern char **environ;
 static const char *log_dir;
 static FILE *access_log;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static volatile sig_atomic_t stopping;
+/* Set by the SIGTERM handler, read by every thread: atomic (lock-free, so safe in a
+ * handler), where a plain sig_atomic_t would be a data race between threads. */
+static _Atomic int stopping;
 static int listen_fd = -1;
 static int listen_port;
 volatile double burn_sink;

@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,9 @@ struct req {
 
 static FILE *access_log;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static volatile sig_atomic_t stopping;
+/* Set by the SIGTERM handler, read by every thread: atomic (lock-free, so safe in a
+ * handler), where a plain sig_atomic_t would be a data race between threads. */
+static _Atomic int stopping;
 static int listen_fd = -1;
 volatile double burn_sink; /* keeps burn_cpu's result observable */
 
