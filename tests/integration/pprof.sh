@@ -178,11 +178,14 @@ pprof -top "$WORK/py.cpu.pb.gz" >"$WORK/py.cpu.top"
 pysamples=$(pprof -raw "$WORK/py.cpu.pb.gz" | awk '/^Samples:/ { s = 1; next } /^Locations/ { s = 0 } s && $1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }')
 diag "python under load: $pysamples samples; the process used $((ticks1 - ticks0))0 ms of CPU meanwhile, the profile shows $(sed -n 's/.*Total samples = \([^ ]*\).*/\1/p' "$WORK/py.cpu.top")"
 diag "$(sed -n '/flat%/,+4p' "$WORK/py.cpu.top")"
-check "python under load: profile?seconds=2 has >= 50 samples (the interpreter was busy)" [ "${pysamples:-0}" -ge 50 ]
+# How busy python gets, and how much of its CPU the sanitizer's own interceptors take
+# outside the interpreter, is the instrumented runtime's and the machine's to decide.
+SAN_BUSY="how busy the interpreter gets is the sanitizer runtime's overhead and the machine's load"
+san_check "$SAN_BUSY" "python under load: profile?seconds=2 has >= 50 samples (the interpreter was busy)" [ "${pysamples:-0}" -ge 50 ]
 check "python under load: the interpreter's eval loop, _PyEval_EvalFrameDefault, is in it" \
 	grep -q '_PyEval_EvalFrameDefault$' "$WORK/py.cpu.top"
 shown=$(sed -n 's/.*Total samples = \([0-9.]*\)\(m*s\).*/\1 \2/p' "$WORK/py.cpu.top" | awk '{ print ($2 == "s") ? $1 * 1000 : $1 }')
-check "python under load: the profile holds at least 75 % of the CPU the process used (thread per request)" \
+san_check "$SAN_BUSY" "python under load: the profile holds at least 75 % of the CPU the process used (thread per request)" \
 	awk -v s="${shown:-0}" -v u="$((ticks1 - ticks0))0" 'BEGIN { exit !(u > 0 && s >= 0.75 * u) }'
 
 # And a Node.js service (skipped without node).

@@ -46,6 +46,9 @@ diag "$(tail -1 "$prof/index.jsonl")"
 read -r _ v_n v_lab v_cpu < <(grep '^V' "$WORK/verdict")
 check "at least 100 samples of the interpreter" [ "${v_n:-0}" = 1 ]
 check "every sample labelled with the trace id" [ "${v_lab:-0}" = 1 ]
-check "cpu total about the 200 ms burned after the threshold" [ "${v_cpu:-0}" = 1 ]
+# The threshold is wall time: how much CPU the request has burned by then depends on
+# the instrumented runtime's overhead and the machine's load.
+san_check "the CPU burned by the wall-clock threshold is the sanitizer's and the load's" \
+	"cpu total about the 200 ms burned after the threshold" [ "${v_cpu:-0}" = 1 ]
 check "the profile names interpreter functions" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q -E '_PyEval_EvalFrameDefault|PyObject|time_process_time'"
 done_testing

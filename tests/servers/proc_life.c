@@ -71,7 +71,7 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int stopping;
 static int listen_fd = -1;
 static int listen_port;
-volatile double burn_sink;
+_Thread_local volatile double burn_sink; /* per thread: burning threads do not race */
 
 /* ---- helpers ---- */
 

@@ -55,7 +55,7 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
  * handler), where a plain sig_atomic_t would be a data race between threads. */
 static _Atomic int stopping;
 static int listen_fd = -1;
-volatile double burn_sink; /* keeps burn_cpu's result observable */
+_Thread_local volatile double burn_sink; /* keeps burn_cpu's result observable (per thread: no race) */
 
 /* ---- helpers ---- */
 
