@@ -17,6 +17,8 @@ n=$($HTTPC idle --port "$PORT" --pause-ms 400 --req 'HEAD /' --req 'GET /status?
 check "six bodiless-or-small answers on one connection" [ "$n" = 6 ]
 # The same through HTTP/1.0 clients, which close after each answer.
 curl -s -0 -I -o /dev/null "http://127.0.0.1:$PORT/" && n=$((n + 1))
+# The server logs after it answers: let it log the last before it is stopped.
+wait_for 5 bash -c "[ \$(wc -l <'$dir.access') -ge $n ]"
 stop_demo
 
 logged=$(wc -l <"$dir.access")
