@@ -131,25 +131,30 @@ own_signals_ok() {
 		[ "$((got * 2))" -ge "$exp" ] && [ "$got" -le "$((exp * 2))" ]
 }
 all_zero() { [ -n "$1" ] && ! tr ' ' '\n' <<<"$1" | grep -q '^[1-9]'; }
+# Under a sanitizer the shim's sigaction/signal interposers are compiled out (its runtime
+# calls the next library's sigaction while it starts up: shim/shim_signal.c), so what
+# only they can do is skipped there: hiding our handler, absorbing SIG_DFL, stepping
+# out before the service's handler is installed. The arm-time check remains.
+SAN_NO_SIGACTION="the shim's sigaction interposers are compiled out under a sanitizer: only the arm-time check remains"
 PPORT=0
 
 own_case ctor ctor handler 100
 check "constructor + sigaction + ITIMER_PROF 100 Hz: its handler gets its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
 check "  none of them from our timers (si_code != SI_KERNEL: $(field "$STATS" foreign))" [ "$(field "$STATS" foreign)" = 0 ]
-check "  it was shown SIG_DFL as the old action, as without the shim" [ "$(field "$STATS" saw_dfl)" = 1 ]
+san_check "$SAN_NO_SIGACTION" "  it was shown SIG_DFL as the old action, as without the shim" [ "$(field "$STATS" saw_dfl)" = 1 ]
 check "  the shim profiles no CPU (every slow request: 0 samples) and says so once" \
 	bash -c "[ '$(echo "$SAMPLES" | wc -w)' = 2 ] && [ '$(warnings "$WORK/ctor/err")' = 1 ]" && all_zero "$SAMPLES"
 [ "$(nlines "$WORK/ctor/log/access.log")" = 3 ] || diag "ctor access log: $(cat "$WORK/ctor/log/access.log")"
 
 own_case main main signal 100
 check "main + signal() + ITIMER_PROF 100 Hz: its handler gets its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
-check "  signal() returned SIG_DFL; no CPU samples; one warning" \
+san_check "$SAN_NO_SIGACTION" "  signal() returned SIG_DFL; no CPU samples; one warning" \
 	bash -c "[ '$(field "$STATS" saw_dfl)' = 1 ] && [ '$(warnings "$WORK/main/err")' = 1 ]" && all_zero "$SAMPLES"
 
 PPORT=$(free_port)
 own_case late late handler 250 SIGSRV_GAP_MS=100 OTSHIM_CONTINUOUS_SEC=1 OTSHIM_PPROF_ADDR=127.0.0.1:$PPORT
 check "late sigaction, 100 ms of CPU, then ITIMER_PROF 250 Hz, while a slow request is sampled and a continuous profile runs: its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
-check "  not one tick of ours (per-thread 1 kHz sampler, whole-process timer) reached it: foreign=$(field "$STATS" foreign)" [ "$(field "$STATS" foreign)" = 0 ]
+san_check "$SAN_NO_SIGACTION" "  not one tick of ours (per-thread 1 kHz sampler, whole-process timer) reached it: foreign=$(field "$STATS" foreign)" [ "$(field "$STATS" foreign)" = 0 ]
 first=${SAMPLES%% *}
 rest=${SAMPLES#* }
 check "  the request in flight was sampled before ($first samples), none after ($rest)" \
@@ -176,7 +181,7 @@ check "SIG_IGN inherited from the parent: noticed at start-up, one warning, no C
 	bash -c "grep -q 'ignores SIGPROF' '$WORK/inh/err' && [ '$(warnings "$WORK/inh/err")' = 1 ]" && all_zero "$SAMPLES"
 
 own_case dfl main dfl 0
-check "SIG_DFL in main (a service resetting its signals): no warning, slow requests still sampled ($SAMPLES)" \
+san_check "$SAN_NO_SIGACTION" "SIG_DFL in main (a service resetting its signals): no warning, slow requests still sampled ($SAMPLES)" \
 	bash -c "[ '$(warnings "$WORK/dfl/err")' = 0 ] && [ '$(echo "$SAMPLES" | wc -w)' = 2 ] && ! echo '$SAMPLES' | grep -qw 0"
 
 # ---- 2. EINTR ----

@@ -450,7 +450,7 @@ static void sc_rawclose_many(void)
 /* ---- in flight: a read blocked on fd N returns after N was closed and re-accepted ---- */
 
 static int inflight_fd;
-static volatile pid_t reader_tid;
+static _Atomic pid_t reader_tid; /* written by the reader, polled by main: atomic (TSan) */
 
 static void *blocked_reader(void *arg)
 {
