@@ -141,6 +141,9 @@ san_check() {
 SAN_NO_HEAP="the sanitizer's runtime owns malloc: our interposers are shadowed, no heap samples"
 # And thread creation: its pthread_create wrapper must be the first code a new thread
 # runs, so the runtime registers no thread under one (rt_threadreg.c): no creation stacks.
+# And resident memory: the sanitizer's allocator quarantines freed blocks, pads live ones
+# with redzones and keeps shadow memory, so RSS bounds measure it, not us.
+SAN_NO_RSS="the sanitizer's allocator (quarantine, redzones, shadow) decides RSS, not the shim"
 SAN_NO_THREADREG="the sanitizer wraps pthread_create and must start each thread itself: no creation stacks"
 
 # go tool pprof wants a writable HOME and build cache; give it private ones.
