@@ -84,13 +84,19 @@ stop_demo
 dir=$WORK/churn
 start_demo "$dir" OTSHIM_SLOW_MS=1000 OTSHIM_HEAP_SAMPLE_BYTES=4096
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$SPID/status"; }
+# One slow request first: its profile set loads the symboliser's tables (libdw, some
+# MiB, once per process), which would otherwise land inside the measured window when
+# the 10M-cycle request itself runs past the threshold on a slow machine.
+curl -s -o /dev/null "http://127.0.0.1:$PORT/sleep?ms=1100"
+wait_for 10 bash -c "ls '$dir'/heap-*.pb.gz >/dev/null 2>&1"
 curl -s -o /dev/null "http://127.0.0.1:$PORT/churn?n=1000000"
 r0=$(rss)
 curl -s -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/churn?n=10000000"
 r1=$(rss)
+n_before=$(ls "$dir"/heap-*.pb.gz 2>/dev/null | wc -l)
 curl -s -o /dev/null "http://127.0.0.1:$PORT/sleep?ms=1100"
-wait_for 10 bash -c "ls '$dir'/heap-*.pb.gz >/dev/null 2>&1"
-f=$(ls "$dir"/heap-*.pb.gz 2>/dev/null | head -1)
+wait_for 10 bash -c "[ \$(ls '$dir'/heap-*.pb.gz 2>/dev/null | wc -l) -gt $n_before ]"
+f=$(ls -t "$dir"/heap-*.pb.gz 2>/dev/null | head -1) # the newest: after every cycle
 objs=$(pprof -top -nodecount=100 -sample_index=alloc_objects "$f" | awk '$NF == "churn_alloc" { print $1 }')
 live=$(site_bytes "$f" inuse_space churn_alloc)
 diag "RSS ${r0} kB after 1M cycles, ${r1} kB after 10M more; churn_alloc: alloc_objects ${objs}, inuse ${live} B"
