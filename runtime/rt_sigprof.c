@@ -20,7 +20,13 @@
 #include "rt_thread.h"
 
 /* Our own calls go to libc's sigaction, not to our interposer (which would take our
- * installing a handler for the service claiming SIGPROF). */
+ * installing a handler for the service claiming SIGPROF). Under ThreadSanitizer (whose
+ * build has no sigaction interposer) they go to TSan's, which must wrap every handler:
+ * it runs ours at a point where its own per-thread state is consistent. A handler put
+ * past it can interrupt a thread TSan is still creating, or TSan itself, and fault on
+ * its first instrumented instruction (seen: python's http.server under a whole-process
+ * profile). The price is TSan's alone: a deferred sample is taken a little after its
+ * tick, so under TSan a stack above the leaf may be stale. */
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 static sigaction_fn sys_sigaction = sigaction;
 
@@ -46,9 +52,11 @@ static void say_once(const char *why)
 void rt_sigprof_install(void (*handler)(int, siginfo_t *, void *))
 {
 	struct sigaction old, sa;
+#ifndef __SANITIZE_THREAD__
 	sigaction_fn f = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
 	if (f)
 		sys_sigaction = f;
+#endif
 	if (sys_sigaction(SIGPROF, NULL, &old) != 0)
 		return;
 	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
