@@ -55,17 +55,24 @@ slow $T2
 f2="$dir/$(field $T2 '["files"]["threads"]')"
 ms=$(pprof -comments "$f2" | awk -F= '/^capture_ms=/ { print $2 }')
 diag "capture with a thread that blocks all signals: $ms ms"
-check "the capture stopped at its bound (100 ms) plus at most 50 ms" \
-	python3 -c "import sys; sys.exit(0 if 95 <= float(sys.argv[1]) <= 150 else 1)" "${ms:-0}"
+# What follows the bound (the other threads' stacks, the file) runs 5-15x slower
+# instrumented: 150 ms more there.
+over=50
+[ -n "$SAN" ] && over=150
+check "the capture stopped at its bound (100 ms) plus at most $over ms" \
+	python3 -c "import sys; sys.exit(0 if 95 <= float(sys.argv[1]) <= 100 + $over else 1)" "${ms:-0}"
 check "the blocked thread is in the profile by name, with no stack" \
 	bash -c "HOME=$HOME go tool pprof -traces '$f2' 2>/dev/null | grep -A2 'thread_name:  blocked-all' | grep -q 'no stack'"
 check "the server still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
 
 # 100,000 create/join cycles and 1,000 each of detached, pthread_exit'ed and cancelled
 # threads leave the registry as it was.
+# (Under TSan a cycle costs about 0.9 ms, so a tenth of them.)
+CYCLES=100000
+[ "$SAN" = thread ] && CYCLES=10000
 c1=$(total "$dir/$(field $T2 '["files"]["threadcreate"]')")
-failed=$(curl -s -D - -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/cycles?n=100000" | tr -d '\r' | awk '/^X-Failed:/ { print $2 }')
-check "100,000 create/join cycles, and 1,000 each of detached, pthread_exit and cancelled threads ran" [ "$failed" = 0 ]
+failed=$(curl -s -D - -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/cycles?n=$CYCLES" | tr -d '\r' | awk '/^X-Failed:/ { print $2 }')
+check "$CYCLES create/join cycles, and $((CYCLES / 100)) each of detached, pthread_exit and cancelled threads ran" [ "$failed" = 0 ]
 T3=33333333333333333333333333333333
 slow $T3
 c2=$(total "$dir/$(field $T3 '["files"]["threadcreate"]')")
