@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include "rt_cfg.h"
 #include "rt_conn.h"
@@ -154,9 +155,16 @@ __attribute__((constructor(102))) static void rt_ctor(void)
 	pthread_once(&init_once, init_runtime);
 }
 
-__attribute__((destructor)) static void rt_dtor(void)
+/* The exit flush, once per process: from our destructor, or earlier from the atexit
+ * handler rt_init_flush_before_atexit registers (whichever runs first). */
+static _Atomic int flushed_pid;
+
+static void exit_flush(void)
 {
 	if (!atomic_load(&ready) || !atomic_load(&threads_up))
+		return;
+	int me = (int)getpid();
+	if (atomic_exchange(&flushed_pid, me) == me)
 		return;
 	int saved = rt_tls_depth;
 	rt_tls_depth = 1;
@@ -164,5 +172,17 @@ __attribute__((destructor)) static void rt_dtor(void)
 	rt_export_shutdown();
 	rt_writer_stats_final();
 	rt_tls_depth = saved;
+}
+
+void rt_init_flush_before_atexit(void)
+{
+	static _Atomic int registered;
+	if (!atomic_exchange(&registered, 1))
+		atexit(exit_flush);
+}
+
+__attribute__((destructor)) static void rt_dtor(void)
+{
+	exit_flush();
 }
 

@@ -10,4 +10,11 @@
  * first call. Host-thread context, outside the reentrancy guard. */
 int rt_init_ensure(void);
 
+/* Our exit flush (the slow requests' last spans, queued spans, the final stats) runs
+ * in our destructor, after every atexit handler. A library whose atexit handler tears
+ * down what the flush needs (OpenSSL's cleanup, for an https exporter) calls this once
+ * it has registered that handler: the flush is then also registered with atexit, so
+ * it runs first (they run last-in, first-out), and only once. */
+void rt_init_flush_before_atexit(void);
+
 #endif

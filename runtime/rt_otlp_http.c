@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 #include <zlib.h>
 
 #include "rt_cfg.h"
+#include "rt_init.h"
+
+/* OpenSSL's flag (openssl/crypto.h), not included: its headers need not be here. */
+#define OPENSSL_INIT_NO_ATEXIT 0x00080000ull
 
 /* ---- libcurl, loaded once ---- */
 
@@ -55,11 +60,22 @@ static void curl_load(void)
 	LOAD(easy_cleanup, "curl_easy_cleanup");
 	LOAD(slist_append, "curl_slist_append");
 	LOAD(slist_free_all, "curl_slist_free_all");
+	/* OpenSSL frees its state in an atexit handler, and those all run before any
+	 * library's destructor, ours with its exit flush among them: a flush over https
+	 * then used freed memory (SIGSEGV at exit). Asked before its first use, here,
+	 * OpenSSL registers no such handler. If the service initialised it earlier, its
+	 * handler is in already: then our flush goes into atexit too, after it, and so
+	 * runs before it. (libcurl built on GnuTLS has no such symbol: nothing to do.) */
+	int (*openssl_init)(uint64_t, const void *) =
+		(int (*)(uint64_t, const void *))dlsym(lib, "OPENSSL_init_crypto");
+	if (openssl_init)
+		openssl_init(OPENSSL_INIT_NO_ATEXIT, NULL);
 	/* Not CURL_GLOBAL_ALL's signal handling: we never let curl touch signals. */
 	if (curl.global_init(CURL_GLOBAL_SSL) != CURLE_OK) {
 		curl_problem = "curl_global_init failed";
 		return;
 	}
+	rt_init_flush_before_atexit();
 	curl_problem = NULL;
 }
 

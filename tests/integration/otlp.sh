@@ -276,6 +276,44 @@ d=$WORK/p7
 export_requests "$d" 20 OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
 	OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem"
 check "https with the collector's certificate: the 20 spans arrived" [ "$(lines "$out")" = 20 ]
+# Spans still queued at exit leave in the exit flush, after the service's atexit
+# handlers, OpenSSL's cleanup among them, have run.
+d=$WORK/p7x
+start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
+	OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem" OTEL_BSP_SCHEDULE_DELAY=600000
+$HTTPC keepalive --port "$PORT" --n 10 >/dev/null
+sleep 0.3
+queued=$(lines "$out")
+stop_demo
+wait_for 5 bash -c "[ \$(wc -l <'$out') -ge 30 ]"
+diag "https, exit flush: $queued spans before the exit, $(lines "$out") after; exit status $DEMO_STATUS; $(grep -c . "$d.err") stderr lines"
+check "https: the 10 spans queued at exit arrive in its flush, and it exits cleanly" \
+	[ "$queued $(lines "$out") $DEMO_STATUS" = "20 30 0" ]
+# A service that set OpenSSL up itself, before the shim's exporter did (python's ssl
+# module): its cleanup is in atexit already, and still runs after our flush.
+pyport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/p7py" OTEL_TRACES_EXPORTER=otlp \
+	OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem" \
+	OTEL_BSP_SCHEDULE_DELAY=600000 python3 -c '
+import signal, ssl, sys, http.server as h
+ssl.create_default_context()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+h.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()' \
+	"$pyport" >"$WORK/p7py.out" 2>"$WORK/p7py.err" &
+PY=$!
+PIDS+=("$PY")
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$pyport/"
+for _ in 1 2 3 4; do curl -sf -o /dev/null "http://127.0.0.1:$pyport/"; done
+kill -TERM "$PY"
+(sleep 10; kill -KILL "$PY" 2>/dev/null) &
+guard=$!
+wait "$PY"
+pyrc=$?
+kill "$guard" 2>/dev/null
+wait_for 5 bash -c "[ \$(wc -l <'$out') -ge 35 ]"
+diag "python with OpenSSL set up first: exit status $pyrc, $(($(lines "$out") - 30)) of 5 spans at exit; $(grep -c . "$WORK/p7py.err") stderr lines"
+check "https, OpenSSL set up by the service first: its 5 spans arrive in the exit flush, exit 0" \
+	[ "$pyrc $(lines "$out")" = "0 35" ]
 d=$WORK/p8
 start_demo "$d" OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" \
 	OTEL_BSP_SCHEDULE_DELAY=100
@@ -285,7 +323,7 @@ stop_demo
 diag "$(grep 'OTLP collector' "$d.err")"
 check "https to an unknown certificate: refused, with one warning saying so" \
 	grep -qi "certificate" "$d.err"
-check "and nothing reached the receiver" [ "$(lines "$out")" = 20 ]
+check "and nothing reached the receiver" [ "$(lines "$out")" = 35 ]
 stop_receiver
 
 done_testing
