@@ -48,7 +48,7 @@
 
 static FILE *access_log;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static volatile sig_atomic_t stopping;
+static _Atomic int stopping; /* set by the SIGTERM handler or the stress timer thread (lock-free: signal-safe) */
 static const char *mode;
 _Thread_local volatile double burn_sink; /* per thread: burning threads do not race */
 
