@@ -13,8 +13,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +35,8 @@ typedef struct sample {
 	uint32_t npcs;
 	uint64_t weight_ns;
 	int has_ids;
+	int shim;               /* taken on a shim thread: no stack, its name instead */
+	char name[16];
 	uint8_t trace_id[16], span_id[8];
 	uintptr_t pcs[RT_STACK_MAX];
 } sample_t;
@@ -78,6 +82,18 @@ int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
 		return 1; /* full: dropped (claimed keeps counting them) */
 	sample_t *s = &samples[i];
 	s->weight_ns = weight;
+	s->shim = rt_sigprof_on_shim();
+	if (s->shim) {
+		/* The shim's own CPU, honestly counted: one frame for the thread, no unwinding
+		 * (PR_GET_NAME copies the kernel's 16-byte comm; no lock, no allocation). */
+		s->name[0] = 0;
+		prctl(PR_GET_NAME, s->name, 0, 0, 0);
+		s->name[sizeof s->name - 1] = 0;
+		s->has_ids = 0;
+		s->npcs = 0;
+		atomic_store_explicit(&s->ready, 1, memory_order_release);
+		return 1;
+	}
 	rt_thread_t *t = rt_thread_peek();
 	s->has_ids = t && rt_thread_get_ids(t, s->trace_id, s->span_id);
 	s->npcs = (uint32_t)rt_unwind_from_ucontext(uc, s->pcs, RT_STACK_MAX);
@@ -111,8 +127,8 @@ static int map_once(void)
 }
 
 /* A CPU-time timer for the whole process, whose SIGPROF goes to the thread running
- * when it fires (a process-directed signal: the kernel prefers the current thread,
- * and our own threads block every signal). One timer covers threads that start and
+ * when it fires (a process-directed signal: the kernel prefers the current thread;
+ * our own threads take it too, rt_sigprof.h, so it never has to go to another). One timer covers threads that start and
  * end during the profile, however short their lives: a thread-per-request server's
  * threads each use far less than one period of their own CPU clock, and per-thread
  * timers saw a fifth of such a process's CPU. */
@@ -207,9 +223,17 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 		size_t total = atomic_load(&claimed), kept = total < MAX_SAMPLES ? total : MAX_SAMPLES;
 		for (size_t i = 0; i < kept; i++) {
 			sample_t *s = &samples[i];
-			if (!atomic_load_explicit(&s->ready, memory_order_acquire) || s->npcs == 0)
+			if (!atomic_load_explicit(&s->ready, memory_order_acquire) ||
+			    (s->npcs == 0 && !s->shim))
 				continue;
 			int64_t v[2] = { 1, (int64_t)s->weight_ns };
+			if (s->shim) {
+				char frame[48];
+				snprintf(frame, sizeof frame, "[otshim thread: %s]", s->name);
+				rt_label_t name = { "thread_name", s->name, 0 };
+				rt_profile_add_sample_frame(p, frame, v, &name, 1);
+				continue;
+			}
 			char trace[33], span[17];
 			rt_label_t labels[2] = { { "trace_id", trace, 0 }, { "span_id", span, 0 } };
 			if (s->has_ids) {

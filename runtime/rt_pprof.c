@@ -318,6 +318,8 @@ static int serve(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	while (have < REQUEST_MAX) {
 		ssize_t k = read(fd, req + have, REQUEST_MAX - have);
+		if (k < 0 && errno == EINTR)
+			continue; /* a SIGPROF of a whole-process profile (rt_sigprof.h) */
 		if (k <= 0)
 			break;
 		have += (size_t)k;

@@ -155,11 +155,12 @@ static void put_count_profile(FILE *f, const char *name, size_t total, group_t *
 int rt_pprof_text_threads(FILE *f, const rt_thread_capture_t *c, const char *name)
 {
 	group_t *g = calloc(c->n ? c->n : 1, sizeof *g);
-	size_t n = 0, ours = 0, silent = 0;
+	size_t n = 0, ours = 0, silent = 0, asleep = 0;
 	if (!g)
 		return -1;
 	for (size_t i = 0; i < c->n; i++) {
 		const rt_thread_stack_t *t = &c->threads[i];
+		asleep += t->held_back == RT_THREADPROF_ASLEEP;
 		if (t->npcs)
 			g[n++] = (group_t){ t->pcs, t->npcs, 1, 1 };
 		else if (t->internal)
@@ -174,7 +175,10 @@ int rt_pprof_text_threads(FILE *f, const rt_thread_capture_t *c, const char *nam
 		fprintf(f, "# %zu without a stack: %s\n", ours, no_stack_ours);
 	if (silent)
 		fprintf(f, "# %zu without a stack: %s\n", silent, no_stack_silent);
-	if (ours || silent)
+	if (asleep)
+		fprintf(f, "# %zu with their stack's %s\n", asleep,
+			rt_threadprof_held_back_why(RT_THREADPROF_ASLEEP));
+	if (ours || silent || asleep)
 		fputc('\n', f);
 	put_memory_map(f);
 	free(g);
@@ -286,6 +290,8 @@ static void put_thread(FILE *f, rt_symbols_t *sym, const rt_thread_stack_t *t,
 		fprintf(f, "%s\n", t->internal ? no_stack_ours : no_stack_silent);
 	for (uint32_t i = 0; i < t->npcs; i++)
 		put_call(f, sym, t->pcs[i], i == 0, "", "(...)");
+	if (t->held_back)
+		fprintf(f, "[stack: %s]\n", rt_threadprof_held_back_why(t->held_back));
 	if (creator && creator->npcs)
 		put_call(f, sym, creator->pcs[0], 0, "created by ", "");
 	fputc('\n', f);

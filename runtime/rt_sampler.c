@@ -29,6 +29,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	rt_thread_t *t = rt_thread_peek();
 	(void)sig;
+	/* On a shim thread: the step-out's request to block SIGPROF, or a tick after it. */
+	if (rt_sigprof_shim_signal(si, uc))
+		goto out;
 	/* Once the service has SIGPROF nothing of ours runs: ticks of ours still queued
 	 * when it claimed the signal, and its own before its handler is in, end here. */
 	if (rt_sigprof_out())

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -18,6 +20,7 @@
 #include "rt_cputimer.h"
 #include "rt_log.h"
 #include "rt_thread.h"
+#include "rt_threadprof.h"
 
 /* Our own calls go to libc's sigaction, not to our interposer (which would take our
  * installing a handler for the service claiming SIGPROF). Under ThreadSanitizer (whose
@@ -83,6 +86,79 @@ int rt_sigprof_out(void)
 	return atomic_load_explicit(&out, memory_order_relaxed);
 }
 
+/* ---- the shim's own threads ---- */
+
+static __thread int on_shim __attribute__((tls_model("initial-exec")));
+static const char block_tag; /* its address marks the step-out's "block SIGPROF" */
+static _Atomic int block_acks;
+
+static void sigprof_mask(int how)
+{
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, SIGPROF);
+	pthread_sigmask(how, &one, NULL);
+}
+
+void rt_sigprof_shim_begin(void)
+{
+	on_shim = 1;
+	if (!atomic_load(&installed) || atomic_load(&out))
+		return;
+	sigprof_mask(SIG_UNBLOCK);
+	/* A step-out that began meanwhile listed us (we are marked internal already), and
+	 * its request is delivered now; blocking here as well only makes sure. */
+	if (atomic_load(&out))
+		sigprof_mask(SIG_BLOCK);
+}
+
+int rt_sigprof_on_shim(void)
+{
+	return on_shim;
+}
+
+int rt_sigprof_shim_signal(const siginfo_t *si, void *uc)
+{
+	if (!on_shim)
+		return 0;
+	int req = si->si_code == SI_QUEUE && si->si_pid == getpid() &&
+		  si->si_value.sival_ptr == (void *)&block_tag;
+	if (!req && !rt_sigprof_out())
+		return 0;
+	/* The mask the thread returns to is the one saved in its context. */
+	sigaddset(&((ucontext_t *)uc)->uc_sigmask, SIGPROF);
+	if (req)
+		atomic_fetch_add(&block_acks, 1);
+	return 1;
+}
+
+/* Every shim thread blocks SIGPROF again (each handles a tagged SIGPROF with ours
+ * still installed), waiting 100 ms at most for their answers. */
+static void block_shim_threads(void)
+{
+	pid_t tids[RT_THREADPROF_MAX_INTERNAL];
+	size_t n = rt_threadprof_internal_tids(tids, RT_THREADPROF_MAX_INTERNAL);
+	pid_t pid = getpid(), me = (pid_t)syscall(SYS_gettid);
+	int sent = 0;
+	atomic_store(&block_acks, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (tids[i] == me)
+			continue;
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		si.si_signo = SIGPROF;
+		si.si_code = SI_QUEUE;
+		si.si_pid = pid;
+		si.si_uid = getuid();
+		si.si_value.sival_ptr = (void *)&block_tag;
+		sent += syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], SIGPROF, &si) == 0;
+	}
+	for (int i = 0; i < 100 && atomic_load(&block_acks) < sent; i++) {
+		struct timespec ts = { 0, 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* ---- stepping out ---- */
 
 /* Whether the status file at path says SIGPROF is pending in the field (SigPnd: the
@@ -141,6 +217,8 @@ static void step_out(const char *why, int wait)
 		size_t n = rt_cputimer_stop_all(tids, DRAIN_MAX);
 		if (wait && (n > 0 || shared))
 			drain(tids, n < DRAIN_MAX ? n : DRAIN_MAX, shared);
+		if (wait) /* our handler is still in: the service's goes in after we return */
+			block_shim_threads();
 	}
 	pthread_mutex_unlock(&step_mu);
 	rt_tls_depth = depth;

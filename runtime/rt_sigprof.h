@@ -25,4 +25,27 @@ int rt_sigprof_owned(void);
 /* 1 once the shim has stepped out (or never got in). One relaxed load; any context. */
 int rt_sigprof_out(void);
 
+/* ---- the shim's own threads ----
+ * They start with every signal blocked, so that none of the service's signals ever
+ * runs on them. SIGPROF is the exception while our handler holds it: a whole-process
+ * profile's timer sends its signal to the thread whose CPU tick expired it, and if
+ * that thread blocks SIGPROF the kernel picks another, maybe a service thread asleep
+ * in poll (EINTR). Taken on a shim thread, the tick becomes a one-frame sample named
+ * for the thread (rt_cpuprof.c), so the shim's own CPU shows in the profile. When the
+ * shim steps out, every shim thread blocks SIGPROF again before the service's handler
+ * goes in (a tagged SIGPROF each, whose handling adds it to the mask the thread returns
+ * to): the service's handler never runs on a shim thread. Not so when the service
+ * replaced our handler with a raw system call, which we learn of only afterwards. */
+
+/* A shim thread calls this once, as it starts (rt_threadprof_mark_internal). */
+void rt_sigprof_shim_begin(void);
+
+/* 1 on a shim thread. Signal-safe (one initial-exec TLS load). */
+int rt_sigprof_on_shim(void);
+
+/* From the SIGPROF handler, before anything else: 1 when the signal was handled here
+ * (the step-out's request to block SIGPROF, or any SIGPROF reaching a shim thread
+ * after the step-out: SIGPROF is blocked when the handler returns). */
+int rt_sigprof_shim_signal(const siginfo_t *si, void *uc);
+
 #endif

@@ -6,7 +6,13 @@
  * BUSY -> DONE in the handler, or PENDING -> ABANDONED when the capture stops
  * waiting; whoever wins that compare-and-swap owns it. The handler also checks that
  * the slot names its own thread, so a signal left over from an earlier capture cannot
- * fill a slot with the wrong thread's stack. */
+ * fill a slot with the wrong thread's stack.
+ *
+ * Before a service thread is signalled, its /proc syscall file is read (rt_restart.c):
+ * one asleep in a call the kernel would not restart after our handler is left alone.
+ * A window remains: a thread seen running (or in user code) that enters poll between
+ * that read and the signal's arrival still gets EINTR. It is a few microseconds wide
+ * per capture and thread, against the whole of its sleep before. */
 #include "rt_threadprof.h"
 
 #include <dirent.h>
@@ -26,6 +32,8 @@
 #include "rt_alloc.h"
 #include "rt_log.h"
 #include "rt_req.h"
+#include "rt_restart.h"
+#include "rt_sigprof.h"
 #include "rt_thread.h"
 #include "rt_threadreg.h"
 #include "rt_unwind.h"
@@ -48,7 +56,7 @@ static int signo;
 static _Atomic int enabled;
 static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define MAX_INTERNAL 32
+#define MAX_INTERNAL RT_THREADPROF_MAX_INTERNAL
 static _Atomic pid_t internal_tids[MAX_INTERNAL];
 
 static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
@@ -120,13 +128,25 @@ int rt_threadprof_enabled(void) { return atomic_load(&enabled); }
 void rt_threadprof_mark_internal(void)
 {
 	pid_t me = gettid_raw();
-	if (rt_threadprof_is_internal(me))
-		return;
-	for (int i = 0; i < MAX_INTERNAL; i++) {
-		pid_t expect = 0;
-		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, me))
-			return;
+	if (!rt_threadprof_is_internal(me)) {
+		for (int i = 0; i < MAX_INTERNAL; i++) {
+			pid_t expect = 0;
+			if (atomic_compare_exchange_strong(&internal_tids[i], &expect, me))
+				break;
+		}
 	}
+	rt_sigprof_shim_begin(); /* after the mark: a step-out lists us from then on */
+}
+
+size_t rt_threadprof_internal_tids(pid_t *out, size_t max)
+{
+	size_t n = 0;
+	for (int i = 0; i < MAX_INTERNAL && n < max; i++) {
+		pid_t t = atomic_load(&internal_tids[i]);
+		if (t)
+			out[n++] = t;
+	}
+	return n;
 }
 
 void rt_threadprof_unmark_internal(void)
@@ -232,6 +252,36 @@ static uint64_t serial_of(pid_t tid)
 	return 0;
 }
 
+/* Whether tid must not be signalled (its call would fail with EINTR, or we cannot
+ * tell); if so, t gets the reason and, when known, the call's pc as its only frame. */
+static int held_back(pid_t tid, rt_thread_stack_t *t)
+{
+	rt_restart_state_t st;
+	if (rt_restart_probe(tid, &st) != 0) {
+		t->held_back = RT_THREADPROF_UNKNOWN;
+		return 1;
+	}
+	if (rt_restart_safe(&st, rt_restart_sock_timeout))
+		return 0;
+	t->held_back = RT_THREADPROF_ASLEEP;
+	if (st.pc) {
+		t->pcs[0] = st.pc;
+		t->npcs = 1;
+	}
+	return 1;
+}
+
+const char *rt_threadprof_held_back_why(int why)
+{
+	switch (why) {
+	case RT_THREADPROF_ASLEEP:
+		return "leaf only: not signalled, asleep in a call SA_RESTART does not restart";
+	case RT_THREADPROF_UNKNOWN:
+		return "none: not signalled, its /proc/self/task/<tid>/syscall could not be read";
+	}
+	return NULL;
+}
+
 /* Waits until no slot is PENDING or BUSY, or the bound passes; then abandons the
  * PENDING ones and gives BUSY ones (a handler mid-unwind) a little longer. */
 static void wait_answers(slot_t *s, size_t n, uint64_t t0)
@@ -281,6 +331,10 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 		if (tids[i] == me || rt_threadprof_is_internal(tids[i])) {
 			atomic_store(&s[i].state, S_IDLE);
 			c->threads[i].internal = 1;
+			continue;
+		}
+		if (held_back(tids[i], &c->threads[i])) {
+			atomic_store(&s[i].state, S_IDLE);
 			continue;
 		}
 		atomic_store_explicit(&s[i].state, S_PENDING, memory_order_release);
@@ -337,8 +391,10 @@ rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_la
 		char id[16];
 		const char *trace, *span;
 		snprintf(id, sizeof id, "%d", (int)t->tid);
-		rt_label_t labels[4] = { { "thread_name", t->name, 0 }, { "thread_id", id, 0 } };
+		rt_label_t labels[5] = { { "thread_name", t->name, 0 }, { "thread_id", id, 0 } };
 		size_t nl = 2;
+		if (t->held_back)
+			labels[nl++] = (rt_label_t){ "stack", rt_threadprof_held_back_why(t->held_back), 0 };
 		if (t->serial && l && l(t->serial, &trace, &span, arg)) {
 			labels[nl++] = (rt_label_t){ "trace_id", trace, 0 };
 			labels[nl++] = (rt_label_t){ "span_id", span, 0 };
@@ -348,6 +404,7 @@ rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_la
 			rt_profile_add_sample(p, t->pcs, t->npcs, 1, &one, labels, nl);
 		else
 			rt_profile_add_sample_frame(p, t->internal ? "[otshim thread: not signalled]"
+						    : t->held_back ? "[no stack: not signalled, its state unknown]"
 						    : "[no stack: signal blocked, or no answer in time]",
 						    &one, labels, nl);
 	}

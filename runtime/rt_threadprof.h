@@ -2,9 +2,12 @@
  * capture lists /proc/self/task, sends each thread the configured real-time signal
  * (OTSHIM_THREADS_SIGNAL) and lets its handler unwind the interrupted stack into a
  * slot that is never freed; a thread that has the signal blocked, or does not answer
- * within RT_THREADPROF_WAIT_MS, is reported with its name and no stack. The shim's own
- * threads are reported without being signalled. Also builds the "threadcreate"
- * profile from the registry's creation stacks.
+ * within RT_THREADPROF_WAIT_MS, is reported with its name and no stack. A thread whose
+ * current call a signal could make fail with EINTR, even under SA_RESTART (asleep in
+ * poll, nanosleep, ...: rt_restart.h), is not signalled either: it is reported with a
+ * one-frame stack, the pc its call returns to, and says why in its "stack" label. The
+ * shim's own threads are reported without being signalled. Also builds the
+ * "threadcreate" profile from the registry's creation stacks.
  * Context: rt_threadprof_capture and the builders run on the worker (or any one
  * thread that may allocate; captures are serialised internally). */
 #ifndef RT_THREADPROF_H
@@ -19,11 +22,22 @@
 
 #define RT_THREADPROF_WAIT_MS 100
 
+/* Why a service thread was not signalled (rt_thread_stack_t.held_back). */
+enum {
+	RT_THREADPROF_SIGNALLED = 0,
+	RT_THREADPROF_ASLEEP,     /* in a call SA_RESTART does not restart: pcs[0] is its pc */
+	RT_THREADPROF_UNKNOWN,    /* its /proc syscall file could not be read: no stack */
+};
+
+/* The "stack" label's value on such a thread's sample (NULL for RT_THREADPROF_SIGNALLED). */
+const char *rt_threadprof_held_back_why(int held_back);
+
 typedef struct rt_thread_stack {
 	pid_t tid;
 	char name[16];           /* /proc/self/task/<tid>/comm */
 	int answered;            /* the handler ran; 0: no stack (blocked, busy or ours) */
 	int internal;            /* one of the shim's own threads, not signalled */
+	int held_back;           /* RT_THREADPROF_*: not signalled, for its service's sake */
 	uint64_t serial;         /* request the thread was serving, or 0 */
 	uint32_t npcs;
 	uintptr_t pcs[RT_STACK_MAX];
@@ -41,11 +55,15 @@ typedef struct rt_thread_capture {
 void rt_threadprof_init(int signo);
 int rt_threadprof_enabled(void);
 
-/* Our own threads call this once: they are never signalled. A short-lived one
- * unmarks itself before it ends. */
+/* Our own threads call this once: they are never signalled by a capture, and they
+ * take SIGPROF while ours holds it (rt_sigprof_shim_begin). A short-lived one unmarks
+ * itself before it ends. */
 void rt_threadprof_mark_internal(void);
 void rt_threadprof_unmark_internal(void);
 int rt_threadprof_is_internal(pid_t tid);
+/* Copies up to max of the marked threads' tids into out; returns how many. */
+#define RT_THREADPROF_MAX_INTERNAL 32
+size_t rt_threadprof_internal_tids(pid_t *out, size_t max);
 
 /* Every thread of the process, with stacks where they answered. 0, or -1. */
 int rt_threadprof_capture(rt_thread_capture_t *c);

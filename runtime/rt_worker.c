@@ -236,7 +236,7 @@ int rt_worker_start(void)
 	pthread_cond_init(&cv, &ca);
 	sigset_t all, old;
 	sigfillset(&all);
-	/* Our threads must never receive the service's signals (nor SIGPROF). */
+	/* Our threads must never receive the service's signals (SIGPROF: rt_sigprof.h). */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&worker_thread, &attr, worker_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

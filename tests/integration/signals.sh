@@ -8,8 +8,10 @@
 #     profiles no CPU from then on and says so exactly once; SIG_DFL alone changes nothing.
 #   - EINTR: a service that aborts on any EINTR (accept, poll, read, write, nanosleep,
 #     epoll_wait, select, recv with SO_RCVTIMEO) serves slow requests sampled at the
-#     default OTSHIM_CPU_HZ on both sampler routes; what thread-stack captures and a
-#     whole-process profile still interrupt is measured (TODO lines).
+#     default OTSHIM_CPU_HZ on both sampler routes; thread-stack captures and a
+#     whole-process profile interrupt no sleeping call (but for a narrow race), the
+#     threads profiles show the thread asleep in poll by its leaf frame, and the
+#     continuous CPU profile shows the shim's own threads.
 #   - stress (30 s, in the background meanwhile): three threads allocating, a
 #     dlopen/dlclose loop, a thread create/join loop, slow requests doing all of that
 #     sampled at 1 kHz, allocation stacks every 4 KiB, and a whole-process profile over
@@ -21,11 +23,6 @@ S=$BUILD/tests/servers/sig_srv
 command -v curl >/dev/null || { echo "1..0 # SKIP no curl"; exit 77; }
 t_start=$SECONDS
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# todo STATUS DESCRIPTION WHY: a known limit, reported but not counted as a failure.
-todo() {
-	T_N=$((T_N + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $T_N - $2 # TODO $3"; else echo "not ok $T_N - $2 # TODO $3"; fi
-}
 nlines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 get() { curl -s --max-time 30 "$@"; }
 # The "samples" of each index line (of path $2 only, if given), in order, space-separated.
@@ -196,6 +193,8 @@ eintr_run() {
 		(for _ in $(seq "$n"); do get -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$SPORT/mix?ms=300"; done >"$WORK/$name/client$c") &
 	done
 	wait_for 60 bash -c "[ \$(cat $WORK/$name/client* | wc -l) -ge $((clients * n)) ]"
+	# (EINTR_WAIT_FOR: a file the run must have written before it ends)
+	[ -z "${EINTR_WAIT_FOR:-}" ] || wait_for 10 bash -c "ls $WORK/$name/prof/$EINTR_WAIT_FOR >/dev/null 2>&1"
 	SENT=$(cat "$WORK/$name"/client* | grep -c '^200$')
 	EINTR=$(get "http://127.0.0.1:$SPORT/eintr")
 	ALIVE=0
@@ -218,16 +217,48 @@ for route in auto timer; do
 	check "  and they were sampled" sampled
 done
 
-# Thread-stack captures (one per slow request) signal every thread, with SA_RESTART;
-# a thread asleep in poll, select, epoll_wait, nanosleep or a socket call with a
-# timeout sees EINTR all the same (the main thread here sleeps in poll).
+# Thread-stack captures (one per slow request) signal only the threads a signal cannot
+# make fail with EINTR under SA_RESTART (running, or asleep in a call the kernel
+# restarts: runtime/rt_restart.h); the others (the main thread here sleeps in poll)
+# get their leaf frame from /proc and a "stack" label. A race stays: a thread seen
+# running that enters poll before the signal lands. The code before this gave 8-13
+# EINTRs here; what the race leaves measured 0-2 on a loaded 2-core machine.
+EINTR_RACE_MAX=3
 eintr_run eintr-threads 2 3 SIGSRV_EINTR=count
-todo "$([ "$(field "$EINTR" eintr)" = 0 ]; echo $?)" "thread-stack captures interrupt no call ($EINTR; $SENT of 6 answered)" \
-	"the capture's real-time signal interrupts calls SA_RESTART cannot restart (OTSHIM_THREADS_SIGNAL=0 avoids it)"
+n_eintr=$(field "$EINTR" eintr)
+check "thread-stack captures interrupt no sleeping call: $n_eintr EINTR (at most $EINTR_RACE_MAX for the race; $SENT of 6 answered)" \
+	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le $EINTR_RACE_MAX ] && [ '$SENT' = 6 ]"
+# Each slow request's threads profile still has the main thread (thread_id = its pid),
+# held back in poll: its one frame, poll in libc, and why the rest is missing.
+main_held=0 n_threads=0
+for f in "$WORK"/eintr-threads/prof/threads-*.pb.gz; do
+	[ -e "$f" ] || continue
+	n_threads=$((n_threads + 1))
+	pprof -traces "$f" | awk -v id="$SP" '
+		/^-----/ { if (m && l && n == 1 && p) hit = 1; m = l = n = p = 0; next }
+		$1 == "thread_id:" && $2 == id { m = 1 }
+		/stack:  leaf only: not signalled/ { l = 1 }
+		/^ +[0-9]+ +[^ ]/ || /^ {13}[^ ]/ { n++; if ($NF ~ /poll$/) p = 1 }
+		END { if (m && l && n == 1 && p) hit = 1; exit hit ? 0 : 1 }' && main_held=$((main_held + 1))
+done
+diag "threads profiles with the main thread held back in poll: $main_held of $n_threads"
+check "  the threads profiles hold the poll-sleeping main thread: one frame (poll), label stack=leaf only ($main_held of $n_threads)" \
+	bash -c "[ $n_threads -ge 4 ] && [ $((main_held * 3)) -ge $((n_threads * 2)) ]"
 
-eintr_run eintr-whole 2 3 SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1
-todo "$([ "$(field "$EINTR" eintr)" = 0 ]; echo $?)" "a whole-process profile interrupts no call ($EINTR)" \
-	"its process CPU-clock timer expiring while a shim thread runs sends SIGPROF to a service thread, maybe asleep"
+# A whole-process profile: its process CPU-clock timer's SIGPROF goes to the thread
+# whose tick expired it; the shim's threads take it too (as a one-frame sample), so
+# it is not passed on to a service thread asleep in poll. The race here: a tick on a
+# thread that is exiting (or blocks SIGPROF) is still given to another thread. Before
+# this, 7-8 EINTRs, all the main thread's.
+EINTR_WAIT_FOR='continuous-cpu-*' eintr_run eintr-whole 2 3 SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1
+n_eintr=$(field "$EINTR" eintr)
+check "a whole-process profile interrupts no sleeping call: $n_eintr EINTR (at most $EINTR_RACE_MAX for the race)" \
+	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le $EINTR_RACE_MAX ] && [ '$SENT' = 6 ]"
+shim_cpu=$(for f in "$WORK"/eintr-whole/prof/continuous-cpu-*.pb.gz; do [ -e "$f" ] && pprof -traces "$f"; done |
+	grep -c '\[otshim thread: otshim-')
+diag "continuous CPU profiles: $(ls "$WORK"/eintr-whole/prof/continuous-cpu-*.pb.gz 2>/dev/null | wc -l), records of the shim's own threads: $shim_cpu"
+check "  the continuous CPU profile shows the shim's own threads' CPU ([otshim thread: otshim-...] records: $shim_cpu)" \
+	[ "$shim_cpu" -ge 1 ]
 
 # ---- 3. the stress run ends ----
 wait_for $((STRESS_SECS + 30)) test -s "$D3/rc"

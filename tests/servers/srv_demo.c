@@ -22,6 +22,7 @@
  * descriptor limit (EMFILE) it waits and accepts again once a connection closed. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -353,7 +354,10 @@ static int handle_release(const struct req *r)
 /* ---- threads, for the thread-profile tests ---- */
 
 /* /spawn?n=N&ms=M starts N detached threads named "sleepy" that sleep M ms in
- * sleepy_thread; /blocked?ms=M one named "blocked-all" that first blocks every signal;
+ * sleepy_thread (in nanosleep); with &how=read they wait instead in read(2) on a pipe
+ * whose writer is closed after M ms (a call SA_RESTART restarts, so a thread-stack
+ * capture signals them: their whole stacks show); /blocked?ms=M one named
+ * "blocked-all" that first blocks every signal, then waits so, in read(2);
  * /cycles?n=N creates and joins N threads that return at once, then N/100 each of
  * detached threads, threads ending in pthread_exit and threads cancelled. */
 static void nap(long ms)
@@ -363,10 +367,63 @@ static void nap(long ms)
 		;
 }
 
+
+/* A pipe whose writer a helper thread closes after ms: readers wait until then. */
+struct gate {
+	int fd[2];
+	long ms;
+	_Atomic int readers;
+};
+
+static void *gate_closer(void *arg)
+{
+	struct gate *g = arg;
+	nap(g->ms);
+	close(g->fd[1]);
+	return NULL;
+}
+
+static int start_detached(void *(*fn)(void *), void *arg);
+
+static struct gate *gate_open(long ms, int readers)
+{
+	struct gate *g = calloc(1, sizeof *g);
+	if (!g || pipe2(g->fd, O_CLOEXEC) != 0) {
+		free(g);
+		return NULL;
+	}
+	g->ms = ms;
+	g->readers = readers;
+	if (start_detached(gate_closer, g) != 0) {
+		close(g->fd[0]);
+		close(g->fd[1]);
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Waits for the gate to close; the last reader frees it. */
+static void gate_wait(struct gate *g)
+{
+	char c;
+	while (read(g->fd[0], &c, 1) != 0 && errno == EINTR)
+		;
+	if (--g->readers == 0) {
+		close(g->fd[0]);
+		free(g);
+	}
+}
+
+/* arg: a gate to wait for, or (ms << 1 | 1) to sleep (a gate's address is even). */
 __attribute__((noinline)) static void *sleepy_thread(void *arg)
 {
+	uintptr_t v = (uintptr_t)arg;
 	pthread_setname_np(pthread_self(), "sleepy");
-	nap((long)arg);
+	if (v & 1)
+		nap((long)(v >> 1));
+	else
+		gate_wait(arg);
 	return NULL;
 }
 
@@ -376,7 +433,7 @@ __attribute__((noinline)) static void *blocked_thread(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	pthread_setname_np(pthread_self(), "blocked-all");
-	nap((long)arg);
+	gate_wait(arg);
 	return NULL;
 }
 
@@ -414,8 +471,13 @@ static int handle_spawn(const struct req *r)
 {
 	long n = query_num(r->target, "n", 50, 10000), ms = query_num(r->target, "ms", 3000, 600000);
 	long started = 0;
+	struct gate *g = NULL;
+	if (strstr(r->target, "how=read") && !(g = gate_open(ms, (int)n)))
+		return respond(r, 500, NULL, "no gate\n");
 	for (long i = 0; i < n; i++)
-		started += start_detached(sleepy_thread, (void *)ms) == 0;
+		started += start_detached(sleepy_thread, g ? (void *)g : (void *)(uintptr_t)(ms << 1 | 1)) == 0;
+	if (g && started < n) /* the gate waits for readers that never came */
+		g->readers -= (int)(n - started);
 	char extra[64];
 	snprintf(extra, sizeof extra, "X-Started: %ld\r\n", started);
 	return respond(r, 200, extra, "spawned\n");
@@ -424,7 +486,8 @@ static int handle_spawn(const struct req *r)
 static int handle_blocked(const struct req *r)
 {
 	long ms = query_num(r->target, "ms", 3000, 600000);
-	int rc = start_detached(blocked_thread, (void *)ms);
+	struct gate *g = gate_open(ms, 1);
+	int rc = g ? start_detached(blocked_thread, g) : -1;
 	if (rc == 0)
 		usleep(20000); /* let it block its signals before anyone signals it */
 	return respond(r, rc == 0 ? 200 : 500, NULL, rc == 0 ? "blocked\n" : "failed\n");
