@@ -94,6 +94,20 @@ stress_start() {
 }
 stress_start
 
+# shim_sigprof PID: "OPEN/ALL": how many of the shim's threads (otshim-*) leave
+# SIGPROF (bit 26 of SigBlk) unblocked.
+shim_sigprof() {
+	local open=0 all=0 t blk
+	for t in /proc/"$1"/task/*; do
+		case "$(cat "$t/comm" 2>/dev/null)" in otshim-*) ;; *) continue ;; esac
+		blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status" 2>/dev/null)
+		[ -n "$blk" ] || continue
+		all=$((all + 1))
+		(((0x$blk >> 26 & 1) == 0)) && open=$((open + 1))
+	done
+	echo "$open/$all"
+}
+
 # ---- 1. the service's own SIGPROF ----
 # own_case NAME WHEN DISP HZ [VAR=VALUE ...]: two slow requests (/cpu 200 ms), then its
 # /stats. With WHEN=late the handler goes in while the first of three is being sampled.
@@ -106,13 +120,16 @@ own_case() {
 		get "$u/cpu?ms=500" >/dev/null &
 		local c=$!
 		sleep 0.3
+		MASK_BEFORE=$(shim_sigprof "$SP")
 		get "$u/install" >/dev/null
+		MASK_AFTER=$(shim_sigprof "$SP")
 		wait "$c"
 		ENDPOINT=$(get -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PPORT/debug/pprof/profile?seconds=1")
 	fi
 	get "$u/cpu?ms=200" >/dev/null
 	get "$u/cpu?ms=200" >/dev/null
 	STATS=$(get "$u/stats")
+	MASK_END=$(shim_sigprof "$SP")
 	stop_sig
 	D=$WORK/$name
 	SAMPLES=$(index_samples "$D/prof" /cpu)
@@ -142,6 +159,8 @@ san_check "$SAN_NO_SIGACTION" "  it was shown SIG_DFL as the old action, as with
 check "  the shim profiles no CPU (every slow request: 0 samples) and says so once" \
 	bash -c "[ '$(echo "$SAMPLES" | wc -w)' = 2 ] && [ '$(warnings "$WORK/ctor/err")' = 1 ]" && all_zero "$SAMPLES"
 [ "$(nlines "$WORK/ctor/log/access.log")" = 3 ] || diag "ctor access log: $(cat "$WORK/ctor/log/access.log")"
+check "  the shim's threads block SIGPROF, as the service's handler must not run on them (open/all: $MASK_END)" \
+	bash -c "[ '${MASK_END%/*}' = 0 ] && [ '${MASK_END#*/}' -ge 2 ]"
 
 own_case main main signal 100
 check "main + signal() + ITIMER_PROF 100 Hz: its handler gets its ticks ($(field "$STATS" signals) of $(field "$STATS" expected) owed)" own_signals_ok
@@ -156,6 +175,10 @@ first=${SAMPLES%% *}
 rest=${SAMPLES#* }
 check "  the request in flight was sampled before ($first samples), none after ($rest)" \
 	bash -c "[ '${first:-0}' -gt 0 ] && [ '$(echo "$rest" | wc -w)' = 2 ]" && all_zero "$rest"
+check "  the shim's threads took SIGPROF while ours held it ($MASK_BEFORE open)" \
+	bash -c "[ '${MASK_BEFORE%/*}' = '${MASK_BEFORE#*/}' ] && [ '${MASK_BEFORE#*/}' -ge 3 ]"
+san_check "$SAN_NO_SIGACTION" "  ...once the service's handler is in, every one blocks it again ($MASK_AFTER open)" \
+	bash -c "[ '${MASK_AFTER%/*}' = 0 ] && [ '${MASK_AFTER#*/}' -ge 3 ]"
 check "  one warning in stderr (continuous mode adds none), /debug/pprof/profile now 503" \
 	bash -c "[ '$(warnings "$WORK/late/err")' = 1 ] && [ '$ENDPOINT' = 503 ]"
 PPORT=0
@@ -197,6 +220,8 @@ eintr_run() {
 	[ -z "${EINTR_WAIT_FOR:-}" ] || wait_for 10 bash -c "ls $WORK/$name/prof/$EINTR_WAIT_FOR >/dev/null 2>&1"
 	SENT=$(cat "$WORK/$name"/client* | grep -c '^200$')
 	EINTR=$(get "http://127.0.0.1:$SPORT/eintr")
+	# (its access-log line follows the answer: let it land before the SIGTERM)
+	wait_for 5 bash -c "[ \$(wc -l <$WORK/$name/log/access.log) -ge $((clients * n + 1)) ]" 2>/dev/null
 	ALIVE=0
 	kill -0 "$SP" 2>/dev/null && ALIVE=1
 	stop_sig
