@@ -140,6 +140,12 @@ static void block_shim_threads(void)
 	size_t n = rt_threadprof_internal_tids(tids, RT_THREADPROF_MAX_INTERNAL);
 	pid_t pid = getpid(), me = (pid_t)syscall(SYS_gettid);
 	int sent = 0;
+	struct sigaction cur;
+	/* Only our handler knows the tag: with the service's in already (a raw system
+	 * call, then setitimer), the request would reach its handler instead. */
+	if (sys_sigaction(SIGPROF, NULL, &cur) != 0 || !(cur.sa_flags & SA_SIGINFO) ||
+	    cur.sa_sigaction != ours)
+		return;
 	atomic_store(&block_acks, 0);
 	for (size_t i = 0; i < n; i++) {
 		if (tids[i] == me)
