@@ -128,7 +128,8 @@ static int map_once(void)
 
 /* A CPU-time timer for the whole process, whose SIGPROF goes to the thread running
  * when it fires (a process-directed signal: the kernel prefers the current thread;
- * our own threads take it too, rt_sigprof.h, so it never has to go to another). One timer covers threads that start and
+ * our own threads take it too, rt_sigprof.h, so it need not go to a sleeping one).
+ * One timer covers threads that start and
  * end during the profile, however short their lives: a thread-per-request server's
  * threads each use far less than one period of their own CPU clock, and per-thread
  * timers saw a fifth of such a process's CPU. */

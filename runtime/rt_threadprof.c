@@ -10,9 +10,11 @@
  *
  * Before a service thread is signalled, its /proc syscall file is read (rt_restart.c):
  * one asleep in a call the kernel would not restart after our handler is left alone.
- * A window remains: a thread seen running (or in user code) that enters poll between
- * that read and the signal's arrival still gets EINTR. It is a few microseconds wide
- * per capture and thread, against the whole of its sleep before. */
+ * A window remains: a thread seen running that enters poll (or is already on its way
+ * in, in the kernel) before the signal is delivered still gets EINTR. It spans the
+ * time from that read to the delivery (microseconds, more if the thread is preempted
+ * meanwhile), against the whole of its sleep before. A thread off a CPU in user code
+ * handles the signal before it runs on, so it cannot be caught so. */
 #include "rt_threadprof.h"
 
 #include <dirent.h>
