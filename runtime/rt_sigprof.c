@@ -125,8 +125,11 @@ int rt_sigprof_shim_signal(const siginfo_t *si, void *uc)
 		  si->si_value.sival_ptr == (void *)&block_tag;
 	if (!req && !rt_sigprof_out())
 		return 0;
-	/* The mask the thread returns to is the one saved in its context. */
+	/* The mask the thread returns to is the one saved in its context. Under TSan the
+	 * handler runs deferred, outside the signal's frame, where only the call holds
+	 * (natively the return overwrites what it set: harmless). */
 	sigaddset(&((ucontext_t *)uc)->uc_sigmask, SIGPROF);
+	sigprof_mask(SIG_BLOCK);
 	if (req)
 		atomic_fetch_add(&block_acks, 1);
 	return 1;
