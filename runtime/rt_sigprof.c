@@ -20,7 +20,6 @@
 #include "rt_cputimer.h"
 #include "rt_log.h"
 #include "rt_thread.h"
-#include "rt_threadprof.h"
 
 /* Our own calls go to libc's sigaction, not to our interposer (which would take our
  * installing a handler for the service claiming SIGPROF). Under ThreadSanitizer (whose
@@ -91,6 +90,10 @@ int rt_sigprof_out(void)
 static __thread int on_shim __attribute__((tls_model("initial-exec")));
 static const char block_tag; /* its address marks the step-out's "block SIGPROF" */
 static _Atomic int block_acks;
+/* The shim threads that took SIGPROF, for the step-out to ask (kept here rather than
+ * asked of rt_threadprof, so this file stays low in the link order). */
+#define SHIM_MAX 32
+static _Atomic pid_t shim_tids[SHIM_MAX];
 
 static void sigprof_mask(int how)
 {
@@ -102,14 +105,39 @@ static void sigprof_mask(int how)
 
 void rt_sigprof_shim_begin(void)
 {
+	pid_t me = (pid_t)syscall(SYS_gettid);
 	on_shim = 1;
 	if (!atomic_load(&installed) || atomic_load(&out))
 		return;
+	for (int i = 0; i < SHIM_MAX; i++) {
+		pid_t expect = 0;
+		if (atomic_load(&shim_tids[i]) == me ||
+		    atomic_compare_exchange_strong(&shim_tids[i], &expect, me))
+			break;
+		if (i == SHIM_MAX - 1)
+			return; /* no room to be asked later: keep SIGPROF blocked */
+	}
 	sigprof_mask(SIG_UNBLOCK);
-	/* A step-out that began meanwhile listed us (we are marked internal already), and
-	 * its request is delivered now; blocking here as well only makes sure. */
+	/* A step-out that began meanwhile listed us (we are registered already), and its
+	 * request is delivered now; blocking here as well only makes sure. */
 	if (atomic_load(&out))
 		sigprof_mask(SIG_BLOCK);
+}
+
+void rt_sigprof_shim_end(void)
+{
+	pid_t me = (pid_t)syscall(SYS_gettid);
+	for (int i = 0; i < SHIM_MAX; i++) {
+		pid_t expect = me;
+		if (atomic_compare_exchange_strong(&shim_tids[i], &expect, 0))
+			return;
+	}
+}
+
+void rt_sigprof_shim_fork_child(void)
+{
+	for (int i = 0; i < SHIM_MAX; i++)
+		atomic_store(&shim_tids[i], 0);
 }
 
 int rt_sigprof_on_shim(void)
@@ -139,8 +167,6 @@ int rt_sigprof_shim_signal(const siginfo_t *si, void *uc)
  * still installed), waiting 100 ms at most for their answers. */
 static void block_shim_threads(void)
 {
-	pid_t tids[RT_THREADPROF_MAX_INTERNAL];
-	size_t n = rt_threadprof_internal_tids(tids, RT_THREADPROF_MAX_INTERNAL);
 	pid_t pid = getpid(), me = (pid_t)syscall(SYS_gettid);
 	int sent = 0;
 	struct sigaction cur;
@@ -150,8 +176,9 @@ static void block_shim_threads(void)
 	    cur.sa_sigaction != ours)
 		return;
 	atomic_store(&block_acks, 0);
-	for (size_t i = 0; i < n; i++) {
-		if (tids[i] == me)
+	for (int i = 0; i < SHIM_MAX; i++) {
+		pid_t tid = atomic_load(&shim_tids[i]);
+		if (!tid || tid == me)
 			continue;
 		siginfo_t si;
 		memset(&si, 0, sizeof si);
@@ -160,7 +187,7 @@ static void block_shim_threads(void)
 		si.si_pid = pid;
 		si.si_uid = getuid();
 		si.si_value.sival_ptr = (void *)&block_tag;
-		sent += syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], SIGPROF, &si) == 0;
+		sent += syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGPROF, &si) == 0;
 	}
 	for (int i = 0; i < 100 && atomic_load(&block_acks) < sent; i++) {
 		struct timespec ts = { 0, 1000000L };

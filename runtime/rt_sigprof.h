@@ -37,8 +37,12 @@ int rt_sigprof_out(void);
  * to): the service's handler never runs on a shim thread. Not so when the service
  * replaced our handler with a raw system call, which we learn of only afterwards. */
 
-/* A shim thread calls this once, as it starts (rt_threadprof_mark_internal). */
+/* A shim thread calls begin once, as it starts, and end before it ends (through
+ * rt_threadprof_mark_internal / _unmark_internal). In a fork child, fork_child forgets
+ * the parent's. Normal context. */
 void rt_sigprof_shim_begin(void);
+void rt_sigprof_shim_end(void);
+void rt_sigprof_shim_fork_child(void);
 
 /* 1 on a shim thread. Signal-safe (one initial-exec TLS load). */
 int rt_sigprof_on_shim(void);

@@ -58,7 +58,7 @@ static int signo;
 static _Atomic int enabled;
 static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define MAX_INTERNAL RT_THREADPROF_MAX_INTERNAL
+#define MAX_INTERNAL 32
 static _Atomic pid_t internal_tids[MAX_INTERNAL];
 
 static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
@@ -137,23 +137,13 @@ void rt_threadprof_mark_internal(void)
 				break;
 		}
 	}
-	rt_sigprof_shim_begin(); /* after the mark: a step-out lists us from then on */
-}
-
-size_t rt_threadprof_internal_tids(pid_t *out, size_t max)
-{
-	size_t n = 0;
-	for (int i = 0; i < MAX_INTERNAL && n < max; i++) {
-		pid_t t = atomic_load(&internal_tids[i]);
-		if (t)
-			out[n++] = t;
-	}
-	return n;
+	rt_sigprof_shim_begin();
 }
 
 void rt_threadprof_unmark_internal(void)
 {
 	pid_t me = gettid_raw();
+	rt_sigprof_shim_end();
 	for (int i = 0; i < MAX_INTERNAL; i++) {
 		pid_t expect = me;
 		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, 0))
@@ -171,6 +161,7 @@ int rt_threadprof_is_internal(pid_t tid)
 
 void rt_threadprof_fork_child(void)
 {
+	rt_sigprof_shim_fork_child();
 	pthread_mutex_init(&capture_mu, NULL);
 	for (int i = 0; i < MAX_INTERNAL; i++)
 		atomic_store(&internal_tids[i], 0);

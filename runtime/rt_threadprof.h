@@ -61,9 +61,6 @@ int rt_threadprof_enabled(void);
 void rt_threadprof_mark_internal(void);
 void rt_threadprof_unmark_internal(void);
 int rt_threadprof_is_internal(pid_t tid);
-/* Copies up to max of the marked threads' tids into out; returns how many. */
-#define RT_THREADPROF_MAX_INTERNAL 32
-size_t rt_threadprof_internal_tids(pid_t *out, size_t max);
 
 /* Every thread of the process, with stacks where they answered. 0, or -1. */
 int rt_threadprof_capture(rt_thread_capture_t *c);
