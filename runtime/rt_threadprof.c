@@ -245,11 +245,40 @@ static uint64_t serial_of(pid_t tid)
 	return 0;
 }
 
-/* Whether tid must not be signalled (its call would fail with EINTR, or we cannot
- * tell); if so, t gets the reason and, when known, the call's pc as its only frame. */
+/* Whether tid has our signal blocked, by the SigBlk line of its status file (-1: that
+ * cannot be read). Such a thread would answer only once it unblocks the signal, maybe
+ * never: signalled, it cost every capture the whole wait (a service's sigwait thread,
+ * TSan's own background thread), and left a signal pending for later. */
+static int blocks_our_signal(pid_t tid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t k = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (k <= 0)
+		return -1;
+	buf[k] = 0;
+	const char *line = strstr(buf, "\nSigBlk:");
+	if (!line)
+		return -1;
+	unsigned long long mask = strtoull(line + 9, NULL, 16);
+	return (int)((mask >> (signo - 1)) & 1);
+}
+
+/* Whether tid must not be signalled (its call would fail with EINTR, it would not
+ * answer, or we cannot tell); if so, t gets the reason and, when known, the call's pc
+ * as its only frame. */
 static int held_back(pid_t tid, rt_thread_stack_t *t)
 {
 	rt_restart_state_t st;
+	int blocks = blocks_our_signal(tid);
+	if (blocks != 0) {
+		t->held_back = blocks > 0 ? RT_THREADPROF_BLOCKS : RT_THREADPROF_UNKNOWN;
+		return 1;
+	}
 	if (rt_restart_probe(tid, &st) != 0) {
 		t->held_back = RT_THREADPROF_UNKNOWN;
 		return 1;
@@ -270,7 +299,9 @@ const char *rt_threadprof_held_back_why(int why)
 	case RT_THREADPROF_ASLEEP:
 		return "leaf only: not signalled, asleep in a call SA_RESTART does not restart";
 	case RT_THREADPROF_UNKNOWN:
-		return "none: not signalled, its /proc/self/task/<tid>/syscall could not be read";
+		return "none: not signalled, its /proc/self/task/<tid> state could not be read";
+	case RT_THREADPROF_BLOCKS:
+		return "none: not signalled, it blocks the capture's signal";
 	}
 	return NULL;
 }
@@ -397,8 +428,9 @@ rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_la
 			rt_profile_add_sample(p, t->pcs, t->npcs, 1, &one, labels, nl);
 		else
 			rt_profile_add_sample_frame(p, t->internal ? "[otshim thread: not signalled]"
+						    : t->held_back == RT_THREADPROF_BLOCKS ? "[no stack: signal blocked]"
 						    : t->held_back ? "[no stack: not signalled, its state unknown]"
-						    : "[no stack: signal blocked, or no answer in time]",
+						    : "[no stack: no answer in time]",
 						    &one, labels, nl);
 	}
 	return p;

@@ -27,6 +27,7 @@ enum {
 	RT_THREADPROF_SIGNALLED = 0,
 	RT_THREADPROF_ASLEEP,     /* in a call SA_RESTART does not restart: pcs[0] is its pc */
 	RT_THREADPROF_UNKNOWN,    /* its /proc syscall file could not be read: no stack */
+	RT_THREADPROF_BLOCKS,     /* it blocks the capture's signal: no stack */
 };
 
 /* The "stack" label's value on such a thread's sample (NULL for RT_THREADPROF_SIGNALLED). */
