@@ -376,7 +376,7 @@ check "flood: many were slow ($sl >= 1,000): the flood was one" [ "$sl" -ge 1000
 check "flood: written + dropped = slow, each drop with its reason" \
 	eval '[ $((wr + dr)) -eq "$sl" ] && [ $(($(stats_field "$dir" dropped_rate_limit) + $(stats_field "$dir" dropped_disk_cap))) -eq "$dr" ]'
 check "flood: written within the rate limit (100/min; two minutes at most: $wr <= 200)" [ "$wr" -le 200 ]
-check "flood: one index line and one CPU profile per set written" \
+check "flood: one index line and one CPU profile per set written ($(nlines "$dir/index.jsonl") and $(ncpu "$dir") for $wr)" \
 	[ "$(nlines "$dir/index.jsonl") $(ncpu "$dir")" = "$wr $wr" ]
 check "flood: the directory within the 4 MiB cap" [ "$bytes" -le $((4 * 1048576)) ]
 # A leak of 512 bytes per slow request would add 4 MiB over the last 8,000.

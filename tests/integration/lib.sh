@@ -136,6 +136,12 @@ san_check() {
 	shift
 	san_skip "$why" "$1" || check "$@"
 }
+# tsan_check WHY DESCRIPTION COMMAND...: check, except under TSan (skipped: WHY).
+tsan_check() {
+	if [ "$SAN" = thread ]; then san_check "$@"; else shift; check "$@"; fi
+}
+# Why a thread asleep in read or accept cannot answer the capture under TSan.
+TSAN_DEFERS="TSan (gcc 12's runtime) holds a signal arriving in read or accept until the thread's next intercepted call: a thread asleep there does not answer the capture"
 # Why heap checks cannot hold under a sanitizer: its runtime, preloaded first, owns
 # malloc, so our interposers never see an allocation.
 SAN_NO_HEAP="the sanitizer's runtime owns malloc: our interposers are shadowed, no heap samples"

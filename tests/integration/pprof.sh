@@ -29,7 +29,7 @@ san_check "$SAN_NO_HEAP" "heap: hold_site_one holds the 32-36 MiB it was given (
 	python3 -c "import sys; v = float(sys.argv[1] or 0); sys.exit(0 if 0.9 * 32 * 2**20 <= v <= 1.1 * 36 * 2**20 else 1)" "${held:-0}"
 san_check "$SAN_NO_HEAP" "allocs: the same memory, alloc_space by default" \
 	bash -c "HOME=$HOME go tool pprof -top '$EP/allocs' 2>/dev/null | grep -q 'Type: alloc_space' && HOME=$HOME go tool pprof -top '$EP/allocs' 2>/dev/null | grep -q hold_site_one"
-check "threads: the 20 sleeping threads, in sleepy_thread" \
+tsan_check "$TSAN_DEFERS" "threads: the 20 sleeping threads, in sleepy_thread" \
 	bash -c "HOME=$HOME go tool pprof -traces '$EP/threads' 2>/dev/null | grep -c sleepy_thread | grep -qx 20"
 check "goroutine is the same profile" bash -c "HOME=$HOME go tool pprof -top '$EP/goroutine' 2>/dev/null | grep -q 'Type: threads'"
 san_check "$SAN_NO_THREADREG" "threadcreate: the sleeping threads' creator" \
@@ -62,16 +62,16 @@ fetch threads debug=1
 check "goroutine?debug=1: 'goroutine profile: total N' (Go's words), text/plain" \
 	bash -c "$(declare -f is_text); WORK=$WORK is_text goroutine.debug=1 && head -1 '$WORK/goroutine.debug=1' | grep -Eqx 'goroutine profile: total [0-9]+'"
 check "threads?debug=1: 'threads profile: total N'" grep -Eqx 'threads profile: total [0-9]+' "$WORK/threads.debug=1"
-check "goroutine?debug=1: the 20 sleeping threads are one record of 20, in sleepy_thread" \
+tsan_check "$TSAN_DEFERS" "goroutine?debug=1: the 20 sleeping threads are one record of 20, in sleepy_thread" \
 	[ "$(count_of "$WORK/goroutine.debug=1" sleepy_thread)" = 20 ]
-check "threads?debug=1: the same record" [ "$(count_of "$WORK/threads.debug=1" sleepy_thread)" = 20 ]
-check "go tool pprof reads the saved goroutine text: 20 in sleepy_thread" \
+tsan_check "$TSAN_DEFERS" "threads?debug=1: the same record" [ "$(count_of "$WORK/threads.debug=1" sleepy_thread)" = 20 ]
+tsan_check "$TSAN_DEFERS" "go tool pprof reads the saved goroutine text: 20 in sleepy_thread" \
 	bash -c "HOME=$HOME go tool pprof -top '$WORK/goroutine.debug=1' 2>/dev/null | awk '\$NF == \"sleepy_thread\" { print \$4 }' | grep -qx 20"
 fetch goroutine debug=2
 fetch threads debug=2
 check "goroutine?debug=2: each sleeping thread on its own, 'goroutine <tid> [<state>, thread \"sleepy\"]:'" \
 	[ "$(grep -Ec '^goroutine [0-9]+ \[[a-z ]+, thread "sleepy"\]:$' "$WORK/goroutine.debug=2")" = 20 ]
-check "threads?debug=2: 'thread <tid> \"sleepy\" [<state>]:' 20 times, each in sleepy_thread(...) at its file:line" \
+tsan_check "$TSAN_DEFERS" "threads?debug=2: 'thread <tid> \"sleepy\" [<state>]:' 20 times, each in sleepy_thread(...) at its file:line" \
 	bash -c "[ \$(grep -Ec '^thread [0-9]+ \"sleepy\" \[[a-z ]+\]:\$' '$WORK/threads.debug=2') = 20 ] && [ \$(grep -A1 -x 'sleepy_thread(...)' '$WORK/threads.debug=2' | grep -Ec '^	/.*srv_demo\.c:[0-9]+ \+0x[0-9a-f]+\$') = 20 ]"
 san_check "$SAN_NO_THREADREG" "threads?debug=2: and created by start_detached" \
 	[ "$(grep -c '^created by start_detached$' "$WORK/threads.debug=2")" = 20 ]

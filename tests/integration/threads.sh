@@ -41,7 +41,7 @@ check "the set has a threads profile" [ -s "$f" ]
 pprof -traces "$f" >"$WORK/traces"
 sleepy=$(awk '/^-----/ { if (s) c++; s = 0 } /sleepy_thread/ { s = 1 } END { if (s) c++; print c + 0 }' "$WORK/traces")
 diag "samples whose stack holds sleepy_thread: $sleepy; total samples $(total "$f")"
-check "at least 50 samples with sleepy_thread on their stack (the threads in read(2), signalled)" [ "$sleepy" -ge 50 ]
+tsan_check "$TSAN_DEFERS" "at least 50 samples with sleepy_thread on their stack (the threads in read(2), signalled)" [ "$sleepy" -ge 50 ]
 # The samples (label lines and frames) of the threads asleep in nanosleep.
 held=$(python3 - "$WORK/traces" <<'PY'
 import re, sys
@@ -58,8 +58,8 @@ PY
 )
 check "the 10 in nanosleep were not signalled: one frame each, nanosleep, labelled 'stack: leaf only: ...' ($held)" [ "$held" = 10 ]
 whole=$(awk '/^-----/ { if (s && f && !l) c++; s = f = l = 0 } /thread_name:  sleepy/ { s = 1 } / sleepy_thread$/ { f = 1 } /stack:  / { l = 1 } END { if (s && f && !l) c++; print c + 0 }' "$WORK/traces")
-check "  the 50 in read(2) were: sleepy_thread in each stack, no stack label ($whole)" [ "$whole" = 50 ]
-check "  the main thread, asleep in accept4 (restarted), was signalled: main on its stack" \
+tsan_check "$TSAN_DEFERS" "  the 50 in read(2) were: sleepy_thread in each stack, no stack label ($whole)" [ "$whole" = 50 ]
+tsan_check "$TSAN_DEFERS" "  the main thread, asleep in accept4 (restarted), was signalled: main on its stack" \
 	bash -c "awk '/^-----/ { if (s && m) c++; s = 0; m = 0 } /thread_name:  srv_demo/ { s = 1 } / main\$/ { m = 1 } END { if (s && m) c++; print c + 0 }' '$WORK/traces' | grep -qx 1"
 check "one sample per thread" [ "$(total "$f")" = "$n" ]
 check "thread_name labels name the sleeping threads" bash -c "grep -c 'thread_name:  sleepy' '$WORK/traces' | grep -qx 60"
@@ -79,7 +79,7 @@ slow $T2
 f2="$dir/$(field $T2 '["files"]["threads"]')"
 ms=$(pprof -comments "$f2" | awk -F= '/^capture_ms=/ { print $2 }')
 diag "capture with a thread that blocks all signals: $ms ms"
-check "a thread blocking the signal costs the capture no wait ($ms ms < 50 ms)" \
+tsan_check "$TSAN_DEFERS" "a thread blocking the signal costs the capture no wait ($ms ms < 50 ms)" \
 	python3 -c "import sys; sys.exit(0 if 0 < float(sys.argv[1]) < 50 else 1)" "${ms:-0}"
 check "the blocked thread is in the profile by name, with no stack, and why" \
 	bash -c "HOME=$HOME go tool pprof -traces '$f2' 2>/dev/null | grep -B3 -A1 'thread_name:  blocked-all' | tr '\n' ' ' | grep -q 'it blocks the capture.s signal .*no stack: signal blocked'"
