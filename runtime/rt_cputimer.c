@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rt_fdown.h"
 #include "rt_log.h"
 #include "rt_util.h"
 #include "rt_sampler.h"
@@ -55,13 +56,13 @@ int rt_cputimer_perf_open(pid_t tid, uint32_t hz)
 	pe.exclude_kernel = 1;
 	pe.exclude_hv = 1;
 	pe.wakeup_events = 1;
-	int fd = (int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	int fd = RT_FDOWN_OPEN((int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
 	if (fd < 0)
 		return -1;
 	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
 	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
 	    fcntl(fd, F_SETOWN_EX, &owner) != 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) != 0) {
-		close(fd);
+		rt_fdown_close(fd);
 		return -1;
 	}
 	return fd;
@@ -88,16 +89,20 @@ int rt_cputimer_timer_start(timer_t timer, uint32_t hz)
 	return timer_settime(timer, 0, &its, NULL);
 }
 
-/* A service that closes every descriptor (a daemon, closefrom) may close our event
- * while a request is sampled, and the number may then be its own file or socket. The
- * event's id says whether the number still holds our event: if not, it is left alone. */
+/* The event is registered as the shim's (rt_fdown.c), so a service closing every
+ * descriptor leaves it open; but a service's dup2 onto its number makes the number
+ * the service's, and then its id cannot be asked (an ioctl on the service's file).
+ * The id still guards the rest: a number that no longer holds our event is only
+ * forgotten, never closed. */
 static void perf_close(int fd, uint64_t id)
 {
 	uint64_t now = 0;
-	if (ioctl(fd, PERF_EVENT_IOC_ID, &now) != 0 || now != id)
+	if (!rt_fdown_usable(fd) || ioctl(fd, PERF_EVENT_IOC_ID, &now) != 0 || now != id) {
+		rt_fdown_forget(fd);
 		return;
+	}
 	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
-	close(fd);
+	rt_fdown_close(fd);
 }
 
 static int perf_start(rt_thread_t *t, uint32_t hz)
@@ -108,18 +113,18 @@ static int perf_start(rt_thread_t *t, uint32_t hz)
 	if (rt_fd_scarce(fd)) {
 		/* A service near its descriptor limit needs this one more: the timer
 		 * route takes none. */
-		close(fd);
+		rt_fdown_close(fd);
 		errno = EMFILE;
 		return -1;
 	}
 	if (ioctl(fd, PERF_EVENT_IOC_ID, &t->perf_id) != 0) {
-		close(fd);
+		rt_fdown_close(fd);
 		return -1;
 	}
 	t->perf_fd = fd;
 	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
 		t->perf_fd = -1;
-		close(fd);
+		rt_fdown_close(fd);
 		return -1;
 	}
 	return 0;

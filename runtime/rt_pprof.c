@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "rt_cfg.h"
 #include "rt_cpuprof.h"
+#include "rt_fdown.h"
 #include "rt_heap.h"
 #include "rt_heap_profile.h"
 #include "rt_log.h"
@@ -221,7 +223,7 @@ static void *cpu_main(void *arg)
 		answer_text(job.fd, 503, "the service handles SIGPROF itself; no CPU profiles\n");
 	else
 		answer_profile(job.fd, rc == 0 ? prof : NULL);
-	close(job.fd);
+	rt_fdown_close(job.fd);
 	rt_threadprof_unmark_internal();
 	return NULL;
 }
@@ -258,10 +260,10 @@ static void serve_cmdline(int fd)
 {
 	char buf[4096];
 	ssize_t n = 0;
-	int in = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	int in = RT_FDOWN_OPEN(open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC));
 	if (in >= 0) {
 		n = read(in, buf, sizeof buf);
-		close(in);
+		rt_fdown_close(in);
 	}
 	if (n > 0 && buf[n - 1] == 0)
 		n--; /* Go joins the arguments with NUL, with none after the last */
@@ -344,8 +346,15 @@ static void *listener_main(void *arg)
 	rt_threadprof_mark_internal();
 	pthread_setname_np(pthread_self(), "otshim-pprof");
 	for (;;) {
-		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		/* The wait outside RT_FDOWN_OPEN (a service's close_range waits for what is
+		 * inside it): the listener is non-blocking. */
+		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+		if (poll(&pfd, 1, -1) < 0)
+			continue;
+		int fd = RT_FDOWN_OPEN(accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC));
 		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
 			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE ||
 			    errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				if (errno != EINTR && errno != ECONNABORTED)
@@ -357,7 +366,7 @@ static void *listener_main(void *arg)
 			return NULL;
 		}
 		if (!serve(fd))
-			close(fd);
+			rt_fdown_close(fd);
 	}
 }
 
@@ -406,7 +415,7 @@ void rt_pprof_start(void)
 		freeaddrinfo(res);
 		return;
 	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = RT_FDOWN_OPEN(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 	int one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -414,7 +423,7 @@ void rt_pprof_start(void)
 		rt_log(RT_LOG_WARN, "OTSHIM_PPROF_ADDR=%s: cannot listen: %s; no pprof endpoint",
 		       rt_cfg.pprof_addr, strerror(errno));
 		if (fd >= 0)
-			close(fd);
+			rt_fdown_close(fd);
 		freeaddrinfo(res);
 		return;
 	}
@@ -422,7 +431,7 @@ void rt_pprof_start(void)
 	listen_fd = fd;
 	if (rt_spawn_detached(listener_main, NULL) != 0) {
 		rt_log(RT_LOG_WARN, "cannot start the pprof endpoint thread");
-		close(fd);
+		rt_fdown_close(fd);
 		listen_fd = -1;
 	}
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rt_alloc.h"
+#include "rt_fdown.h"
 #include "rt_symbols.h"
 #include "rt_threadreg.h"
 
@@ -82,17 +83,17 @@ static void put_frames(FILE *f, rt_symbols_t *sym, const group_t *g)
 static void put_memory_map(FILE *f)
 {
 	char line[4096 + 128];
-	FILE *m = fopen("/proc/self/maps", "re");
+	FILE *m = rt_fdown_fopen("/proc/self/maps");
 	fputs("--- Memory map: ---\n", f);
 	if (!m)
 		return;
-	while (fgets(line, sizeof line, m)) {
+	while (rt_fdown_fgets(line, sizeof line, m)) {
 		/* "start-end perms offset dev inode path": executable files only. */
 		const char *perms = strchr(line, ' ');
 		if (perms && perms[3] == 'x' && strchr(line, '/'))
 			fputs(line, f);
 	}
-	fclose(m);
+	rt_fdown_fclose(m);
 }
 
 /* ---- count profiles ---- */
@@ -215,11 +216,11 @@ static void read_state(pid_t tid, char *buf, size_t len)
 	char path[64], st[1024];
 	snprintf(buf, len, "gone");
 	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return;
 	ssize_t k = read(fd, st, sizeof st - 1);
-	close(fd);
+	rt_fdown_close(fd);
 	st[k > 0 ? k : 0] = 0;
 	const char *p = strstr(st, "\nState:");
 	const char *open_paren = p ? strchr(p, '(') : NULL;

@@ -18,6 +18,7 @@
 #include "rt.h"
 #include "rt_cpuprof.h"
 #include "rt_cputimer.h"
+#include "rt_fdown.h"
 #include "rt_log.h"
 #include "rt_thread.h"
 
@@ -202,11 +203,11 @@ static void block_shim_threads(void)
 static int pending_in(const char *path, const char *field)
 {
 	char buf[2048];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return 0;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	rt_fdown_close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;

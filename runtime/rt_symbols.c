@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "rt_fdown.h"
 #include "rt_perfmap.h"
 #include "rt_traceparent.h"
 
@@ -34,35 +35,43 @@ static const char *absolute(rt_symbols_t *s, const char *file, const char *comp_
 	return s->path;
 }
 
-/* ---- finding files: no descriptor leaks, no debuginfod ----
- * libdw opens what it reads without O_CLOEXEC, and a service's exec'd children would
- * inherit every such descriptor: the callbacks make each one close-on-exec (on the
- * worker, right after the open). And the last resort of dwfl_standard_find_debuginfo,
- * debuginfod, would load libdebuginfod, libcurl and some thirty libraries into the
- * service, leave a socket pair open across its exec()s, and with DEBUGINFOD_URLS set
- * download debug info over the network from inside it. So debug files are looked up
- * locally only, as the standard callback does before that: by build id, then by the
- * .gnu_debuglink name beside the file, in its .debug/ and under /usr/lib/debug. A dwz
- * alternate file is found by build id only. */
+/* ---- finding files: no descriptors kept, no debuginfod ----
+ * Dwfl keeps each module's file open for as long as the instance lives, without
+ * O_CLOEXEC: some twenty descriptors for a small service, which count against its
+ * limit, leak into its exec'd children, and which a service closing every descriptor
+ * (a daemon) would close, reuse, and then have closed under it by dwfl_end. So the
+ * main files are opened here, mapped by libelf (privately, as libdw itself maps them)
+ * and read whole into that mapping (ELF_C_FDREAD: nothing left to read later), and
+ * their descriptors closed at once: libdw gets the Elf and no descriptor. A separate
+ * debug file can only be handed over as a descriptor: it is registered as the shim's
+ * (rt_fdown.c), so the service cannot close it, and libdw's close at dwfl_end,
+ * which comes through our close() on the shim's own thread, unregisters it.
+ * The last resort of dwfl_standard_find_debuginfo, debuginfod, would load
+ * libdebuginfod, libcurl and some thirty libraries into the service, leave a socket
+ * pair open across its exec()s, and with DEBUGINFOD_URLS set download debug info over
+ * the network from inside it. So debug files are looked up locally only, as the
+ * standard callback does before that: by build id, then by the .gnu_debuglink name
+ * beside the file, in its .debug/ and under /usr/lib/debug. A dwz alternate file is
+ * found by build id only (and libdw opens it itself: not registered). */
 
 static char *debuginfo_path;
 
-static int cloexec(int fd)
-{
-	if (fd >= 0)
-		fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
-	return fd;
-}
-
-/* Dwfl keeps every module's file open while the instance lives (twenty descriptors for
- * a small service). Giving them back once libelf has mapped a file (ELF_C_FDDONE) was
- * tried: closing, on the worker, a number a daemon-style service may just have closed
- * and reopened as its log closed the log (process.sh's closefrom case). So they stay,
- * as libdw's own callback leaves them. */
+/* A file libelf cannot take whole (not plain ELF: libdw knows compressed images):
+ * handed to libdw as a descriptor, registered like a debug file. */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp)
 {
-	return cloexec(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
+	int fd = RT_FDOWN_OPEN(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
+	if (fd < 0 || *elfp)
+		return fd;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
+	if (e && elf_kind(e) == ELF_K_ELF && elf_cntl(e, ELF_C_FDREAD) == 0) {
+		*elfp = e;
+		rt_fdown_close(fd);
+		return -1;
+	}
+	elf_end(e);
+	return fd;
 }
 
 /* Is fd the debug file of mod: the same build id, or without one the debuglink's CRC? */
@@ -95,10 +104,10 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 			  GElf_Word crc, char **debuginfo_file_name)
 {
 	static const char *const where[] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
-	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink,
-					      crc, debuginfo_file_name);
+	int fd = RT_FDOWN_OPEN(dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+							   debuglink, crc, debuginfo_file_name));
 	if (fd >= 0)
-		return cloexec(fd);
+		return fd;
 	const char *slash = file_name ? strrchr(file_name, '/') : NULL;
 	struct stat main_st, st;
 	if (!slash || file_name[0] != '/' || !debuglink || strchr(debuglink, '/') ||
@@ -107,13 +116,13 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, where[i], (int)(slash - file_name), file_name, debuglink);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		if ((fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC))) < 0)
 			continue;
 		/* Not the main file by another name, and really its debug file. */
 		if (fstat(fd, &st) == 0 && (st.st_ino != main_st.st_ino || st.st_dev != main_st.st_dev) &&
 		    debug_file_matches(mod, fd, crc) && (*debuginfo_file_name = strdup(path)))
 			return fd;
-		close(fd);
+		rt_fdown_close(fd);
 	}
 	errno = 0;
 	return -1;
@@ -218,17 +227,17 @@ static uint64_t modules_key(void)
 {
 	char line[4608];
 	uint64_t h = 1469598103934665603ull;
-	FILE *f = fopen("/proc/self/maps", "re");
+	FILE *f = rt_fdown_fopen("/proc/self/maps");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof line, f)) {
+	while (rt_fdown_fgets(line, sizeof line, f)) {
 		char *perm = strchr(line, ' ');
 		if (!perm || perm[3] != 'x' || !strchr(line, '/'))
 			continue;
 		for (const char *c = line; *c; c++)
 			h = (h ^ (unsigned char)*c) * 1099511628211ull;
 	}
-	fclose(f);
+	rt_fdown_fclose(f);
 	return h;
 }
 

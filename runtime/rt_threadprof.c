@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "rt_alloc.h"
+#include "rt_fdown.h"
 #include "rt_log.h"
 #include "rt_req.h"
 #include "rt_restart.h"
@@ -193,13 +194,13 @@ static int list_tids(pid_t **out, size_t *n)
 {
 	size_t cap = 64;
 	pid_t *a = malloc(cap * sizeof *a);
-	DIR *d = opendir("/proc/self/task");
+	DIR *d = rt_fdown_opendir("/proc/self/task");
 	struct dirent *e;
 	*n = 0;
 	if (!a || !d) {
 		free(a);
 		if (d)
-			closedir(d);
+			rt_fdown_closedir(d);
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL) {
@@ -214,7 +215,7 @@ static int list_tids(pid_t **out, size_t *n)
 		}
 		a[(*n)++] = (pid_t)atol(e->d_name);
 	}
-	closedir(d);
+	rt_fdown_closedir(d);
 	*out = a;
 	return 0;
 }
@@ -224,11 +225,11 @@ static void read_name(pid_t tid, char name[16])
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
 	name[0] = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return;
 	ssize_t k = read(fd, name, 15);
-	close(fd);
+	rt_fdown_close(fd);
 	if (k <= 0)
 		k = 0;
 	name[k] = 0;

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rt_fdown.h"
+
 int rt_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -29,6 +31,10 @@ int rt_write_all(int fd, const void *p, size_t n)
 {
 	const char *b = p;
 	while (n > 0) {
+		if (!rt_fdown_usable(fd)) {
+			errno = EBADF;
+			return -1;
+		}
 		ssize_t w = write(fd, b, n);
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -75,11 +81,11 @@ int rt_fd_scarce(int fd)
 
 int rt_fd_headroom(void)
 {
-	int fd = eventfd(0, EFD_CLOEXEC); /* no file system involved: only the fd table */
+	int fd = RT_FDOWN_OPEN(eventfd(0, EFD_CLOEXEC)); /* no file system involved: only the fd table */
 	if (fd < 0)
 		return -1;
 	int scarce = rt_fd_scarce(fd);
-	close(fd);
+	rt_fdown_close(fd);
 	if (scarce) {
 		errno = EMFILE;
 		return -1;

@@ -19,6 +19,7 @@
 #include "rt_cfg.h"
 #include "rt_conn.h"
 #include "rt_export.h"
+#include "rt_fdown.h"
 #include "rt_heap_profile.h"
 #include "rt_log.h"
 #include "rt_profile.h"
@@ -153,7 +154,7 @@ static int ensure_dir(const char *dir)
 static uint64_t dir_bytes(const char *dir)
 {
 	uint64_t total = 0;
-	DIR *d = opendir(dir);
+	DIR *d = rt_fdown_opendir(dir);
 	struct dirent *e;
 	if (!d)
 		return 0;
@@ -162,7 +163,7 @@ static uint64_t dir_bytes(const char *dir)
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
 	}
-	closedir(d);
+	rt_fdown_closedir(d);
 	return total;
 }
 
@@ -273,11 +274,12 @@ static int append_line(const char *name, const buf_t *line)
 	char path[RT_CFG_PATH_MAX + 64];
 	struct stat st;
 	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = RT_FDOWN_OPEN(open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
 	if (fd < 0)
 		return -1;
 	int rc = -1;
-	if (fstat(fd, &st) == 0 && rt_fsize_allows((unsigned long long)st.st_size + line->len) == 0) {
+	if (fstat(fd, &st) == 0 && rt_fsize_allows((unsigned long long)st.st_size + line->len) == 0 &&
+	    rt_fdown_usable(fd)) {
 		ssize_t w, w2 = 0;
 		while ((w = write(fd, line->p, line->len)) < 0 && errno == EINTR)
 			;
@@ -298,7 +300,7 @@ static int append_line(const char *name, const buf_t *line)
 		}
 	}
 	int saved = errno;
-	close(fd);
+	rt_fdown_close(fd);
 	errno = saved;
 	return rc;
 }
@@ -310,11 +312,11 @@ static int replace_file(const char *name, const buf_t *content)
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", rt_cfg.profile_dir, name);
 	if (rt_fsize_allows(content->len) != 0)
 		return -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = RT_FDOWN_OPEN(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
 	if (fd < 0)
 		return -1;
 	int rc = rt_write_all(fd, content->p, content->len);
-	if (close(fd) != 0)
+	if (rt_fdown_close(fd) != 0)
 		rc = -1;
 	if (rc == 0 && rename(tmp, path) == 0)
 		return 0;
@@ -478,13 +480,13 @@ static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char 
 static int count_threads(void)
 {
 	int n = 0;
-	DIR *d = opendir("/proc/self/task");
+	DIR *d = rt_fdown_opendir("/proc/self/task");
 	struct dirent *e;
 	if (!d)
 		return -1;
 	while ((e = readdir(d)) != NULL)
 		n += e->d_name[0] != '.';
-	closedir(d);
+	rt_fdown_closedir(d);
 	return n;
 }
 
@@ -642,7 +644,7 @@ static int is_continuous(const char *name)
  * sort together), into oldest; 0 when there is none. */
 static int oldest_continuous(char *oldest, size_t cap)
 {
-	DIR *d = opendir(rt_cfg.profile_dir);
+	DIR *d = rt_fdown_opendir(rt_cfg.profile_dir);
 	struct dirent *e;
 	long best = -1;
 	oldest[0] = 0;
@@ -658,7 +660,7 @@ static int oldest_continuous(char *oldest, size_t cap)
 			snprintf(oldest, cap, "%s", e->d_name);
 		}
 	}
-	closedir(d);
+	rt_fdown_closedir(d);
 	return oldest[0] != 0;
 }
 

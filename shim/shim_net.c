@@ -1,5 +1,6 @@
 /* shim_net.c: connection life-cycle interposers: accept/accept4 open a connection the
- * runtime may track, close ends it (the other ways an fd is closed are shim_fd.c's).
+ * runtime may track, close ends it (the other ways an fd is closed are shim_fd.c's);
+ * the shim's own descriptors are not the service's to close.
  * Forward, report, return; nothing else. */
 #include "shim.h"
 
@@ -30,12 +31,18 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 
 /* Report before the real close: once it returns, another thread may be handed the
  * same fd number by accept or open, and its events must not meet our old state. */
+/* A number the shim owns is not open for the service: as without the shim, its
+ * close of it fails with EBADF, and ours stays open (rt_fdown.c). */
 SHIM_EXPORT int close(int fd)
 {
 	if (rt_fd_tracked(fd)) {
 		int saved = errno;
 		rt_on_close(fd);
 		errno = saved;
+	}
+	if (rt_fd_owned(fd) && rt_on_owned_close(fd)) {
+		errno = EBADF;
+		return -1;
 	}
 	return REAL(close)(fd);
 }

@@ -28,9 +28,10 @@
  *                             CPU on another thread, then ends by HOW: exit (exit(3)),
  *                             _exit (_exit(4)), return (returns 5), segv
  *                             (raise(SIGSEGV)), term (kill(getpid(), SIGTERM)), abort.
- *   closefrom LOGDIR          serves itself a slow request, closes every fd but stdio
- *                             and its listener, opens its log and a pipe again, serves
- *                             four more, and says whether both are still intact.
+ *   closefrom LOGDIR [dl]     four rounds of: a slow request, every fd but stdio and
+ *                             its listener closed at once, its log and 8 pipes opened
+ *                             again (with dl: a new library dlopen'ed), two more
+ *                             requests; says whether the log and pipes stayed intact.
  *   dlstorm LOGDIR PORTFILE SECS DSO
  *                             serves while two threads dlopen/dlsym/dlclose libm,
  *                             libz, libresolv and DSO for SECS seconds; then returns.
@@ -760,40 +761,74 @@ static int mode_exit(int argc, char **argv)
 /* ---- closefrom ---- */
 
 /* What a daemon does after start-up: closes every descriptor but stdio (and here its
- * listener), then opens its own. Whatever the shim keeps open below must not come
- * back to close or write into the new ones. */
+ * listener), then opens its own. Whatever the shim holds at that moment (the files of
+ * the profile it is writing for the slow request just answered, the symboliser's)
+ * must not come back to close or write into the new ones. Four rounds, each: a slow
+ * request, at once every descriptor closed (by a close() loop, or close_range around
+ * the listener), the log and PIPES pipes opened again (a byte in each); with DL, a
+ * library the process had not loaded is dlopen'ed, so the shim's symboliser starts
+ * afresh for the next profile; two more requests; then the log and each pipe must be
+ * what the service opened, holding what it wrote. */
+enum { PIPES = 8, ROUNDS = 4 };
+
+static int pipe_intact(const int p[2], const struct stat *was)
+{
+	struct stat st;
+	char buf[8];
+	return fstat(p[0], &st) == 0 && st.st_ino == was->st_ino && st.st_dev == was->st_dev &&
+	       read(p[0], buf, sizeof buf) == 1 && buf[0] == 'x';
+}
+
+static void close_all_but_listener(int round)
+{
+	if (round % 2 == 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != listen_fd)
+				close(fd);
+		return;
+	}
+	if (listen_fd > 3)
+		close_range(3, (unsigned int)listen_fd - 1, 0);
+	close_range((unsigned int)listen_fd + 1, ~0u, 0);
+}
+
 static int mode_closefrom(int argc, char **argv)
 {
-	struct stat log_st, st;
-	int p[2];
-	char buf[16];
-	(void)argv;
+	static const char *const libs[ROUNDS] = { "libresolv.so.2", "libanl.so.1", "libnss_files.so.2", "libutil.so.1" };
+	int dl = argc > 3 && strcmp(argv[3], "dl") == 0;
+	struct stat log_st, st, pipe_st[PIPES];
+	int p[PIPES][2], ok = 0, log_same = 1, intact = 0;
 	if (argc < 3)
 		return 2;
 	setup_signals();
 	open_access_log();
 	serve_in_background();
-	int ok = self_get("/cpu?ms=150", NULL, 0) == 0; /* the shim has unwound stacks */
-	pthread_mutex_lock(&log_mu);
-	fclose(access_log);
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != listen_fd)
-			close(fd);
-	access_log = NULL;
-	pthread_mutex_unlock(&log_mu);
-	open_access_log();
-	if (fstat(fileno(access_log), &log_st) != 0 || pipe2(p, O_NONBLOCK) != 0)
-		return 1;
-	fprintf(stderr, "log on fd %d, pipe on fds %d and %d\n", fileno(access_log), p[0], p[1]);
-	if (write(p[1], "x", 1) != 1)
-		return 1;
-	for (int i = 0; i < 4; i++)
-		ok += self_get("/cpu?ms=150", NULL, 0) == 0;
-	int log_same = fstat(fileno(access_log), &st) == 0 && st.st_ino == log_st.st_ino &&
-		       st.st_dev == log_st.st_dev;
-	ssize_t got = read(p[0], buf, sizeof buf);
-	printf("served %d; log fd still the log: %s; pipe holds: %.*s\n", ok, log_same ? "yes" : "no",
-	       got > 0 ? (int)got : 4, got > 0 ? buf : "none");
+	for (int round = 0; round < ROUNDS; round++) {
+		ok += self_get("/cpu?ms=150", NULL, 0) == 0; /* the shim writes its profiles now */
+		pthread_mutex_lock(&log_mu);
+		fclose(access_log);
+		close_all_but_listener(round);
+		access_log = NULL;
+		pthread_mutex_unlock(&log_mu);
+		open_access_log();
+		if (fstat(fileno(access_log), &log_st) != 0)
+			return 1;
+		for (int i = 0; i < PIPES; i++)
+			if (pipe2(p[i], O_NONBLOCK) != 0 || fstat(p[i][0], &pipe_st[i]) != 0 ||
+			    write(p[i][1], "x", 1) != 1)
+				return 1;
+		if (dl && !dlopen(libs[round], RTLD_NOW))
+			fprintf(stderr, "dlopen %s: %s\n", libs[round], dlerror());
+		for (int i = 0; i < 2; i++)
+			ok += self_get("/cpu?ms=150", NULL, 0) == 0;
+		log_same &= fstat(fileno(access_log), &st) == 0 && st.st_ino == log_st.st_ino &&
+			    st.st_dev == log_st.st_dev;
+		for (int i = 0; i < PIPES; i++)
+			intact += pipe_intact(p[i], &pipe_st[i]);
+	}
+	fprintf(stderr, "log on fd %d, pipes on fds %d to %d\n", fileno(access_log), p[0][0], p[PIPES - 1][1]);
+	printf("served %d; log fd still the log: %s; pipes intact: %d of %d\n", ok, log_same ? "yes" : "no",
+	       intact, PIPES * ROUNDS);
 	fflush(stdout);
 	return 0;
 }
