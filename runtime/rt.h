@@ -35,12 +35,12 @@ static inline int rt_fd_tracked(int fd)
  * connection's bytes as the newcomer's. */
 RT_API uint64_t rt_fd_token(int fd);
 
-/* The descriptors the shim owns (rt_fdown.c), by number: FREE, OWNED (ours, open) or
- * LOST (the service dup2'ed onto it: the number is the service's now, and our owner
- * only forgets it). Visible here so close() can tell in one byte load that fd is not
+/* The descriptors the shim owns (rt_fdown.c), by number: FREE, OWNED (ours, open),
+ * LENT (ours, handed to a library that closes it with close()), or LOST (the service
+ * dup2'ed onto it: the number is the service's now, and our owner only forgets it). Visible here so close() can tell in one byte load that fd is not
  * ours. Numbers from RT_FDOWN_MAX up are never registered. */
 #define RT_FDOWN_MAX 65536
-enum { RT_FD_FREE = 0, RT_FD_OWNED = 1, RT_FD_LOST = 2 };
+enum { RT_FD_FREE = 0, RT_FD_OWNED = 1, RT_FD_LOST = 2, RT_FD_LENT = 3 };
 extern RT_API _Atomic unsigned char rt_fdown_state[RT_FDOWN_MAX];
 
 static inline int rt_fd_owned(int fd)
@@ -49,22 +49,33 @@ static inline int rt_fd_owned(int fd)
 	       atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) != RT_FD_FREE;
 }
 
-/* close(fd) of a registered number is about to run. Returns 1 when the real close
- * must not run and close() fails with EBADF: the service closing one of ours (it
- * never opened that number; without the shim it was not open for it). Returns 0 to
- * forward: the number is LOST (the service's), or one of the shim's own threads
- * closes it (libdw's files; unregistered here first). Signal-safe. */
+/* How many of the shim's opens are between their system call and the registration of
+ * the number they got: a service's close() meanwhile waits for them (rt_fdown.c). */
+extern RT_API _Atomic int rt_fdown_opening;
+static inline int rt_fd_owned_or_opening(int fd)
+{
+	return rt_fd_owned(fd) || atomic_load_explicit(&rt_fdown_opening, memory_order_relaxed);
+}
+
+/* close(fd) of a registered number, or while the shim opens one, is about to run
+ * (the service's waits, boundedly, for those opens to be registered). Returns 1 when
+ * the real close must not run and close() fails with EBADF: the service closing one
+ * of ours (it never opened that number; without the shim it was not open for it), or
+ * a library on our threads closing one of ours it was not lent (its own number was
+ * closed under it and reused by us). Returns 0 to forward: a number not ours, a LOST
+ * one (the service's), or one lent to a library that closes it itself (libdw's debug
+ * files; unregistered here first). Signal-safe. */
 RT_API int rt_on_owned_close(int fd);
 /* dup2/dup3 onto a registered fd is about to run: if it is the service's call the
  * number becomes LOST (it gets what it asked for; our owner stops using it).
  * rt_on_owned_dup_failed(fd) takes that back when the real call failed. */
 RT_API void rt_on_owned_dup(int fd);
 RT_API void rt_on_owned_dup_failed(int fd);
-/* close_range(first, last, flags) (closefrom: (lowfd, ~0u, 0)) from the service with
- * OWNED numbers inside: runs real over the pieces between them and returns 1 with its
- * result in *rc. Returns 0 when the caller forwards the call unchanged (none of ours
- * inside, only CLOSE_RANGE_CLOEXEC marking: ours are close-on-exec already, or the
- * shim's own call). */
+/* close_range(first, last, flags) (closefrom: (lowfd, ~0u, 0)) from the service:
+ * runs real over the pieces of the range between our OWNED numbers, fenced against
+ * our opens in flight, and returns 1 with its result in *rc. Returns 0 when the
+ * caller forwards the call unchanged: only CLOSE_RANGE_CLOEXEC marking (ours are
+ * close-on-exec already), flags the kernel refuses, or the shim's own call. */
 RT_API int rt_on_close_range_owned(unsigned int first, unsigned int last, int flags,
 				   int (*real)(unsigned int, unsigned int, int), int *rc);
 

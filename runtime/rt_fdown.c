@@ -1,5 +1,5 @@
 /* rt_fdown.c: the descriptors the shim owns (see rt_fdown.h): a table of one byte per
- * descriptor number, FREE / OWNED / LOST. The owner registers a number right after
+ * descriptor number, FREE / OWNED / LENT / LOST. The owner registers a number right after
  * its open and unregisters it right before its close; the interposers in shim/ keep
  * the service's close, close_range, closefrom, dup2 and dup3 from closing ours
  * (rt_on_owned_*). Opening and closing the files themselves stays with their owners.
@@ -36,6 +36,13 @@ static int raw_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
+/* Ours and open: the numbers the service may not close. */
+static int mine(unsigned int fd)
+{
+	unsigned char st = atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed);
+	return st == RT_FD_OWNED || st == RT_FD_LENT;
+}
+
 static int cas(int fd, unsigned char from, unsigned char to)
 {
 	unsigned char expect = from;
@@ -50,23 +57,27 @@ static int cas(int fd, unsigned char from, unsigned char to)
  * counters): an open waits while a range close runs, a range close waits for the opens
  * in flight to be registered. Both waits are bounded (a signal handler may close a
  * range while its own thread is inside our open): past the bound, the old race. A
- * plain close() of one number is not fenced: a service that closes numbers it does not
- * hold does so in a loop upwards, and a fresh number is the lowest free one, behind
- * the loop. */
+ * service's close() waits for the opens in flight too, but announces nothing (close
+ * is hot: one more load, of a counter that is almost always 0): what is left is a
+ * close() that read the counter before our open began and reaches the kernel after
+ * it returned, nanoseconds between a load and a system call. The ones that close
+ * numbers they do not hold are close-everything loops, and they run upwards: a fresh
+ * number, the lowest free one, is mostly behind them. */
 
 enum { WAIT_MAX = 10000 }; /* sched_yield()s: milliseconds */
-static _Atomic int opening, closing;
+_Atomic int rt_fdown_opening;
+static _Atomic int closing;
 
 void rt_fdown_begin(void)
 {
 	for (int i = 0; i < WAIT_MAX; i++) {
-		atomic_fetch_add(&opening, 1);
+		atomic_fetch_add(&rt_fdown_opening, 1);
 		if (!atomic_load(&closing))
 			return;
-		atomic_fetch_sub(&opening, 1);
+		atomic_fetch_sub(&rt_fdown_opening, 1);
 		sched_yield();
 	}
-	atomic_fetch_add(&opening, 1);
+	atomic_fetch_add(&rt_fdown_opening, 1);
 }
 
 /* Registers fd (below the table's end). 0, or -1 when a stale LOST entry names it. */
@@ -93,7 +104,7 @@ int rt_fdown_opened(int fd)
 		fd = to;
 		saved = EMFILE;
 	}
-	atomic_fetch_sub(&opening, 1);
+	atomic_fetch_sub(&rt_fdown_opening, 1);
 	if (fd < 0) {
 		errno = saved;
 		return -1;
@@ -108,7 +119,7 @@ static int disown(int fd)
 {
 	if ((unsigned int)fd >= RT_FDOWN_MAX)
 		return 1;
-	if (cas(fd, RT_FD_OWNED, RT_FD_FREE))
+	if (cas(fd, RT_FD_OWNED, RT_FD_FREE) || cas(fd, RT_FD_LENT, RT_FD_FREE))
 		return 1;
 	if (cas(fd, RT_FD_LOST, RT_FD_FREE))
 		return 0;
@@ -135,11 +146,18 @@ int rt_fdown_usable(int fd)
 	       atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) != RT_FD_LOST;
 }
 
+int rt_fdown_lend(int fd)
+{
+	if (fd >= 0 && fd < RT_FDOWN_MAX)
+		cas(fd, RT_FD_OWNED, RT_FD_LENT);
+	return fd;
+}
+
 unsigned rt_fdown_count(void)
 {
 	unsigned n = 0, h = atomic_load_explicit(&high, memory_order_relaxed);
 	for (unsigned i = 0; i < h; i++)
-		n += atomic_load_explicit(&rt_fdown_state[i], memory_order_relaxed) == RT_FD_OWNED;
+		n += mine(i);
 	return n;
 }
 
@@ -191,35 +209,45 @@ char *rt_fdown_fgets(char *line, int n, FILE *f)
 
 int rt_on_owned_close(int fd)
 {
-	if (rt_tls_depth)
-		return !disown(fd); /* a shim thread's: libdw closing a file we registered */
-	return atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) == RT_FD_OWNED;
+	if (!rt_tls_depth) { /* the service's */
+		for (int i = 0; i < WAIT_MAX && atomic_load(&rt_fdown_opening); i++)
+			sched_yield();
+		return (unsigned int)fd < RT_FDOWN_MAX && mine((unsigned int)fd);
+	}
+	if ((unsigned int)fd >= RT_FDOWN_MAX)
+		return 0;
+	/* One of our threads: a library closing what it was lent goes through. Any other
+	 * number is not its to close: a LOST one is the service's now (left LOST: its
+	 * owner may yet look), an OWNED one another owner's (the library's own number was
+	 * closed under it, then reused by us). */
+	return !cas(fd, RT_FD_LENT, RT_FD_FREE);
 }
 
 void rt_on_owned_dup(int fd)
 {
-	if (!rt_tls_depth)
-		cas(fd, RT_FD_OWNED, RT_FD_LOST);
+	if (!rt_tls_depth && !cas(fd, RT_FD_OWNED, RT_FD_LOST))
+		cas(fd, RT_FD_LENT, RT_FD_LOST);
 }
 
-/* The number still holds our file: dup2 fails before it closes anything. */
+/* The number still holds our file: dup2 fails before it closes anything (a lent one
+ * comes back as OWNED: its library's close is then refused, and the file stays open). */
 void rt_on_owned_dup_failed(int fd)
 {
 	if (!rt_tls_depth)
 		cas(fd, RT_FD_LOST, RT_FD_OWNED);
 }
 
-/* The first OWNED number in [from, last], or -1. */
+/* The first of ours in [from, last], or -1. */
 static long next_owned(unsigned int from, unsigned int last)
 {
 	unsigned int h = atomic_load_explicit(&high, memory_order_relaxed);
 	for (unsigned int i = from; i < h && i <= last; i++)
-		if (atomic_load_explicit(&rt_fdown_state[i], memory_order_relaxed) == RT_FD_OWNED)
+		if (mine(i))
 			return i;
 	return -1;
 }
 
-/* Runs real over [first, last] minus our OWNED numbers. */
+/* Runs real over [first, last] minus our numbers. */
 static int close_around(unsigned int first, unsigned int last, int flags,
 			int (*real)(unsigned int, unsigned int, int))
 {
@@ -239,7 +267,7 @@ int rt_on_close_range_owned(unsigned int first, unsigned int last, int flags,
 	if (rt_tls_depth || ((unsigned int)flags & ~(unsigned int)CLOSE_RANGE_UNSHARE) || first > last)
 		return 0;
 	atomic_fetch_add(&closing, 1);
-	for (int i = 0; i < WAIT_MAX && atomic_load(&opening); i++)
+	for (int i = 0; i < WAIT_MAX && atomic_load(&rt_fdown_opening); i++)
 		sched_yield();
 	*rc = close_around(first, last, flags, real);
 	int saved = errno;

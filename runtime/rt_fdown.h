@@ -5,9 +5,10 @@
  * its own reused numbers closed or written by us later. The interposers in shim/
  * consult the table through rt.h (rt_fd_owned, one byte load); the policy is here.
  *
- * A number's state: FREE, OWNED (ours, open), or LOST: the service dup2'ed onto it,
- * so the number is the service's now and the owner must neither use nor close it; the
- * owner's rt_fdown_close then only forgets it.
+ * A number's state: FREE, OWNED (ours, open), LENT (ours, closed by the library it
+ * was handed to), or LOST: the service dup2'ed onto it, so the number is the
+ * service's now and the owner must neither use nor close it; the owner's
+ * rt_fdown_close then only forgets it.
  *
  * Context: any thread. Lock-free, no allocation: the interposers run these from any
  * host call, signal handlers included. Numbers >= RT_FDOWN_MAX are not tracked (they
@@ -35,6 +36,12 @@ int rt_fdown_opened(int fd);
  * (then it is the service's and stays open). 0, or the real close's -1. */
 int rt_fdown_close(int fd);
 
+/* fd (registered) is handed to a library that closes it itself with close() (libdw
+ * with a debug file): that close, on one of our threads, then unregisters it. Any
+ * other close() from our threads of a registered number is refused: a library whose
+ * own descriptor the service closed would otherwise close ours, reused. Returns fd. */
+int rt_fdown_lend(int fd);
+
 /* Unregisters fd without closing it: it turned out not to hold the owner's file. */
 void rt_fdown_forget(int fd);
 
@@ -52,7 +59,7 @@ int rt_fdown_closedir(DIR *d);
 /* fgets that stops (NULL) once the stream's descriptor is LOST. */
 char *rt_fdown_fgets(char *line, int n, FILE *f);
 
-/* How many numbers are OWNED now (tests, stats). */
+/* How many numbers are ours (OWNED or LENT) now (tests). */
 unsigned rt_fdown_count(void);
 
 #endif

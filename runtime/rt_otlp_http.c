@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "rt_cfg.h"
+#include "rt_fdown.h"
 #include "rt_init.h"
 
 /* OpenSSL's flag (openssl/crypto.h), not included: its headers need not be here. */
@@ -135,6 +137,21 @@ static void set_tls(CURL *e, const rt_cfg_otlp_t *cfg)
 		curl.easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
 }
 
+/* Curl's connection sockets are the shim's (rt_fdown.c): a service closing every
+ * descriptor leaves them open, and its numbers are never closed by curl. Curl's other
+ * descriptors (the threaded resolver's wake-up pair, TLS files read) are its own. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg, (void)purpose;
+	return RT_FDOWN_OPEN(socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
+}
+
+static int close_socket(void *arg, curl_socket_t fd)
+{
+	(void)arg;
+	return rt_fdown_close(fd);
+}
+
 rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char *err,
 				 size_t errcap)
 {
@@ -170,6 +187,8 @@ rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char
 	curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
 	curl.easy_setopt(e, CURLOPT_USERAGENT, "otshim-otlp/0.1");
 	curl.easy_setopt(e, CURLOPT_POST, 1L);
+	curl.easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl.easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 	return h;
 fail:
 	snprintf(err, errcap, "cannot set up the HTTP client (out of memory)");

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "rt_fdown.h"
 #include "rt_perfmap.h"
 #include "rt_traceparent.h"
+#include "rt_util.h"
 
 struct rt_symbols {
 	Dwfl *dwfl;
@@ -61,9 +63,15 @@ static char *debuginfo_path;
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp)
 {
+	Dwarf_Addr start, end;
+	if (strcmp(name, "[vdso]") == 0) { /* our own mapping of it (see report_vdso) */
+		dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+		*elfp = elf_memory((char *)(uintptr_t)start, (size_t)(end - start));
+		return -1;
+	}
 	int fd = RT_FDOWN_OPEN(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
 	if (fd < 0 || *elfp)
-		return fd;
+		return rt_fdown_lend(fd);
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
 	if (e && elf_kind(e) == ELF_K_ELF && elf_cntl(e, ELF_C_FDREAD) == 0) {
 		*elfp = e;
@@ -71,7 +79,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 		return -1;
 	}
 	elf_end(e);
-	return fd;
+	return rt_fdown_lend(fd);
 }
 
 /* Is fd the debug file of mod: the same build id, or without one the debuglink's CRC? */
@@ -107,7 +115,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	int fd = RT_FDOWN_OPEN(dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
 							   debuglink, crc, debuginfo_file_name));
 	if (fd >= 0)
-		return fd;
+		return rt_fdown_lend(fd);
 	const char *slash = file_name ? strrchr(file_name, '/') : NULL;
 	struct stat main_st, st;
 	if (!slash || file_name[0] != '/' || !debuglink || strchr(debuglink, '/') ||
@@ -121,7 +129,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 		/* Not the main file by another name, and really its debug file. */
 		if (fstat(fd, &st) == 0 && (st.st_ino != main_st.st_ino || st.st_dev != main_st.st_dev) &&
 		    debug_file_matches(mod, fd, crc) && (*debuginfo_file_name = strdup(path)))
-			return fd;
+			return rt_fdown_lend(fd);
 		rt_fdown_close(fd);
 	}
 	errno = 0;
@@ -134,6 +142,61 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
+/* ---- the modules: /proc/self/maps through memory ----
+ * dwfl_linux_proc_report reads the maps through a stream of its own: a descriptor the
+ * service could close and reuse while libdw reads, which libdw's fclose would then
+ * close. So the file is read here (on a registered descriptor), the modules reported
+ * from a copy in memory, and the vDSO, which only the auxiliary vector names, reported
+ * from our own mapping of it (find_elf reads it there, not from /proc/self/mem). */
+
+static char *read_maps(size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	*len = 0;
+	int fd = RT_FDOWN_OPEN(open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
+	if (fd < 0)
+		return NULL;
+	for (ssize_t k = 1; k > 0 && rt_fdown_usable(fd);) {
+		if (*len + 4096 > cap && rt_grow((void **)&buf, &cap, *len + 65536, 1) != 0)
+			break;
+		if ((k = read(fd, buf + *len, cap - *len)) > 0)
+			*len += (size_t)k;
+	}
+	rt_fdown_close(fd);
+	return buf;
+}
+
+static void report_vdso(Dwfl *dwfl, const char *maps, size_t len)
+{
+	uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	for (const char *l = maps; base && l < maps + len;) {
+		const char *nl = memchr(l, '\n', (size_t)(maps + len - l));
+		size_t n = nl ? (size_t)(nl - l) : (size_t)(maps + len - l);
+		unsigned long start, end;
+		if (n > 7 && memcmp(l + n - 6, "[vdso]", 6) == 0 && sscanf(l, "%lx-%lx", &start, &end) == 2 &&
+		    start == base) {
+			dwfl_report_module(dwfl, "[vdso]", start, end);
+			return;
+		}
+		l += n + 1;
+	}
+}
+
+static int report_modules(Dwfl *dwfl)
+{
+	size_t len;
+	char *maps = read_maps(&len);
+	FILE *f = maps && len ? fmemopen(maps, len, "r") : NULL;
+	int rc = f ? dwfl_linux_proc_maps_report(dwfl, f) : -1;
+	if (f)
+		fclose(f);
+	if (rc == 0)
+		report_vdso(dwfl, maps, len);
+	free(maps);
+	return rc;
+}
+
 rt_symbols_t *rt_symbols_open(void)
 {
 	rt_symbols_t *s = calloc(1, sizeof *s);
@@ -143,7 +206,7 @@ rt_symbols_t *rt_symbols_open(void)
 	if (!s->dwfl)
 		goto fail;
 	dwfl_report_begin(s->dwfl);
-	if (dwfl_linux_proc_report(s->dwfl, getpid()) != 0)
+	if (report_modules(s->dwfl) != 0)
 		goto fail;
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0)
 		goto fail;

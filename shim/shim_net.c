@@ -40,7 +40,7 @@ SHIM_EXPORT int close(int fd)
 		rt_on_close(fd);
 		errno = saved;
 	}
-	if (rt_fd_owned(fd) && rt_on_owned_close(fd)) {
+	if (rt_fd_owned_or_opening(fd) && rt_on_owned_close(fd)) {
 		errno = EBADF;
 		return -1;
 	}

@@ -12,7 +12,8 @@
 #      service): no partial or temporary file left visible, the index whole lines only.
 #   3. the descriptor limit (ulimit -n 64, held full by idle connections): the shim
 #      holds back rather than take the service's last descriptors, and counts it; it
-#      keeps no more descriptors for good than a fixed few (compared with no shim).
+#      keeps no descriptors for good but libdw's separate debug files (compared with no
+#      shim), so at its limit the service holds almost as many connections as without.
 #   4. a flood of 10,000 slow requests: files within the rate limit and the disk cap,
 #      written + dropped = slow, RSS flat between the first 2,000 and the last 8,000.
 #   5. 10,000 idle keep-alive connections on an epoll server: the shim's memory per
@@ -305,6 +306,7 @@ touch "$WORK/release"
 wait "$HOLDER"
 wait_for 5 sockets_le "$SPID" 1
 kept_shim=$(nonsockets "$SPID")
+kept_debug=$(find "/proc/$SPID/fd" -mindepth 1 -printf '%l\n' 2>/dev/null | grep -c -e '^/usr/lib/debug/' -e '\.debug$')
 got3=$(slow 2)
 wait_for 5 index_ge "$dir" 3
 sleep 0.2
@@ -335,16 +337,16 @@ check "fd limit: the slow requests there dropped as such ($dfd of 6), the others
 	eval '[ "$dfd" -ge 2 ] && [ "$dfd" -le 6 ] && [ "$wr" -ge 1 ] && [ $((dfd + wr)) -eq "$sl" ]'
 check "fd limit: one line for the fault (Too many open files), one when it is over" \
 	eval '[ "$(lines emfile "$FAIL_LINE.*Too many open files")" -eq 1 ] && [ "$(lines emfile "$FAIL_LINE")" -eq 1 ] && [ "$(lines emfile "$AGAIN_LINE")" -eq 1 ]'
-# What the shim keeps for good: libdw's open module files (about 15 for the demo
-# server). Closing them once mapped closed a daemon's reopened log (process.sh), so
-# they stay: a known cost, reported, not counted as a failure.
-T_N=$((T_N + 1))
-if [ "$kept" -le 3 ]; then r=ok; else r="not ok"; fi
-echo "$r $T_N - fd limit: the shim keeps at most 3 descriptors for good ($kept) # TODO libdw keeps each module's file open"
+# What the shim keeps for good: libdw keeps no module's file open (rt_symbols.c hands
+# it each mapped and read whole), only the separate debug files it found (under
+# /usr/lib/debug, or a .debug beside the file), registered as the shim's (rt_fdown.c).
+check "fd limit: the shim keeps at most 3 descriptors for good ($kept), each a debug file ($kept_debug)" \
+	eval '[ "$kept" -le 3 ] && [ "$kept" -le "$kept_debug" ]'
 # At the limit the service holds as many connections as without the shim, but for
-# those (and one the shim may have held for a moment as the last was accepted).
+# those (and one the shim may have held for a moment as the last was accepted): with
+# libdw's module files kept, 42 of 58.
 check "fd limit: and at the limit takes no more than those ($held_shim connections, $held_plain without)" \
-	[ $((held_plain - held_shim)) -le $((kept + 1)) ]
+	eval '[ $((held_plain - held_shim)) -le $((kept + 1)) ] && [ $((held_plain - held_shim)) -le 4 ]'
 
 # ---- 4. a flood of 10,000 slow requests ----
 

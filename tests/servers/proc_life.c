@@ -28,10 +28,11 @@
  *                             CPU on another thread, then ends by HOW: exit (exit(3)),
  *                             _exit (_exit(4)), return (returns 5), segv
  *                             (raise(SIGSEGV)), term (kill(getpid(), SIGTERM)), abort.
- *   closefrom LOGDIR [dl]     four rounds of: a slow request, every fd but stdio and
- *                             its listener closed at once, its log and 8 pipes opened
- *                             again (with dl: a new library dlopen'ed), two more
- *                             requests; says whether the log and pipes stayed intact.
+ *   closefrom LOGDIR [dl]     four rounds of: 4 slow requests, repeatedly every fd but
+ *                             stdio and its listener closed and its log and 8 pipes
+ *                             opened again (with dl: then a new library dlopen'ed),
+ *                             two more requests; says whether the log and pipes
+ *                             stayed intact.
  *   dlstorm LOGDIR PORTFILE SECS DSO
  *                             serves while two threads dlopen/dlsym/dlclose libm,
  *                             libz, libresolv and DSO for SECS seconds; then returns.
@@ -763,25 +764,45 @@ static int mode_exit(int argc, char **argv)
 /* What a daemon does after start-up: closes every descriptor but stdio (and here its
  * listener), then opens its own. Whatever the shim holds at that moment (the files of
  * the profile it is writing for the slow request just answered, the symboliser's)
- * must not come back to close or write into the new ones. Four rounds, each: a slow
- * request, at once every descriptor closed (by a close() loop, or close_range around
- * the listener), the log and PIPES pipes opened again (a byte in each); with DL, a
+ * must not come back to close or write into the new ones. Four rounds, each: four
+ * slow requests at once, then over and over while the shim writes their profiles
+ * (until its index file has their lines, 1.5 s at most; without the shim CYCLES
+ * times) every descriptor closed (by a close() loop, or close_range around the
+ * listener) and the log and PIPES pipes opened again, a byte in each; with DL, a
  * library the process had not loaded is dlopen'ed, so the shim's symboliser starts
- * afresh for the next profile; two more requests; then the log and each pipe must be
- * what the service opened, holding what it wrote. */
-enum { PIPES = 8, ROUNDS = 4 };
+ * afresh for the next profile; two more requests. Before each closing, and at the
+ * end, the log and every pipe must still be what the service opened, holding what it
+ * wrote. */
+enum { PIPES = 8, CYCLES = 6, ROUNDS = 4, SLOW_BATCH = 4 };
 
-static int pipe_intact(const int p[2], const struct stat *was)
+/* Lines in the shim's index file (OTSHIM_PROFILE_DIR/index.jsonl); -1 without. */
+static long index_lines(void)
 {
-	struct stat st;
-	char buf[8];
-	return fstat(p[0], &st) == 0 && st.st_ino == was->st_ino && st.st_dev == was->st_dev &&
-	       read(p[0], buf, sizeof buf) == 1 && buf[0] == 'x';
+	const char *dir = getenv("OTSHIM_PROFILE_DIR");
+	char path[4096], buf[4096];
+	long n = 0;
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof path, "%s/index.jsonl", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (ssize_t k; (k = read(fd, buf, sizeof buf)) > 0;)
+		for (ssize_t i = 0; i < k; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return n;
 }
 
-static void close_all_but_listener(int round)
+
+struct reopened {
+	int p[PIPES][2];
+	struct stat log_st, pipe_st[PIPES];
+};
+
+static void close_all_but_listener(int how)
 {
-	if (round % 2 == 0) {
+	if (how % 2 == 0) {
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != listen_fd)
 				close(fd);
@@ -792,43 +813,101 @@ static void close_all_but_listener(int round)
 	close_range((unsigned int)listen_fd + 1, ~0u, 0);
 }
 
+static int reopen_all(struct reopened *r, int how)
+{
+	pthread_mutex_lock(&log_mu);
+	fclose(access_log);
+	close_all_but_listener(how);
+	access_log = NULL;
+	pthread_mutex_unlock(&log_mu);
+	open_access_log();
+	if (fstat(fileno(access_log), &r->log_st) != 0)
+		return -1;
+	for (int i = 0; i < PIPES; i++)
+		if (pipe2(r->p[i], O_NONBLOCK) != 0 || fstat(r->p[i][0], &r->pipe_st[i]) != 0 ||
+		    write(r->p[i][1], "x", 1) != 1)
+			return -1;
+	return 0;
+}
+
+/* Adds to *intact the pipes that are still ours with their one byte; 0 when the log
+ * is not the file opened any more. */
+static int still_intact(const struct reopened *r, int *intact)
+{
+	struct stat st;
+	char buf[8];
+	for (int i = 0; i < PIPES; i++) {
+		int same = fstat(r->p[i][0], &st) == 0 && st.st_ino == r->pipe_st[i].st_ino &&
+			   st.st_dev == r->pipe_st[i].st_dev;
+		ssize_t k = same ? read(r->p[i][0], buf, sizeof buf) : -1;
+		*intact += k == 1 && buf[0] == 'x';
+		if (!(k == 1 && buf[0] == 'x'))
+			fprintf(stderr, "pipe on fds %d, %d: %s\n", r->p[i][0], r->p[i][1],
+				!same ? "not the pipe opened" : k < 0 ? strerror(errno) : "other bytes");
+	}
+	int log_same = fstat(fileno(access_log), &st) == 0 && st.st_ino == r->log_st.st_ino &&
+		       st.st_dev == r->log_st.st_dev;
+	if (!log_same)
+		fprintf(stderr, "log on fd %d: not the file opened\n", fileno(access_log));
+	return log_same;
+}
+
+static void *slow_get_main(void *arg)
+{
+	*(int *)arg = self_get("/cpu?ms=150", NULL, 0) == 0;
+	if (!*(int *)arg)
+		fprintf(stderr, "a slow request failed\n");
+	return NULL;
+}
+
+/* n slow requests at once: the shim then writes n profile sets in a row. */
+static int slow_batch(int n)
+{
+	pthread_t t[SLOW_BATCH];
+	int got[SLOW_BATCH] = { 0 }, ok = 0;
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&t[i], NULL, slow_get_main, &got[i]) != 0)
+			return ok;
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		ok += got[i];
+	}
+	return ok;
+}
+
 static int mode_closefrom(int argc, char **argv)
 {
 	static const char *const libs[ROUNDS] = { "libresolv.so.2", "libanl.so.1", "libnss_files.so.2", "libutil.so.1" };
 	int dl = argc > 3 && strcmp(argv[3], "dl") == 0;
-	struct stat log_st, st, pipe_st[PIPES];
-	int p[PIPES][2], ok = 0, log_same = 1, intact = 0;
+	struct reopened r;
+	int ok = 0, log_same = 1, intact = 0, cycles = 0;
 	if (argc < 3)
 		return 2;
 	setup_signals();
 	open_access_log();
 	serve_in_background();
 	for (int round = 0; round < ROUNDS; round++) {
-		ok += self_get("/cpu?ms=150", NULL, 0) == 0; /* the shim writes its profiles now */
-		pthread_mutex_lock(&log_mu);
-		fclose(access_log);
-		close_all_but_listener(round);
-		access_log = NULL;
-		pthread_mutex_unlock(&log_mu);
-		open_access_log();
-		if (fstat(fileno(access_log), &log_st) != 0)
-			return 1;
-		for (int i = 0; i < PIPES; i++)
-			if (pipe2(p[i], O_NONBLOCK) != 0 || fstat(p[i][0], &pipe_st[i]) != 0 ||
-			    write(p[i][1], "x", 1) != 1)
+		long before = index_lines();
+		ok += slow_batch(SLOW_BATCH); /* the shim writes their profiles now */
+		uint64_t end = clock_ns(CLOCK_MONOTONIC) + 1500000000ull;
+		for (int c = 0; before < 0 ? c < CYCLES : c == 0 || (index_lines() < before + SLOW_BATCH &&
+		     clock_ns(CLOCK_MONOTONIC) < end); c++, cycles++) {
+			if (round + c > 0)
+				log_same &= still_intact(&r, &intact);
+			if (reopen_all(&r, c) != 0)
 				return 1;
+			nap_ms(2);
+		}
 		if (dl && !dlopen(libs[round], RTLD_NOW))
 			fprintf(stderr, "dlopen %s: %s\n", libs[round], dlerror());
 		for (int i = 0; i < 2; i++)
 			ok += self_get("/cpu?ms=150", NULL, 0) == 0;
-		log_same &= fstat(fileno(access_log), &st) == 0 && st.st_ino == log_st.st_ino &&
-			    st.st_dev == log_st.st_dev;
-		for (int i = 0; i < PIPES; i++)
-			intact += pipe_intact(p[i], &pipe_st[i]);
 	}
-	fprintf(stderr, "log on fd %d, pipes on fds %d to %d\n", fileno(access_log), p[0][0], p[PIPES - 1][1]);
-	printf("served %d; log fd still the log: %s; pipes intact: %d of %d\n", ok, log_same ? "yes" : "no",
-	       intact, PIPES * ROUNDS);
+	log_same &= still_intact(&r, &intact);
+	fprintf(stderr, "log on fd %d, pipes on fds %d to %d; %d closings, pipes intact: %d of %d\n",
+		fileno(access_log), r.p[0][0], r.p[PIPES - 1][1], cycles, intact, PIPES * cycles);
+	printf("served %d; log fd still the log: %s; every pipe intact: %s\n", ok, log_same ? "yes" : "no",
+	       intact == PIPES * cycles ? "yes" : "no");
 	fflush(stdout);
 	return 0;
 }
