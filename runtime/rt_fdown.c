@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rt_thread.h"
@@ -29,11 +28,16 @@ _Atomic unsigned char rt_fdown_state[RT_FDOWN_MAX];
 /* One past the highest number ever registered: bounds the scans of close_range. */
 static _Atomic unsigned int high;
 
-/* Our own closes bypass the close() interposer: its view of the table is the
- * service's, and the number is unregistered (or never was) when we get here. */
-static int raw_close(int fd)
+/* Our own closes go through libc's close() (a sanitizer's interceptor must see them:
+ * TSan tracks descriptors), past our interposer, which this flag tells to forward: the
+ * number is unregistered by then, or a fresh one of ours that is not registered. */
+static __thread int closing_own __attribute__((tls_model("initial-exec")));
+static int own_close(int fd)
 {
-	return (int)syscall(SYS_close, fd);
+	closing_own = 1;
+	int rc = close(fd);
+	closing_own = 0;
+	return rc;
 }
 
 /* Ours and open: the numbers the service may not close. */
@@ -100,9 +104,9 @@ int rt_fdown_opened(int fd)
 	 * and would forget ours): a copy higher up, each try above the last. */
 	for (int tries = 0; fd >= 0 && (fd < 3 || claim(fd) != 0); tries++) {
 		int to = tries < 8 ? fcntl(fd, F_DUPFD_CLOEXEC, fd < 3 ? 3 : fd + 1) : -1;
-		raw_close(fd);
-		fd = to;
-		saved = EMFILE;
+		own_close(fd);
+		if ((fd = to) < 0)
+			saved = EMFILE;
 	}
 	atomic_fetch_sub(&rt_fdown_opening, 1);
 	if (fd < 0) {
@@ -131,7 +135,7 @@ int rt_fdown_close(int fd)
 {
 	if (fd < 0)
 		return 0;
-	return disown(fd) ? raw_close(fd) : 0;
+	return disown(fd) ? own_close(fd) : 0;
 }
 
 void rt_fdown_forget(int fd)
@@ -209,12 +213,15 @@ char *rt_fdown_fgets(char *line, int n, FILE *f)
 
 int rt_on_owned_close(int fd)
 {
+	if (closing_own)
+		return 0;
 	if (!rt_tls_depth) { /* the service's */
 		for (int i = 0; i < WAIT_MAX && atomic_load(&rt_fdown_opening); i++)
 			sched_yield();
 		return (unsigned int)fd < RT_FDOWN_MAX && mine((unsigned int)fd);
 	}
-	if ((unsigned int)fd >= RT_FDOWN_MAX)
+	if ((unsigned int)fd >= RT_FDOWN_MAX ||
+	    atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) == RT_FD_FREE)
 		return 0;
 	/* One of our threads: a library closing what it was lent goes through. Any other
 	 * number is not its to close: a LOST one is the service's now (left LOST: its
