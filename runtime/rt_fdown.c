@@ -165,6 +165,15 @@ unsigned rt_fdown_count(void)
 	return n;
 }
 
+/* The threads counted in the fences did not come along: a count left above 0 would
+ * make every close() in the child wait. Their descriptors did: still registered. */
+void rt_fdown_fork_child(void)
+{
+	atomic_store(&rt_fdown_opening, 0);
+	atomic_store(&closing, 0);
+	closing_own = 0;
+}
+
 /* ---- stdio and dirent ---- */
 
 FILE *rt_fdown_fopen(const char *path)

@@ -59,6 +59,9 @@ int rt_fdown_closedir(DIR *d);
 /* fgets that stops (NULL) once the stream's descriptor is LOST. */
 char *rt_fdown_fgets(char *line, int n, FILE *f);
 
+/* In a fork child (the forking thread, before any other runs): the fences reset. */
+void rt_fdown_fork_child(void);
+
 /* How many numbers are ours (OWNED or LENT) now (tests). */
 unsigned rt_fdown_count(void);
 

@@ -14,6 +14,7 @@
 #include "rt_cpuprof.h"
 #include "rt_cputimer.h"
 #include "rt_export.h"
+#include "rt_fdown.h"
 #include "rt_heap.h"
 #include "rt_log.h"
 #include "rt_memprobe.h"
@@ -68,6 +69,7 @@ static void fork_child(void)
 	rt_heap_fork_parent();
 	rt_worker_fork_parent();
 	rt_conn_fork_parent();
+	rt_fdown_fork_child();
 	rt_treg_fork_child();
 	rt_memprobe_fork_child();
 	rt_threadprof_fork_child();
