@@ -11,6 +11,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "rt_fdown.h"
+
 /* ---- the file's text ---- */
 
 static const char *skip_space(const char *p, const char *end)
@@ -159,13 +161,13 @@ int rt_restart_probe(pid_t tid, rt_restart_state_t *st)
 {
 	char path[64], buf[256];
 	path_of(tid, path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return -1;
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
 		;
-	close(fd);
+	rt_fdown_close(fd);
 	if (n <= 0)
 		return -1;
 	return rt_restart_parse(buf, (size_t)n, st);

@@ -254,11 +254,11 @@ static int blocks_our_signal(pid_t tid)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return -1;
 	ssize_t k = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	rt_fdown_close(fd);
 	if (k <= 0)
 		return -1;
 	buf[k] = 0;
