@@ -251,7 +251,7 @@ done
 EINTR_RACE_MAX=3
 eintr_run eintr-threads 2 3 SIGSRV_EINTR=count
 n_eintr=$(field "$EINTR" eintr)
-check "thread-stack captures interrupt no sleeping call: $n_eintr EINTR (at most $EINTR_RACE_MAX for the race; $SENT of 6 answered)" \
+check "thread-stack captures spare sleeping calls but for the probe-to-signal race: $n_eintr EINTR, at most $EINTR_RACE_MAX over 6 captures (8-13 when every thread was signalled; $SENT of 6 answered)" \
 	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le $EINTR_RACE_MAX ] && [ '$SENT' = 6 ]"
 # Each slow request's threads profile still has the main thread (thread_id = its pid),
 # held back in poll: its one frame, poll in libc, and why the rest is missing.
@@ -277,7 +277,7 @@ check "  the threads profiles hold the poll-sleeping main thread: one frame (pol
 # this, 7-8 EINTRs, all the main thread's.
 EINTR_WAIT_FOR='continuous-cpu-*' eintr_run eintr-whole 2 3 SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1
 n_eintr=$(field "$EINTR" eintr)
-check "a whole-process profile interrupts no sleeping call: $n_eintr EINTR (at most $EINTR_RACE_MAX for the race)" \
+check "a whole-process profile spares sleeping calls but for a tick on an exiting thread: $n_eintr EINTR, at most $EINTR_RACE_MAX (7-13 when shim threads blocked SIGPROF)" \
 	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le $EINTR_RACE_MAX ] && [ '$SENT' = 6 ]"
 shim_cpu=$(for f in "$WORK"/eintr-whole/prof/continuous-cpu-*.pb.gz; do [ -e "$f" ] && pprof -traces "$f"; done |
 	grep -c '\[otshim thread: otshim-')
