@@ -140,6 +140,8 @@ san_check() {
 tsan_check() {
 	if [ "$SAN" = thread ]; then san_check "$@"; else shift; check "$@"; fi
 }
+# Why a CPU sample's callers may be wrong under TSan (rt_sigprof.c: its sigaction).
+TSAN_STALE="TSan runs our SIGPROF handler deferred, at its next safe point: a sample's frames above the leaf may be stale"
 # Why a thread asleep in read or accept cannot answer the capture under TSan.
 TSAN_DEFERS="TSan (gcc 12's runtime) holds a signal arriving in read or accept until the thread's next intercepted call: a thread asleep there does not answer the capture"
 # Why heap checks cannot hold under a sanitizer: its runtime, preloaded first, owns

@@ -179,6 +179,7 @@ wait "$load"
 pprof -top "$WORK/py.cpu.pb.gz" >"$WORK/py.cpu.top"
 pysamples=$(pprof -raw "$WORK/py.cpu.pb.gz" | awk '/^Samples:/ { s = 1; next } /^Locations/ { s = 0 } s && $1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }')
 diag "python under load: $pysamples samples; the process used $((ticks1 - ticks0))0 ms of CPU meanwhile, the profile shows $(sed -n 's/.*Total samples = \([^ ]*\).*/\1/p' "$WORK/py.cpu.top")"
+diag "the load: $(grep -h -E 'requests in|Socket errors|Non-2xx' "$WORK/wrk.out" 2>/dev/null | tr -s ' ' | tr '\n' ';'); python $(kill -0 "$PYPID" 2>/dev/null && echo alive || echo gone), in $(cut -c1-40 "/proc/$PYPID/task/$PYPID/syscall" 2>/dev/null)"
 diag "$(sed -n '/flat%/,+4p' "$WORK/py.cpu.top")"
 # How busy python gets, and how much of its CPU the sanitizer's own interceptors take
 # outside the interpreter, is the instrumented runtime's and the machine's to decide.

@@ -300,7 +300,9 @@ check "  the answered slow requests ($n_ok) have index lines ($(nlines "$D3/prof
 st_samples=$(index_samples "$D3/prof")
 check "  they were sampled (samples: $st_samples)" bash -c "echo '$st_samples' | grep -q '[1-9]'"
 f=$(richest_cpu "$D3/prof")
-check "  a slow request's CPU profile reads in go tool pprof with alloc_some in it" \
+check "  a slow request's CPU profile reads in go tool pprof" \
+	bash -c "[ -n '$f' ] && go tool pprof -top '$D3/prof/$f' 2>/dev/null | grep -q '^Type: cpu'"
+tsan_check "$TSAN_STALE" "  with alloc_some in it" \
 	bash -c "[ -n '$f' ] && go tool pprof -top '$D3/prof/$f' 2>/dev/null | grep -q alloc_some"
 whole_n=$(pprof -raw "$D3/whole.pb.gz" | sed -n '/^Samples:/,/^Locations/p' | grep -c '^ *[0-9]')
 check "  the whole-process profile over the run reads in go tool pprof ($whole_n samples), stress frames in it" \
