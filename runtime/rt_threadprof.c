@@ -294,6 +294,23 @@ static int held_back(pid_t tid, rt_thread_stack_t *t)
 	return 1;
 }
 
+/* held_back, taken again when it took long: a thread seen running may enter poll
+ * before our signal lands, and the time from the probe to the signal is that window.
+ * A probe costs some microseconds; one that took longer was most likely preempted
+ * (on a busy machine, for milliseconds), and its answer is stale by then. */
+#define PROBE_FRESH_NS 100000ull
+#define PROBE_TRIES 4
+static int held_back_fresh(pid_t tid, rt_thread_stack_t *t)
+{
+	for (int i = 1;; i++) {
+		uint64_t t0 = rt_mono_ns();
+		if (held_back(tid, t))
+			return 1;
+		if (rt_mono_ns() - t0 < PROBE_FRESH_NS || i == PROBE_TRIES)
+			return 0;
+	}
+}
+
 const char *rt_threadprof_held_back_why(int why)
 {
 	switch (why) {
@@ -358,7 +375,7 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 			c->threads[i].internal = 1;
 			continue;
 		}
-		if (held_back(tids[i], &c->threads[i])) {
+		if (held_back_fresh(tids[i], &c->threads[i])) {
 			atomic_store(&s[i].state, S_IDLE);
 			continue;
 		}

@@ -245,14 +245,19 @@ done
 # Thread-stack captures (one per slow request) signal only the threads a signal cannot
 # make fail with EINTR under SA_RESTART (running, or asleep in a call the kernel
 # restarts: runtime/rt_restart.h); the others (the main thread here sleeps in poll)
-# get their leaf frame from /proc and a "stack" label. A race stays: a thread seen
-# running that enters poll before the signal lands. The code before this gave 8-13
-# EINTRs here; what the race leaves measured 0-2 on a loaded 2-core machine.
-EINTR_RACE_MAX=3
+# get their leaf frame from /proc and a "stack" label. A race stays: /proc says
+# "running" for a thread that is runnable, not yet back from a call it was woken in
+# (its timeout expired): signalled then, poll and the like still return EINTR. The
+# /mix threads here sleep 1 ms at a time in such calls, which is the worst case; the
+# main thread sleeps in poll (50 ms) and was interrupted at every capture before.
+# Measured over 8 runs on this 2-core machine: 0-3 in all, 0-1 in main; every thread
+# signalled (the code before): 8-13 in all, 5-6 in main.
 eintr_run eintr-threads 2 3 SIGSRV_EINTR=count
-n_eintr=$(field "$EINTR" eintr)
-check "thread-stack captures spare sleeping calls but for the probe-to-signal race: $n_eintr EINTR, at most $EINTR_RACE_MAX over 6 captures (8-13 when every thread was signalled; $SENT of 6 answered)" \
-	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le $EINTR_RACE_MAX ] && [ '$SENT' = 6 ]"
+n_eintr=$(field "$EINTR" eintr) n_main=$(field "$EINTR" main)
+check "thread-stack captures: the main thread, asleep in poll at each of 6 captures, interrupted at most once ($n_main)" \
+	bash -c "[ -n '$n_main' ] && [ '$n_main' -le 1 ] && [ '$SENT' = 6 ]"
+check "  all threads, the /mix ones in 1 ms sleeps too: at most 6 EINTRs ($n_eintr; 8-13 before)" \
+	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le 6 ]"
 # Each slow request's threads profile still has the main thread (thread_id = its pid),
 # held back in poll: its one frame, poll in libc, and why the rest is missing.
 main_held=0 n_threads=0
@@ -275,6 +280,7 @@ check "  the threads profiles hold the poll-sleeping main thread: one frame (pol
 # it is not passed on to a service thread asleep in poll. The race here: a tick on a
 # thread that is exiting (or blocks SIGPROF) is still given to another thread. Before
 # this, 7-8 EINTRs, all the main thread's.
+EINTR_RACE_MAX=3
 EINTR_WAIT_FOR='continuous-cpu-*' eintr_run eintr-whole 2 3 SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1
 n_eintr=$(field "$EINTR" eintr)
 check "a whole-process profile spares sleeping calls but for a tick on an exiting thread: $n_eintr EINTR, at most $EINTR_RACE_MAX (7-13 when shim threads blocked SIGPROF)" \
