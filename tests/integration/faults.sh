@@ -335,8 +335,11 @@ check "fd limit: near it (52 of 64 in use) the shim held back: $near_fd of 2 slo
 	[ "$near_fd" -ge 1 ]
 check "fd limit: the slow requests there dropped as such ($dfd of 6), the others written ($wr of 3)" \
 	eval '[ "$dfd" -ge 2 ] && [ "$dfd" -le 6 ] && [ "$wr" -ge 1 ] && [ $((dfd + wr)) -eq "$sl" ]'
-check "fd limit: one line for the fault (Too many open files), one when it is over" \
-	eval '[ "$(lines emfile "$FAIL_LINE.*Too many open files")" -eq 1 ] && [ "$(lines emfile "$FAIL_LINE")" -eq 1 ] && [ "$(lines emfile "$AGAIN_LINE")" -eq 1 ]'
+# One line when the fault begins and one when it ends, per episode: a descriptor freed
+# for a moment at the limit can end one (seen under TSan: two episodes), never a flood.
+n_fail=$(lines emfile "$FAIL_LINE.*Too many open files")
+check "fd limit: one line for the fault (Too many open files), one when it is over ($n_fail episode(s))" \
+	eval '[ "$n_fail" -ge 1 ] && [ "$n_fail" -le 2 ] && [ "$(lines emfile "$FAIL_LINE")" -eq "$n_fail" ] && [ "$(lines emfile "$AGAIN_LINE")" -eq "$n_fail" ]'
 # What the shim keeps for good: libdw keeps no module's file open (rt_symbols.c hands
 # it each mapped and read whole), only the separate debug files it found (under
 # /usr/lib/debug, or a .debug beside the file), registered as the shim's (rt_fdown.c).
