@@ -181,14 +181,7 @@ static void block_shim_threads(void)
 		pid_t tid = atomic_load(&shim_tids[i]);
 		if (!tid || tid == me)
 			continue;
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		si.si_signo = SIGPROF;
-		si.si_code = SI_QUEUE;
-		si.si_pid = pid;
-		si.si_uid = getuid();
-		si.si_value.sival_ptr = (void *)&block_tag;
-		sent += syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGPROF, &si) == 0;
+		sent += rt_signal_thread(pid, tid, SIGPROF, (void *)&block_tag) == 0;
 	}
 	for (int i = 0; i < 100 && atomic_load(&block_acks) < sent; i++) {
 		struct timespec ts = { 0, 1000000L };

@@ -13,6 +13,9 @@
 #define RT_SIGPROF_H
 
 #include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Installs handler for SIGPROF unless the service already has a disposition other than
  * SIG_DFL (then we are out from the start). Normal context, once, at start-up. */
@@ -24,6 +27,21 @@ int rt_sigprof_owned(void);
 
 /* 1 once the shim has stepped out (or never got in). One relaxed load; any context. */
 int rt_sigprof_out(void);
+
+/* Sends sig to thread tid of process pid as a queued signal (SI_QUEUE, si_pid our
+ * pid) carrying value: how our handlers tell a request of ours from any other signal.
+ * 0, or -1 (the thread is gone). Inline, so no module depends on another for it. */
+static inline int rt_signal_thread(pid_t pid, pid_t tid, int sig, void *value)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = pid;
+	si.si_uid = getuid();
+	si.si_value.sival_ptr = value;
+	return syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si) == 0 ? 0 : -1;
+}
 
 /* ---- the shim's own threads ----
  * They start with every signal blocked, so that none of the service's signals ever

@@ -380,14 +380,7 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 			continue;
 		}
 		atomic_store_explicit(&s[i].state, S_PENDING, memory_order_release);
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		si.si_signo = signo;
-		si.si_code = SI_QUEUE;
-		si.si_pid = pid;
-		si.si_uid = getuid();
-		si.si_value.sival_ptr = &s[i];
-		if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], signo, &si) != 0)
+		if (rt_signal_thread(pid, tids[i], signo, &s[i]) != 0)
 			atomic_store(&s[i].state, S_IDLE); /* the thread is gone */
 	}
 	if (s)
