@@ -32,7 +32,7 @@ CFLAGS  = $(OPT) -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(SANFLAGS)
 LIBS    = -ljemalloc -lm -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
 
 SHIM_SRC := $(sort $(wildcard shim/*.c))
-RT_SRC   := $(sort $(wildcard runtime/*.c))
+RT_SRC   := $(sort $(wildcard runtime/*/*.c))
 GEN_SRC  := $(B)/gen/profile.pb-c.c $(B)/gen/otlp_trace.pb-c.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
@@ -182,11 +182,11 @@ FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iruntime -Itests/fuz
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 
 # The runtime sources each target links.
-$(FUZZ_B)/fuzz_http:        runtime/rt_http.c
-$(FUZZ_B)/fuzz_traceparent: runtime/rt_traceparent.c runtime/rt_http.c
-$(FUZZ_B)/fuzz_cfg:         runtime/rt_cfg.c runtime/rt_log.c
+$(FUZZ_B)/fuzz_http:        runtime/track/http.c
+$(FUZZ_B)/fuzz_traceparent: runtime/track/traceparent.c runtime/track/http.c
+$(FUZZ_B)/fuzz_cfg:         runtime/base/cfg.c runtime/base/log.c
 
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard runtime/*.h) | deps
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard runtime/*.h runtime/*/*.h) | deps
 	@mkdir -p $(FUZZ_B)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(filter %.c,$^) -o $@
 

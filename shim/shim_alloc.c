@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../runtime/rt_alloc.h"
-#include "../runtime/rt_heap.h"
+#include "../runtime/base/alloc.h"
+#include "../runtime/sample/heap_sampler.h"
 
 #define COLD static __attribute__((noinline, cold))
 

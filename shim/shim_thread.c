@@ -6,7 +6,7 @@
 
 #include <errno.h>
 
-#include "../runtime/rt_threadreg.h"
+#include "../runtime/sample/thread_registry.h"
 
 SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			       void *(*start)(void *), void *arg)

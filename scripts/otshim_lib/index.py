@@ -1,5 +1,5 @@
 """otshim_lib/index.py: reads DIR/index.jsonl (one JSON object per slow request, written
-by runtime/rt_writer.c) and applies the --since, --path and --min-ms filters, slowest
+by runtime/emit/writer.c) and applies the --since, --path and --min-ms filters, slowest
 first. A line that is not an index line is skipped with a note. Reading the profiles a
 line names is analysis.py's job."""
 import datetime as dt

@@ -19,8 +19,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "rt_memprobe.h"
-#include "rt_unwind.h"
+#include "sample/unwind_memcheck.h"
+#include "sample/unwind.h"
 /* Weak: the same file also measures a build from before rt_memprobe existed. */
 #pragma weak rt_memprobe_mode
 #pragma weak rt_memprobe_readable

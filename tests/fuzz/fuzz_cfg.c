@@ -1,4 +1,4 @@
-/* fuzz_cfg.c: libFuzzer target for the configuration parser (runtime/rt_cfg.c, through
+/* fuzz_cfg.c: libFuzzer target for the configuration parser (runtime/base/cfg.c, through
  * its pure entry rt_cfg_parse) and for rt_cfg_kv_parse. Owns "no environment can crash
  * the shim or leave a setting out of range"; table cases are tests/unit/test_cfg.c's.
  *
@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "rt_cfg.h"
+#include "base/cfg.h"
 
 #define MAX_ENV 256
 

@@ -1,4 +1,4 @@
-/* fuzz_http.c: libFuzzer target for the incremental HTTP/1.x parsers (runtime/rt_http.c).
+/* fuzz_http.c: libFuzzer target for the incremental HTTP/1.x parsers (runtime/track/http.c).
  * Owns the parsers' invariants under arbitrary bytes split at arbitrary points; the
  * table-driven cases are tests/unit/test_http.c's.
  *
@@ -18,7 +18,7 @@
  * reported early when the first line is split). */
 #include "fuzz.h"
 
-#include "rt_http.h"
+#include "track/http.h"
 
 #define MARKER "\0RESPONSE\0"
 #define MARKER_LEN (sizeof MARKER - 1)

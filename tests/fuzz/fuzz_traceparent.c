@@ -1,4 +1,4 @@
-/* fuzz_traceparent.c: libFuzzer target for rt_traceparent_parse (runtime/rt_traceparent.c)
+/* fuzz_traceparent.c: libFuzzer target for rt_traceparent_parse (runtime/track/traceparent.c)
  * and for what its ids become: file names. Owns the property that no traceparent can
  * place a file outside OTSHIM_PROFILE_DIR; table cases are tests/unit/test_traceparent.c's.
  *
@@ -12,8 +12,8 @@
  * no NUL before its end, and stay directly inside the profile directory. */
 #include "fuzz.h"
 
-#include "rt_http.h"
-#include "rt_traceparent.h"
+#include "track/http.h"
+#include "track/traceparent.h"
 
 #define DIR "/var/lib/svc/profiles"
 #define UNIX_SEC 1700000000ull /* ten digits, as every time until 2286 */

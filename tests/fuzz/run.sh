@@ -24,7 +24,7 @@ diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 # table's new rows are fuzzed without editing this) and the words its values take.
 cfg_dict() {
 	{
-		grep -o '"\(OTSHIM\|OTEL\)_[A-Z_]*"' runtime/rt_cfg.c | sort -u
+		grep -o '"\(OTSHIM\|OTEL\)_[A-Z_]*"' runtime/base/cfg.c | sort -u
 		for w in @cwd= = ',' %20 %2C http:// https:// true false yes off on otlp none gzip \
 			http/protobuf jemalloc system auto timer debug warning 127.0.0.1: '[::1]:' 0 1 \
 			86400000 86400001 1099511627776 1073741825 18446744073709551616; do

@@ -259,7 +259,7 @@ check "its uninstall leaves no file" test -z "$(find "$WORK/live" ! -type d)"
 python3 - "$ROOT" "$ROOT/scripts/otshim" "${SPEC:-$ROOT/../shared/SPEC.md}" >"$WORK/vars.out" 2>&1 <<'PY'
 import glob, importlib.machinery, importlib.util, os, re, sys
 root, wrapper, spec = sys.argv[1:4]
-cfg = open(os.path.join(root, "runtime/rt_cfg.c")).read()
+cfg = open(os.path.join(root, "runtime/base/cfg.c")).read()
 # rt_cfg.c's table: name, kind, min, max, field
 rows = re.findall(r'\{\s*"([A-Z0-9_]+)",\s*(K_\w+),\s*([^,]+),\s*([^,]+),\s*([^,]+),', cfg)
 table = [r[0] for r in rows]

@@ -244,7 +244,7 @@ done
 
 # Thread-stack captures (one per slow request) signal only the threads a signal cannot
 # make fail with EINTR under SA_RESTART (running, or asleep in a call the kernel
-# restarts: runtime/rt_restart.h); the others (the main thread here sleeps in poll)
+# restarts: runtime/sample/eintr_safe.h); the others (the main thread here sleeps in poll)
 # get their leaf frame from /proc and a "stack" label. A race stays: /proc says
 # "running" for a thread that is runnable, not yet back from a call it was woken in
 # (its timeout expired): signalled then, poll and the like still return EINTR. The

@@ -4,8 +4,8 @@
  * settings (endpoint joining, signal-specific precedence, OTEL_SDK_DISABLED) and the
  * key=value list splitter rt_cfg_kv_parse. */
 #include "t.h"
-#include "rt_cfg.h"
-#include "rt_log.h"
+#include "base/cfg.h"
+#include "base/log.h"
 
 static const char *const *env;
 static char reports[16][600];

@@ -1,4 +1,4 @@
-/* test_fdown.c: the table of descriptors the shim owns (runtime/rt_fdown.c): numbers
+/* test_fdown.c: the table of descriptors the shim owns (runtime/base/owned_fds.c): numbers
  * above stdio, the service's close of ours refused, close_range split around ours,
  * dup2 onto ours handing the number over (LOST), a stale LOST entry never reused, and
  * the shim's own close (libdw's, on our threads) unregistering. The real close_range
@@ -9,8 +9,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "rt_fdown.h"
-#include "rt_thread.h"
+#include "base/owned_fds.h"
+#include "base/thread.h"
 
 static int is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
 

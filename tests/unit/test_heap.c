@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "rt_heap.h"
-#include "rt_perfmap.h"
+#include "sample/heap_sampler.h"
+#include "profile/perfmap.h"
 
 #define N 1000000
 #define SIZE 64

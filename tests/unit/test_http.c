@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "rt_http.h"
+#include "track/http.h"
 
 /* ---- guard-page buffers ---- */
 

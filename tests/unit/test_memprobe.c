@@ -13,8 +13,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "rt_memprobe.h"
-#include "rt_unwind.h"
+#include "sample/unwind_memcheck.h"
+#include "sample/unwind.h"
 #include "t.h"
 
 static int count_fds(void)

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "t.h"
-#include "rt_pprof_text.h"
+#include "profile/pprof_text.h"
 
 #define RATE 524288
 

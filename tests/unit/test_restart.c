@@ -1,5 +1,5 @@
 /* test_restart.c: the syscall-file parser and the "may it be signalled" judgement
- * (runtime/rt_restart.c), table-style, then probes of real threads asleep in poll (not
+ * (runtime/sample/eintr_safe.c), table-style, then probes of real threads asleep in poll (not
  * safe) and in an untimed condition wait (safe), and of a socket with SO_RCVTIMEO. */
 #include <linux/futex.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "rt_restart.h"
+#include "sample/eintr_safe.h"
 
 static int timeouts_seen;
 static int no_timeout(int fd, int which) { (void)fd; (void)which; return 0; }

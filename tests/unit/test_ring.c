@@ -3,7 +3,7 @@
 #include <pthread.h>
 
 #include "t.h"
-#include "rt_ring.h"
+#include "base/ring.h"
 
 #define N_CONCURRENT 2000000ull
 

@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "t.h"
-#include "rt_cputimer.h"
-#include "rt_sampler.h"
-#include "rt_thread.h"
+#include "sample/cputimer.h"
+#include "sample/sampler.h"
+#include "base/thread.h"
 
 /* ---- malloc spy: counts allocations made while SIGPROF is blocked, which in this
  * program happens only inside the SIGPROF handler (its sa_mask blocks everything). */

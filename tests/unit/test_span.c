@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "t.h"
-#include "rt_span.h"
+#include "emit/span.h"
 #include "otlp_trace.pb-c.h"
 
 typedef Otshim__Otlp__ExportTraceServiceRequest req_msg_t;

@@ -10,7 +10,7 @@
 #include <sched.h>
 
 #include "t.h"
-#include "rt_spanq.h"
+#include "emit/spanq.h"
 
 #define PRODUCERS 4
 #define PER_PRODUCER 200000u

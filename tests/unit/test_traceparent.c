@@ -4,7 +4,7 @@
 #include <regex.h>
 
 #include "t.h"
-#include "rt_traceparent.h"
+#include "track/traceparent.h"
 
 static const char *valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

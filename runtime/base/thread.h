@@ -1,0 +1,88 @@
+/* rt_thread.h: per-thread runtime state and the reentrancy guard. Each host thread
+ * that touches a tracked connection gets an rt_thread_t, found through an initial-exec
+ * TLS pointer (no allocation on access, safe in a signal handler once set). States live
+ * in a registry that is only ever appended to; a state whose thread exited is recycled
+ * by the next new thread, so a pointer to one always points at valid memory.
+ * CPU-timer fields are owned by rt_cputimer.c; the request pointer by rt_conn.c. */
+#ifndef RT_THREAD_H
+#define RT_THREAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "base/ring.h"
+
+enum { RT_CPU_ROUTE_NONE = 0, RT_CPU_ROUTE_PERF = 1, RT_CPU_ROUTE_TIMER = 2 };
+
+typedef struct rt_thread {
+	struct rt_thread *next;       /* registry link; immutable once published */
+	_Atomic int in_use;
+	pid_t tid;
+	_Atomic uint32_t gen;         /* bumped each time the state is recycled */
+	_Atomic uint64_t cur_serial;  /* request this thread is working on, 0 = none */
+	/* ...and its trace and span ids, kept only while a whole-process CPU profile runs
+	 * (rt_thread_set_ids), so its samples can carry them: a sequence lock, odd while
+	 * being written, guards three words that the SIGPROF handler copies. */
+	_Atomic uint32_t ids_seq;
+	_Atomic uint64_t ids_serial;  /* the request they belong to, 0 = none */
+	_Atomic uint64_t ids[3];      /* trace id (16 bytes), span id (8), as stored */
+	_Atomic uint64_t requests;    /* requests completed on this thread (stats) */
+	_Atomic uint64_t non_http;    /* connections dropped as non-HTTP */
+
+	/* CPU sampling (rt_cputimer.c / rt_sampler.c) */
+	pthread_mutex_t arm_mu;       /* serialises arm/release; never taken in a handler */
+	int arm_count;                /* slow requests wanting this thread sampled */
+	_Atomic int armed;            /* handler records samples only while set */
+	/* Written under arm_mu, read by the handler and the worker: atomics. */
+	_Atomic int route;            /* RT_CPU_ROUTE_* in use */
+	_Atomic int perf_fd;
+	uint64_t perf_id;             /* its PERF_EVENT_IOC_ID: still ours when we close it? */
+	timer_t timer;
+	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
+	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
+} rt_thread_t;
+
+/* Reentrancy guard. rt_tls_enter() returns 0 and marks the thread busy, or -1 when the
+ * thread is already inside the runtime (then the caller must forward and return). */
+extern __thread int rt_tls_depth __attribute__((tls_model("initial-exec")));
+static inline int rt_tls_enter(void)
+{
+	if (rt_tls_depth)
+		return -1;
+	rt_tls_depth = 1;
+	return 0;
+}
+static inline void rt_tls_leave(void) { rt_tls_depth = 0; }
+/* Our own background threads call this once: they never report events. */
+static inline void rt_tls_mark_internal(void) { rt_tls_depth = 1; }
+
+/* The calling thread's state, or NULL. Signal-safe. */
+extern __thread rt_thread_t *rt_tls_self __attribute__((tls_model("initial-exec")));
+static inline rt_thread_t *rt_thread_peek(void) { return rt_tls_self; }
+
+/* The calling thread's state, registering it on first use. Host-thread context inside
+ * the guard (may allocate). NULL on allocation failure. */
+rt_thread_t *rt_thread_self(void);
+
+/* Records that t works on request serial with these ids (trace_id 16 bytes, span_id 8;
+ * serial 0 clears). Any thread; lock-free. A writer that finds another one writing the
+ * same state gives up (the ids are best effort: a missing label, never a wrong one). */
+void rt_thread_set_ids(rt_thread_t *t, uint64_t serial, const uint8_t *trace_id,
+		       const uint8_t *span_id);
+/* Signal-safe: copies t's current ids into trace_id[16] and span_id[8]. Returns 1, or 0
+ * when there are none or they were being written. */
+int rt_thread_get_ids(rt_thread_t *t, uint8_t *trace_id, uint8_t *span_id);
+
+/* First registered state (then ->next); for the worker and the stats writer. */
+rt_thread_t *rt_thread_first(void);
+
+/* After fork, in the child: every state but the caller's belongs to a thread that no
+ * longer exists. */
+void rt_thread_after_fork_child(void);
+
+void rt_thread_init(void);
+
+#endif

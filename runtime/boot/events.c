@@ -1,0 +1,86 @@
+/* rt_event.c: the single gate between the interposers and the runtime. Checks that the
+ * runtime is on, takes the reentrancy guard, and hands the event to rt_conn. An fd
+ * that is not a tracked connection costs one table load and returns. */
+#include "rt.h"
+
+#include "track/conn.h"
+#include "boot/init.h"
+#include "base/thread.h"
+
+void rt_on_accept(int fd)
+{
+	if (!rt_init_ensure() || rt_tls_enter() != 0)
+		return;
+	rt_conn_accepted(fd);
+	rt_tls_leave();
+}
+
+void rt_on_close(int fd)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_closing(c, fd);
+	rt_tls_leave();
+}
+
+void rt_on_close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (rt_tls_enter() != 0)
+		return;
+	rt_conn_close_range(first, last, flags);
+	rt_tls_leave();
+}
+
+uint64_t rt_fd_token(int fd)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	return c ? rt_conn_token(c) : 0;
+}
+
+void rt_on_read(int fd, uint64_t tok, const void *buf, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	struct iovec v = { (void *)buf, n };
+	rt_conn_read(c, fd, tok, buf ? &v : NULL, 1, n);
+	rt_tls_leave();
+}
+
+void rt_on_readv(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_read(c, fd, tok, iov, iovcnt, n);
+	rt_tls_leave();
+}
+
+void rt_on_write(int fd, uint64_t tok, const void *buf, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	struct iovec v = { (void *)buf, n };
+	rt_conn_wrote(c, fd, tok, &v, 1, n);
+	rt_tls_leave();
+}
+
+void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovcnt, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_wrote(c, fd, tok, iov, iovcnt, n);
+	rt_tls_leave();
+}
+
+void rt_on_sendfile(int fd, uint64_t tok, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_wrote(c, fd, tok, NULL, 0, n);
+	rt_tls_leave();
+}

@@ -1,0 +1,491 @@
+/* rt_heap.c: the allocation sampler's cold paths and tables (see rt_heap.h).
+ *
+ * The tables live in memory from rt_alloc (never sampled):
+ * - stacks: every distinct allocation stack ever sampled, interned and never freed
+ *   (bounded by the code paths that allocate), each with the estimated blocks and
+ *   bytes allocated there and since freed (updated lock-free at retirement);
+ * - blocks: the live sampled blocks by address, each naming its stack, its size and
+ *   the request its thread was serving, split into shards by address so that threads
+ *   sampling and freeing at once rarely meet on a lock.
+ * The filter counts, per hash slot, the live blocks whose address falls there; free()
+ * reads it without a lock and comes here only when its slot is non-zero. A slot
+ * belongs to exactly one shard (the shard is the slot's low bits), so its count is
+ * only ever changed under that shard's lock. A slot that reaches 255 stays there
+ * (every free hashing to it takes the slow path). */
+#include "sample/heap_sampler.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "base/ring.h"
+#include "base/thread.h"
+#include "sample/unwind.h"
+
+__thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
+_Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
+
+#define PRE_INIT_INTERVAL (64 << 10)  /* before configuration: look again soon */
+#define OFF_INTERVAL (1ll << 40)      /* sampling off: the slow path only keeps counting */
+#define MAX_LIVE_BLOCKS (1u << 22)
+#define SLOT_STICKY 255
+
+typedef struct stack {
+	struct stack *next;
+	uint64_t hash;
+	uint32_t id, npcs;
+	_Atomic uint64_t freed_objects, freed_bytes; /* doubles, by their bits */
+	uintptr_t pcs[];
+} stack_t_;
+
+typedef struct block {
+	struct block *next;
+	uintptr_t ptr;
+	size_t size;
+	uint64_t serial;
+	double scale;      /* rt_heap_scale(size, rate), computed outside the lock */
+	stack_t_ *stack;
+	uint8_t has_ids;   /* the request's ids, when its thread had them (rt_thread_get_ids) */
+	uint8_t trace_id[16], span_id[8];
+} block_t;
+
+#define NSHARDS 16
+typedef struct shard {
+	pthread_mutex_t mu;
+	block_t **buckets, *pool;
+	size_t nbuckets, nblocks;
+} __attribute__((aligned(64))) shard_t;
+
+/* Adaptive mutexes: critical sections are short, and sleeping in the kernel on every
+ * collision cost about 1 us per sample with two threads sampling (measured). */
+#define ADAPTIVE PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+static shard_t shards[NSHARDS] = {
+	{ .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE },
+	{ .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE },
+	{ .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE },
+	{ .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE }, { .mu = ADAPTIVE },
+};
+static pthread_mutex_t stacks_mu = ADAPTIVE;
+static _Atomic uint64_t rate;
+static _Atomic int ready;
+static _Atomic uint64_t dropped;
+
+static stack_t_ **stack_buckets, **stack_by_id; /* under stacks_mu */
+static size_t stack_nbuckets, nstacks, stack_id_cap, stack_pcs_total;
+
+static shard_t *shard_of(uintptr_t p)
+{
+	return &shards[rt_heap_filter_slot((void *)p) & (NSHARDS - 1)];
+}
+
+/* ---- randomness ---- */
+
+static uint64_t next_random(rt_heap_tls_t *t)
+{
+	uint64_t x = t->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return t->rng = x;
+}
+
+static void seed(rt_heap_tls_t *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)t ^
+		     ((uint64_t)ts.tv_sec << 32);
+	t->rng = s ? s : 0x2545F4914F6CDD1Dull;
+}
+
+/* An exponentially distributed gap with the given mean, at least 1. */
+static int64_t draw_gap(rt_heap_tls_t *t, uint64_t mean)
+{
+	double u = (double)((next_random(t) >> 11) + 1) / 9007199254740993.0; /* (0, 1] */
+	double g = -log(u) * (double)mean;
+	if (g < 1)
+		return 1;
+	if (g > (double)(1ll << 50))
+		return 1ll << 50;
+	return (int64_t)g;
+}
+
+double rt_heap_scale(size_t size, uint64_t mean)
+{
+	if (mean <= 1)
+		return 1.0;
+	double p = 1.0 - exp(-(double)size / (double)mean);
+	return p > 0 ? 1.0 / p : 1.0;
+}
+
+/* ---- tables (under stacks_mu, or the lock of the shard concerned) ---- */
+
+static uint64_t hash_pcs(const uintptr_t *pcs, size_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ n;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ pcs[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+static size_t ptr_bucket(uintptr_t p, size_t nbuckets)
+{
+	return (size_t)(((p >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & (nbuckets - 1);
+}
+
+/* Doubles a chained table of n buckets when it holds more than 2n entries. */
+static void **grow_buckets(void **old, size_t *nbuckets, size_t count, size_t (*bucket_of)(void *, size_t))
+{
+	if (old && count <= 2 * *nbuckets)
+		return old;
+	size_t n = old ? *nbuckets * 2 : 4096;
+	void **nb = rt_alloc.calloc(n, sizeof *nb);
+	if (!nb)
+		return old;
+	for (size_t i = 0; old && i < *nbuckets; i++) {
+		void *e = old[i];
+		while (e) {
+			void *next = *(void **)e; /* both entry types start with their link */
+			size_t b = bucket_of(e, n);
+			*(void **)e = nb[b];
+			nb[b] = e;
+			e = next;
+		}
+	}
+	rt_alloc.free(old);
+	*nbuckets = n;
+	return nb;
+}
+
+static size_t stack_bucket_of(void *e, size_t n) { return ((stack_t_ *)e)->hash & (n - 1); }
+static size_t block_bucket_of(void *e, size_t n) { return ptr_bucket(((block_t *)e)->ptr, n); }
+
+static stack_t_ *intern_stack(const uintptr_t *pcs, uint32_t n)
+{
+	uint64_t h = hash_pcs(pcs, n);
+	stack_buckets = (stack_t_ **)grow_buckets((void **)stack_buckets, &stack_nbuckets, nstacks,
+						  stack_bucket_of);
+	if (!stack_buckets)
+		return NULL;
+	stack_t_ **head = &stack_buckets[h & (stack_nbuckets - 1)];
+	for (stack_t_ *s = *head; s; s = s->next)
+		if (s->hash == h && s->npcs == n && memcmp(s->pcs, pcs, n * sizeof *pcs) == 0)
+			return s;
+	if (nstacks == stack_id_cap) {
+		size_t cap = stack_id_cap ? stack_id_cap * 2 : 1024;
+		stack_t_ **ids = rt_alloc.realloc(stack_by_id, cap * sizeof *ids);
+		if (!ids)
+			return NULL;
+		stack_by_id = ids;
+		stack_id_cap = cap;
+	}
+	stack_t_ *s = rt_alloc.malloc(sizeof *s + n * sizeof *pcs);
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof *s);
+	s->hash = h;
+	s->npcs = n;
+	s->id = (uint32_t)nstacks;
+	memcpy(s->pcs, pcs, n * sizeof *pcs);
+	s->next = *head;
+	*head = s;
+	stack_by_id[nstacks++] = s;
+	stack_pcs_total += n;
+	return s;
+}
+
+/* Adds v to a double kept as its bits in an atomic word. */
+static void add_double(_Atomic uint64_t *w, double v)
+{
+	uint64_t old = atomic_load_explicit(w, memory_order_relaxed), nw;
+	do {
+		double d;
+		memcpy(&d, &old, sizeof d);
+		d += v;
+		memcpy(&nw, &d, sizeof nw);
+	} while (!atomic_compare_exchange_weak_explicit(w, &old, nw, memory_order_relaxed,
+							memory_order_relaxed));
+}
+
+static double load_double(_Atomic uint64_t *w)
+{
+	uint64_t bits = atomic_load_explicit(w, memory_order_relaxed);
+	double d;
+	memcpy(&d, &bits, sizeof d);
+	return d;
+}
+
+static block_t *block_get(shard_t *sh)
+{
+	if (!sh->pool) {
+		enum { CHUNK = 256 };
+		block_t *c = rt_alloc.malloc(CHUNK * sizeof *c);
+		if (!c)
+			return NULL;
+		for (size_t i = 0; i < CHUNK; i++) {
+			c[i].next = sh->pool;
+			sh->pool = &c[i];
+		}
+	}
+	block_t *b = sh->pool;
+	sh->pool = b->next;
+	return b;
+}
+
+static void filter_add(uintptr_t p, int delta)
+{
+	_Atomic uint8_t *slot = &rt_heap_filter[rt_heap_filter_slot((void *)p)];
+	uint8_t v = atomic_load_explicit(slot, memory_order_relaxed);
+	if (v == SLOT_STICKY)
+		return;
+	atomic_store_explicit(slot, (uint8_t)(v + delta), memory_order_relaxed);
+}
+
+/* ---- slow paths ---- */
+
+static void record(rt_heap_tls_t *t, void *p, size_t n)
+{
+	uintptr_t pcs[RT_STACK_MAX];
+	t->busy = 1;
+	size_t np = rt_unwind_here(pcs, RT_STACK_MAX, 0);
+	size_t k = rt_unwind_own_prefix(pcs, np);
+	rt_thread_t *self = rt_thread_peek();
+	uint64_t serial = self ? atomic_load_explicit(&self->cur_serial, memory_order_relaxed) : 0;
+	uint8_t trace_id[16], span_id[8];
+	int has_ids = self && serial && rt_thread_get_ids(self, trace_id, span_id);
+	double scale = rt_heap_scale(n, atomic_load_explicit(&rate, memory_order_relaxed));
+	stack_t_ *s = NULL;
+	shard_t *sh = shard_of((uintptr_t)p);
+	/* Read without the lock (written atomically under it): a bound, not a count. */
+	if (__atomic_load_n(&sh->nblocks, __ATOMIC_RELAXED) < MAX_LIVE_BLOCKS / NSHARDS) {
+		/* Stacks are immutable once interned: the thread's last one is compared
+		 * without the lock, and a hot allocation site never takes it. */
+		stack_t_ *last = t->last_stack;
+		uint32_t n_pcs = (uint32_t)(np - k);
+		if (last && last->npcs == n_pcs && memcmp(last->pcs, pcs + k, n_pcs * sizeof *pcs) == 0) {
+			s = last;
+		} else {
+			pthread_mutex_lock(&stacks_mu);
+			s = intern_stack(pcs + k, n_pcs);
+			pthread_mutex_unlock(&stacks_mu);
+			if (s)
+				t->last_stack = s;
+		}
+	}
+	pthread_mutex_lock(&sh->mu);
+	block_t *b = s ? block_get(sh) : NULL;
+	sh->buckets = (block_t **)grow_buckets((void **)sh->buckets, &sh->nbuckets, sh->nblocks,
+					       block_bucket_of);
+	if (!b || !sh->buckets) {
+		if (b) {
+			b->next = sh->pool;
+			sh->pool = b;
+		}
+		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+	} else {
+		/* A record for this address can only be stale (the block was freed by a
+		 * path we do not see): it goes, counted as freed, rather than linger. */
+		for (block_t **pp = &sh->buckets[ptr_bucket((uintptr_t)p, sh->nbuckets)]; *pp;
+		     pp = &(*pp)->next)
+			if ((*pp)->ptr == (uintptr_t)p) {
+				block_t *old = *pp;
+				*pp = old->next;
+				add_double(&old->stack->freed_objects, old->scale);
+				add_double(&old->stack->freed_bytes, old->scale * (double)old->size);
+				filter_add(old->ptr, -1);
+				__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
+				old->next = sh->pool;
+				sh->pool = old;
+				break;
+			}
+		b->ptr = (uintptr_t)p;
+		b->size = n;
+		b->serial = serial;
+		b->has_ids = (uint8_t)has_ids;
+		if (has_ids) {
+			memcpy(b->trace_id, trace_id, sizeof b->trace_id);
+			memcpy(b->span_id, span_id, sizeof b->span_id);
+		}
+		b->scale = scale;
+		b->stack = s;
+		block_t **head = &sh->buckets[ptr_bucket(b->ptr, sh->nbuckets)];
+		b->next = *head;
+		*head = b;
+		__atomic_fetch_add(&sh->nblocks, 1, __ATOMIC_RELAXED);
+		filter_add(b->ptr, +1);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	t->busy = 0;
+}
+
+void rt_heap_crossed(void *p, size_t n)
+{
+	rt_heap_tls_t *t = &rt_heap_tls;
+	int saved = errno;
+	t->counted += (uint64_t)(t->interval - t->countdown);
+	int first = t->rng == 0;
+	if (first)
+		seed(t);
+	uint64_t mean = atomic_load_explicit(&rate, memory_order_relaxed);
+	int on = atomic_load_explicit(&ready, memory_order_acquire);
+	int64_t gap = !on ? PRE_INIT_INTERVAL : mean ? draw_gap(t, mean) : OFF_INTERVAL;
+	t->interval = t->countdown = gap;
+	/* A thread's first crossing only starts its countdown: it had none to cross. */
+	if (on && mean && !first && !t->busy && !rt_tls_depth && p)
+		record(t, p, n);
+	errno = saved;
+}
+
+void rt_heap_retire(void *p)
+{
+	int saved = errno;
+	uintptr_t a = (uintptr_t)p;
+	if (!p)
+		return;
+	shard_t *sh = shard_of(a);
+	pthread_mutex_lock(&sh->mu);
+	block_t *found = NULL;
+	if (sh->buckets) {
+		block_t **pp = &sh->buckets[ptr_bucket(a, sh->nbuckets)];
+		for (; *pp; pp = &(*pp)->next) {
+			if ((*pp)->ptr != a)
+				continue;
+			found = *pp;
+			*pp = found->next;
+			filter_add(a, -1);
+			__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	stack_t_ *st = found ? found->stack : NULL;
+	double objects = found ? found->scale : 0, bytes = found ? found->scale * (double)found->size : 0;
+	if (found) {
+		found->next = sh->pool;
+		sh->pool = found;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (st) {
+		add_double(&st->freed_objects, objects);
+		add_double(&st->freed_bytes, bytes);
+	}
+	errno = saved;
+}
+
+/* ---- set-up ---- */
+
+void rt_heap_init(uint64_t mean_bytes)
+{
+	atomic_store(&rate, mean_bytes);
+	atomic_store_explicit(&ready, 1, memory_order_release);
+}
+
+uint64_t rt_heap_rate(void) { return atomic_load(&rate); }
+
+size_t rt_heap_live_count(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NSHARDS; i++) {
+		pthread_mutex_lock(&shards[i].mu);
+		n += shards[i].nblocks;
+		pthread_mutex_unlock(&shards[i].mu);
+	}
+	return n;
+}
+
+/* ---- snapshot ---- */
+
+/* Copies one shard's blocks into s, growing s->blocks as needed. Under sh->mu. */
+static int snapshot_shard(rt_heap_snapshot_t *s, size_t *cap, const shard_t *sh)
+{
+	if (s->nblocks + sh->nblocks > *cap) {
+		size_t ncap = (s->nblocks + sh->nblocks) * 2;
+		rt_heap_block_t *nb = rt_alloc.realloc(s->blocks, ncap * sizeof *nb);
+		if (!nb)
+			return -1;
+		s->blocks = nb;
+		*cap = ncap;
+	}
+	for (size_t i = 0; sh->buckets && i < sh->nbuckets; i++)
+		for (const block_t *b = sh->buckets[i]; b; b = b->next) {
+			rt_heap_block_t *o = &s->blocks[s->nblocks++];
+			o->size = b->size;
+			o->serial = b->serial;
+			o->stack = b->stack->id;
+			o->has_ids = b->has_ids;
+			memcpy(o->trace_id, b->trace_id, sizeof o->trace_id);
+			memcpy(o->span_id, b->span_id, sizeof o->span_id);
+		}
+	return 0;
+}
+
+int rt_heap_snapshot(rt_heap_snapshot_t *s)
+{
+	memset(s, 0, sizeof *s);
+	s->rate = atomic_load(&rate);
+	/* Stacks first: every block copied afterwards names a stack already copied. */
+	pthread_mutex_lock(&stacks_mu);
+	s->stacks = rt_alloc.calloc(nstacks ? nstacks : 1, sizeof *s->stacks);
+	s->pcs = rt_alloc.malloc((stack_pcs_total ? stack_pcs_total : 1) * sizeof *s->pcs);
+	if (!s->stacks || !s->pcs) {
+		pthread_mutex_unlock(&stacks_mu);
+		rt_heap_snapshot_free(s);
+		return -1;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < nstacks; i++) {
+		stack_t_ *st = stack_by_id[i];
+		memcpy(s->pcs + off, st->pcs, st->npcs * sizeof *st->pcs);
+		s->stacks[i].pcs = s->pcs + off;
+		s->stacks[i].npcs = st->npcs;
+		s->stacks[i].freed_objects = load_double(&st->freed_objects);
+		s->stacks[i].freed_bytes = load_double(&st->freed_bytes);
+		off += st->npcs;
+	}
+	s->nstacks = nstacks;
+	pthread_mutex_unlock(&stacks_mu);
+	size_t cap = 0;
+	for (size_t i = 0; i < NSHARDS; i++) {
+		pthread_mutex_lock(&shards[i].mu);
+		int rc = snapshot_shard(s, &cap, &shards[i]);
+		pthread_mutex_unlock(&shards[i].mu);
+		if (rc != 0) {
+			rt_heap_snapshot_free(s);
+			return -1;
+		}
+	}
+	/* A block recorded after the stacks were copied may name a newer stack. */
+	size_t kept = 0;
+	for (size_t i = 0; i < s->nblocks; i++)
+		if (s->blocks[i].stack < s->nstacks)
+			s->blocks[kept++] = s->blocks[i];
+	s->nblocks = kept;
+	return 0;
+}
+
+void rt_heap_snapshot_free(rt_heap_snapshot_t *s)
+{
+	rt_alloc.free(s->stacks);
+	rt_alloc.free(s->pcs);
+	rt_alloc.free(s->blocks);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- fork ---- */
+
+void rt_heap_fork_prepare(void)
+{
+	pthread_mutex_lock(&stacks_mu);
+	for (size_t i = 0; i < NSHARDS; i++)
+		pthread_mutex_lock(&shards[i].mu);
+}
+
+void rt_heap_fork_parent(void)
+{
+	for (size_t i = NSHARDS; i-- > 0;)
+		pthread_mutex_unlock(&shards[i].mu);
+	pthread_mutex_unlock(&stacks_mu);
+}
+

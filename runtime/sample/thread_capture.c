@@ -1,0 +1,470 @@
+/* rt_threadprof.c: thread-stack capture and the threads/threadcreate profiles (see
+ * rt_threadprof.h).
+ *
+ * Slots live in banks that are mmap'd and never unmapped: a handler that runs after
+ * its capture gave up on it still writes into valid memory. A slot moves PENDING ->
+ * BUSY -> DONE in the handler, or PENDING -> ABANDONED when the capture stops
+ * waiting; whoever wins that compare-and-swap owns it. The handler also checks that
+ * the slot names its own thread, so a signal left over from an earlier capture cannot
+ * fill a slot with the wrong thread's stack.
+ *
+ * Before a service thread is signalled, its /proc syscall file is read (rt_restart.c):
+ * one asleep in a call the kernel would not restart after our handler is left alone.
+ * A window remains: a thread seen running that enters poll (or is already on its way
+ * in, in the kernel) before the signal is delivered still gets EINTR. It spans the
+ * time from that read to the delivery (microseconds, more if the thread is preempted
+ * meanwhile), against the whole of its sleep before. A thread off a CPU in user code
+ * handles the signal before it runs on, so it cannot be caught so. */
+#include "sample/thread_capture.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/owned_fds.h"
+#include "base/log.h"
+#include "track/request.h"
+#include "sample/eintr_safe.h"
+#include "sample/sigprof_owner.h"
+#include "base/thread.h"
+#include "sample/thread_registry.h"
+#include "sample/unwind.h"
+
+enum { S_IDLE, S_PENDING, S_BUSY, S_DONE, S_ABANDONED };
+
+typedef struct slot {
+	_Atomic int state;
+	_Atomic pid_t tid;
+	uint32_t npcs;
+	uintptr_t pcs[RT_STACK_MAX];
+} slot_t;
+
+#define MAX_BANKS 24
+static slot_t *_Atomic banks[MAX_BANKS];
+static size_t bank_cap[MAX_BANKS];
+static _Atomic int nbanks;
+
+static int signo;
+static _Atomic int enabled;
+static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define MAX_INTERNAL 32
+static _Atomic pid_t internal_tids[MAX_INTERNAL];
+
+static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* ---- the handler: no locks, no allocation ---- */
+
+static slot_t *valid_slot(void *p)
+{
+	int n = atomic_load_explicit(&nbanks, memory_order_acquire);
+	for (int i = 0; i < n; i++) {
+		slot_t *b = atomic_load_explicit(&banks[i], memory_order_relaxed);
+		uintptr_t off = (uintptr_t)p - (uintptr_t)b;
+		if (b && off < bank_cap[i] * sizeof *b && off % sizeof *b == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	(void)sig;
+	slot_t *s;
+	if (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
+	    !(s = valid_slot(si->si_value.sival_ptr)))
+		goto out;
+	if (atomic_load_explicit(&s->tid, memory_order_relaxed) != gettid_raw())
+		goto out;
+	int expect = S_PENDING;
+	if (!atomic_compare_exchange_strong(&s->state, &expect, S_BUSY))
+		goto out;
+	s->npcs = (uint32_t)rt_unwind_from_ucontext(uc, s->pcs, RT_STACK_MAX);
+	atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+out:
+	errno = saved;
+}
+
+/* ---- set-up ---- */
+
+void rt_threadprof_init(int sig)
+{
+	struct sigaction old, sa;
+	if (sig == 0)
+		return;
+	if (sig < SIGRTMIN || sig > SIGRTMAX) {
+		rt_log(RT_LOG_WARN, "OTSHIM_THREADS_SIGNAL=%d is not a real-time signal (%d..%d); "
+		       "thread profiles are off", sig, SIGRTMIN, SIGRTMAX);
+		return;
+	}
+	if (sigaction(sig, NULL, &old) != 0)
+		return;
+	if ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
+		rt_log(RT_LOG_WARN, "the service handles signal %d itself; thread profiles are off "
+		       "(choose another with OTSHIM_THREADS_SIGNAL)", sig);
+		return;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) != 0)
+		return;
+	signo = sig;
+	atomic_store(&enabled, 1);
+}
+
+int rt_threadprof_enabled(void) { return atomic_load(&enabled); }
+
+void rt_threadprof_mark_internal(void)
+{
+	pid_t me = gettid_raw();
+	if (!rt_threadprof_is_internal(me)) {
+		for (int i = 0; i < MAX_INTERNAL; i++) {
+			pid_t expect = 0;
+			if (atomic_compare_exchange_strong(&internal_tids[i], &expect, me))
+				break;
+		}
+	}
+	rt_sigprof_shim_begin();
+}
+
+void rt_threadprof_unmark_internal(void)
+{
+	pid_t me = gettid_raw();
+	rt_sigprof_shim_end();
+	for (int i = 0; i < MAX_INTERNAL; i++) {
+		pid_t expect = me;
+		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, 0))
+			return;
+	}
+}
+
+int rt_threadprof_is_internal(pid_t tid)
+{
+	for (int i = 0; i < MAX_INTERNAL; i++)
+		if (atomic_load(&internal_tids[i]) == tid)
+			return 1;
+	return 0;
+}
+
+void rt_threadprof_fork_child(void)
+{
+	rt_sigprof_shim_fork_child();
+	pthread_mutex_init(&capture_mu, NULL);
+	for (int i = 0; i < MAX_INTERNAL; i++)
+		atomic_store(&internal_tids[i], 0);
+}
+
+/* ---- capture ---- */
+
+static slot_t *slots_for(size_t n)
+{
+	int nb = atomic_load(&nbanks);
+	if (nb > 0 && bank_cap[nb - 1] >= n)
+		return atomic_load(&banks[nb - 1]);
+	if (nb == MAX_BANKS)
+		return NULL;
+	size_t cap = nb > 0 ? bank_cap[nb - 1] * 2 : 256;
+	while (cap < n)
+		cap *= 2;
+	void *m = mmap(NULL, cap * sizeof(slot_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	bank_cap[nb] = cap;
+	atomic_store(&banks[nb], (slot_t *)m);
+	atomic_store_explicit(&nbanks, nb + 1, memory_order_release);
+	return m;
+}
+
+static int list_tids(pid_t **out, size_t *n)
+{
+	size_t cap = 64;
+	pid_t *a = malloc(cap * sizeof *a);
+	DIR *d = rt_fdown_opendir("/proc/self/task");
+	struct dirent *e;
+	*n = 0;
+	if (!a || !d) {
+		free(a);
+		if (d)
+			rt_fdown_closedir(d);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		if (*n == cap) {
+			pid_t *b = realloc(a, cap * 2 * sizeof *a);
+			if (!b)
+				break;
+			a = b;
+			cap *= 2;
+		}
+		a[(*n)++] = (pid_t)atol(e->d_name);
+	}
+	rt_fdown_closedir(d);
+	*out = a;
+	return 0;
+}
+
+static void read_name(pid_t tid, char name[16])
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+	name[0] = 0;
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	if (fd < 0)
+		return;
+	ssize_t k = read(fd, name, 15);
+	rt_fdown_close(fd);
+	if (k <= 0)
+		k = 0;
+	name[k] = 0;
+	char *nl = strchr(name, '\n');
+	if (nl)
+		*nl = 0;
+}
+
+static uint64_t serial_of(pid_t tid)
+{
+	for (rt_thread_t *t = rt_thread_first(); t; t = t->next)
+		if (atomic_load(&t->in_use) && __atomic_load_n(&t->tid, __ATOMIC_RELAXED) == tid)
+			return atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
+	return 0;
+}
+
+/* Whether tid has our signal blocked, by the SigBlk line of its status file (-1: that
+ * cannot be read). Such a thread would answer only once it unblocks the signal, maybe
+ * never: signalled, it cost every capture the whole wait (a service's sigwait thread,
+ * TSan's own background thread), and left a signal pending for later. */
+static int blocks_our_signal(pid_t tid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	if (fd < 0)
+		return -1;
+	ssize_t k = read(fd, buf, sizeof buf - 1);
+	rt_fdown_close(fd);
+	if (k <= 0)
+		return -1;
+	buf[k] = 0;
+	const char *line = strstr(buf, "\nSigBlk:");
+	if (!line)
+		return -1;
+	unsigned long long mask = strtoull(line + 9, NULL, 16);
+	return (int)((mask >> (signo - 1)) & 1);
+}
+
+/* Whether tid must not be signalled (its call would fail with EINTR, it would not
+ * answer, or we cannot tell); if so, t gets the reason and, when known, the call's pc
+ * as its only frame. */
+static int held_back(pid_t tid, rt_thread_stack_t *t)
+{
+	rt_restart_state_t st;
+	int blocks = blocks_our_signal(tid);
+	if (blocks != 0) {
+		t->held_back = blocks > 0 ? RT_THREADPROF_BLOCKS : RT_THREADPROF_UNKNOWN;
+		return 1;
+	}
+	if (rt_restart_probe(tid, &st) != 0) {
+		t->held_back = RT_THREADPROF_UNKNOWN;
+		return 1;
+	}
+	if (rt_restart_safe(&st, rt_restart_sock_timeout))
+		return 0;
+	t->held_back = RT_THREADPROF_ASLEEP;
+	if (st.pc) {
+		t->pcs[0] = st.pc;
+		t->npcs = 1;
+	}
+	return 1;
+}
+
+/* held_back, taken again when it took long: a thread seen running may enter poll
+ * before our signal lands, and the time from the probe to the signal is that window.
+ * A probe costs some microseconds; one that took longer was most likely preempted
+ * (on a busy machine, for milliseconds), and its answer is stale by then. */
+#define PROBE_FRESH_NS 100000ull
+#define PROBE_TRIES 4
+static int held_back_fresh(pid_t tid, rt_thread_stack_t *t)
+{
+	for (int i = 1;; i++) {
+		uint64_t t0 = rt_mono_ns();
+		if (held_back(tid, t))
+			return 1;
+		if (rt_mono_ns() - t0 < PROBE_FRESH_NS || i == PROBE_TRIES)
+			return 0;
+	}
+}
+
+const char *rt_threadprof_held_back_why(int why)
+{
+	switch (why) {
+	case RT_THREADPROF_ASLEEP:
+		return "leaf only: not signalled, asleep in a call SA_RESTART does not restart";
+	case RT_THREADPROF_UNKNOWN:
+		return "none: not signalled, its /proc/self/task/<tid> state could not be read";
+	case RT_THREADPROF_BLOCKS:
+		return "none: not signalled, it blocks the capture's signal";
+	}
+	return NULL;
+}
+
+/* Waits until no slot is PENDING or BUSY, or the bound passes; then abandons the
+ * PENDING ones and gives BUSY ones (a handler mid-unwind) a little longer. */
+static void wait_answers(slot_t *s, size_t n, uint64_t t0)
+{
+	uint64_t deadline = t0 + RT_THREADPROF_WAIT_MS * 1000000ull;
+	for (;;) {
+		size_t waiting = 0;
+		for (size_t i = 0; i < n; i++) {
+			int st = atomic_load_explicit(&s[i].state, memory_order_acquire);
+			waiting += st == S_PENDING || st == S_BUSY;
+		}
+		if (!waiting || rt_mono_ns() >= deadline)
+			break;
+		struct timespec pause = { 0, 200000 };
+		nanosleep(&pause, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int expect = S_PENDING;
+		atomic_compare_exchange_strong(&s[i].state, &expect, S_ABANDONED);
+	}
+	uint64_t grace = rt_mono_ns() + 10000000ull;
+	for (size_t i = 0; i < n; i++)
+		while (atomic_load_explicit(&s[i].state, memory_order_acquire) == S_BUSY &&
+		       rt_mono_ns() < grace)
+			sched_yield();
+}
+
+int rt_threadprof_capture(rt_thread_capture_t *c)
+{
+	pid_t *tids;
+	size_t n;
+	memset(c, 0, sizeof *c);
+	if (list_tids(&tids, &n) != 0)
+		return -1;
+	c->threads = calloc(n ? n : 1, sizeof *c->threads);
+	if (!c->threads) {
+		free(tids);
+		return -1;
+	}
+	pthread_mutex_lock(&capture_mu);
+	slot_t *s = atomic_load(&enabled) ? slots_for(n) : NULL;
+	pid_t pid = getpid(), me = gettid_raw();
+	uint64_t t0 = rt_mono_ns();
+	for (size_t i = 0; s && i < n; i++) {
+		s[i].npcs = 0;
+		atomic_store(&s[i].tid, tids[i]);
+		if (tids[i] == me || rt_threadprof_is_internal(tids[i])) {
+			atomic_store(&s[i].state, S_IDLE);
+			c->threads[i].internal = 1;
+			continue;
+		}
+		if (held_back_fresh(tids[i], &c->threads[i])) {
+			atomic_store(&s[i].state, S_IDLE);
+			continue;
+		}
+		atomic_store_explicit(&s[i].state, S_PENDING, memory_order_release);
+		if (rt_signal_thread(pid, tids[i], signo, &s[i]) != 0)
+			atomic_store(&s[i].state, S_IDLE); /* the thread is gone */
+	}
+	if (s)
+		wait_answers(s, n, t0);
+	c->elapsed_ns = rt_mono_ns() - t0;
+	for (size_t i = 0; i < n; i++) {
+		rt_thread_stack_t *t = &c->threads[i];
+		t->tid = tids[i];
+		if (s && atomic_load_explicit(&s[i].state, memory_order_acquire) == S_DONE) {
+			t->answered = 1;
+			t->npcs = s[i].npcs;
+			memcpy(t->pcs, s[i].pcs, t->npcs * sizeof *t->pcs);
+		}
+	}
+	pthread_mutex_unlock(&capture_mu);
+	for (size_t i = 0; i < n; i++) {
+		read_name(tids[i], c->threads[i].name);
+		c->threads[i].serial = serial_of(tids[i]);
+	}
+	c->n = n;
+	free(tids);
+	return 0;
+}
+
+void rt_threadprof_capture_free(rt_thread_capture_t *c)
+{
+	free(c->threads);
+	memset(c, 0, sizeof *c);
+}
+
+/* ---- profiles ---- */
+
+rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_labeller_t l,
+				  void *arg)
+{
+	static const rt_value_type_t types[] = { { "threads", "count" } };
+	rt_profile_t *p = rt_profile_new(types, 1, "threads");
+	if (!p)
+		return NULL;
+	rt_profile_set_period(p, "threads", "count", 1);
+	for (size_t i = 0; i < c->n; i++) {
+		const rt_thread_stack_t *t = &c->threads[i];
+		char id[16];
+		const char *trace, *span;
+		snprintf(id, sizeof id, "%d", (int)t->tid);
+		rt_label_t labels[5] = { { "thread_name", t->name, 0 }, { "thread_id", id, 0 } };
+		size_t nl = 2;
+		if (t->held_back)
+			labels[nl++] = (rt_label_t){ "stack", rt_threadprof_held_back_why(t->held_back), 0 };
+		if (t->serial && l && l(t->serial, &trace, &span, arg)) {
+			labels[nl++] = (rt_label_t){ "trace_id", trace, 0 };
+			labels[nl++] = (rt_label_t){ "span_id", span, 0 };
+		}
+		int64_t one = 1;
+		if (t->npcs)
+			rt_profile_add_sample(p, t->pcs, t->npcs, 1, &one, labels, nl);
+		else
+			rt_profile_add_sample_frame(p, t->internal ? "[otshim thread: not signalled]"
+						    : t->held_back == RT_THREADPROF_BLOCKS ? "[no stack: signal blocked]"
+						    : t->held_back ? "[no stack: not signalled, its state unknown]"
+						    : "[no stack: no answer in time]",
+						    &one, labels, nl);
+	}
+	return p;
+}
+
+rt_profile_t *rt_threadprof_build_create(void)
+{
+	static const rt_value_type_t types[] = { { "threadcreate", "count" } };
+	rt_treg_info_t *a;
+	size_t n;
+	if (rt_treg_snapshot(&a, &n) != 0)
+		return NULL;
+	rt_profile_t *p = rt_profile_new(types, 1, "threadcreate");
+	if (p) {
+		rt_profile_set_period(p, "threadcreate", "count", 1);
+		for (size_t i = 0; i < n; i++) {
+			char id[16];
+			snprintf(id, sizeof id, "%d", (int)a[i].tid);
+			rt_label_t label = { "thread_id", id, 0 };
+			int64_t one = 1;
+			rt_profile_add_sample(p, a[i].pcs, a[i].npcs, 0, &one, &label, a[i].tid ? 1 : 0);
+		}
+	}
+	rt_alloc.free(a);
+	return p;
+}

@@ -1,0 +1,608 @@
+/* rt_conn.c: connection tracking (see rt_conn.h). Owns the fd table, the live list,
+ * the per-connection parsers and request queue. A request's lifecycle is rt_req.c;
+ * deciding that a request is slow happens here only as the watchdog's scan. */
+#include "track/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+
+#include "base/cfg.h"
+#include "sample/process_cpu.h"
+#include "emit/export.h"
+#include "track/http.h"
+#include "base/log.h"
+#include "track/request.h"
+#include "base/thread.h"
+
+#define CONN_TABLE_MAX (1u << 20)
+
+struct rt_conn {
+	pthread_mutex_t mu;
+	int fd;
+	_Atomic uint64_t gen;         /* incarnation: unique per accept, never 0 */
+	dev_t sock_dev;               /* the accepted socket's identity (ino 0: unknown) */
+	ino_t sock_ino;
+	int live;                     /* cleared (under mu) when tracking stops */
+	int served;                   /* at least one request head was parsed */
+	int resp_fresh;               /* response parser is at a message start */
+	unsigned ends;                /* responses ended, for the identity check's period */
+	rt_conn_t *prev, *next;       /* live list, or free list (next only) */
+	rt_http_req_t rq;
+	rt_http_resp_t rs;
+	rt_req_t *head, *tail;        /* requests read, oldest first, awaiting responses */
+	rt_req_t *reading;            /* request whose bytes are being read */
+	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
+	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
+	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+	/* for spans only (read at accept when export is on) */
+	struct sockaddr_storage peer;
+	uint16_t local_port;
+};
+
+_Atomic(rt_conn_t *) *rt_conn_table;
+size_t rt_conn_table_len;
+_Atomic uint64_t rt_conn_errors;
+
+static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
+static rt_conn_t *live_list, *free_list;
+static _Atomic uint64_t last_gen;
+static _Atomic int fd_high;           /* highest fd ever tracked: bounds close_range */
+/* For the stats file: structs made (never freed), live ones, spare requests held. */
+static _Atomic size_t n_structs, n_live, n_spares;
+
+size_t rt_conn_tracked(size_t *live)
+{
+	*live = atomic_load(&n_live);
+	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t);
+}
+
+int rt_conn_init(void)
+{
+	struct rlimit rl;
+	size_t n = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+		n = rl.rlim_max > n ? (size_t)rl.rlim_max : n;
+	if (n > CONN_TABLE_MAX)
+		n = CONN_TABLE_MAX;
+	/* Untouched pages cost nothing: only fds in use fault their page in. */
+	void *p = mmap(NULL, n * sizeof *rt_conn_table, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	rt_conn_table = p;
+	rt_conn_table_len = n;
+	return 0;
+}
+
+/* The peer's address and our port, which spans report. Two system calls per
+ * connection, paid only when spans are exported. */
+static void read_addresses(rt_conn_t *c, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t n = sizeof c->peer;
+	if (getpeername(fd, (struct sockaddr *)&c->peer, &n) != 0)
+		c->peer.ss_family = AF_UNSPEC;
+	n = sizeof local;
+	if (getsockname(fd, (struct sockaddr *)&local, &n) != 0)
+		return;
+	if (local.ss_family == AF_INET)
+		c->local_port = ntohs(((struct sockaddr_in *)&local)->sin_port);
+	else if (local.ss_family == AF_INET6)
+		c->local_port = ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+}
+
+/* ---- the live list (list_mu) ---- */
+
+/* Connection structs are never freed, only recycled, so a stale pointer read from the
+ * table by a racing thread still points at a connection; it re-checks fd and live
+ * under the connection's lock before using it. */
+static rt_conn_t *conn_alloc(int fd)
+{
+	pthread_mutex_lock(&list_mu);
+	rt_conn_t *c = free_list;
+	if (c)
+		free_list = c->next;
+	pthread_mutex_unlock(&list_mu);
+	if (!c) {
+		c = calloc(1, sizeof *c);
+		if (!c)
+			return NULL;
+		pthread_mutex_init(&c->mu, NULL);
+		atomic_fetch_add(&n_structs, 1);
+	}
+	struct stat st;
+	int known = fstat(fd, &st) == 0;
+	pthread_mutex_lock(&c->mu);
+	c->fd = fd;
+	atomic_store_explicit(&c->gen, atomic_fetch_add(&last_gen, 1) + 1, memory_order_relaxed);
+	c->sock_dev = known ? st.st_dev : 0;
+	c->sock_ino = known ? st.st_ino : 0;
+	c->live = 1;
+	c->served = 0;
+	c->resp_fresh = 1;
+	c->ends = 0;
+	c->head = c->tail = c->reading = NULL;
+	c->io_thread = NULL;
+	c->peer.ss_family = AF_UNSPEC;
+	c->local_port = 0;
+	if (rt_export_enabled())
+		read_addresses(c, fd);
+	atomic_store(&c->head_start, 0);
+	rt_http_req_init(&c->rq);
+	rt_http_resp_init(&c->rs);
+	pthread_mutex_unlock(&c->mu);
+
+	pthread_mutex_lock(&list_mu);
+	c->prev = NULL;
+	c->next = live_list;
+	if (live_list)
+		live_list->prev = c;
+	live_list = c;
+	atomic_fetch_add(&n_live, 1);
+	pthread_mutex_unlock(&list_mu);
+	return c;
+}
+
+/* After tracking stopped (live == 0), not holding c->mu. */
+static void conn_recycle(rt_conn_t *c)
+{
+	pthread_mutex_lock(&list_mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		live_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = free_list;
+	free_list = c;
+	atomic_fetch_sub(&n_live, 1);
+	pthread_mutex_unlock(&list_mu);
+}
+
+/* ---- identity (c->mu held) ----
+ * A connection closed behind our back (a raw close system call, a close inside
+ * another library) keeps its slot until its number is accepted again, and a file or
+ * pipe opened on that number meanwhile would feed it bytes. The fd is compared with
+ * the socket accepted (its inode, one fstat) before a request is written down: a slow
+ * one (files, index line), one whose response ends with the close, and every
+ * IDENTITY_PERIOD-th response, which bounds what a stale connection can miscount.
+ * Not every response: a system call costs 0.6-0.9 us here, some 9 % of a keep-alive
+ * request (see "Descriptor reuse" in the README). */
+#define IDENTITY_PERIOD 64
+
+static int same_socket(rt_conn_t *c)
+{
+	struct stat st;
+	if (c->sock_ino == 0)
+		return 1;
+	return fstat(c->fd, &st) == 0 && st.st_ino == c->sock_ino && st.st_dev == c->sock_dev;
+}
+
+/* Whether the response ending now must be checked first (c->head is its request). */
+static int check_due(rt_conn_t *c)
+{
+	return c->head->slow || ++c->ends % IDENTITY_PERIOD == 0;
+}
+
+/* ---- request queue (c->mu held) ---- */
+
+/* t is working on h (or on nothing). While a whole-process CPU profile runs, h's ids
+ * are made (they are the same ids its span and files will have) and kept with the
+ * thread, so the samples taken meanwhile carry them. c->mu held. */
+static void set_current(rt_thread_t *t, rt_req_t *h)
+{
+	atomic_store_explicit(&t->cur_serial, h ? h->serial : 0, memory_order_relaxed);
+	if (!rt_cpuprof_running())
+		return;
+	if (!h || !h->head_done) { /* before the head, the trace id is not known yet */
+		rt_thread_set_ids(t, 0, NULL, NULL);
+		return;
+	}
+	rt_req_ensure_ids(h);
+	rt_thread_set_ids(t, h->serial, h->ctx.trace_id, h->span_id);
+}
+
+static void queue_changed(rt_conn_t *c)
+{
+	rt_req_t *h = c->head;
+	atomic_store_explicit(&c->head_start, h && !h->slow ? h->start_mono_ns : 0,
+			      memory_order_release);
+	if (c->io_thread)
+		set_current(c->io_thread, h);
+}
+
+static void queue_push(rt_conn_t *c, rt_req_t *r)
+{
+	r->next = NULL;
+	if (c->tail)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	if (c->head == r)
+		queue_changed(c);
+}
+
+static rt_req_t *queue_pop(rt_conn_t *c)
+{
+	rt_req_t *r = c->head;
+	if (!r)
+		return NULL;
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	if (c->reading == r)
+		c->reading = NULL;
+	queue_changed(c);
+	return r;
+}
+
+/* The spare saves a malloc for a request already waiting (pipelining); an idle
+ * keep-alive connection holds none, so that 10,000 of them cost 1.5 KiB less each. */
+static void end_request(rt_conn_t *c, rt_req_t *r, int status_known)
+{
+	r = rt_req_end(r, status_known);
+	if (r && !c->spare && c->head) {
+		c->spare = r;
+		atomic_fetch_add(&n_spares, 1);
+	} else {
+		free(r);
+	}
+}
+
+/* Stops tracking: requests whose head was read are counted as ended (the service saw
+ * them; it may still answer, unseen by us); the rest are dropped. c->mu held. */
+static void conn_stop(rt_conn_t *c, int fd, int count_pending)
+{
+	rt_req_t *r;
+	c->live = 0;
+	rt_conn_t *expect = c;
+	atomic_compare_exchange_strong(&rt_conn_table[fd], &expect, NULL);
+	while ((r = queue_pop(c)) != NULL) {
+		if (count_pending && r->head_done)
+			end_request(c, r, 0);
+		else
+			rt_req_discard(r);
+	}
+	atomic_store(&c->head_start, 0);
+}
+
+/* Bytes that are not HTTP/1.x. Before any request this is a non-HTTP connection
+ * (TLS, HTTP/2, another protocol): dropped at once. After some, a framing error. */
+static void conn_give_up(rt_conn_t *c, int fd)
+{
+	if (!c->served && c->io_thread)
+		atomic_fetch_add_explicit(&c->io_thread->non_http, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&rt_conn_errors, 1, memory_order_relaxed);
+	conn_stop(c, fd, 1);
+}
+
+/* ---- events ---- */
+
+void rt_conn_accepted(int fd)
+{
+	if ((size_t)fd >= rt_conn_table_len)
+		return;
+	rt_conn_t *c = conn_alloc(fd);
+	if (!c)
+		return;
+	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
+	while (fd > high && !atomic_compare_exchange_weak(&fd_high, &high, fd))
+		;
+	/* A connection still in the table was closed by a path we do not see (a raw
+	 * close system call, freopen): its state is stale. */
+	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
+	if (old) {
+		pthread_mutex_lock(&old->mu);
+		int was_live = old->live && old->fd == fd;
+		if (was_live)
+			conn_stop(old, fd, 1);
+		pthread_mutex_unlock(&old->mu);
+		if (was_live)
+			conn_recycle(old);
+		/* conn_stop may have cleared the slot we just filled; put ours back. */
+		rt_conn_t *none = NULL;
+		atomic_compare_exchange_strong(&rt_conn_table[fd], &none, c);
+	}
+}
+
+void rt_conn_closing(rt_conn_t *c, int fd)
+{
+	pthread_mutex_lock(&c->mu);
+	if (!c->live || c->fd != fd) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	c->io_thread = rt_thread_self();
+	if (c->head && !same_socket(c)) {
+		conn_stop(c, fd, 0); /* what is closed is not our connection */
+		pthread_mutex_unlock(&c->mu);
+		conn_recycle(c);
+		return;
+	}
+	/* A body delimited by connection close ends here. */
+	if (c->head && rt_http_resp_eof(&c->rs)) {
+		rt_req_t *r = queue_pop(c);
+		r->status = c->rs.status;
+		end_request(c, r, 1);
+	}
+	conn_stop(c, fd, 1);
+	pthread_mutex_unlock(&c->mu);
+	conn_recycle(c);
+}
+
+/* CLOSE_RANGE_CLOEXEC only marks (exec closes, and the new image starts afresh).
+ * CLOSE_RANGE_UNSHARE closes in a private copy of the table: the other threads keep
+ * the fds, but stop being tracked on them rather than risk mixing. Arguments the
+ * kernel refuses close nothing. */
+void rt_conn_close_range(unsigned int first, unsigned int last, int flags)
+{
+	unsigned int known = CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE;
+	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
+	if (((unsigned int)flags & ~known) || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
+		return;
+	if (last > (unsigned int)high)
+		last = (unsigned int)high;
+	for (unsigned int fd = first; fd <= last && high >= 0; fd++) {
+		rt_conn_t *c = rt_conn_lookup((int)fd);
+		if (c)
+			rt_conn_closing(c, (int)fd);
+	}
+}
+
+uint64_t rt_conn_token(rt_conn_t *c)
+{
+	return atomic_load_explicit(&c->gen, memory_order_relaxed);
+}
+
+/* Handles one request-parser event. Returns -1 when tracking must stop. */
+static int on_request_event(rt_conn_t *c, int ev)
+{
+	rt_req_t *r;
+	switch (ev) {
+	case RT_HTTP_EV_BEGIN:
+		if (c->spare)
+			atomic_fetch_sub(&n_spares, 1);
+		r = rt_req_begin(c->spare);
+		c->spare = NULL;
+		if (!r)
+			return -1;
+		c->reading = r;
+		queue_push(c, r);
+		return 0;
+	case RT_HTTP_EV_HEAD:
+		if (c->reading) {
+			rt_req_head(c->reading, &c->rq, rt_cfg.record_query);
+			if (rt_export_enabled()) {
+				c->reading->peer = c->peer;
+				c->reading->local_port = c->local_port;
+			}
+			c->served = 1;
+		}
+		return 0;
+	case RT_HTTP_EV_END:
+		c->reading = NULL;
+		return 0;
+	case RT_HTTP_EV_ERROR:
+	case RT_HTTP_EV_UPGRADE:
+		return -1;
+	}
+	return 0;
+}
+
+static int feed_request(rt_conn_t *c, const char *p, size_t n)
+{
+	for (;;) {
+		int ev = RT_HTTP_EV_NONE;
+		size_t used = rt_http_req_feed(&c->rq, p, n, &ev);
+		p += used;
+		n -= used;
+		if (ev == RT_HTTP_EV_NONE)
+			return n == 0 ? 0 : -1;
+		if (on_request_event(c, ev) != 0)
+			return -1;
+	}
+}
+
+#define RESP_STALE 2
+
+/* Returns 1 when the stream stops being HTTP after this response (101), RESP_STALE
+ * when the fd is no longer the socket accepted. */
+static int on_response_event(rt_conn_t *c, int ev)
+{
+	rt_req_t *r;
+	switch (ev) {
+	case RT_HTTP_EV_HEAD:
+		if (c->head)
+			c->head->status = c->rs.status;
+		return 0;
+	case RT_HTTP_EV_END:
+	case RT_HTTP_EV_UPGRADE:
+		if (c->head && check_due(c) && !same_socket(c))
+			return RESP_STALE;
+		if ((r = queue_pop(c)) != NULL) {
+			if (ev == RT_HTTP_EV_UPGRADE)
+				r->status = c->rs.status;
+			end_request(c, r, 1);
+		}
+		c->resp_fresh = 1;
+		return ev == RT_HTTP_EV_UPGRADE ? 1 : 0;
+	case RT_HTTP_EV_ERROR:
+		return -1;
+	}
+	return 0;
+}
+
+static int feed_response(rt_conn_t *c, const char *p, size_t n)
+{
+	for (;;) {
+		int ev = RT_HTTP_EV_NONE;
+		if (c->resp_fresh) {
+			/* A server speaking first, or answering nothing, is not HTTP. */
+			if (!c->head)
+				return -1;
+			rt_http_resp_expect(&c->rs, c->head->is_head);
+			c->resp_fresh = 0;
+		}
+		size_t used = rt_http_resp_feed(&c->rs, p, n, &ev);
+		if (p)
+			p += used;
+		n -= used;
+		if (ev == RT_HTTP_EV_NONE)
+			return n == 0 ? 0 : -1;
+		int rc = on_response_event(c, ev);
+		if (rc != 0)
+			return rc;
+		/* A head may end the whole response (HEAD, 204, 304, Content-Length: 0):
+		 * the parser reports that END on the next call even with no bytes left, and
+		 * it must be taken now, not when the connection next speaks. After an END
+		 * the next response has not begun, so out of bytes means done. */
+		if (n == 0 && ev != RT_HTTP_EV_HEAD)
+			return 0;
+	}
+}
+
+/* Locks c if it is still the connection on fd that tok was taken from. */
+static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->live && c->fd == fd && atomic_load_explicit(&c->gen, memory_order_relaxed) == tok) {
+		rt_thread_t *t = rt_thread_self();
+		if (t && t != c->io_thread) {
+			c->io_thread = t;
+		}
+		if (t)
+			set_current(t, c->head);
+		return 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return -1;
+}
+
+void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		  size_t n)
+{
+	int rc = 0;
+	if (lock_live(c, fd, tok) != 0)
+		return;
+	if (!iov) {
+		rc = -1; /* bytes we could not see: framing is lost */
+	} else {
+		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+			size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+			rc = feed_request(c, iov[i].iov_base, len);
+			n -= len;
+		}
+	}
+	if (rc == 0 && c->head && c->io_thread)
+		set_current(c->io_thread, c->head);
+	if (rc != 0)
+		conn_give_up(c, fd);
+	int stopped = !c->live;
+	pthread_mutex_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		   size_t n)
+{
+	int rc = 0;
+	if (lock_live(c, fd, tok) != 0)
+		return;
+	if (!iov) {
+		rc = feed_response(c, NULL, n);
+	} else {
+		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+			size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+			rc = feed_response(c, iov[i].iov_base, len);
+			n -= len;
+		}
+	}
+	if (rc < 0)
+		conn_give_up(c, fd);
+	else if (rc == RESP_STALE)
+		conn_stop(c, fd, 0); /* not our socket any more: nothing of it counts */
+	else if (rc > 0)
+		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
+	int stopped = !c->live;
+	pthread_mutex_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+/* ---- watchdog scan ---- */
+
+uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
+{
+	uint64_t next = 0;
+	pthread_mutex_lock(&list_mu);
+	for (rt_conn_t *c = live_list; c; c = c->next) {
+		uint64_t start = atomic_load_explicit(&c->head_start, memory_order_acquire);
+		/* A request that began after `now` was taken is not late (and would
+		 * underflow the subtraction). */
+		if (start == 0 || start > now)
+			continue;
+		if (now - start < slow_ns) {
+			if (next == 0 || start + slow_ns < next)
+				next = start + slow_ns;
+			continue;
+		}
+		pthread_mutex_lock(&c->mu);
+		rt_req_t *h = c->head;
+		if (c->live && h && !h->slow && h->start_mono_ns <= now &&
+		    now - h->start_mono_ns >= slow_ns) {
+			rt_req_mark_slow(h, c->io_thread, now);
+			queue_changed(c);
+		}
+		pthread_mutex_unlock(&c->mu);
+	}
+	pthread_mutex_unlock(&list_mu);
+	return next;
+}
+
+/* ---- fork ---- */
+
+void rt_conn_fork_prepare(void)
+{
+	pthread_mutex_lock(&list_mu);
+}
+
+void rt_conn_fork_parent(void)
+{
+	pthread_mutex_unlock(&list_mu);
+}
+
+/* A connection lock held by a thread that did not survive the fork would never be
+ * released: every lock is made anew. The child keeps tracking inherited connections
+ * that are between requests (a forking server serves them in the child). Requests in
+ * flight are the parent's, which answers and counts them: the child drops them
+ * uncounted (closing its copy of the fd must not count them twice, nor export their
+ * spans again) and stops tracking their connection, whose framing is mid-message. */
+void rt_conn_fork_child(void)
+{
+	rt_conn_t *next; /* list_mu: released by the forking thread (rt_init.c) */
+	atomic_store(&rt_conn_errors, 0);
+	for (rt_conn_t *c = live_list; c; c = next) {
+		next = c->next;
+		pthread_mutex_init(&c->mu, NULL);
+		c->io_thread = NULL;
+		for (rt_req_t *r = c->head; r; r = r->next) {
+			/* The sampled thread is the parent's: nothing to release or unwatch. */
+			r->slow = 0;
+			r->thread = NULL;
+			r->cpu_route = 0;
+		}
+		if (c->head || c->reading) {
+			conn_stop(c, c->fd, 0);
+			conn_recycle(c);
+		}
+	}
+}

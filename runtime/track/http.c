@@ -1,0 +1,1055 @@
+/* rt_http.c: incremental HTTP/1.x boundary parsers (see rt_http.h). One byte-at-a-time
+ * state machine for heads, O(1) skipping for bodies. Nothing is buffered but the few
+ * fields the shim reports, so a connection's parser is a fixed-size struct whatever
+ * bytes arrive. Pure: no I/O, no globals, no allocation. */
+#include "track/http.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* ---- grammar positions ---- */
+
+enum {
+	/* request line */
+	S_REQ_START = 0, S_METHOD, S_TARGET, S_QUERY, S_REQ_VERSION, S_REQ_VERSION_END,
+	/* status line */
+	S_RESP_START, S_RESP_VERSION, S_STATUS, S_REASON,
+	/* header block, shared */
+	S_LINE_LF, S_HDR_START, S_HDR_NAME, S_HDR_OWS, S_HDR_VALUE, S_HDR_VALUE_LF, S_HEAD_LF,
+	/* bodies, shared */
+	S_BODY, S_CHUNK_SIZE, S_CHUNK_EXT, S_CHUNK_SIZE_LF, S_CHUNK_DATA, S_CHUNK_DATA_CR,
+	S_CHUNK_DATA_LF, S_TRAILER_START, S_TRAILER_LINE, S_TRAILER_END_LF, S_UNTIL_CLOSE,
+	/* terminal */
+	S_ERROR, S_UPGRADED,
+};
+
+enum { H_NONE = 0, H_CL, H_TE, H_CONN, H_TRACEPARENT, H_UA };
+
+#define CHUNK_SIZE_MAX (1ull << 60)
+#define TRAILER_LIMIT RT_HTTP_HEADER_LIMIT
+
+/* What the caller of a byte step should do next. */
+enum { STEP_MORE = 0, STEP_EVENT };
+
+/* RFC 9110 token characters, as a table: this runs for every byte of every header
+ * name. */
+static const uint8_t tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+	['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+static int is_tchar(unsigned char c)
+{
+	return tchar[c];
+}
+
+/* The value of a header we do not look at, or a reason phrase: its bytes matter only
+ * for where the line ends, so memchr finds that instead of a byte loop. Returns bytes
+ * consumed (through the LF if found) and sets *line_done. */
+static size_t skip_line(const char *buf, size_t len, int *line_done)
+{
+	const char *lf = memchr(buf, '\n', len);
+	*line_done = lf != NULL;
+	return lf ? (size_t)(lf - buf) + 1 : len;
+}
+
+/* True when the parser is inside a line whose content it ignores. */
+static int in_ignored_line(const rt_http_state_t *s)
+{
+	return (s->state == S_HDR_VALUE && s->hdr == H_NONE) || s->state == S_REASON;
+}
+
+/* Fast path for in_ignored_line(): consumes to the end of the line, charging the head
+ * limit. Returns bytes consumed, or -1 when the head grew past the limit. */
+static long skip_ignored(rt_http_state_t *s, const char *buf, size_t len)
+{
+	int done;
+	size_t n = skip_line(buf, len, &done);
+	s->head_bytes += (uint32_t)(n < RT_HTTP_HEADER_LIMIT ? n : RT_HTTP_HEADER_LIMIT);
+	if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
+		return -1;
+	if (done)
+		s->state = S_HDR_START;
+	return (long)n;
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static void state_reset(rt_http_state_t *s, uint8_t start)
+{
+	memset(s, 0, sizeof *s);
+	s->state = start;
+}
+
+/* ---- header fields (shared by both directions) ---- */
+
+/* Which header a name is, case-insensitively; the length decides first, since nearly
+ * every header a server sees is one we ignore. */
+static uint8_t classify_name(const char *name, size_t len)
+{
+	switch (len) {
+	case 10:
+		if (strncasecmp(name, "connection", 10) == 0)
+			return H_CONN;
+		if (strncasecmp(name, "user-agent", 10) == 0)
+			return H_UA;
+		return H_NONE;
+	case 11:
+		return strncasecmp(name, "traceparent", 11) == 0 ? H_TRACEPARENT : H_NONE;
+	case 14:
+		return strncasecmp(name, "content-length", 14) == 0 ? H_CL : H_NONE;
+	case 17:
+		return strncasecmp(name, "transfer-encoding", 17) == 0 ? H_TE : H_NONE;
+	}
+	return H_NONE;
+}
+
+static uint8_t classify_header(const rt_http_state_t *s)
+{
+	return classify_name(s->name, s->name_len);
+}
+
+/* Keeps the last bytes of a value, lowercased: enough to see "chunked" at the end of a
+ * Transfer-Encoding list and "close"/"keep-alive" in Connection. */
+static void window_push(rt_http_state_t *s, char c)
+{
+	if (s->win_len == sizeof s->win) {
+		memmove(s->win, s->win + 1, sizeof s->win - 1);
+		s->win_len--;
+	}
+	s->win[s->win_len++] = lower(c);
+}
+
+static int window_ends_with(const rt_http_state_t *s, const char *lit)
+{
+	size_t n = strlen(lit), len = s->win_len;
+	while (len > 0 && (s->win[len - 1] == ' ' || s->win[len - 1] == '\t'))
+		len--;
+	return len >= n && memcmp(s->win + len - n, lit, n) == 0 &&
+	       (len == n || s->win[len - n - 1] == ',' || s->win[len - n - 1] == ' ');
+}
+
+static int window_has(const rt_http_state_t *s, const char *lit)
+{
+	size_t n = strlen(lit);
+	for (size_t i = 0; i + n <= s->win_len; i++)
+		if (memcmp(s->win + i, lit, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* A value byte of a framing header. Returns -1 on a malformed Content-Length. */
+static int framing_value_byte(rt_http_state_t *s, char c)
+{
+	if (s->hdr == H_CL) {
+		if (c == ' ' || c == '\t')
+			return 0;
+		if (c < '0' || c > '9' || s->cl > (UINT64_MAX - 9) / 10)
+			return -1;
+		s->cl = s->cl * 10 + (uint64_t)(c - '0');
+		s->remaining++; /* digit count, checked at the end of the value */
+		return 0;
+	}
+	window_push(s, c);
+	return 0;
+}
+
+/* The end of a framing header's value. Returns -1 for a bad or conflicting length. */
+static int framing_value_end(rt_http_state_t *s, uint64_t *content_length, uint8_t *has_cl,
+			     uint8_t *chunked)
+{
+	if (s->hdr == H_CL) {
+		uint64_t digits = s->remaining;
+		s->remaining = 0;
+		if (digits == 0 || (*has_cl && *content_length != s->cl))
+			return -1;
+		*content_length = s->cl;
+		*has_cl = 1;
+		s->cl = 0;
+	} else if (s->hdr == H_TE) {
+		*chunked = (uint8_t)window_ends_with(s, "chunked");
+		s->seen_te = 1;
+	} else if (s->hdr == H_CONN) {
+		if (window_has(s, "close"))
+			s->conn_close = 1;
+		if (window_has(s, "keep-alive"))
+			s->conn_keep = 1;
+	}
+	s->win_len = 0;
+	return 0;
+}
+
+/* ---- chunked bodies (shared) ---- */
+
+static int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (unsigned char)lower((char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* One byte of chunk framing (not chunk data). Returns 1 when the body is complete,
+ * -1 on a framing error, 0 otherwise. */
+static int chunk_byte(rt_http_state_t *s, unsigned char c)
+{
+	int d;
+	switch (s->state) {
+	case S_CHUNK_SIZE:
+		if ((d = hex_digit(c)) >= 0) {
+			if (s->remaining >= CHUNK_SIZE_MAX)
+				return -1;
+			s->remaining = s->remaining * 16 + (uint64_t)d;
+			s->sub = 1;
+			return 0;
+		}
+		if (!s->sub)
+			return -1; /* a size needs at least one digit */
+		if (c == ';' || c == ' ' || c == '\t') {
+			s->state = S_CHUNK_EXT;
+			return 0;
+		}
+		if (c == '\r') {
+			s->state = S_CHUNK_SIZE_LF;
+			return 0;
+		}
+		if (c != '\n')
+			return -1;
+		/* a bare LF ends the size line */
+		__attribute__((fallthrough));
+	case S_CHUNK_SIZE_LF:
+		if (c != '\n')
+			return -1;
+		s->sub = 0;
+		s->head_bytes = 0;
+		s->state = s->remaining ? S_CHUNK_DATA : S_TRAILER_START;
+		return 0;
+	case S_CHUNK_EXT:
+		if (++s->head_bytes > TRAILER_LIMIT)
+			return -1;
+		if (c == '\n') {
+			s->state = S_CHUNK_SIZE_LF;
+			return chunk_byte(s, c);
+		}
+		return 0;
+	case S_CHUNK_DATA_CR:
+		if (c == '\r') {
+			s->state = S_CHUNK_DATA_LF;
+			return 0;
+		}
+		/* tolerate a bare LF */
+		__attribute__((fallthrough));
+	case S_CHUNK_DATA_LF:
+		if (c != '\n')
+			return -1;
+		s->state = S_CHUNK_SIZE;
+		return 0;
+	case S_TRAILER_START:
+		if (c == '\r') {
+			s->state = S_TRAILER_END_LF;
+			return 0;
+		}
+		if (c == '\n')
+			return 1;
+		s->state = S_TRAILER_LINE;
+		return 0;
+	case S_TRAILER_LINE:
+		if (++s->head_bytes > TRAILER_LIMIT)
+			return -1;
+		if (c == '\n')
+			s->state = S_TRAILER_START;
+		return 0;
+	case S_TRAILER_END_LF:
+		return c == '\n' ? 1 : -1;
+	}
+	return -1;
+}
+
+/* Consumes body bytes of the current state. buf may be NULL (opaque bytes). Returns
+ * bytes consumed; sets *done when the body ended, *err on a framing error. */
+static size_t body_feed(rt_http_state_t *s, const char *buf, size_t len, int *done, int *err)
+{
+	size_t i = 0;
+	while (i < len && !*done && !*err) {
+		if (s->state == S_UNTIL_CLOSE)
+			return len;
+		if (s->state == S_BODY || s->state == S_CHUNK_DATA) {
+			uint64_t take = s->remaining < len - i ? s->remaining : len - i;
+			s->remaining -= take;
+			i += (size_t)take;
+			if (s->remaining == 0) {
+				if (s->state == S_BODY)
+					*done = 1;
+				else
+					s->state = S_CHUNK_DATA_CR;
+			}
+			continue;
+		}
+		if (!buf) {
+			*err = 1; /* opaque bytes cannot be chunk framing */
+			break;
+		}
+		int rc = chunk_byte(s, (unsigned char)buf[i++]);
+		if (rc < 0)
+			*err = 1;
+		else if (rc > 0)
+			*done = 1;
+	}
+	return i;
+}
+
+/* ---- shared header-block byte step ----
+ * Returns -1 on error, 1 when the blank line ending the head was consumed, 0 else. */
+
+typedef struct hdr_sink {
+	uint64_t *content_length;
+	uint8_t *has_cl, *chunked;
+	char *tp;
+	uint8_t *tp_len, *tp_over;
+	char *ua;
+	uint8_t *ua_len;
+} hdr_sink_t;
+
+static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
+{
+	switch (s->state) {
+	case S_LINE_LF:
+		if (c != '\n')
+			return -1;
+		s->state = S_HDR_START;
+		return 0;
+	case S_HDR_START:
+		if (c == '\r') {
+			s->state = S_HEAD_LF;
+			return 0;
+		}
+		if (c == '\n')
+			return 1;
+		if (!is_tchar(c))
+			return -1; /* includes obsolete line folding */
+		s->name_len = 0;
+		s->state = S_HDR_NAME;
+		__attribute__((fallthrough));
+	case S_HDR_NAME:
+		if (c == ':') {
+			if (s->name_len == 0)
+				return -1;
+			s->hdr = s->name_len == 0xff ? H_NONE : classify_header(s);
+			s->win_len = 0;
+			s->state = S_HDR_OWS;
+			return 0;
+		}
+		/* As in header_line(): past the first byte a name is not judged, but a
+		 * line break inside one cannot be a header. */
+		if (c == '\r' || c == '\n')
+			return -1;
+		if (s->name_len < sizeof s->name)
+			s->name[s->name_len++] = lower((char)c);
+		else
+			s->name_len = 0xff;
+		return 0;
+	case S_HDR_OWS:
+		if (c == ' ' || c == '\t')
+			return 0;
+		s->state = S_HDR_VALUE;
+		__attribute__((fallthrough));
+	case S_HDR_VALUE:
+		/* A value we do not read is only looked at for its LF, as skip_ignored() and
+		 * header_line() do; judging its first byte here made the outcome depend on
+		 * where a read happened to split the line (found by tests/fuzz/fuzz_http). */
+		if (s->hdr == H_NONE) {
+			if (c == '\n')
+				s->state = S_HDR_START;
+			return 0;
+		}
+		if (c == '\r' || c == '\n') {
+			if (framing_value_end(s, k->content_length, k->has_cl, k->chunked) != 0)
+				return -1;
+			if (s->hdr == H_TRACEPARENT)
+				s->seen_tp = 1;
+			s->state = c == '\r' ? S_HDR_VALUE_LF : S_HDR_START;
+			return 0;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return -1;
+		switch (s->hdr) {
+		case H_CL:
+		case H_TE:
+		case H_CONN:
+			return framing_value_byte(s, (char)c);
+		case H_TRACEPARENT:
+			if (k->tp && !s->seen_tp) { /* the first traceparent counts */
+				if (*k->tp_len < RT_HTTP_TRACEPARENT_MAX)
+					k->tp[(*k->tp_len)++] = (char)c;
+				else
+					*k->tp_over = 1;
+			}
+			return 0;
+		case H_UA:
+			if (k->ua && *k->ua_len < RT_HTTP_UA_MAX)
+				k->ua[(*k->ua_len)++] = (char)c;
+			return 0;
+		}
+		return 0;
+	case S_HDR_VALUE_LF:
+		if (c != '\n')
+			return -1;
+		s->state = S_HDR_START;
+		return 0;
+	case S_HEAD_LF:
+		return c == '\n' ? 1 : -1;
+	}
+	return -1;
+}
+
+/* ---- whole header lines ----
+ * When a header line is complete in the buffer it is handled in one call: memchr finds
+ * its end and ':' and only the name is checked byte by byte. The byte machine above
+ * remains for lines split across reads, and both paths share the value handling, so
+ * they agree (test_http feeds every case split at every offset). */
+
+static int value_bytes(rt_http_state_t *s, const char *v, size_t n, const hdr_sink_t *k)
+{
+	switch (s->hdr) {
+	case H_TE:
+	case H_CONN:
+		/* A value that fits the window goes in without sliding it: the same bytes
+		 * framing_value_byte would leave there. */
+		if (s->win_len + n <= sizeof s->win) {
+			for (size_t i = 0; i < n; i++)
+				s->win[s->win_len + i] = lower(v[i]);
+			s->win_len = (uint8_t)(s->win_len + n);
+			return 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (framing_value_byte(s, v[i]) != 0)
+				return -1;
+		return 0;
+	case H_CL:
+		/* framing_value_byte's digits, without a call per byte */
+		for (size_t i = 0; i < n; i++) {
+			char c = v[i];
+			if (c == ' ' || c == '\t')
+				continue;
+			if (c < '0' || c > '9' || s->cl > (UINT64_MAX - 9) / 10)
+				return -1;
+			s->cl = s->cl * 10 + (uint64_t)(c - '0');
+			s->remaining++;
+		}
+		return 0;
+	case H_TRACEPARENT:
+		if (k->tp && !s->seen_tp) {
+			size_t room = RT_HTTP_TRACEPARENT_MAX - *k->tp_len;
+			size_t take = n < room ? n : room;
+			memcpy(k->tp + *k->tp_len, v, take);
+			*k->tp_len = (uint8_t)(*k->tp_len + take);
+			if (take < n)
+				*k->tp_over = 1;
+		}
+		return 0;
+	case H_UA:
+		if (k->ua) {
+			size_t room = RT_HTTP_UA_MAX - *k->ua_len;
+			size_t take = n < room ? n : room;
+			memcpy(k->ua + *k->ua_len, v, take);
+			*k->ua_len = (uint8_t)(*k->ua_len + take);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* One complete line (without its LF) at the start of a header line. Returns -1 on
+ * error, 1 when it was the blank line ending the head, 0 otherwise. */
+static int header_line(rt_http_state_t *s, const char *line, size_t n, const hdr_sink_t *k)
+{
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (n == 0)
+		return 1;
+	const char *colon = memchr(line, ':', n);
+	if (!colon || colon == line)
+		return -1;
+	/* Only the first byte of a name is checked (a space there is obsolete line
+	 * folding, which we refuse): judging the rest is the server's business, and this
+	 * loop ran for every byte of every header name. */
+	if (!is_tchar((unsigned char)line[0]) || memchr(line, '\r', (size_t)(colon - line)))
+		return -1;
+	s->hdr = classify_name(line, (size_t)(colon - line));
+	if (s->hdr == H_NONE)
+		return 0;
+	const char *v = colon + 1, *end = line + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	for (const char *c = v; c < end; c++)
+		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+			return -1;
+	s->win_len = 0;
+	if (value_bytes(s, v, (size_t)(end - v), k) != 0 ||
+	    framing_value_end(s, k->content_length, k->has_cl, k->chunked) != 0)
+		return -1;
+	if (s->hdr == H_TRACEPARENT)
+		s->seen_tp = 1;
+	return 0;
+}
+
+/* At the start of a header line: handles every whole line that is here, up to the end
+ * of the head. Returns bytes consumed (0: the first line is incomplete, use the byte
+ * machine), -1 on error; *head_end is set when the head ended. One call for all the
+ * lines of a head saves the caller's per-line dispatch, most of the cost of a
+ * typical response head. */
+static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
+			     const hdr_sink_t *k, int *head_end)
+{
+	long used = 0;
+	*head_end = 0;
+	for (;;) {
+		const char *lf = memchr(buf, '\n', len);
+		if (!lf)
+			return used;
+		size_t n = (size_t)(lf - buf);
+		s->head_bytes += (uint32_t)(n < RT_HTTP_HEADER_LIMIT ? n + 1 : RT_HTTP_HEADER_LIMIT + 1);
+		if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
+			return -1;
+		int rc = header_line(s, buf, n, k);
+		if (rc < 0)
+			return -1;
+		used += (long)n + 1;
+		if (rc) {
+			*head_end = 1;
+			return used;
+		}
+		buf += n + 1;
+		len -= n + 1;
+	}
+}
+
+/* ====================================================================== */
+/* The head's fast paths, shared by both directions: the rest of an ignored line, or a
+ * whole header line. Returns bytes consumed (0: the byte machine must take this
+ * byte), -1 on error; *head_end is set when the blank line ending the head was read. */
+static long head_lines_fast(rt_http_state_t *s, const char *buf, size_t len,
+			    const hdr_sink_t *k, int *head_end)
+{
+	*head_end = 0;
+	if (in_ignored_line(s))
+		return skip_ignored(s, buf, len);
+	if (s->state == S_HDR_START)
+		return header_line_fast(s, buf, len, k, head_end);
+	return 0;
+}
+
+/* ---- request direction ---- */
+
+static void req_new_message(rt_http_req_t *p);
+static void req_clear_fields(rt_http_req_t *p);
+
+void rt_http_req_init(rt_http_req_t *p)
+{
+	req_new_message(p);
+	req_clear_fields(p);
+}
+
+/* Fields stay readable after END (until the next BEGIN), so only framing is reset. */
+static void req_new_message(rt_http_req_t *p)
+{
+	state_reset(&p->s, S_REQ_START);
+}
+
+static void req_clear_fields(rt_http_req_t *p)
+{
+	p->method_len = 0;
+	p->http_minor = 0;
+	p->is_head = p->chunked = p->has_content_length = p->conn_close = 0;
+	p->path_truncated = 0;
+	p->path_len = p->query_len = 0;
+	p->traceparent_len = p->traceparent_overlong = 0;
+	p->user_agent_len = 0;
+	p->content_length = 0;
+}
+
+static void trim_traceparent(rt_http_req_t *p)
+{
+	while (p->traceparent_len > 0 && (p->traceparent[p->traceparent_len - 1] == ' ' ||
+					  p->traceparent[p->traceparent_len - 1] == '\t'))
+		p->traceparent_len--;
+}
+
+/* The head is complete: decide the body. Returns the event to report. */
+static int req_head_done(rt_http_req_t *p)
+{
+	rt_http_state_t *s = &p->s;
+	trim_traceparent(p);
+	p->is_head = p->method_len == 4 && memcmp(p->method, "HEAD", 4) == 0;
+	p->conn_close = s->conn_close || (p->http_minor == 0 && !s->conn_keep);
+	if (s->seen_te && !p->chunked)
+		return RT_HTTP_EV_ERROR; /* cannot find the end of such a body */
+	if (p->chunked) {
+		s->state = S_CHUNK_SIZE;
+		s->remaining = 0;
+		s->sub = 0;
+	} else if (p->content_length > 0) {
+		s->state = S_BODY;
+		s->remaining = p->content_length;
+	} else {
+		s->pending_end = 1;
+	}
+	s->head_bytes = 0;
+	return RT_HTTP_EV_HEAD;
+}
+
+static int version_byte(rt_http_state_t *s, unsigned char c, uint8_t *minor)
+{
+	static const char lit[] = "HTTP/1.";
+	if (s->sub < sizeof lit - 1)
+		return c == (unsigned char)lit[s->sub++] ? 0 : -1;
+	if (s->sub == sizeof lit - 1) {
+		if (c != '0' && c != '1')
+			return -1;
+		*minor = (uint8_t)(c - '0');
+		s->sub++;
+		return 0;
+	}
+	return -1;
+}
+
+/* The whole request line in one call, when it is complete in the buffer and regular.
+ * Returns bytes consumed (through the LF), or 0 to let the byte machine handle it
+ * (incomplete, or anything unusual: it then reports exactly what is wrong). */
+static size_t request_line_fast(rt_http_req_t *p, const char *buf, size_t len)
+{
+	const char *lf = memchr(buf, '\n', len);
+	if (!lf)
+		return 0;
+	size_t n = (size_t)(lf - buf), i = 0;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	while (i < n && i < RT_HTTP_METHOD_MAX - 1 &&
+	       ((buf[i] >= 'A' && buf[i] <= 'Z') || (i > 0 && (buf[i] == '-' || buf[i] == '_'))))
+		i++;
+	if (i == 0 || i >= n || buf[i] != ' ' || n < i + 2 + 8)
+		return 0;
+	const char *target = buf + i + 1, *version = buf + n - 8;
+	if (version[-1] != ' ' || memcmp(version, "HTTP/1.", 7) != 0 ||
+	    (version[7] != '0' && version[7] != '1'))
+		return 0;
+	const char *tend = version - 1;
+	if (tend == target)
+		return 0;
+	for (const char *c = target; c < tend; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return 0;
+	req_clear_fields(p);
+	memcpy(p->method, buf, i);
+	p->method_len = (uint8_t)i;
+	const char *q = memchr(target, '?', (size_t)(tend - target));
+	const char *pend = q ? q : tend;
+	size_t plen = (size_t)(pend - target);
+	p->path_truncated = plen > RT_HTTP_PATH_MAX;
+	p->path_len = (uint16_t)(plen > RT_HTTP_PATH_MAX ? RT_HTTP_PATH_MAX : plen);
+	memcpy(p->path, target, p->path_len);
+	if (q) {
+		size_t qlen = (size_t)(tend - q - 1);
+		p->query_len = (uint16_t)(qlen > RT_HTTP_QUERY_MAX ? RT_HTTP_QUERY_MAX : qlen);
+		memcpy(p->query, q + 1, p->query_len);
+	}
+	p->http_minor = (uint8_t)(version[7] - '0');
+	p->s.state = S_HDR_START;
+	p->s.head_bytes = (uint32_t)(lf - buf) + 1;
+	return (size_t)(lf - buf) + 1;
+}
+
+/* One byte of the request line. Returns -1 error, 1 BEGIN, 2 end of line, 0 more. */
+static int request_line_byte(rt_http_req_t *p, unsigned char c)
+{
+	rt_http_state_t *s = &p->s;
+	switch (s->state) {
+	case S_REQ_START:
+		if (c == '\r' || c == '\n')
+			return 0; /* empty lines between requests are allowed */
+		if (c < 'A' || c > 'Z')
+			return -1;
+		req_clear_fields(p);
+		p->method[p->method_len++] = (char)c;
+		s->state = S_METHOD;
+		return 1;
+	case S_METHOD:
+		if (c == ' ') {
+			s->state = S_TARGET;
+			return 0;
+		}
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_') ||
+		    p->method_len >= RT_HTTP_METHOD_MAX - 1)
+			return -1;
+		p->method[p->method_len++] = (char)c;
+		return 0;
+	case S_TARGET:
+	case S_QUERY:
+		if (c == ' ') {
+			if (s->state == S_TARGET && p->path_len == 0)
+				return -1;
+			s->state = S_REQ_VERSION;
+			s->sub = 0;
+			return 0;
+		}
+		if (c <= 0x20 || c == 0x7f)
+			return -1;
+		if (s->state == S_TARGET && c == '?') {
+			s->state = S_QUERY;
+		} else if (s->state == S_TARGET) {
+			if (p->path_len < RT_HTTP_PATH_MAX)
+				p->path[p->path_len++] = (char)c;
+			else
+				p->path_truncated = 1;
+		} else if (p->query_len < RT_HTTP_QUERY_MAX) {
+			p->query[p->query_len++] = (char)c;
+		}
+		return 0;
+	case S_REQ_VERSION:
+		if (version_byte(s, c, &p->http_minor) != 0)
+			return -1;
+		if (s->sub == 8)
+			s->state = S_REQ_VERSION_END;
+		return 0;
+	case S_REQ_VERSION_END:
+		if (c == '\r') {
+			s->state = S_LINE_LF;
+			return 0;
+		}
+		if (c == '\n') {
+			s->state = S_HDR_START;
+			return 0;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
+			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
+			    &p->user_agent_len };
+	size_t i = 0;
+	*ev = RT_HTTP_EV_NONE;
+	if (s->state == S_ERROR) {
+		*ev = RT_HTTP_EV_ERROR;
+		return 0;
+	}
+	if (s->pending_end) {
+		req_new_message(p);
+		*ev = RT_HTTP_EV_END;
+		return 0;
+	}
+	while (i < len) {
+		if (s->state >= S_BODY) {
+			int done = 0, err = 0;
+			i += body_feed(s, buf + i, len - i, &done, &err);
+			if (err)
+				goto error;
+			if (done) {
+				req_new_message(p);
+				*ev = RT_HTTP_EV_END;
+				return i;
+			}
+			continue;
+		}
+		int head_end;
+		long n = head_lines_fast(s, buf + i, len - i, &sink, &head_end);
+		if (n < 0)
+			goto error;
+		i += (size_t)n;
+		if (head_end) {
+			*ev = req_head_done(p);
+			if (*ev == RT_HTTP_EV_ERROR)
+				goto error;
+			return i;
+		}
+		if (n > 0)
+			continue;
+		if (s->state == S_REQ_START && buf[i] != '\r' && buf[i] != '\n') {
+			size_t line = request_line_fast(p, buf + i, len - i);
+			if (line > 0) {
+				*ev = RT_HTTP_EV_BEGIN;
+				return i + line;
+			}
+		}
+		unsigned char c = (unsigned char)buf[i++];
+		if (s->state != S_REQ_START && ++s->head_bytes > RT_HTTP_HEADER_LIMIT)
+			goto error;
+		int rc;
+		if (s->state < S_RESP_START) {
+			rc = request_line_byte(p, c);
+			if (rc < 0)
+				goto error;
+			if (rc == 1) {
+				s->head_bytes = 1;
+				*ev = RT_HTTP_EV_BEGIN;
+				return i;
+			}
+			continue;
+		}
+		rc = header_byte(s, c, &sink);
+		if (rc < 0)
+			goto error;
+		if (rc == 1) {
+			*ev = req_head_done(p);
+			if (*ev == RT_HTTP_EV_ERROR)
+				goto error;
+			return i;
+		}
+	}
+	return i;
+error:
+	s->state = S_ERROR;
+	*ev = RT_HTTP_EV_ERROR;
+	return i;
+}
+
+/* ====================================================================== */
+/* ---- response direction ---- */
+
+void rt_http_resp_init(rt_http_resp_t *p)
+{
+	memset(p, 0, sizeof *p);
+	state_reset(&p->s, S_RESP_START);
+}
+
+void rt_http_resp_expect(rt_http_resp_t *p, int request_was_head)
+{
+	p->expect_head = (uint8_t)(request_was_head != 0);
+}
+
+static void resp_new_message(rt_http_resp_t *p, int keep_begun)
+{
+	uint8_t begun = keep_begun ? p->s.begun : 0;
+	state_reset(&p->s, S_RESP_START);
+	p->s.begun = begun;
+	/* status stays readable after END; the next head overwrites it */
+	p->chunked = p->has_content_length = p->conn_close = p->http_minor = 0;
+	p->content_length = 0;
+	p->body_bytes = 0;
+}
+
+static int resp_head_done(rt_http_resp_t *p)
+{
+	rt_http_state_t *s = &p->s;
+	p->conn_close = s->conn_close || (p->http_minor == 0 && !s->conn_keep);
+	if (p->status >= 100 && p->status < 200 && p->status != 101) {
+		resp_new_message(p, 1); /* interim: the real response follows */
+		return RT_HTTP_EV_NONE;
+	}
+	if (p->status == 101) {
+		s->state = S_UPGRADED;
+		return RT_HTTP_EV_UPGRADE;
+	}
+	s->head_bytes = 0;
+	if (p->expect_head || p->status == 204 || p->status == 304) {
+		s->pending_end = 1;
+	} else if (p->chunked) {
+		s->state = S_CHUNK_SIZE;
+		s->remaining = 0;
+		s->sub = 0;
+	} else if (p->has_content_length) {
+		if (p->content_length == 0)
+			s->pending_end = 1;
+		s->state = S_BODY;
+		s->remaining = p->content_length;
+	} else {
+		s->state = S_UNTIL_CLOSE;
+	}
+	return RT_HTTP_EV_HEAD;
+}
+
+/* The whole status line in one call when it is complete and regular; 0 otherwise
+ * (the byte machine then takes it, and reports any error). */
+static size_t status_line_fast(rt_http_resp_t *p, const char *buf, size_t len)
+{
+	const char *lf = memchr(buf, '\n', len);
+	if (!lf)
+		return 0;
+	size_t n = (size_t)(lf - buf);
+	if (n < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
+	    buf[8] != ' ')
+		return 0;
+	for (int i = 9; i < 12; i++)
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+	if (n > 12 && buf[12] != ' ' && buf[12] != '\r')
+		return 0;
+	uint16_t status = (uint16_t)((buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0'));
+	if (status < 100)
+		return 0;
+	for (size_t i = 12; i < n; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t' && !(buf[i] == '\r' && i == n - 1)) ||
+		    buf[i] == 0x7f)
+			return 0;
+	p->status = status;
+	p->http_minor = (uint8_t)(buf[7] - '0');
+	p->s.state = S_HDR_START;
+	p->s.head_bytes += (uint32_t)n + 1;
+	return n + 1;
+}
+
+/* One byte of the status line. Returns -1 error, 1 BEGIN, 0 more. */
+static int status_line_byte(rt_http_resp_t *p, unsigned char c)
+{
+	rt_http_state_t *s = &p->s;
+	switch (s->state) {
+	case S_RESP_START:
+		if (c != 'H')
+			return -1;
+		s->sub = 1;
+		s->state = S_RESP_VERSION;
+		if (!s->begun) {
+			s->begun = 1;
+			return 1;
+		}
+		return 0;
+	case S_RESP_VERSION:
+		if (s->sub == 8) {
+			if (c != ' ')
+				return -1;
+			s->state = S_STATUS;
+			s->sub = 0;
+			return 0;
+		}
+		return version_byte(s, c, &p->http_minor);
+	case S_STATUS:
+		if (s->sub < 3) {
+			if (c < '0' || c > '9')
+				return -1;
+			if (s->sub == 0)
+				p->status = 0;
+			p->status = (uint16_t)(p->status * 10 + (c - '0'));
+			s->sub++;
+			return 0;
+		}
+		if (p->status < 100)
+			return -1;
+		if (c == ' ') {
+			s->state = S_REASON;
+			return 0;
+		}
+		/* the reason phrase may be omitted */
+		__attribute__((fallthrough));
+	case S_REASON:
+		if (c == '\r')
+			s->state = S_LINE_LF;
+		else if (c == '\n')
+			s->state = S_HDR_START;
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
+			    NULL, NULL, NULL };
+	size_t i = 0;
+	*ev = RT_HTTP_EV_NONE;
+	if (s->state == S_ERROR || s->state == S_UPGRADED) {
+		*ev = s->state == S_ERROR ? RT_HTTP_EV_ERROR : RT_HTTP_EV_UPGRADE;
+		return 0;
+	}
+	if (s->pending_end) {
+		resp_new_message(p, 0);
+		*ev = RT_HTTP_EV_END;
+		return 0;
+	}
+	while (i < len) {
+		if (s->state >= S_BODY) {
+			int done = 0, err = 0;
+			size_t used = body_feed(s, buf ? buf + i : NULL, len - i, &done, &err);
+			i += used;
+			p->body_bytes += used;
+			if (err)
+				goto error;
+			if (done) {
+				resp_new_message(p, 0);
+				*ev = RT_HTTP_EV_END;
+				return i;
+			}
+			continue;
+		}
+		if (!buf)
+			goto error; /* opaque bytes outside a body */
+		int head_end;
+		long n = head_lines_fast(s, buf + i, len - i, &sink, &head_end);
+		if (n < 0)
+			goto error;
+		i += (size_t)n;
+		if (head_end) {
+			*ev = resp_head_done(p);
+			if (*ev != RT_HTTP_EV_NONE)
+				return i;
+			continue;
+		}
+		if (n > 0)
+			continue;
+		if (s->state == S_RESP_START) {
+			size_t line = status_line_fast(p, buf + i, len - i);
+			if (line > 0) {
+				i += line;
+				if (!s->begun) {
+					s->begun = 1;
+					*ev = RT_HTTP_EV_BEGIN;
+					return i;
+				}
+				continue;
+			}
+		}
+		unsigned char c = (unsigned char)buf[i++];
+		if (++s->head_bytes > RT_HTTP_HEADER_LIMIT)
+			goto error;
+		int rc;
+		if (s->state < S_LINE_LF) {
+			rc = status_line_byte(p, c);
+			if (rc < 0)
+				goto error;
+			if (rc == 1) {
+				*ev = RT_HTTP_EV_BEGIN;
+				return i;
+			}
+			continue;
+		}
+		rc = header_byte(s, c, &sink);
+		if (rc < 0)
+			goto error;
+		if (rc == 1) {
+			*ev = resp_head_done(p);
+			if (*ev != RT_HTTP_EV_NONE)
+				return i;
+		}
+	}
+	return i;
+error:
+	s->state = S_ERROR;
+	*ev = RT_HTTP_EV_ERROR;
+	return i;
+}
+
+int rt_http_resp_eof(const rt_http_resp_t *p)
+{
+	return p->s.state == S_UNTIL_CLOSE;
+}

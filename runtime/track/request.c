@@ -1,0 +1,189 @@
+/* rt_req.c: request lifecycle (see rt_req.h). Parsing is in rt_http.c, connections in
+ * rt_conn.c, slow detection in rt_watchdog.c, sampling in rt_cputimer.c and
+ * rt_sampler.c; finished slow requests go to rt_worker.c. */
+#include "track/request.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/cfg.h"
+#include "sample/cputimer.h"
+#include "emit/export.h"
+#include "sample/heap_sampler.h"
+#include "emit/worker.h"
+
+static _Atomic uint64_t next_serial = 1;
+
+uint64_t rt_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- ids ----
+ * Ids cost randomness, so they are made when first needed (a slow request's files,
+ * later a span), not for every request: rt_req_ensure_ids(). */
+
+/* getrandom costs a system call; ids come from a per-thread buffer of its output, so
+ * the kernel is asked once per 16 requests that need ids. */
+static __thread struct {
+	uint8_t buf[384];
+	uint16_t used;
+} id_pool __attribute__((tls_model("initial-exec")));
+
+static void random_bytes(uint8_t *out, size_t n)
+{
+	if (id_pool.used == 0 || id_pool.used + n > sizeof id_pool.buf) {
+		rt_random_id(id_pool.buf, sizeof id_pool.buf);
+		id_pool.used = 0;
+	}
+	memcpy(out, id_pool.buf + id_pool.used, n);
+	id_pool.used += (uint16_t)n;
+	static const uint8_t zero[16];
+	if (memcmp(out, zero, n) == 0)
+		out[n - 1] = 1; /* all-zero ids are invalid in W3C trace context */
+}
+
+void rt_req_fork_child(void)
+{
+	id_pool.used = 0; /* the parent's next ids must not be the child's too */
+}
+
+void rt_req_ensure_ids(rt_req_t *r)
+{
+	if (r->ids_ready)
+		return;
+	if (!r->has_parent) {
+		random_bytes(r->ctx.trace_id, sizeof r->ctx.trace_id);
+		memset(r->ctx.parent_id, 0, sizeof r->ctx.parent_id);
+		r->ctx.flags = 1;
+	}
+	random_bytes(r->span_id, sizeof r->span_id);
+	r->ids_ready = 1;
+}
+
+/* ---- lifecycle ---- */
+
+rt_req_t *rt_req_begin(rt_req_t *reuse)
+{
+	rt_req_t *r = reuse ? reuse : malloc(sizeof *r);
+	if (!r)
+		return NULL;
+	/* Only the fixed part needs clearing; strings carry their lengths. */
+	memset(r, 0, offsetof(rt_req_t, method));
+	r->method_len = 0;
+	r->path_len = r->query_len = 0;
+	r->user_agent_len = 0;
+	r->status = 0;
+	r->local_port = 0;
+	r->peer.ss_family = AF_UNSPEC;
+	r->slow = 0;
+	r->cpu_route = RT_CPU_ROUTE_NONE;
+	r->thread = NULL;
+	r->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
+	r->start_mono_ns = rt_mono_ns();
+	r->alloc_key = rt_heap_thread_key();
+	r->alloc_at_begin = rt_heap_thread_allocated();
+	r->alloc_bytes = -1;
+	return r;
+}
+
+uint64_t rt_req_start_real_ns(const rt_req_t *r)
+{
+	/* Wall time is needed only for a slow request's files: derived from the
+	 * monotonic start instead of read for every request. */
+	uint64_t now_real = real_ns(), now_mono = rt_mono_ns();
+	return now_real - (now_mono - r->start_mono_ns);
+}
+
+void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query)
+{
+	r->head_done = 1;
+	memcpy(r->method, p->method, p->method_len);
+	r->method_len = p->method_len;
+	r->is_head = p->is_head;
+	r->http_minor = p->http_minor;
+	memcpy(r->path, p->path, p->path_len);
+	r->path_len = p->path_len;
+	r->path_truncated = p->path_truncated;
+	r->query_len = 0;
+	if (record_query) {
+		memcpy(r->query, p->query, p->query_len);
+		r->query_len = p->query_len;
+	}
+	memcpy(r->user_agent, p->user_agent, p->user_agent_len);
+	r->user_agent_len = p->user_agent_len;
+	r->has_parent = p->traceparent_len > 0 && !p->traceparent_overlong &&
+			rt_traceparent_parse(p->traceparent, p->traceparent_len, &r->ctx) == 0;
+}
+
+void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
+{
+	r->slow = 1;
+	r->slow_mono_ns = now_mono;
+	r->thread = t;
+	if (!t)
+		return;
+	r->thread_gen = atomic_load(&t->gen);
+	r->tid = t->tid;
+	/* The worker must be collecting this serial before the first sample lands. */
+	rt_worker_watch(r->serial);
+	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
+	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
+}
+
+rt_req_t *rt_req_end(rt_req_t *r, int status_known)
+{
+	rt_thread_t *self = rt_thread_self();
+	if (!status_known)
+		r->status = 0;
+	if (r->head_done && self)
+		atomic_fetch_add_explicit(&self->requests, 1, memory_order_relaxed);
+	if (!r->slow) {
+		if (!r->head_done || !rt_export_enabled())
+			return r; /* the caller may reuse it for the next request */
+		rt_req_ensure_ids(r);
+		/* One clock read here; the exporter derives the wall-clock start (0 = not yet). */
+		r->end_mono_ns = rt_mono_ns();
+		r->start_real_ns = 0;
+		rt_export_offer(r);
+		return r;
+	}
+	/* Bytes are counted per thread: known when one thread began and ended it. */
+	if (r->alloc_key == rt_heap_thread_key())
+		r->alloc_bytes = (int64_t)(rt_heap_thread_allocated() - r->alloc_at_begin);
+	if (r->thread && r->cpu_route != RT_CPU_ROUTE_NONE) {
+		r->cpu_at_end_ns = rt_cputimer_thread_ns(r->tid);
+		rt_cputimer_release(r->thread, r->thread_gen);
+	}
+	r->end_mono_ns = rt_mono_ns();
+	r->start_real_ns = rt_req_start_real_ns(r);
+	rt_worker_submit(r);
+	return NULL;
+}
+
+void rt_req_free(rt_req_t *r)
+{
+	free(r->files);
+	free(r);
+}
+
+void rt_req_discard(rt_req_t *r)
+{
+	if (r->slow && r->thread && r->cpu_route != RT_CPU_ROUTE_NONE)
+		rt_cputimer_release(r->thread, r->thread_gen);
+	if (r->slow)
+		rt_worker_unwatch(r->serial);
+	rt_req_free(r);
+}

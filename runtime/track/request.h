@@ -1,0 +1,95 @@
+/* rt_req.h: one HTTP request's life: begin (first request byte read), head (ids and
+ * fields known), slow (the watchdog saw it cross OTSHIM_SLOW_MS and armed sampling of
+ * its thread), end (last response byte written). A finished slow request is handed to
+ * the worker, which owns it from then on. Parsing is rt_http.c; connections rt_conn.c;
+ * sampling rt_cputimer.c/rt_sampler.c; files rt_writer.c.
+ * Context: host threads, under the owning connection's lock, except where noted. */
+#ifndef RT_REQ_H
+#define RT_REQ_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "track/http.h"
+#include "base/thread.h"
+#include "track/traceparent.h"
+
+/* What a slow request left in the profile directory, for its span (rt_writer fills it;
+ * names only, "" when that file was not written). */
+typedef struct rt_req_files {
+	char cpu[128], heap[128], threads[128];
+	int nthreads;                 /* threads in the capture, -1 when unknown */
+} rt_req_files_t;
+
+typedef struct rt_req {
+	struct rt_req *next;          /* connection's queue, then the worker's queue */
+	uint64_t serial;              /* process-unique, never 0 */
+	uint64_t start_mono_ns, end_mono_ns;
+	uint64_t start_real_ns;       /* wall clock at start; set when the request is handed on */
+	int head_done;                /* the request head was parsed */
+	int ids_ready;                /* trace and span ids made (rt_req_ensure_ids) */
+	rt_req_files_t *files;        /* a slow request's files, for its span; owned */
+
+	rt_trace_ctx_t ctx;           /* trace id; parent id valid when has_parent */
+	int has_parent;
+	uint8_t span_id[8];
+
+	char method[RT_HTTP_METHOD_MAX];
+	uint8_t method_len;
+	uint8_t is_head, http_minor, path_truncated;
+	char path[RT_HTTP_PATH_MAX];
+	uint16_t path_len;
+	char query[RT_HTTP_QUERY_MAX];
+	uint16_t query_len;
+	char user_agent[RT_HTTP_UA_MAX];
+	uint8_t user_agent_len;
+	uint16_t status;
+
+	struct sockaddr_storage peer; /* copied from the connection for spans */
+	uint16_t local_port;
+
+	/* slow-request sampling, set by the watchdog under the connection lock */
+	int slow;
+	int cpu_route;                /* RT_CPU_ROUTE_* or NONE when sampling failed */
+	rt_thread_t *thread;          /* the thread sampled */
+	uint32_t thread_gen;
+	pid_t tid;
+	uint64_t slow_mono_ns;        /* when it crossed the threshold */
+	uint64_t cpu_at_slow_ns, cpu_at_end_ns; /* thread CPU clock at arm and at end */
+
+	/* bytes allocated by the thread that read the first byte, from then until the end
+	 * (-1: the request ended on another thread, so the count is unknown) */
+	const void *alloc_key;
+	uint64_t alloc_at_begin;
+	int64_t alloc_bytes;
+} rt_req_t;
+
+/* A new request whose first byte was just read, in reuse if given (a request that
+ * rt_req_end returned). Returns NULL on allocation failure (the connection then stops
+ * being tracked). */
+rt_req_t *rt_req_begin(rt_req_t *reuse);
+/* The head is parsed: copy fields, continue or create the trace context. */
+void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query);
+/* Watchdog: the request crossed the threshold; arm CPU sampling of thread t. */
+void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono);
+/* The response's last byte was written, or the connection closed. Counts the request
+ * (if its head was seen) on the calling thread and stops sampling. A slow request goes
+ * to the worker (NULL is returned); any other is returned for reuse or free() (its
+ * span, when spans are exported, was copied to the exporter's queue). */
+rt_req_t *rt_req_end(rt_req_t *r, int status_known);
+/* Makes the trace id (unless continued from traceparent) and span id. Any thread that
+ * owns r; allocation-free. */
+void rt_req_ensure_ids(rt_req_t *r);
+/* In a fork child (its only thread): ids are never the parent's. */
+void rt_req_fork_child(void);
+/* The wall-clock time at which r began. */
+uint64_t rt_req_start_real_ns(const rt_req_t *r);
+/* Frees r and what it owns. */
+void rt_req_free(rt_req_t *r);
+/* Drops r without counting it (a connection found not to be HTTP). */
+void rt_req_discard(rt_req_t *r);
+
+uint64_t rt_mono_ns(void);
+
+#endif
