@@ -38,23 +38,23 @@ RT_API uint64_t rt_fd_token(int fd);
 /* The descriptors the shim owns (rt_fdown.c), by number: FREE, OWNED (ours, open),
  * LENT (ours, handed to a library that closes it with close()), or LOST (the service
  * dup2'ed onto it: the number is the service's now, and our owner only forgets it). Visible here so close() can tell in one byte load that fd is not
- * ours. Numbers from RT_FDOWN_MAX up are never registered. */
-#define RT_FDOWN_MAX 65536
+ * ours. Numbers from RT_OWNED_FD_MAX up are never registered. */
+#define RT_OWNED_FD_MAX 65536
 enum { RT_FD_FREE = 0, RT_FD_OWNED = 1, RT_FD_LOST = 2, RT_FD_LENT = 3 };
-extern RT_API _Atomic unsigned char rt_fdown_state[RT_FDOWN_MAX];
+extern RT_API _Atomic unsigned char rt_owned_fd_state[RT_OWNED_FD_MAX];
 
 static inline int rt_fd_owned(int fd)
 {
-	return (unsigned int)fd < RT_FDOWN_MAX &&
-	       atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) != RT_FD_FREE;
+	return (unsigned int)fd < RT_OWNED_FD_MAX &&
+	       atomic_load_explicit(&rt_owned_fd_state[fd], memory_order_relaxed) != RT_FD_FREE;
 }
 
 /* How many of the shim's opens are between their system call and the registration of
  * the number they got: a service's close() meanwhile waits for them (rt_fdown.c). */
-extern RT_API _Atomic int rt_fdown_opening;
+extern RT_API _Atomic int rt_owned_fd_opening;
 static inline int rt_fd_owned_or_opening(int fd)
 {
-	return rt_fd_owned(fd) || atomic_load_explicit(&rt_fdown_opening, memory_order_relaxed);
+	return rt_fd_owned(fd) || atomic_load_explicit(&rt_owned_fd_opening, memory_order_relaxed);
 }
 
 /* close(fd) of a registered number, or while the shim opens one, is about to run

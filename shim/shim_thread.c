@@ -12,23 +12,23 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			       void *(*start)(void *), void *arg)
 {
 	int saved = errno;
-	rt_treg_entry_t *e = rt_treg_prepare(start, arg);
+	rt_thread_registry_entry_t *e = rt_thread_registry_prepare(start, arg);
 	if (!e) {
-		int ours = rt_treg_wrap_internal(&start, &arg);
+		int ours = rt_thread_registry_wrap_internal(&start, &arg);
 		errno = saved;
 		int rc = REAL(pthread_create)(thread, attr, start, arg);
 		if (rc != 0 && ours) {
 			saved = errno;
-			rt_treg_unwrap_internal(arg);
+			rt_thread_registry_unwrap_internal(arg);
 			errno = saved;
 		}
 		return rc;
 	}
 	errno = saved;
-	int rc = REAL(pthread_create)(thread, attr, rt_treg_trampoline, e);
+	int rc = REAL(pthread_create)(thread, attr, rt_thread_registry_trampoline, e);
 	if (rc != 0) {
 		saved = errno;
-		rt_treg_abandon(e);
+		rt_thread_registry_abandon(e);
 		errno = saved;
 	}
 	return rc;

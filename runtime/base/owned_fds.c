@@ -13,7 +13,7 @@
  * around the service's own system calls: a service's close() of one number it does
  * not hold, landing between our open of that number and its registration (see
  * "owning" below for why a close-everything loop does not); a dup2 onto ours between
- * the owner's check (rt_fdown_usable) and its write; and the owner's close, which
+ * the owner's check (rt_owned_fd_usable) and its write; and the owner's close, which
  * unregisters first, racing a service close of the same number. */
 #include "base/owned_fds.h"
 
@@ -22,9 +22,9 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include "base/thread.h"
+#include "base/guard.h"
 
-_Atomic unsigned char rt_fdown_state[RT_FDOWN_MAX];
+_Atomic unsigned char rt_owned_fd_state[RT_OWNED_FD_MAX];
 /* One past the highest number ever registered: bounds the scans of close_range. */
 static _Atomic unsigned int high;
 
@@ -43,14 +43,14 @@ static int own_close(int fd)
 /* Ours and open: the numbers the service may not close. */
 static int mine(unsigned int fd)
 {
-	unsigned char st = atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed);
+	unsigned char st = atomic_load_explicit(&rt_owned_fd_state[fd], memory_order_relaxed);
 	return st == RT_FD_OWNED || st == RT_FD_LENT;
 }
 
 static int cas(int fd, unsigned char from, unsigned char to)
 {
 	unsigned char expect = from;
-	return atomic_compare_exchange_strong(&rt_fdown_state[fd], &expect, to);
+	return atomic_compare_exchange_strong(&rt_owned_fd_state[fd], &expect, to);
 }
 
 /* ---- owning ----
@@ -69,25 +69,25 @@ static int cas(int fd, unsigned char from, unsigned char to)
  * number, the lowest free one, is mostly behind them. */
 
 enum { WAIT_MAX = 10000 }; /* sched_yield()s: milliseconds */
-_Atomic int rt_fdown_opening;
+_Atomic int rt_owned_fd_opening;
 static _Atomic int closing;
 
-void rt_fdown_begin(void)
+void rt_owned_fd_begin(void)
 {
 	for (int i = 0; i < WAIT_MAX; i++) {
-		atomic_fetch_add(&rt_fdown_opening, 1);
+		atomic_fetch_add(&rt_owned_fd_opening, 1);
 		if (!atomic_load(&closing))
 			return;
-		atomic_fetch_sub(&rt_fdown_opening, 1);
+		atomic_fetch_sub(&rt_owned_fd_opening, 1);
 		sched_yield();
 	}
-	atomic_fetch_add(&rt_fdown_opening, 1);
+	atomic_fetch_add(&rt_owned_fd_opening, 1);
 }
 
 /* Registers fd (below the table's end). 0, or -1 when a stale LOST entry names it. */
 static int claim(int fd)
 {
-	if (fd >= RT_FDOWN_MAX)
+	if (fd >= RT_OWNED_FD_MAX)
 		return 0;
 	if (!cas(fd, RT_FD_FREE, RT_FD_OWNED))
 		return -1;
@@ -97,7 +97,7 @@ static int claim(int fd)
 	return 0;
 }
 
-int rt_fdown_opened(int fd)
+int rt_owned_fd_opened(int fd)
 {
 	int saved = errno;
 	/* Below 3, or a number a LOST entry still names (its owner has yet to forget it,
@@ -108,7 +108,7 @@ int rt_fdown_opened(int fd)
 		if ((fd = to) < 0)
 			saved = EMFILE;
 	}
-	atomic_fetch_sub(&rt_fdown_opening, 1);
+	atomic_fetch_sub(&rt_owned_fd_opening, 1);
 	if (fd < 0) {
 		errno = saved;
 		return -1;
@@ -121,7 +121,7 @@ int rt_fdown_opened(int fd)
 /* Unregisters fd. 1 when the owner may close it, 0 when it was LOST (the service's). */
 static int disown(int fd)
 {
-	if ((unsigned int)fd >= RT_FDOWN_MAX)
+	if ((unsigned int)fd >= RT_OWNED_FD_MAX)
 		return 1;
 	if (cas(fd, RT_FD_OWNED, RT_FD_FREE) || cas(fd, RT_FD_LENT, RT_FD_FREE))
 		return 1;
@@ -131,33 +131,33 @@ static int disown(int fd)
 }
 
 /* Unregistered before the close: once it returns, the number may be the service's. */
-int rt_fdown_close(int fd)
+int rt_owned_fd_close(int fd)
 {
 	if (fd < 0)
 		return 0;
 	return disown(fd) ? own_close(fd) : 0;
 }
 
-void rt_fdown_forget(int fd)
+void rt_owned_fd_forget(int fd)
 {
 	if (fd >= 0)
 		(void)disown(fd);
 }
 
-int rt_fdown_usable(int fd)
+int rt_owned_fd_usable(int fd)
 {
-	return (unsigned int)fd >= RT_FDOWN_MAX ||
-	       atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) != RT_FD_LOST;
+	return (unsigned int)fd >= RT_OWNED_FD_MAX ||
+	       atomic_load_explicit(&rt_owned_fd_state[fd], memory_order_relaxed) != RT_FD_LOST;
 }
 
-int rt_fdown_lend(int fd)
+int rt_owned_fd_lend(int fd)
 {
-	if (fd >= 0 && fd < RT_FDOWN_MAX)
+	if (fd >= 0 && fd < RT_OWNED_FD_MAX)
 		cas(fd, RT_FD_OWNED, RT_FD_LENT);
 	return fd;
 }
 
-unsigned rt_fdown_count(void)
+unsigned rt_owned_fd_count(void)
 {
 	unsigned n = 0, h = atomic_load_explicit(&high, memory_order_relaxed);
 	for (unsigned i = 0; i < h; i++)
@@ -167,27 +167,27 @@ unsigned rt_fdown_count(void)
 
 /* The threads counted in the fences did not come along: a count left above 0 would
  * make every close() in the child wait. Their descriptors did: still registered. */
-void rt_fdown_fork_child(void)
+void rt_owned_fd_fork_child(void)
 {
-	atomic_store(&rt_fdown_opening, 0);
+	atomic_store(&rt_owned_fd_opening, 0);
 	atomic_store(&closing, 0);
 	closing_own = 0;
 }
 
 /* ---- stdio and dirent ---- */
 
-FILE *rt_fdown_fopen(const char *path)
+FILE *rt_owned_fd_fopen(const char *path)
 {
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return NULL;
 	FILE *f = fdopen(fd, "r");
 	if (!f)
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 	return f;
 }
 
-int rt_fdown_fclose(FILE *f)
+int rt_owned_fd_fclose(FILE *f)
 {
 	if (!f)
 		return 0;
@@ -195,27 +195,27 @@ int rt_fdown_fclose(FILE *f)
 	return disown(fileno(f)) ? fclose(f) : 0;
 }
 
-DIR *rt_fdown_opendir(const char *path)
+DIR *rt_owned_fd_opendir(const char *path)
 {
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (fd < 0)
 		return NULL;
 	DIR *d = fdopendir(fd);
 	if (!d)
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 	return d;
 }
 
-int rt_fdown_closedir(DIR *d)
+int rt_owned_fd_closedir(DIR *d)
 {
 	if (!d)
 		return 0;
 	return disown(dirfd(d)) ? closedir(d) : 0;
 }
 
-char *rt_fdown_fgets(char *line, int n, FILE *f)
+char *rt_owned_fd_fgets(char *line, int n, FILE *f)
 {
-	return rt_fdown_usable(fileno(f)) ? fgets(line, n, f) : NULL;
+	return rt_owned_fd_usable(fileno(f)) ? fgets(line, n, f) : NULL;
 }
 
 /* ---- the service's calls (from shim/) ---- */
@@ -225,12 +225,12 @@ int rt_on_owned_close(int fd)
 	if (closing_own)
 		return 0;
 	if (!rt_tls_depth) { /* the service's */
-		for (int i = 0; i < WAIT_MAX && atomic_load(&rt_fdown_opening); i++)
+		for (int i = 0; i < WAIT_MAX && atomic_load(&rt_owned_fd_opening); i++)
 			sched_yield();
-		return (unsigned int)fd < RT_FDOWN_MAX && mine((unsigned int)fd);
+		return (unsigned int)fd < RT_OWNED_FD_MAX && mine((unsigned int)fd);
 	}
-	if ((unsigned int)fd >= RT_FDOWN_MAX ||
-	    atomic_load_explicit(&rt_fdown_state[fd], memory_order_relaxed) == RT_FD_FREE)
+	if ((unsigned int)fd >= RT_OWNED_FD_MAX ||
+	    atomic_load_explicit(&rt_owned_fd_state[fd], memory_order_relaxed) == RT_FD_FREE)
 		return 0;
 	/* One of our threads: a library closing what it was lent goes through. Any other
 	 * number is not its to close: a LOST one is the service's now (left LOST: its
@@ -283,7 +283,7 @@ int rt_on_close_range_owned(unsigned int first, unsigned int last, int flags,
 	if (rt_tls_depth || ((unsigned int)flags & ~(unsigned int)CLOSE_RANGE_UNSHARE) || first > last)
 		return 0;
 	atomic_fetch_add(&closing, 1);
-	for (int i = 0; i < WAIT_MAX && atomic_load(&rt_fdown_opening); i++)
+	for (int i = 0; i < WAIT_MAX && atomic_load(&rt_owned_fd_opening); i++)
 		sched_yield();
 	*rc = close_around(first, last, flags, real);
 	int saved = errno;

@@ -31,7 +31,7 @@ int rt_write_all(int fd, const void *p, size_t n)
 {
 	const char *b = p;
 	while (n > 0) {
-		if (!rt_fdown_usable(fd)) {
+		if (!rt_owned_fd_usable(fd)) {
 			errno = EBADF;
 			return -1;
 		}
@@ -81,11 +81,11 @@ int rt_fd_scarce(int fd)
 
 int rt_fd_headroom(void)
 {
-	int fd = RT_FDOWN_OPEN(eventfd(0, EFD_CLOEXEC)); /* no file system involved: only the fd table */
+	int fd = RT_OWNED_FD_OPEN(eventfd(0, EFD_CLOEXEC)); /* no file system involved: only the fd table */
 	if (fd < 0)
 		return -1;
 	int scarce = rt_fd_scarce(fd);
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	if (scarce) {
 		errno = EMFILE;
 		return -1;

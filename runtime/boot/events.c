@@ -5,7 +5,7 @@
 
 #include "track/conn.h"
 #include "boot/init.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 
 void rt_on_accept(int fd)
 {

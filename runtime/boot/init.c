@@ -1,5 +1,6 @@
 /* rt_init.c: constructor, lazy thread start, fork and exit handling (see rt_init.h). */
 #include "boot/init.h"
+#include "boot/sinks.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,7 +23,7 @@
 #include "track/request.h"
 #include "sample/sampler.h"
 #include "profile/symbols.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 #include "sample/thread_capture.h"
 #include "sample/thread_registry.h"
 #include "sample/unwind.h"
@@ -46,12 +47,12 @@ static void fork_prepare(void)
 	rt_conn_fork_prepare();
 	rt_worker_fork_prepare();
 	rt_heap_fork_prepare();
-	rt_treg_fork_prepare();
+	rt_thread_registry_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-	rt_treg_fork_parent();
+	rt_thread_registry_fork_parent();
 	rt_heap_fork_parent();
 	rt_worker_fork_parent();
 	rt_conn_fork_parent();
@@ -65,15 +66,15 @@ static void fork_parent(void)
  * are the modules' to make anew. */
 static void fork_child(void)
 {
-	rt_treg_fork_parent();
+	rt_thread_registry_fork_parent();
 	rt_heap_fork_parent();
 	rt_worker_fork_parent();
 	rt_conn_fork_parent();
-	rt_fdown_fork_child();
-	rt_treg_fork_child();
-	rt_memprobe_fork_child();
-	rt_threadprof_fork_child();
-	rt_cpuprof_fork_child();
+	rt_owned_fd_fork_child();
+	rt_thread_registry_fork_child();
+	rt_unwind_memcheck_fork_child();
+	rt_thread_capture_fork_child();
+	rt_process_cpu_fork_child();
 	rt_symbols_fork_child();
 	rt_conn_fork_child();
 	rt_worker_fork_child();
@@ -103,15 +104,16 @@ static void init_runtime(void)
 		goto out;
 	}
 	rt_thread_init();
+	rt_sinks_install();
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
 	rt_sampler_init();
 	rt_unwind_locate_self();
 	rt_heap_init(rt_cfg.heap_sample_bytes);
-	rt_threadprof_init((int)rt_cfg.threads_signal);
+	rt_thread_capture_init((int)rt_cfg.threads_signal);
 	rt_export_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atomic_store(&ready, 1);
-	rt_pprof_start();
+	rt_endpoint_start();
 	rt_continuous_start(0);
 out:
 	rt_tls_depth = saved;

@@ -7,11 +7,12 @@
 #include <time.h>
 
 #include "base/cfg.h"
+#include "profile/cpu_profile.h"
 #include "sample/process_cpu.h"
 #include "sample/heap_sampler.h"
 #include "profile/heap_profile.h"
 #include "base/log.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 #include "sample/thread_capture.h"
 #include "base/util.h"
 #include "emit/writer.h"
@@ -22,13 +23,13 @@ static void *continuous_main(void *arg)
 {
 	int forked = arg != NULL;
 	rt_tls_mark_internal();
-	rt_threadprof_mark_internal();
+	rt_thread_capture_mark_internal();
 	pthread_setname_np(pthread_self(), "otshim-contin");
 	unsigned period = rt_cfg.continuous_sec;
 	int warned = 0;
 	for (;;) {
 		rt_profile_t *cpu = NULL, *heap = NULL;
-		int rc = rt_cpuprof_collect(period, CONTINUOUS_HZ, &cpu);
+		int rc = rt_cpu_profile_collect(period, CONTINUOUS_HZ, &cpu);
 		if (rc == -2) { /* an on-demand profile is running */
 			rt_nap_ms(200);
 			continue;

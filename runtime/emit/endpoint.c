@@ -21,13 +21,15 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "profile/cpu_profile.h"
 #include "sample/process_cpu.h"
 #include "base/owned_fds.h"
 #include "sample/heap_sampler.h"
 #include "profile/heap_profile.h"
 #include "base/log.h"
 #include "profile/pprof_text.h"
-#include "base/thread.h"
+#include "sample/thread.h"
+#include "profile/thread_profile.h"
 #include "sample/thread_capture.h"
 #include "base/util.h"
 
@@ -186,18 +188,18 @@ static void serve_heap(int fd, const char *default_type, long debug)
 static void serve_threads(int fd, long debug, int go_words)
 {
 	rt_thread_capture_t cap;
-	if (rt_threadprof_capture(&cap) != 0) {
+	if (rt_thread_capture_take(&cap) != 0) {
 		answer_text(fd, 500, "could not capture the threads\n");
 		return;
 	}
 	if (debug >= 1) {
 		threads_text_t t = { &cap, debug, go_words };
 		answer_written(fd, write_threads, &t);
-		rt_threadprof_capture_free(&cap);
+		rt_thread_capture_free(&cap);
 		return;
 	}
-	rt_profile_t *p = rt_threadprof_build(&cap, NULL, NULL);
-	rt_threadprof_capture_free(&cap);
+	rt_profile_t *p = rt_thread_profile_build(&cap, NULL, NULL);
+	rt_thread_capture_free(&cap);
 	answer_profile(fd, p);
 }
 
@@ -213,18 +215,18 @@ static void *cpu_main(void *arg)
 	cpu_job_t job = *(cpu_job_t *)arg;
 	free(arg);
 	rt_tls_mark_internal();
-	rt_threadprof_mark_internal();
+	rt_thread_capture_mark_internal();
 	pthread_setname_np(pthread_self(), "otshim-cpuprof");
 	rt_profile_t *prof;
-	int rc = rt_cpuprof_collect((unsigned)job.seconds, 100, &prof);
+	int rc = rt_cpu_profile_collect((unsigned)job.seconds, 100, &prof);
 	if (rc == -2)
 		answer_text(job.fd, 429, "a CPU profile is already running; try again when it is done\n");
 	else if (rc == -3)
 		answer_text(job.fd, 503, "the service handles SIGPROF itself; no CPU profiles\n");
 	else
 		answer_profile(job.fd, rc == 0 ? prof : NULL);
-	rt_fdown_close(job.fd);
-	rt_threadprof_unmark_internal();
+	rt_owned_fd_close(job.fd);
+	rt_thread_capture_unmark_internal();
 	return NULL;
 }
 
@@ -260,10 +262,10 @@ static void serve_cmdline(int fd)
 {
 	char buf[4096];
 	ssize_t n = 0;
-	int in = RT_FDOWN_OPEN(open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC));
+	int in = RT_OWNED_FD_OPEN(open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC));
 	if (in >= 0) {
 		n = read(in, buf, sizeof buf);
-		rt_fdown_close(in);
+		rt_owned_fd_close(in);
 	}
 	if (n > 0 && buf[n - 1] == 0)
 		n--; /* Go joins the arguments with NUL, with none after the last */
@@ -297,7 +299,7 @@ static int route(int fd, const char *path)
 	} else if (IS("threadcreate") && debug >= 1) {
 		answer_written(fd, write_threadcreate, NULL);
 	} else if (IS("threadcreate")) {
-		answer_profile(fd, rt_threadprof_build_create());
+		answer_profile(fd, rt_thread_profile_build_create());
 	} else if (IS("cmdline")) {
 		serve_cmdline(fd);
 	} else if (IS("profile")) {
@@ -343,15 +345,15 @@ static void *listener_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
-	rt_threadprof_mark_internal();
+	rt_thread_capture_mark_internal();
 	pthread_setname_np(pthread_self(), "otshim-pprof");
 	for (;;) {
-		/* The wait outside RT_FDOWN_OPEN (a service's close_range waits for what is
+		/* The wait outside RT_OWNED_FD_OPEN (a service's close_range waits for what is
 		 * inside it): the listener is non-blocking. */
 		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 		if (poll(&pfd, 1, -1) < 0)
 			continue;
-		int fd = RT_FDOWN_OPEN(accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC));
+		int fd = RT_OWNED_FD_OPEN(accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC));
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
@@ -366,7 +368,7 @@ static void *listener_main(void *arg)
 			return NULL;
 		}
 		if (!serve(fd))
-			rt_fdown_close(fd);
+			rt_owned_fd_close(fd);
 	}
 }
 
@@ -384,7 +386,7 @@ static int is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
-void rt_pprof_start(void)
+void rt_endpoint_start(void)
 {
 	char host[256], *port;
 	struct addrinfo hints, *res = NULL;
@@ -415,7 +417,7 @@ void rt_pprof_start(void)
 		freeaddrinfo(res);
 		return;
 	}
-	int fd = RT_FDOWN_OPEN(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+	int fd = RT_OWNED_FD_OPEN(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 	int one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -423,7 +425,7 @@ void rt_pprof_start(void)
 		rt_log(RT_LOG_WARN, "OTSHIM_PPROF_ADDR=%s: cannot listen: %s; no pprof endpoint",
 		       rt_cfg.pprof_addr, strerror(errno));
 		if (fd >= 0)
-			rt_fdown_close(fd);
+			rt_owned_fd_close(fd);
 		freeaddrinfo(res);
 		return;
 	}
@@ -431,7 +433,7 @@ void rt_pprof_start(void)
 	listen_fd = fd;
 	if (rt_spawn_detached(listener_main, NULL) != 0) {
 		rt_log(RT_LOG_WARN, "cannot start the pprof endpoint thread");
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 		listen_fd = -1;
 	}
 }

@@ -14,7 +14,8 @@
 #include "emit/otlp_http.h"
 #include "emit/span.h"
 #include "emit/spanq.h"
-#include "base/thread.h"
+#include "track/sink.h"
+#include "sample/thread.h"
 #include "sample/thread_capture.h"
 #include "base/util.h"
 
@@ -75,6 +76,7 @@ void rt_export_init(void)
 	sem_init(&wake, 0, 0);
 	sem_init(&flushed, 0, 0);
 	atomic_store_explicit(&queue_ready, 1, memory_order_release);
+	rt_sink_set_wants_spans(1);
 }
 
 /* ---- the exporter thread ---- */
@@ -223,7 +225,7 @@ static void *exporter_main(void *arg)
 	exporter_t x = { 0 };
 	char err[256];
 	rt_tls_mark_internal();
-	rt_threadprof_mark_internal();
+	rt_thread_capture_mark_internal();
 	pthread_setname_np(pthread_self(), "otshim-export");
 	x.jitter = rt_mono_ns() ^ ((uint64_t)getpid() << 32) ^ 1;
 	x.res = rt_span_resource_new(&rt_cfg.otlp);
@@ -265,6 +267,7 @@ void rt_export_start(void)
 	if (rt_spawn_detached(exporter_main, NULL) != 0) {
 		rt_log(RT_LOG_ERROR, "cannot start the span exporter thread; spans are not exported");
 		atomic_store(&queue_ready, 0);
+		rt_sink_set_wants_spans(0);
 		return;
 	}
 	atomic_store(&running, 1);

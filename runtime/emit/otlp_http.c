@@ -16,7 +16,16 @@
 
 #include "base/cfg.h"
 #include "base/owned_fds.h"
-#include "boot/init.h"
+
+
+/* Told once libcurl and its TLS library are set up (boot: the exit flush must then
+ * run before OpenSSL's own atexit clean-up). */
+static void (*tls_ready_hook)(void);
+
+void rt_otlp_http_on_tls_ready(void (*fn)(void))
+{
+	tls_ready_hook = fn;
+}
 
 /* OpenSSL's flag (openssl/crypto.h), not included: its headers need not be here. */
 #define OPENSSL_INIT_NO_ATEXIT 0x00080000ull
@@ -77,7 +86,8 @@ static void curl_load(void)
 		curl_problem = "curl_global_init failed";
 		return;
 	}
-	rt_init_flush_before_atexit();
+	if (tls_ready_hook)
+		tls_ready_hook();
 	curl_problem = NULL;
 }
 
@@ -143,13 +153,13 @@ static void set_tls(CURL *e, const rt_cfg_otlp_t *cfg)
 static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	(void)arg, (void)purpose;
-	return RT_FDOWN_OPEN(socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
+	return RT_OWNED_FD_OPEN(socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
 }
 
 static int close_socket(void *arg, curl_socket_t fd)
 {
 	(void)arg;
-	return rt_fdown_close(fd);
+	return rt_owned_fd_close(fd);
 }
 
 rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char *err,

@@ -25,4 +25,8 @@ void rt_otlp_http_free(rt_otlp_http_t *h);
 int rt_otlp_http_post(rt_otlp_http_t *h, const uint8_t *body, size_t len, long *retry_after_s,
 		      char *err, size_t errcap);
 
+/* fn runs once libcurl and its TLS library have been set up in this process (start-up
+ * wiring, before any client is made). */
+void rt_otlp_http_on_tls_ready(void (*fn)(void));
+
 #endif

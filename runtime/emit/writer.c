@@ -23,7 +23,8 @@
 #include "profile/heap_profile.h"
 #include "base/log.h"
 #include "profile/profile.h"
-#include "base/thread.h"
+#include "sample/thread.h"
+#include "profile/thread_profile.h"
 #include "sample/thread_capture.h"
 #include "base/util.h"
 
@@ -154,7 +155,7 @@ static int ensure_dir(const char *dir)
 static uint64_t dir_bytes(const char *dir)
 {
 	uint64_t total = 0;
-	DIR *d = rt_fdown_opendir(dir);
+	DIR *d = rt_owned_fd_opendir(dir);
 	struct dirent *e;
 	if (!d)
 		return 0;
@@ -163,7 +164,7 @@ static uint64_t dir_bytes(const char *dir)
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
 	}
-	rt_fdown_closedir(d);
+	rt_owned_fd_closedir(d);
 	return total;
 }
 
@@ -274,12 +275,12 @@ static int append_line(const char *name, const buf_t *line)
 	char path[RT_CFG_PATH_MAX + 64];
 	struct stat st;
 	snprintf(path, sizeof path, "%s/%s", rt_cfg.profile_dir, name);
-	int fd = RT_FDOWN_OPEN(open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
 	if (fd < 0)
 		return -1;
 	int rc = -1;
 	if (fstat(fd, &st) == 0 && rt_fsize_allows((unsigned long long)st.st_size + line->len) == 0 &&
-	    rt_fdown_usable(fd)) {
+	    rt_owned_fd_usable(fd)) {
 		ssize_t w, w2 = 0;
 		while ((w = write(fd, line->p, line->len)) < 0 && errno == EINTR)
 			;
@@ -300,7 +301,7 @@ static int append_line(const char *name, const buf_t *line)
 		}
 	}
 	int saved = errno;
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	errno = saved;
 	return rc;
 }
@@ -312,11 +313,11 @@ static int replace_file(const char *name, const buf_t *content)
 	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", rt_cfg.profile_dir, name);
 	if (rt_fsize_allows(content->len) != 0)
 		return -1;
-	int fd = RT_FDOWN_OPEN(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+	int fd = RT_OWNED_FD_OPEN(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
 	if (fd < 0)
 		return -1;
 	int rc = rt_write_all(fd, content->p, content->len);
-	if (rt_fdown_close(fd) != 0)
+	if (rt_owned_fd_close(fd) != 0)
 		rc = -1;
 	if (rc == 0 && rename(tmp, path) == 0)
 		return 0;
@@ -448,7 +449,7 @@ static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char 
 	char line[64];
 	int written = 0;
 	*nthreads = -1;
-	if (rt_threadprof_capture(&cap) != 0)
+	if (rt_thread_capture_take(&cap) != 0)
 		return 0;
 	*nthreads = (int)cap.n;
 	/* The thread that served this request has moved on by now; it is labelled with
@@ -456,7 +457,7 @@ static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char 
 	for (size_t i = 0; i < cap.n; i++)
 		if (cap.threads[i].tid == r->tid)
 			cap.threads[i].serial = r->serial;
-	rt_profile_t *p = rt_threadprof_build(&cap, recent_ids, NULL);
+	rt_profile_t *p = rt_thread_profile_build(&cap, recent_ids, NULL);
 	if (p) {
 		rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);
 		add_request_comments(p, r, id);
@@ -466,8 +467,8 @@ static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char 
 			written |= 1;
 		rt_profile_free(p);
 	}
-	rt_threadprof_capture_free(&cap);
-	p = rt_threadprof_build_create();
+	rt_thread_capture_free(&cap);
+	p = rt_thread_profile_build_create();
 	if (p) {
 		add_request_comments(p, r, id);
 		if (rt_profile_write_gz(p, create_path) == 0)
@@ -480,13 +481,13 @@ static int write_thread_profiles(const rt_req_t *r, const ids_t *id, const char 
 static int count_threads(void)
 {
 	int n = 0;
-	DIR *d = rt_fdown_opendir("/proc/self/task");
+	DIR *d = rt_owned_fd_opendir("/proc/self/task");
 	struct dirent *e;
 	if (!d)
 		return -1;
 	while ((e = readdir(d)) != NULL)
 		n += e->d_name[0] != '.';
-	rt_fdown_closedir(d);
+	rt_owned_fd_closedir(d);
 	return n;
 }
 
@@ -598,7 +599,7 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_fil
 			faults++;
 		}
 	}
-	if (rt_threadprof_enabled()) {
+	if (rt_thread_capture_enabled()) {
 		unsigned long long t = (unsigned long long)(r->start_real_ns / 1000000000ull);
 		snprintf(threads_name, sizeof threads_name, "threads-%s-%s-%llu.pb.gz", id.trace, id.span, t);
 		snprintf(create_name, sizeof create_name, "threadcreate-%s-%s-%llu.pb.gz", id.trace, id.span, t);
@@ -644,7 +645,7 @@ static int is_continuous(const char *name)
  * sort together), into oldest; 0 when there is none. */
 static int oldest_continuous(char *oldest, size_t cap)
 {
-	DIR *d = rt_fdown_opendir(rt_cfg.profile_dir);
+	DIR *d = rt_owned_fd_opendir(rt_cfg.profile_dir);
 	struct dirent *e;
 	long best = -1;
 	oldest[0] = 0;
@@ -660,7 +661,7 @@ static int oldest_continuous(char *oldest, size_t cap)
 			snprintf(oldest, cap, "%s", e->d_name);
 		}
 	}
-	rt_fdown_closedir(d);
+	rt_owned_fd_closedir(d);
 	return oldest[0] != 0;
 }
 

@@ -45,11 +45,11 @@ rt_perfmap_t *rt_perfmap_open(void)
 	char path[64], *line = NULL;
 	size_t cap = 0, ecap = 0;
 	snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
-	FILE *f = rt_fdown_fopen(path);
+	FILE *f = rt_owned_fd_fopen(path);
 	if (!f)
 		return NULL;
 	rt_perfmap_t *m = calloc(1, sizeof *m);
-	while (m && rt_fdown_usable(fileno(f)) && getline(&line, &cap, f) > 0) {
+	while (m && rt_owned_fd_usable(fileno(f)) && getline(&line, &cap, f) > 0) {
 		char *p = line, *q;
 		unsigned long long start = strtoull(p, &q, 16), size;
 		if (q == p || *q != ' ')
@@ -75,7 +75,7 @@ rt_perfmap_t *rt_perfmap_open(void)
 		m->n++;
 	}
 	free(line);
-	rt_fdown_fclose(f);
+	rt_owned_fd_fclose(f);
 	if (m && m->n == 0) {
 		rt_perfmap_close(m);
 		return NULL;

@@ -83,17 +83,17 @@ static void put_frames(FILE *f, rt_symbols_t *sym, const group_t *g)
 static void put_memory_map(FILE *f)
 {
 	char line[4096 + 128];
-	FILE *m = rt_fdown_fopen("/proc/self/maps");
+	FILE *m = rt_owned_fd_fopen("/proc/self/maps");
 	fputs("--- Memory map: ---\n", f);
 	if (!m)
 		return;
-	while (rt_fdown_fgets(line, sizeof line, m)) {
+	while (rt_owned_fd_fgets(line, sizeof line, m)) {
 		/* "start-end perms offset dev inode path": executable files only. */
 		const char *perms = strchr(line, ' ');
 		if (perms && perms[3] == 'x' && strchr(line, '/'))
 			fputs(line, f);
 	}
-	rt_fdown_fclose(m);
+	rt_owned_fd_fclose(m);
 }
 
 /* ---- count profiles ---- */
@@ -161,7 +161,7 @@ int rt_pprof_text_threads(FILE *f, const rt_thread_capture_t *c, const char *nam
 		return -1;
 	for (size_t i = 0; i < c->n; i++) {
 		const rt_thread_stack_t *t = &c->threads[i];
-		asleep += t->held_back == RT_THREADPROF_ASLEEP;
+		asleep += t->held_back == RT_THREAD_CAPTURE_ASLEEP;
 		if (t->npcs)
 			g[n++] = (group_t){ t->pcs, t->npcs, 1, 1 };
 		else if (t->internal)
@@ -178,7 +178,7 @@ int rt_pprof_text_threads(FILE *f, const rt_thread_capture_t *c, const char *nam
 		fprintf(f, "# %zu without a stack: %s\n", silent, no_stack_silent);
 	if (asleep)
 		fprintf(f, "# %zu with their stack's %s\n", asleep,
-			rt_threadprof_held_back_why(RT_THREADPROF_ASLEEP));
+			rt_thread_capture_held_back_why(RT_THREAD_CAPTURE_ASLEEP));
 	if (ours || silent || asleep)
 		fputc('\n', f);
 	put_memory_map(f);
@@ -188,9 +188,9 @@ int rt_pprof_text_threads(FILE *f, const rt_thread_capture_t *c, const char *nam
 
 int rt_pprof_text_threadcreate(FILE *f)
 {
-	rt_treg_info_t *a;
+	rt_thread_info_t *a;
 	size_t n, k = 0;
-	if (rt_treg_snapshot(&a, &n) != 0)
+	if (rt_thread_registry_snapshot(&a, &n) != 0)
 		return -1;
 	group_t *g = calloc(n ? n : 1, sizeof *g);
 	if (!g) {
@@ -216,11 +216,11 @@ static void read_state(pid_t tid, char *buf, size_t len)
 	char path[64], st[1024];
 	snprintf(buf, len, "gone");
 	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return;
 	ssize_t k = read(fd, st, sizeof st - 1);
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	st[k > 0 ? k : 0] = 0;
 	const char *p = strstr(st, "\nState:");
 	const char *open_paren = p ? strchr(p, '(') : NULL;
@@ -263,7 +263,7 @@ static void put_call(FILE *f, rt_symbols_t *sym, uintptr_t pc, int exact, const 
 	fputc('\n', f);
 }
 
-static const rt_treg_info_t *creator_of(const rt_treg_info_t *a, size_t n, pid_t tid)
+static const rt_thread_info_t *creator_of(const rt_thread_info_t *a, size_t n, pid_t tid)
 {
 	for (size_t i = 0; i < n; i++)
 		if (a[i].tid == tid)
@@ -272,7 +272,7 @@ static const rt_treg_info_t *creator_of(const rt_treg_info_t *a, size_t n, pid_t
 }
 
 static void put_thread(FILE *f, rt_symbols_t *sym, const rt_thread_stack_t *t,
-		       const rt_treg_info_t *creator, int go_words)
+		       const rt_thread_info_t *creator, int go_words)
 {
 	char state[64];
 	read_state(t->tid, state, sizeof state);
@@ -292,7 +292,7 @@ static void put_thread(FILE *f, rt_symbols_t *sym, const rt_thread_stack_t *t,
 	for (uint32_t i = 0; i < t->npcs; i++)
 		put_call(f, sym, t->pcs[i], i == 0, "", "(...)");
 	if (t->held_back)
-		fprintf(f, "[stack: %s]\n", rt_threadprof_held_back_why(t->held_back));
+		fprintf(f, "[stack: %s]\n", rt_thread_capture_held_back_why(t->held_back));
 	if (creator && creator->npcs)
 		put_call(f, sym, creator->pcs[0], 0, "created by ", "");
 	fputc('\n', f);
@@ -300,9 +300,9 @@ static void put_thread(FILE *f, rt_symbols_t *sym, const rt_thread_stack_t *t,
 
 int rt_pprof_text_thread_dump(FILE *f, const rt_thread_capture_t *c, int go_words)
 {
-	rt_treg_info_t *a = NULL;
+	rt_thread_info_t *a = NULL;
 	size_t n = 0;
-	if (rt_treg_snapshot(&a, &n) != 0)
+	if (rt_thread_registry_snapshot(&a, &n) != 0)
 		n = 0; /* no "created by" lines, the stacks all the same */
 	rt_symbols_t *sym = rt_symbols_acquire();
 	for (size_t i = 0; i < c->n; i++)

@@ -347,14 +347,14 @@ typedef struct mapping {
 /* Executable file mappings of this process. */
 static size_t read_mappings(rt_profile_t *p, rt_symbols_t *sym, mapping_t **out)
 {
-	FILE *f = rt_fdown_fopen("/proc/self/maps");
+	FILE *f = rt_owned_fd_fopen("/proc/self/maps");
 	mapping_t *m = NULL;
 	size_t n = 0, cap = 0;
 	char line[4096 + 128];
 	*out = NULL;
 	if (!f)
 		return 0;
-	while (rt_fdown_fgets(line, sizeof line, f)) {
+	while (rt_owned_fd_fgets(line, sizeof line, f)) {
 		unsigned long start, end, off;
 		char perms[8], path[4096];
 		path[0] = 0;
@@ -375,7 +375,7 @@ static size_t read_mappings(rt_profile_t *p, rt_symbols_t *sym, mapping_t **out)
 		m[n].build_id = intern(p, bid);
 		n++;
 	}
-	rt_fdown_fclose(f);
+	rt_owned_fd_fclose(f);
 	*out = m;
 	return n;
 }
@@ -657,11 +657,11 @@ int rt_profile_write_gz(rt_profile_t *p, const char *path)
 	const char *dir = slash ? path : ".";
 	snprintf(tmp, sizeof tmp, "%.*s/.%s.tmp.%d.%lu", dir_len, dir, slash ? slash + 1 : path,
 		 (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-	int fd = RT_FDOWN_OPEN(open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+	int fd = RT_OWNED_FD_OPEN(open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
 	int rc = -1;
 	if (fd >= 0) {
 		rc = rt_write_all(fd, gz, len);
-		if (rt_fdown_close(fd) != 0)
+		if (rt_owned_fd_close(fd) != 0)
 			rc = -1;
 		if (rc == 0 && rename(tmp, path) != 0)
 			rc = -1;

@@ -18,7 +18,7 @@
 
 #include "base/owned_fds.h"
 #include "profile/perfmap.h"
-#include "track/traceparent.h"
+#include "base/hex.h"
 #include "base/util.h"
 
 struct rt_symbols {
@@ -69,17 +69,17 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 		*elfp = elf_memory((char *)(uintptr_t)start, (size_t)(end - start));
 		return -1;
 	}
-	int fd = RT_FDOWN_OPEN(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
+	int fd = RT_OWNED_FD_OPEN(dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp));
 	if (fd < 0 || *elfp)
-		return rt_fdown_lend(fd);
+		return rt_owned_fd_lend(fd);
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
 	if (e && elf_kind(e) == ELF_K_ELF && elf_cntl(e, ELF_C_FDREAD) == 0) {
 		*elfp = e;
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 		return -1;
 	}
 	elf_end(e);
-	return rt_fdown_lend(fd);
+	return rt_owned_fd_lend(fd);
 }
 
 /* Is fd the debug file of mod: the same build id, or without one the debuglink's CRC? */
@@ -112,10 +112,10 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 			  GElf_Word crc, char **debuginfo_file_name)
 {
 	static const char *const where[] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
-	int fd = RT_FDOWN_OPEN(dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+	int fd = RT_OWNED_FD_OPEN(dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
 							   debuglink, crc, debuginfo_file_name));
 	if (fd >= 0)
-		return rt_fdown_lend(fd);
+		return rt_owned_fd_lend(fd);
 	const char *slash = file_name ? strrchr(file_name, '/') : NULL;
 	struct stat main_st, st;
 	if (!slash || file_name[0] != '/' || !debuglink || strchr(debuglink, '/') ||
@@ -124,13 +124,13 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, where[i], (int)(slash - file_name), file_name, debuglink);
-		if ((fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC))) < 0)
+		if ((fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC))) < 0)
 			continue;
 		/* Not the main file by another name, and really its debug file. */
 		if (fstat(fd, &st) == 0 && (st.st_ino != main_st.st_ino || st.st_dev != main_st.st_dev) &&
 		    debug_file_matches(mod, fd, crc) && (*debuginfo_file_name = strdup(path)))
-			return rt_fdown_lend(fd);
-		rt_fdown_close(fd);
+			return rt_owned_fd_lend(fd);
+		rt_owned_fd_close(fd);
 	}
 	errno = 0;
 	return -1;
@@ -154,16 +154,16 @@ static char *read_maps(size_t *len)
 	char *buf = NULL;
 	size_t cap = 0;
 	*len = 0;
-	int fd = RT_FDOWN_OPEN(open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return NULL;
-	for (ssize_t k = 1; k > 0 && rt_fdown_usable(fd);) {
+	for (ssize_t k = 1; k > 0 && rt_owned_fd_usable(fd);) {
 		if (*len + 4096 > cap && rt_grow((void **)&buf, &cap, *len + 65536, 1) != 0)
 			break;
 		if ((k = read(fd, buf + *len, cap - *len)) > 0)
 			*len += (size_t)k;
 	}
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	return buf;
 }
 
@@ -290,17 +290,17 @@ static uint64_t modules_key(void)
 {
 	char line[4608];
 	uint64_t h = 1469598103934665603ull;
-	FILE *f = rt_fdown_fopen("/proc/self/maps");
+	FILE *f = rt_owned_fd_fopen("/proc/self/maps");
 	if (!f)
 		return 0;
-	while (rt_fdown_fgets(line, sizeof line, f)) {
+	while (rt_owned_fd_fgets(line, sizeof line, f)) {
 		char *perm = strchr(line, ' ');
 		if (!perm || perm[3] != 'x' || !strchr(line, '/'))
 			continue;
 		for (const char *c = line; *c; c++)
 			h = (h ^ (unsigned char)*c) * 1099511628211ull;
 	}
-	rt_fdown_fclose(f);
+	rt_owned_fd_fclose(f);
 	return h;
 }
 

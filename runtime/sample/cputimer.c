@@ -56,13 +56,13 @@ int rt_cputimer_perf_open(pid_t tid, uint32_t hz)
 	pe.exclude_kernel = 1;
 	pe.exclude_hv = 1;
 	pe.wakeup_events = 1;
-	int fd = RT_FDOWN_OPEN((int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN((int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
 	if (fd < 0)
 		return -1;
 	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
 	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
 	    fcntl(fd, F_SETOWN_EX, &owner) != 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) != 0) {
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 		return -1;
 	}
 	return fd;
@@ -97,12 +97,12 @@ int rt_cputimer_timer_start(timer_t timer, uint32_t hz)
 static void perf_close(int fd, uint64_t id)
 {
 	uint64_t now = 0;
-	if (!rt_fdown_usable(fd) || ioctl(fd, PERF_EVENT_IOC_ID, &now) != 0 || now != id) {
-		rt_fdown_forget(fd);
+	if (!rt_owned_fd_usable(fd) || ioctl(fd, PERF_EVENT_IOC_ID, &now) != 0 || now != id) {
+		rt_owned_fd_forget(fd);
 		return;
 	}
 	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 }
 
 static int perf_start(rt_thread_t *t, uint32_t hz)
@@ -113,18 +113,18 @@ static int perf_start(rt_thread_t *t, uint32_t hz)
 	if (rt_fd_scarce(fd)) {
 		/* A service near its descriptor limit needs this one more: the timer
 		 * route takes none. */
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 		errno = EMFILE;
 		return -1;
 	}
 	if (ioctl(fd, PERF_EVENT_IOC_ID, &t->perf_id) != 0) {
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 		return -1;
 	}
 	t->perf_fd = fd;
 	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
 		t->perf_fd = -1;
-		rt_fdown_close(fd);
+		rt_owned_fd_close(fd);
 		return -1;
 	}
 	return 0;

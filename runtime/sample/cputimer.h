@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "base/thread.h"
+#include "sample/thread.h"
 
 /* Adds one reference; on the first, starts sampling t at hz. Returns the route in use,
  * or RT_CPU_ROUTE_NONE (no reference taken) when sampling is impossible. */

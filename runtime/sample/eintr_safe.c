@@ -53,14 +53,14 @@ static const char *number(const char *p, const char *end, uint64_t *v, int *ok)
 	return p;
 }
 
-int rt_restart_parse(const char *buf, size_t len, rt_restart_state_t *st)
+int rt_eintr_safe_parse(const char *buf, size_t len, rt_eintr_safe_state_t *st)
 {
 	const char *p = buf, *end = buf + len;
 	uint64_t v[9];
 	int n = 0, ok = 1;
 	memset(st, 0, sizeof *st);
 	if (len >= 7 && memcmp(buf, "running", 7) == 0) {
-		st->kind = RT_RESTART_RUNNING;
+		st->kind = RT_EINTR_SAFE_RUNNING;
 		return 0;
 	}
 	while (n < 9 && ok) {
@@ -73,9 +73,9 @@ int rt_restart_parse(const char *buf, size_t len, rt_restart_state_t *st)
 	if (!ok)
 		return -1;
 	if (n == 3 && (int64_t)v[0] == -1) {
-		st->kind = RT_RESTART_USER;
+		st->kind = RT_EINTR_SAFE_USER;
 	} else if (n == 9 && (int64_t)v[0] >= 0) {
-		st->kind = RT_RESTART_SYSCALL;
+		st->kind = RT_EINTR_SAFE_SYSCALL;
 		memcpy(st->args, &v[1], sizeof st->args);
 	} else {
 		return -1;
@@ -88,7 +88,7 @@ int rt_restart_parse(const char *buf, size_t len, rt_restart_state_t *st)
 
 /* ---- the judgement ---- */
 
-int rt_restart_sock_timeout(int fd, int which)
+int rt_eintr_safe_sock_timeout(int fd, int which)
 {
 	struct timeval tv;
 	socklen_t len = sizeof tv;
@@ -114,9 +114,9 @@ static int io_side(long nr)
 	return -1;
 }
 
-int rt_restart_safe(const rt_restart_state_t *st, rt_restart_timeout_fn timeout)
+int rt_eintr_safe_safe(const rt_eintr_safe_state_t *st, rt_eintr_safe_timeout_fn timeout)
 {
-	if (st->kind != RT_RESTART_SYSCALL)
+	if (st->kind != RT_EINTR_SAFE_SYSCALL)
 		return 1; /* no call to interrupt (a thread about to enter one: rt_threadprof.c) */
 	switch (st->nr) {
 	case SYS_futex: {
@@ -157,18 +157,18 @@ static void path_of(pid_t tid, char *out)
 	memcpy(out, tail, sizeof tail);
 }
 
-int rt_restart_probe(pid_t tid, rt_restart_state_t *st)
+int rt_eintr_safe_probe(pid_t tid, rt_eintr_safe_state_t *st)
 {
 	char path[64], buf[256];
 	path_of(tid, path);
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return -1;
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
 		;
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	if (n <= 0)
 		return -1;
-	return rt_restart_parse(buf, (size_t)n, st);
+	return rt_eintr_safe_parse(buf, (size_t)n, st);
 }

@@ -21,8 +21,8 @@
 #include <time.h>
 
 #include "base/alloc.h"
-#include "base/ring.h"
-#include "base/thread.h"
+#include "sample/ring.h"
+#include "sample/thread.h"
 #include "sample/unwind.h"
 
 __thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));

@@ -23,8 +23,8 @@
 #include "sample/cputimer.h"
 #include "sample/sampler.h"
 #include "sample/sigprof_owner.h"
-#include "base/thread.h"
-#include "track/traceparent.h"
+#include "sample/thread.h"
+#include "base/hex.h"
 #include "sample/unwind.h"
 #include "base/util.h"
 
@@ -49,7 +49,7 @@ static _Atomic uint64_t last_cpu_ns; /* process CPU time at the previous sample 
 /* The timer's signals carry this address, which is how the handler knows them from a
  * slow request's per-thread sources and from anyone else's SIGPROF. */
 static const char timer_tag;
-/* The running profile's timer, deleted by the collector or by rt_cpuprof_stop,
+/* The running profile's timer, deleted by the collector or by rt_process_cpu_stop,
  * whichever comes first (a deleted timer's id may be reused, by the service too). */
 static pthread_mutex_t timer_mu = PTHREAD_MUTEX_INITIALIZER;
 static timer_t timer;
@@ -65,7 +65,7 @@ static uint64_t process_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
+int rt_process_cpu_on_signal(const siginfo_t *si, void *uc)
 {
 	if (si->si_code != SI_TIMER || si->si_value.sival_ptr != (void *)&timer_tag)
 		return 0;
@@ -101,13 +101,13 @@ int rt_cpuprof_on_signal(const siginfo_t *si, void *uc)
 	return 1;
 }
 
-void rt_cpuprof_fork_child(void)
+void rt_process_cpu_fork_child(void)
 {
 	atomic_store(&active, 0);
 	atomic_store(&busy, 0);
 }
 
-int rt_cpuprof_running(void)
+int rt_process_cpu_running(void)
 {
 	return atomic_load_explicit(&active, memory_order_relaxed);
 }
@@ -150,7 +150,7 @@ static int start_timer(unsigned hz, timer_t *out)
 }
 
 /* Starts the timer unless the shim is out (checked under timer_mu, which
- * rt_cpuprof_stop takes after setting "out": no timer starts after it). */
+ * rt_process_cpu_stop takes after setting "out": no timer starts after it). */
 static int timer_begin(unsigned hz)
 {
 	int rc = -1;
@@ -174,15 +174,14 @@ static int timer_end(void)
 	return was;
 }
 
-int rt_cpuprof_stop(void)
+int rt_process_cpu_stop(void)
 {
 	return timer_end();
 }
 
-int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
+int rt_process_cpu_run(unsigned seconds, unsigned hz)
 {
 	int expect = 0;
-	*out = NULL;
 	if (!rt_sampler_owns_sigprof())
 		return -3;
 	if (!atomic_compare_exchange_strong(&busy, &expect, 1))
@@ -212,39 +211,27 @@ int rt_cpuprof_collect(unsigned seconds, unsigned hz, rt_profile_t **out)
 		atomic_store(&busy, 0);
 		return -3;
 	}
+	return 0;
+}
 
-	static const rt_value_type_t types[] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
-	rt_profile_t *p = rt_profile_new(types, 2, "cpu");
-	if (p) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		rt_profile_set_period(p, "cpu", "nanoseconds", 1000000000LL / hz);
-		rt_profile_set_time(p, ((int64_t)now.tv_sec - seconds) * 1000000000LL + now.tv_nsec,
-				    (int64_t)seconds * 1000000000LL);
-		size_t total = atomic_load(&claimed), kept = total < MAX_SAMPLES ? total : MAX_SAMPLES;
-		for (size_t i = 0; i < kept; i++) {
-			sample_t *s = &samples[i];
-			if (!atomic_load_explicit(&s->ready, memory_order_acquire) ||
-			    (s->npcs == 0 && !s->shim))
-				continue;
-			int64_t v[2] = { 1, (int64_t)s->weight_ns };
-			if (s->shim) {
-				char frame[48];
-				snprintf(frame, sizeof frame, "[otshim thread: %s]", s->name);
-				rt_label_t name = { "thread_name", s->name, 0 };
-				rt_profile_add_sample_frame(p, frame, v, &name, 1);
-				continue;
-			}
-			char trace[33], span[17];
-			rt_label_t labels[2] = { { "trace_id", trace, 0 }, { "span_id", span, 0 } };
-			if (s->has_ids) {
-				rt_hex_encode(s->trace_id, 16, trace);
-				rt_hex_encode(s->span_id, 8, span);
-			}
-			rt_profile_add_sample(p, s->pcs, s->npcs, 1, v, labels, s->has_ids ? 2 : 0);
-		}
+void rt_process_cpu_each(void (*fn)(const rt_process_cpu_sample_t *s, void *arg), void *arg)
+{
+	size_t total = atomic_load(&claimed), kept = total < MAX_SAMPLES ? total : MAX_SAMPLES;
+	for (size_t i = 0; i < kept; i++) {
+		sample_t *s = &samples[i];
+		if (!atomic_load_explicit(&s->ready, memory_order_acquire) ||
+		    (s->npcs == 0 && !s->shim))
+			continue;
+		rt_process_cpu_sample_t view = {
+			.pcs = s->pcs, .npcs = s->npcs, .weight_ns = s->weight_ns,
+			.shim = s->shim, .name = s->name, .has_ids = s->has_ids,
+			.trace_id = s->trace_id, .span_id = s->span_id,
+		};
+		fn(&view, arg);
 	}
+}
+
+void rt_process_cpu_done(void)
+{
 	atomic_store(&busy, 0);
-	*out = p;
-	return p ? 0 : -1;
 }

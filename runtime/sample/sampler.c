@@ -10,7 +10,7 @@
 
 #include "sample/process_cpu.h"
 #include "sample/sigprof_owner.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 #include "sample/unwind.h"
 
 /* Only signals from a source we armed on this thread count; anything else (a stray
@@ -37,7 +37,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	if (rt_sigprof_out())
 		goto out;
 	/* A whole-process profile's signal; a slow request's own source is separate. */
-	if (rt_cpuprof_on_signal(si, uc))
+	if (rt_process_cpu_on_signal(si, uc))
 		goto out;
 	if (!t || !atomic_load_explicit(&t->armed, memory_order_acquire) || !from_our_source(t, si))
 		goto out;

@@ -20,7 +20,7 @@
 #include "sample/cputimer.h"
 #include "base/owned_fds.h"
 #include "base/log.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 
 /* Our own calls go to libc's sigaction, not to our interposer (which would take our
  * installing a handler for the service claiming SIGPROF). Under ThreadSanitizer (whose
@@ -196,11 +196,11 @@ static void block_shim_threads(void)
 static int pending_in(const char *path, const char *field)
 {
 	char buf[2048];
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return 0;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
@@ -243,7 +243,7 @@ static void step_out(const char *why, int wait)
 	pthread_mutex_lock(&step_mu);
 	if (!atomic_exchange(&out, 1)) {
 		say_once(why);
-		int shared = rt_cpuprof_stop();
+		int shared = rt_process_cpu_stop();
 		size_t n = rt_cputimer_stop_all(tids, DRAIN_MAX);
 		if (wait && (n > 0 || shared))
 			drain(tids, n < DRAIN_MAX ? n : DRAIN_MAX, shared);

@@ -34,10 +34,10 @@
 #include "base/alloc.h"
 #include "base/owned_fds.h"
 #include "base/log.h"
-#include "track/request.h"
+#include "base/clock.h"
 #include "sample/eintr_safe.h"
 #include "sample/sigprof_owner.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 #include "sample/thread_registry.h"
 #include "sample/unwind.h"
 
@@ -99,7 +99,7 @@ out:
 
 /* ---- set-up ---- */
 
-void rt_threadprof_init(int sig)
+void rt_thread_capture_init(int sig)
 {
 	struct sigaction old, sa;
 	if (sig == 0)
@@ -126,12 +126,12 @@ void rt_threadprof_init(int sig)
 	atomic_store(&enabled, 1);
 }
 
-int rt_threadprof_enabled(void) { return atomic_load(&enabled); }
+int rt_thread_capture_enabled(void) { return atomic_load(&enabled); }
 
-void rt_threadprof_mark_internal(void)
+void rt_thread_capture_mark_internal(void)
 {
 	pid_t me = gettid_raw();
-	if (!rt_threadprof_is_internal(me)) {
+	if (!rt_thread_capture_is_internal(me)) {
 		for (int i = 0; i < MAX_INTERNAL; i++) {
 			pid_t expect = 0;
 			if (atomic_compare_exchange_strong(&internal_tids[i], &expect, me))
@@ -141,7 +141,7 @@ void rt_threadprof_mark_internal(void)
 	rt_sigprof_shim_begin();
 }
 
-void rt_threadprof_unmark_internal(void)
+void rt_thread_capture_unmark_internal(void)
 {
 	pid_t me = gettid_raw();
 	rt_sigprof_shim_end();
@@ -152,7 +152,7 @@ void rt_threadprof_unmark_internal(void)
 	}
 }
 
-int rt_threadprof_is_internal(pid_t tid)
+int rt_thread_capture_is_internal(pid_t tid)
 {
 	for (int i = 0; i < MAX_INTERNAL; i++)
 		if (atomic_load(&internal_tids[i]) == tid)
@@ -160,7 +160,7 @@ int rt_threadprof_is_internal(pid_t tid)
 	return 0;
 }
 
-void rt_threadprof_fork_child(void)
+void rt_thread_capture_fork_child(void)
 {
 	rt_sigprof_shim_fork_child();
 	pthread_mutex_init(&capture_mu, NULL);
@@ -194,13 +194,13 @@ static int list_tids(pid_t **out, size_t *n)
 {
 	size_t cap = 64;
 	pid_t *a = malloc(cap * sizeof *a);
-	DIR *d = rt_fdown_opendir("/proc/self/task");
+	DIR *d = rt_owned_fd_opendir("/proc/self/task");
 	struct dirent *e;
 	*n = 0;
 	if (!a || !d) {
 		free(a);
 		if (d)
-			rt_fdown_closedir(d);
+			rt_owned_fd_closedir(d);
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL) {
@@ -215,7 +215,7 @@ static int list_tids(pid_t **out, size_t *n)
 		}
 		a[(*n)++] = (pid_t)atol(e->d_name);
 	}
-	rt_fdown_closedir(d);
+	rt_owned_fd_closedir(d);
 	*out = a;
 	return 0;
 }
@@ -225,11 +225,11 @@ static void read_name(pid_t tid, char name[16])
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
 	name[0] = 0;
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return;
 	ssize_t k = read(fd, name, 15);
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	if (k <= 0)
 		k = 0;
 	name[k] = 0;
@@ -254,11 +254,11 @@ static int blocks_our_signal(pid_t tid)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-	int fd = RT_FDOWN_OPEN(open(path, O_RDONLY | O_CLOEXEC));
+	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return -1;
 	ssize_t k = read(fd, buf, sizeof buf - 1);
-	rt_fdown_close(fd);
+	rt_owned_fd_close(fd);
 	if (k <= 0)
 		return -1;
 	buf[k] = 0;
@@ -274,19 +274,19 @@ static int blocks_our_signal(pid_t tid)
  * as its only frame. */
 static int held_back(pid_t tid, rt_thread_stack_t *t)
 {
-	rt_restart_state_t st;
+	rt_eintr_safe_state_t st;
 	int blocks = blocks_our_signal(tid);
 	if (blocks != 0) {
-		t->held_back = blocks > 0 ? RT_THREADPROF_BLOCKS : RT_THREADPROF_UNKNOWN;
+		t->held_back = blocks > 0 ? RT_THREAD_CAPTURE_BLOCKS : RT_THREAD_CAPTURE_UNKNOWN;
 		return 1;
 	}
-	if (rt_restart_probe(tid, &st) != 0) {
-		t->held_back = RT_THREADPROF_UNKNOWN;
+	if (rt_eintr_safe_probe(tid, &st) != 0) {
+		t->held_back = RT_THREAD_CAPTURE_UNKNOWN;
 		return 1;
 	}
-	if (rt_restart_safe(&st, rt_restart_sock_timeout))
+	if (rt_eintr_safe_safe(&st, rt_eintr_safe_sock_timeout))
 		return 0;
-	t->held_back = RT_THREADPROF_ASLEEP;
+	t->held_back = RT_THREAD_CAPTURE_ASLEEP;
 	if (st.pc) {
 		t->pcs[0] = st.pc;
 		t->npcs = 1;
@@ -311,14 +311,14 @@ static int held_back_fresh(pid_t tid, rt_thread_stack_t *t)
 	}
 }
 
-const char *rt_threadprof_held_back_why(int why)
+const char *rt_thread_capture_held_back_why(int why)
 {
 	switch (why) {
-	case RT_THREADPROF_ASLEEP:
+	case RT_THREAD_CAPTURE_ASLEEP:
 		return "leaf only: not signalled, asleep in a call SA_RESTART does not restart";
-	case RT_THREADPROF_UNKNOWN:
+	case RT_THREAD_CAPTURE_UNKNOWN:
 		return "none: not signalled, its /proc/self/task/<tid> state could not be read";
-	case RT_THREADPROF_BLOCKS:
+	case RT_THREAD_CAPTURE_BLOCKS:
 		return "none: not signalled, it blocks the capture's signal";
 	}
 	return NULL;
@@ -328,7 +328,7 @@ const char *rt_threadprof_held_back_why(int why)
  * PENDING ones and gives BUSY ones (a handler mid-unwind) a little longer. */
 static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 {
-	uint64_t deadline = t0 + RT_THREADPROF_WAIT_MS * 1000000ull;
+	uint64_t deadline = t0 + RT_THREAD_CAPTURE_WAIT_MS * 1000000ull;
 	for (;;) {
 		size_t waiting = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -351,7 +351,7 @@ static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 			sched_yield();
 }
 
-int rt_threadprof_capture(rt_thread_capture_t *c)
+int rt_thread_capture_take(rt_thread_capture_t *c)
 {
 	pid_t *tids;
 	size_t n;
@@ -370,7 +370,7 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 	for (size_t i = 0; s && i < n; i++) {
 		s[i].npcs = 0;
 		atomic_store(&s[i].tid, tids[i]);
-		if (tids[i] == me || rt_threadprof_is_internal(tids[i])) {
+		if (tids[i] == me || rt_thread_capture_is_internal(tids[i])) {
 			atomic_store(&s[i].state, S_IDLE);
 			c->threads[i].internal = 1;
 			continue;
@@ -405,66 +405,8 @@ int rt_threadprof_capture(rt_thread_capture_t *c)
 	return 0;
 }
 
-void rt_threadprof_capture_free(rt_thread_capture_t *c)
+void rt_thread_capture_free(rt_thread_capture_t *c)
 {
 	free(c->threads);
 	memset(c, 0, sizeof *c);
-}
-
-/* ---- profiles ---- */
-
-rt_profile_t *rt_threadprof_build(const rt_thread_capture_t *c, rt_threadprof_labeller_t l,
-				  void *arg)
-{
-	static const rt_value_type_t types[] = { { "threads", "count" } };
-	rt_profile_t *p = rt_profile_new(types, 1, "threads");
-	if (!p)
-		return NULL;
-	rt_profile_set_period(p, "threads", "count", 1);
-	for (size_t i = 0; i < c->n; i++) {
-		const rt_thread_stack_t *t = &c->threads[i];
-		char id[16];
-		const char *trace, *span;
-		snprintf(id, sizeof id, "%d", (int)t->tid);
-		rt_label_t labels[5] = { { "thread_name", t->name, 0 }, { "thread_id", id, 0 } };
-		size_t nl = 2;
-		if (t->held_back)
-			labels[nl++] = (rt_label_t){ "stack", rt_threadprof_held_back_why(t->held_back), 0 };
-		if (t->serial && l && l(t->serial, &trace, &span, arg)) {
-			labels[nl++] = (rt_label_t){ "trace_id", trace, 0 };
-			labels[nl++] = (rt_label_t){ "span_id", span, 0 };
-		}
-		int64_t one = 1;
-		if (t->npcs)
-			rt_profile_add_sample(p, t->pcs, t->npcs, 1, &one, labels, nl);
-		else
-			rt_profile_add_sample_frame(p, t->internal ? "[otshim thread: not signalled]"
-						    : t->held_back == RT_THREADPROF_BLOCKS ? "[no stack: signal blocked]"
-						    : t->held_back ? "[no stack: not signalled, its state unknown]"
-						    : "[no stack: no answer in time]",
-						    &one, labels, nl);
-	}
-	return p;
-}
-
-rt_profile_t *rt_threadprof_build_create(void)
-{
-	static const rt_value_type_t types[] = { { "threadcreate", "count" } };
-	rt_treg_info_t *a;
-	size_t n;
-	if (rt_treg_snapshot(&a, &n) != 0)
-		return NULL;
-	rt_profile_t *p = rt_profile_new(types, 1, "threadcreate");
-	if (p) {
-		rt_profile_set_period(p, "threadcreate", "count", 1);
-		for (size_t i = 0; i < n; i++) {
-			char id[16];
-			snprintf(id, sizeof id, "%d", (int)a[i].tid);
-			rt_label_t label = { "thread_id", id, 0 };
-			int64_t one = 1;
-			rt_profile_add_sample(p, a[i].pcs, a[i].npcs, 0, &one, &label, a[i].tid ? 1 : 0);
-		}
-	}
-	rt_alloc.free(a);
-	return p;
 }

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 #include "sample/thread_capture.h"
 #include "sample/unwind.h"
 
-struct rt_treg_entry {
-	struct rt_treg_entry *next, *prev;
+struct rt_thread_registry_entry {
+	struct rt_thread_registry_entry *next, *prev;
 	void *(*start)(void *);
 	void *arg;
 	pid_t tid;
@@ -29,14 +29,14 @@ struct rt_treg_entry {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static rt_treg_entry_t *live, *pool;
+static rt_thread_registry_entry_t *live, *pool;
 static size_t nlive;
 
-static rt_treg_entry_t *entry_get(void)
+static rt_thread_registry_entry_t *entry_get(void)
 {
 	if (!pool) {
 		enum { CHUNK = 64 };
-		rt_treg_entry_t *c = rt_alloc.malloc(CHUNK * sizeof *c);
+		rt_thread_registry_entry_t *c = rt_alloc.malloc(CHUNK * sizeof *c);
 		if (!c)
 			return NULL;
 		for (size_t i = 0; i < CHUNK; i++) {
@@ -44,12 +44,12 @@ static rt_treg_entry_t *entry_get(void)
 			pool = &c[i];
 		}
 	}
-	rt_treg_entry_t *e = pool;
+	rt_thread_registry_entry_t *e = pool;
 	pool = e->next;
 	return e;
 }
 
-static void unlink_live(rt_treg_entry_t *e)
+static void unlink_live(rt_thread_registry_entry_t *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
@@ -77,7 +77,7 @@ static int sanitizer_present(void)
 	return __atomic_load_n(&present, __ATOMIC_RELAXED);
 }
 
-rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
+rt_thread_registry_entry_t *rt_thread_registry_prepare(void *(*start)(void *), void *arg)
 {
 	uintptr_t pcs[RT_TREG_STACK_MAX + 8];
 	struct timespec ts;
@@ -98,7 +98,7 @@ rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 		n = RT_TREG_STACK_MAX;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&mu);
-	rt_treg_entry_t *e = entry_get();
+	rt_thread_registry_entry_t *e = entry_get();
 	if (e) {
 		e->start = start;
 		e->arg = arg;
@@ -118,7 +118,7 @@ rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg)
 	return e;
 }
 
-void rt_treg_abandon(rt_treg_entry_t *e)
+void rt_thread_registry_abandon(rt_thread_registry_entry_t *e)
 {
 	pthread_mutex_lock(&mu);
 	unlink_live(e);
@@ -128,7 +128,7 @@ void rt_treg_abandon(rt_treg_entry_t *e)
 static void retire(void *arg)
 {
 	int saved = errno;
-	rt_treg_abandon(arg);
+	rt_thread_registry_abandon(arg);
 	errno = saved;
 }
 
@@ -142,7 +142,7 @@ typedef struct internal_box {
 static void internal_done(void *unused)
 {
 	(void)unused;
-	rt_threadprof_unmark_internal();
+	rt_thread_capture_unmark_internal();
 }
 
 static void *internal_trampoline(void *p)
@@ -151,14 +151,14 @@ static void *internal_trampoline(void *p)
 	void *ret;
 	rt_alloc.free(p);
 	rt_tls_mark_internal();
-	rt_threadprof_mark_internal();
+	rt_thread_capture_mark_internal();
 	pthread_cleanup_push(internal_done, NULL);
 	ret = b.start(b.arg);
 	pthread_cleanup_pop(1);
 	return ret;
 }
 
-int rt_treg_wrap_internal(void *(**start)(void *), void **arg)
+int rt_thread_registry_wrap_internal(void *(**start)(void *), void **arg)
 {
 	if (!rt_tls_depth || sanitizer_present())
 		return 0;
@@ -172,14 +172,14 @@ int rt_treg_wrap_internal(void *(**start)(void *), void **arg)
 	return 1;
 }
 
-void rt_treg_unwrap_internal(void *arg)
+void rt_thread_registry_unwrap_internal(void *arg)
 {
 	rt_alloc.free(arg);
 }
 
-void *rt_treg_trampoline(void *arg)
+void *rt_thread_registry_trampoline(void *arg)
 {
-	rt_treg_entry_t *e = arg;
+	rt_thread_registry_entry_t *e = arg;
 	void *(*start)(void *) = e->start;
 	void *start_arg = e->arg, *ret;
 	__atomic_store_n(&e->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
@@ -189,7 +189,7 @@ void *rt_treg_trampoline(void *arg)
 	return ret;
 }
 
-size_t rt_treg_live(void)
+size_t rt_thread_registry_live(void)
 {
 	pthread_mutex_lock(&mu);
 	size_t n = nlive;
@@ -197,18 +197,18 @@ size_t rt_treg_live(void)
 	return n;
 }
 
-int rt_treg_snapshot(rt_treg_info_t **out, size_t *n)
+int rt_thread_registry_snapshot(rt_thread_info_t **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&mu);
-	rt_treg_info_t *a = rt_alloc.malloc((nlive ? nlive : 1) * sizeof *a);
+	rt_thread_info_t *a = rt_alloc.malloc((nlive ? nlive : 1) * sizeof *a);
 	if (!a) {
 		pthread_mutex_unlock(&mu);
 		return -1;
 	}
 	size_t k = 0;
-	for (const rt_treg_entry_t *e = live; e; e = e->next, k++) {
+	for (const rt_thread_registry_entry_t *e = live; e; e = e->next, k++) {
 		a[k].tid = __atomic_load_n(&e->tid, __ATOMIC_RELAXED);
 		a[k].created_real_ns = e->created_real_ns;
 		a[k].start_routine = (uintptr_t)e->start;
@@ -221,13 +221,13 @@ int rt_treg_snapshot(rt_treg_info_t **out, size_t *n)
 	return 0;
 }
 
-void rt_treg_fork_prepare(void) { pthread_mutex_lock(&mu); }
-void rt_treg_fork_parent(void) { pthread_mutex_unlock(&mu); }
+void rt_thread_registry_fork_prepare(void) { pthread_mutex_lock(&mu); }
+void rt_thread_registry_fork_parent(void) { pthread_mutex_unlock(&mu); }
 
-void rt_treg_fork_child(void) /* mu: released by the forking thread (rt_init.c) */
+void rt_thread_registry_fork_child(void) /* mu: released by the forking thread (rt_init.c) */
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
-	for (rt_treg_entry_t *e = live, *next; e; e = next) {
+	for (rt_thread_registry_entry_t *e = live, *next; e; e = next) {
 		next = e->next;
 		if (e->tid != self)
 			unlink_live(e);

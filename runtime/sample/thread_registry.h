@@ -14,42 +14,42 @@
 
 #define RT_TREG_STACK_MAX 32
 
-typedef struct rt_treg_entry rt_treg_entry_t;
+typedef struct rt_thread_registry_entry rt_thread_registry_entry_t;
 
 /* Before the real pthread_create: an entry for the thread about to start, with the
  * calling thread's stack. NULL when the caller is the shim itself or memory is short;
  * then the thread is created unregistered. */
-rt_treg_entry_t *rt_treg_prepare(void *(*start)(void *), void *arg);
+rt_thread_registry_entry_t *rt_thread_registry_prepare(void *(*start)(void *), void *arg);
 /* The start routine to hand to the real pthread_create, with the entry as argument. */
-void *rt_treg_trampoline(void *entry);
+void *rt_thread_registry_trampoline(void *entry);
 /* The real pthread_create failed: the entry goes back to the pool. */
-void rt_treg_abandon(rt_treg_entry_t *e);
+void rt_thread_registry_abandon(rt_thread_registry_entry_t *e);
 
 /* When the caller is one of the shim's own threads (libcurl starting its resolver from
  * the exporter, say), swaps *start and *arg for a trampoline that makes the new thread
  * ours too: its allocations unsampled, its I/O unreported, never signalled for stacks.
- * Returns 1 when it did (rt_treg_unwrap_internal(*arg) if the real create then fails),
+ * Returns 1 when it did (rt_thread_registry_unwrap_internal(*arg) if the real create then fails),
  * 0 when the caller is the service's. */
-int rt_treg_wrap_internal(void *(**start)(void *), void **arg);
-void rt_treg_unwrap_internal(void *arg);
+int rt_thread_registry_wrap_internal(void *(**start)(void *), void **arg);
+void rt_thread_registry_unwrap_internal(void *arg);
 
 /* Threads registered and not yet ended. */
-size_t rt_treg_live(void);
+size_t rt_thread_registry_live(void);
 
-typedef struct rt_treg_info {
+typedef struct rt_thread_registry_info {
 	pid_t tid;                  /* 0: created, not yet running */
 	uint64_t created_real_ns;
 	uintptr_t start_routine;
 	uint32_t npcs;
 	uintptr_t pcs[RT_TREG_STACK_MAX]; /* creator's stack, return addresses */
-} rt_treg_info_t;
+} rt_thread_info_t;
 
 /* Copies the live entries into a new array (rt_alloc.free it). 0, or -1 on failure. */
-int rt_treg_snapshot(rt_treg_info_t **out, size_t *n);
+int rt_thread_registry_snapshot(rt_thread_info_t **out, size_t *n);
 
-void rt_treg_fork_prepare(void);
-void rt_treg_fork_parent(void);
+void rt_thread_registry_fork_prepare(void);
+void rt_thread_registry_fork_parent(void);
 /* In the child only the forking thread survives: every other entry is retired. */
-void rt_treg_fork_child(void);
+void rt_thread_registry_fork_child(void);
 
 #endif

@@ -25,7 +25,7 @@ void rt_unwind_warm(void)
 {
 	unw_context_t ctx;
 	unw_cursor_t c;
-	rt_memprobe_install(); /* before libunwind's first cursor would open its pipe */
+	rt_unwind_memcheck_install(); /* before libunwind's first cursor would open its pipe */
 	if (unw_getcontext(&ctx) < 0 || unw_init_local(&c, &ctx) < 0)
 		return;
 	for (int i = 0; i < 64 && unw_step(&c) > 0; i++)
@@ -34,7 +34,7 @@ void rt_unwind_warm(void)
 
 void rt_unwind_init(void)
 {
-	rt_memprobe_install(); /* first: any libunwind call sets it up, pipe included */
+	rt_unwind_memcheck_install(); /* first: any libunwind call sets it up, pipe included */
 	/* A per-thread cache needs no locks in the handler. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	rt_unwind_warm();
@@ -243,7 +243,7 @@ static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
 
 void rt_unwind_locate_self(void)
 {
-	rt_memprobe_install(); /* also when the sampler is off: the heap sampler unwinds */
+	rt_unwind_memcheck_install(); /* also when the sampler is off: the heap sampler unwinds */
 	if (__atomic_load_n(&own_hi, __ATOMIC_ACQUIRE))
 		return;
 	struct locate l = { .me = (uintptr_t)&rt_unwind_locate_self,

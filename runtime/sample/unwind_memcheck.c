@@ -27,14 +27,14 @@
 
 #include "base/log.h"
 
-static int mode;             /* RT_MEMPROBE_*, written once before any stub can run */
+static int mode;             /* RT_UNWIND_MEMCHECK_*, written once before any stub can run */
 static pid_t probe_pid;
 
-int rt_memprobe_readable(uintptr_t addr)
+int rt_unwind_memcheck_readable(uintptr_t addr)
 {
 	char byte;
 	struct iovec here = { &byte, 1 }, there = { (void *)addr, 1 };
-	if (__atomic_load_n(&mode, __ATOMIC_ACQUIRE) != RT_MEMPROBE_VMREAD)
+	if (__atomic_load_n(&mode, __ATOMIC_ACQUIRE) != RT_UNWIND_MEMCHECK_VMREAD)
 		return 0;
 	int saved = errno;
 	/* Our own pid: allowed whatever ptrace_scope says (same thread group). */
@@ -44,9 +44,9 @@ int rt_memprobe_readable(uintptr_t addr)
 	return n == 1;
 }
 
-int rt_memprobe_mode(void) { return __atomic_load_n(&mode, __ATOMIC_ACQUIRE); }
+int rt_unwind_memcheck_mode(void) { return __atomic_load_n(&mode, __ATOMIC_ACQUIRE); }
 
-void rt_memprobe_fork_child(void) { __atomic_store_n(&probe_pid, getpid(), __ATOMIC_RELAXED); }
+void rt_unwind_memcheck_fork_child(void) { __atomic_store_n(&probe_pid, getpid(), __ATOMIC_RELAXED); }
 
 /* ---- the stubs libunwind calls instead ---- */
 
@@ -63,7 +63,7 @@ static ssize_t stub_read(int fd, void *buf, size_t n)
 
 static long check_write(const void *addr)
 {
-	if (rt_memprobe_readable((uintptr_t)addr))
+	if (rt_unwind_memcheck_readable((uintptr_t)addr))
 		return 1;
 	errno = EFAULT;
 	return -1;
@@ -205,11 +205,11 @@ static void store(const struct got *g, void **slot, void *fn)
 	__atomic_store_n(slot, fn, __ATOMIC_RELEASE);
 }
 
-int rt_memprobe_install(void)
+int rt_unwind_memcheck_install(void)
 {
 	static int once;
 	if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
-		return rt_memprobe_mode();
+		return rt_unwind_memcheck_mode();
 	struct got g;
 	memset(&g, 0, sizeof g);
 	/* Both halves of the check must be ours, or none: a read stubbed and a write
@@ -217,14 +217,14 @@ int rt_memprobe_install(void)
 	if (find_got(&g) != 0 || !g.n[P_READ] || (!g.n[P_SYSCALL] && !g.n[P_WRITE])) {
 		rt_log(RT_LOG_WARN, "libunwind's memory checks were not found; they keep "
 		       "their own pipe (a service that closes all descriptors may see it)");
-		return RT_MEMPROBE_OFF;
+		return RT_UNWIND_MEMCHECK_OFF;
 	}
 	__atomic_store_n(&probe_pid, getpid(), __ATOMIC_RELAXED);
-	__atomic_store_n(&mode, RT_MEMPROBE_VMREAD, __ATOMIC_RELEASE);
+	__atomic_store_n(&mode, RT_UNWIND_MEMCHECK_VMREAD, __ATOMIC_RELEASE);
 	volatile char here = 1;
-	if (!rt_memprobe_readable((uintptr_t)&here) || rt_memprobe_readable(0)) {
+	if (!rt_unwind_memcheck_readable((uintptr_t)&here) || rt_unwind_memcheck_readable(0)) {
 		/* A seccomp filter refusing process_vm_readv: safe, not deep. */
-		__atomic_store_n(&mode, RT_MEMPROBE_REFUSE, __ATOMIC_RELEASE);
+		__atomic_store_n(&mode, RT_UNWIND_MEMCHECK_REFUSE, __ATOMIC_RELEASE);
 		rt_log(RT_LOG_WARN, "process_vm_readv is refused here: CPU stacks stop at the "
 		       "first frame libunwind must check memory for (often the first)");
 	}
@@ -236,5 +236,5 @@ int rt_memprobe_install(void)
 		for (int i = 0; i < g.n[k]; i++)
 			store(&g, g.slot[k][i], fns[k]);
 	}
-	return rt_memprobe_mode();
+	return rt_unwind_memcheck_mode();
 }

@@ -9,27 +9,27 @@
  * byte from our own pid, which fails with EFAULT on unmapped or unreadable memory,
  * and libunwind opens no pipe. The stack walking itself stays libunwind's (rt_unwind.c).
  * Context: install in normal context; the stubs run in signal context. */
-#ifndef RT_MEMPROBE_H
-#define RT_MEMPROBE_H
+#ifndef RT_UNWIND_MEMCHECK_H
+#define RT_UNWIND_MEMCHECK_H
 
 #include <stdint.h>
 
 enum {
-	RT_MEMPROBE_OFF = 0,     /* not installed (libunwind's own pipe is in use) */
-	RT_MEMPROBE_VMREAD = 1,  /* checks are process_vm_readv of our own memory */
-	RT_MEMPROBE_REFUSE = 2,  /* process_vm_readv refused (seccomp): every check fails,
+	RT_UNWIND_MEMCHECK_OFF = 0,     /* not installed (libunwind's own pipe is in use) */
+	RT_UNWIND_MEMCHECK_VMREAD = 1,  /* checks are process_vm_readv of our own memory */
+	RT_UNWIND_MEMCHECK_REFUSE = 2,  /* process_vm_readv refused (seccomp): every check fails,
 				  * stacks stop where libunwind must check memory */
 };
 
 /* Normal context, before libunwind's first use if possible; idempotent. Returns the
- * mode in use (RT_MEMPROBE_*). */
-int rt_memprobe_install(void);
+ * mode in use (RT_UNWIND_MEMCHECK_*). */
+int rt_unwind_memcheck_install(void);
 /* The mode in use. Any context. */
-int rt_memprobe_mode(void);
+int rt_unwind_memcheck_mode(void);
 /* 1 if the byte at addr is readable by this process, 0 if not. Signal-safe; touches
  * no descriptor. */
-int rt_memprobe_readable(uintptr_t addr);
+int rt_unwind_memcheck_readable(uintptr_t addr);
 /* In the child after fork: the checks must read the child's memory, not the parent's. */
-void rt_memprobe_fork_child(void);
+void rt_unwind_memcheck_fork_child(void);
 
 #endif

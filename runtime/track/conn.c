@@ -13,11 +13,11 @@
 
 #include "base/cfg.h"
 #include "sample/process_cpu.h"
-#include "emit/export.h"
 #include "track/http.h"
 #include "base/log.h"
 #include "track/request.h"
-#include "base/thread.h"
+#include "track/sink.h"
+#include "sample/thread.h"
 
 #define CONN_TABLE_MAX (1u << 20)
 
@@ -130,7 +130,7 @@ static rt_conn_t *conn_alloc(int fd)
 	c->io_thread = NULL;
 	c->peer.ss_family = AF_UNSPEC;
 	c->local_port = 0;
-	if (rt_export_enabled())
+	if (rt_sink_wants_spans())
 		read_addresses(c, fd);
 	atomic_store(&c->head_start, 0);
 	rt_http_req_init(&c->rq);
@@ -198,7 +198,7 @@ static int check_due(rt_conn_t *c)
 static void set_current(rt_thread_t *t, rt_req_t *h)
 {
 	atomic_store_explicit(&t->cur_serial, h ? h->serial : 0, memory_order_relaxed);
-	if (!rt_cpuprof_running())
+	if (!rt_process_cpu_running())
 		return;
 	if (!h || !h->head_done) { /* before the head, the trace id is not known yet */
 		rt_thread_set_ids(t, 0, NULL, NULL);
@@ -380,7 +380,7 @@ static int on_request_event(rt_conn_t *c, int ev)
 	case RT_HTTP_EV_HEAD:
 		if (c->reading) {
 			rt_req_head(c->reading, &c->rq, rt_cfg.record_query);
-			if (rt_export_enabled()) {
+			if (rt_sink_wants_spans()) {
 				c->reading->peer = c->peer;
 				c->reading->local_port = c->local_port;
 			}

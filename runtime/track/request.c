@@ -11,25 +11,10 @@
 
 #include "base/cfg.h"
 #include "sample/cputimer.h"
-#include "emit/export.h"
 #include "sample/heap_sampler.h"
-#include "emit/worker.h"
+#include "track/sink.h"
 
 static _Atomic uint64_t next_serial = 1;
-
-uint64_t rt_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- ids ----
  * Ids cost randomness, so they are made when first needed (a slow request's files,
@@ -103,7 +88,7 @@ uint64_t rt_req_start_real_ns(const rt_req_t *r)
 {
 	/* Wall time is needed only for a slow request's files: derived from the
 	 * monotonic start instead of read for every request. */
-	uint64_t now_real = real_ns(), now_mono = rt_mono_ns();
+	uint64_t now_real = rt_real_ns(), now_mono = rt_mono_ns();
 	return now_real - (now_mono - r->start_mono_ns);
 }
 
@@ -138,7 +123,7 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	r->thread_gen = atomic_load(&t->gen);
 	r->tid = t->tid;
 	/* The worker must be collecting this serial before the first sample lands. */
-	rt_worker_watch(r->serial);
+	rt_req_sink->slow(r->serial);
 	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
 	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
 }
@@ -151,13 +136,13 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 	if (r->head_done && self)
 		atomic_fetch_add_explicit(&self->requests, 1, memory_order_relaxed);
 	if (!r->slow) {
-		if (!r->head_done || !rt_export_enabled())
+		if (!r->head_done || !rt_sink_wants_spans())
 			return r; /* the caller may reuse it for the next request */
 		rt_req_ensure_ids(r);
 		/* One clock read here; the exporter derives the wall-clock start (0 = not yet). */
 		r->end_mono_ns = rt_mono_ns();
 		r->start_real_ns = 0;
-		rt_export_offer(r);
+		rt_req_sink->ended(r);
 		return r;
 	}
 	/* Bytes are counted per thread: known when one thread began and ended it. */
@@ -169,7 +154,7 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 	}
 	r->end_mono_ns = rt_mono_ns();
 	r->start_real_ns = rt_req_start_real_ns(r);
-	rt_worker_submit(r);
+	rt_req_sink->slow_ended(r);
 	return NULL;
 }
 
@@ -184,6 +169,6 @@ void rt_req_discard(rt_req_t *r)
 	if (r->slow && r->thread && r->cpu_route != RT_CPU_ROUTE_NONE)
 		rt_cputimer_release(r->thread, r->thread_gen);
 	if (r->slow)
-		rt_worker_unwatch(r->serial);
+		rt_req_sink->slow_dropped(r->serial);
 	rt_req_free(r);
 }

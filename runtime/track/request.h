@@ -11,8 +11,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "base/clock.h"
 #include "track/http.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 #include "track/traceparent.h"
 
 /* What a slow request left in the profile directory, for its span (rt_writer fills it;
@@ -90,6 +91,5 @@ void rt_req_free(rt_req_t *r);
 /* Drops r without counting it (a connection found not to be HTTP). */
 void rt_req_discard(rt_req_t *r);
 
-uint64_t rt_mono_ns(void);
 
 #endif

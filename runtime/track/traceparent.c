@@ -55,16 +55,6 @@ int rt_traceparent_parse(const char *s, size_t len, rt_trace_ctx_t *out)
 	return 0;
 }
 
-void rt_hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 /* Used only if getrandom fails (very old kernel, seccomp): still unique enough for
  * ids, which are identifiers, not secrets. */
 static void fallback_random(uint8_t *out, size_t n)

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hex.h"
+
 typedef struct rt_trace_ctx {
 	uint8_t trace_id[16];
 	uint8_t parent_id[8];
@@ -19,8 +21,6 @@ typedef struct rt_trace_ctx {
  * -1 (and leaves *out untouched) for anything else. */
 int rt_traceparent_parse(const char *s, size_t len, rt_trace_ctx_t *out);
 
-/* Writes 2*n lowercase hex chars and a NUL into out (size >= 2*n+1). */
-void rt_hex_encode(const uint8_t *in, size_t n, char *out);
 
 /* Fills n random bytes, never all zero. Uses getrandom(GRND_NONBLOCK); if that fails
  * falls back to a per-thread xorshift seeded from time and tid. Any context but signal. */

@@ -6,7 +6,7 @@
  * checked memory always hits. "rotating": the stacks of five parked threads in turn,
  * so most walks must check memory again (a sampled service's many threads do that).
  * "check_*": one memory check, libunwind's way (mincore, then read and write a byte
- * through a pipe) and ours (rt_memprobe_readable: one process_vm_readv).
+ * through a pipe) and ours (rt_unwind_memcheck_readable: one process_vm_readv).
  * Times are the thread's CPU time. Prints "name ns frames". */
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,8 +22,8 @@
 #include "sample/unwind_memcheck.h"
 #include "sample/unwind.h"
 /* Weak: the same file also measures a build from before rt_memprobe existed. */
-#pragma weak rt_memprobe_mode
-#pragma weak rt_memprobe_readable
+#pragma weak rt_unwind_memcheck_mode
+#pragma weak rt_unwind_memcheck_readable
 
 enum { NTHREADS = 5, DEPTH = 24, MAXF = 128 };
 
@@ -95,7 +95,7 @@ static double check_ns(int ours, long n)
 	double t0 = now();
 	for (long i = 0; i < n; i++) {
 		if (ours) {
-			if (!rt_memprobe_readable(a))
+			if (!rt_unwind_memcheck_readable(a))
 				abort();
 		} else if (mincore((void *)page, 1, vec) != 0 || (read(p[0], &byte, 1), 0) ||
 			   syscall(SYS_write, p[1], a, 1) != 1) {
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	double here = here_ns(DEPTH, n, &frames);
 	printf("heap_walk_here %.0f %zu\n", here, frames);
 	printf("check_pipe %.0f 0\n", check_ns(0, n));
-	if (rt_memprobe_mode && rt_memprobe_mode() == RT_MEMPROBE_VMREAD)
+	if (rt_unwind_memcheck_mode && rt_unwind_memcheck_mode() == RT_UNWIND_MEMCHECK_VMREAD)
 		printf("check_vmread %.0f 0\n", check_ns(1, n));
 	pthread_mutex_lock(&mu);
 	done = 1;

@@ -86,18 +86,18 @@ int main(void)
 {
 	int before = count_fds();
 	rt_unwind_init();
-	is_int(rt_memprobe_mode(), RT_MEMPROBE_VMREAD, "checks are process_vm_readv of our own memory");
+	is_int(rt_unwind_memcheck_mode(), RT_UNWIND_MEMCHECK_VMREAD, "checks are process_vm_readv of our own memory");
 
 	int here = 7;
 	long pg = sysconf(_SC_PAGESIZE);
 	char *none = mmap(NULL, (size_t)pg * 2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ok(rt_memprobe_readable((uintptr_t)&here), "a stack variable is readable");
-	ok(!rt_memprobe_readable(0), "NULL is not");
-	ok(!rt_memprobe_readable((uintptr_t)none), "a PROT_NONE page (a guard page) is not");
+	ok(rt_unwind_memcheck_readable((uintptr_t)&here), "a stack variable is readable");
+	ok(!rt_unwind_memcheck_readable(0), "NULL is not");
+	ok(!rt_unwind_memcheck_readable((uintptr_t)none), "a PROT_NONE page (a guard page) is not");
 	munmap(none + pg, (size_t)pg);
-	ok(!rt_memprobe_readable((uintptr_t)none + (uintptr_t)pg), "an unmapped page is not");
+	ok(!rt_unwind_memcheck_readable((uintptr_t)none + (uintptr_t)pg), "an unmapped page is not");
 	errno = EINTR;
-	rt_memprobe_readable(0);
+	rt_unwind_memcheck_readable(0);
 	is_int(errno, EINTR, "errno is kept");
 
 	ok(walk_both() > 4, "stacks are walked");

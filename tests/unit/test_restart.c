@@ -18,7 +18,7 @@ static int timeouts_seen;
 static int no_timeout(int fd, int which) { (void)fd; (void)which; return 0; }
 static int has_timeout(int fd, int which) { (void)fd; (void)which; timeouts_seen++; return 1; }
 
-static int parse_ok(const char *s, rt_restart_state_t *st) { return rt_restart_parse(s, strlen(s), st); }
+static int parse_ok(const char *s, rt_eintr_safe_state_t *st) { return rt_eintr_safe_parse(s, strlen(s), st); }
 
 /* A syscall line for nr with arguments a1..a4 (the rest zero). */
 static const char *line(long nr, unsigned long a1, unsigned long a2, unsigned long a4)
@@ -30,12 +30,12 @@ static const char *line(long nr, unsigned long a1, unsigned long a2, unsigned lo
 }
 
 static int safe_line(long nr, unsigned long a1, unsigned long a2, unsigned long a4,
-		     rt_restart_timeout_fn f)
+		     rt_eintr_safe_timeout_fn f)
 {
-	rt_restart_state_t st;
+	rt_eintr_safe_state_t st;
 	if (parse_ok(line(nr, a1, a2, a4), &st) != 0)
 		return -1;
-	return rt_restart_safe(&st, f);
+	return rt_eintr_safe_safe(&st, f);
 }
 
 static pid_t tid_of_poller, tid_of_waiter;
@@ -63,10 +63,10 @@ static void *waiter(void *arg)
 }
 
 /* Probes tid until it is asleep in a call (or 2 s pass). */
-static int probe_asleep(pid_t tid, rt_restart_state_t *st)
+static int probe_asleep(pid_t tid, rt_eintr_safe_state_t *st)
 {
 	for (int i = 0; i < 200; i++) {
-		if (rt_restart_probe(tid, st) == 0 && st->kind == RT_RESTART_SYSCALL)
+		if (rt_eintr_safe_probe(tid, st) == 0 && st->kind == RT_EINTR_SAFE_SYSCALL)
 			return 0;
 		struct timespec ts = { 0, 10000000L };
 		nanosleep(&ts, NULL);
@@ -76,23 +76,23 @@ static int probe_asleep(pid_t tid, rt_restart_state_t *st)
 
 int main(void)
 {
-	rt_restart_state_t st;
+	rt_eintr_safe_state_t st;
 
 	/* ---- the three forms ---- */
-	ok(parse_ok("running\n", &st) == 0 && st.kind == RT_RESTART_RUNNING, "running");
-	ok(parse_ok("-1 0x7ffc1000 0x401234\n", &st) == 0 && st.kind == RT_RESTART_USER &&
+	ok(parse_ok("running\n", &st) == 0 && st.kind == RT_EINTR_SAFE_RUNNING, "running");
+	ok(parse_ok("-1 0x7ffc1000 0x401234\n", &st) == 0 && st.kind == RT_EINTR_SAFE_USER &&
 	   st.sp == 0x7ffc1000 && st.pc == 0x401234, "-1 sp pc: off a CPU in user code");
 	ok(parse_ok("7 0x7ffd1 0x1 0x32 0x0 0x0 0x0 0x7ffd0000 0x7f0012345678\n", &st) == 0 &&
-	   st.kind == RT_RESTART_SYSCALL && st.nr == 7 && st.args[0] == 0x7ffd1 && st.args[2] == 0x32 &&
+	   st.kind == RT_EINTR_SAFE_SYSCALL && st.nr == 7 && st.args[0] == 0x7ffd1 && st.args[2] == 0x32 &&
 	   st.sp == 0x7ffd0000 && st.pc == 0x7f0012345678, "nr a1..a6 sp pc");
-	ok(rt_restart_parse("7 0x1 0x2", 9, &st) == -1, "a short line is refused");
+	ok(rt_eintr_safe_parse("7 0x1 0x2", 9, &st) == -1, "a short line is refused");
 	ok(parse_ok("", &st) == -1 && parse_ok("garbage\n", &st) == -1 && parse_ok("7 0xzz\n", &st) == -1,
 	   "empty and non-numeric text is refused");
-	ok(rt_restart_parse("running", 4, &st) == -1, "only len bytes are read");
+	ok(rt_eintr_safe_parse("running", 4, &st) == -1, "only len bytes are read");
 
 	/* ---- the judgement ---- */
-	ok(parse_ok("running\n", &st) == 0 && rt_restart_safe(&st, has_timeout), "running: safe");
-	ok(parse_ok("-1 0x1 0x2\n", &st) == 0 && rt_restart_safe(&st, has_timeout), "user code: safe");
+	ok(parse_ok("running\n", &st) == 0 && rt_eintr_safe_safe(&st, has_timeout), "running: safe");
+	ok(parse_ok("-1 0x1 0x2\n", &st) == 0 && rt_eintr_safe_safe(&st, has_timeout), "user code: safe");
 #ifdef SYS_poll
 	is_int(safe_line(SYS_poll, 0, 1, 0, no_timeout), 0, "poll: not safe");
 #endif
@@ -120,17 +120,17 @@ int main(void)
 	/* ---- real descriptors ---- */
 	int sv[2];
 	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "a socket pair");
-	is_int(rt_restart_sock_timeout(sv[0], 0), 0, "a fresh socket has no receive timeout");
+	is_int(rt_eintr_safe_sock_timeout(sv[0], 0), 0, "a fresh socket has no receive timeout");
 	struct timeval tv = { 1, 0 };
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	is_int(rt_restart_sock_timeout(sv[0], 0), 1, "SO_RCVTIMEO is seen");
-	is_int(rt_restart_sock_timeout(sv[0], 1), 0, "...on the receive side only");
+	is_int(rt_eintr_safe_sock_timeout(sv[0], 0), 1, "SO_RCVTIMEO is seen");
+	is_int(rt_eintr_safe_sock_timeout(sv[0], 1), 0, "...on the receive side only");
 	int p[2];
 	ok(pipe(p) == 0, "a pipe");
-	is_int(rt_restart_sock_timeout(p[0], 0), 0, "a pipe is not a socket: no timeout");
+	is_int(rt_eintr_safe_sock_timeout(p[0], 0), 0, "a pipe is not a socket: no timeout");
 	close(p[1]);
 	close(p[0]);
-	is_int(rt_restart_sock_timeout(p[0], 0), 1, "a closed descriptor cannot be told: not safe");
+	is_int(rt_eintr_safe_sock_timeout(p[0], 0), 1, "a closed descriptor cannot be told: not safe");
 
 	/* ---- real threads ---- */
 	pthread_t a, b;
@@ -138,13 +138,13 @@ int main(void)
 	pthread_create(&b, NULL, waiter, NULL);
 	while (!__atomic_load_n(&tid_of_poller, __ATOMIC_SEQ_CST) || !__atomic_load_n(&tid_of_waiter, __ATOMIC_SEQ_CST))
 		sched_yield();
-	ok(probe_asleep(tid_of_poller, &st) == 0 && !rt_restart_safe(&st, rt_restart_sock_timeout) &&
+	ok(probe_asleep(tid_of_poller, &st) == 0 && !rt_eintr_safe_safe(&st, rt_eintr_safe_sock_timeout) &&
 	   st.pc != 0, "a thread asleep in poll: not safe, its pc given");
 	ok(probe_asleep(tid_of_waiter, &st) == 0 && st.nr == SYS_futex &&
-	   rt_restart_safe(&st, rt_restart_sock_timeout), "a thread in pthread_cond_wait: safe");
-	ok(rt_restart_probe((pid_t)syscall(SYS_gettid), &st) == 0 && st.kind == RT_RESTART_SYSCALL &&
+	   rt_eintr_safe_safe(&st, rt_eintr_safe_sock_timeout), "a thread in pthread_cond_wait: safe");
+	ok(rt_eintr_safe_probe((pid_t)syscall(SYS_gettid), &st) == 0 && st.kind == RT_EINTR_SAFE_SYSCALL &&
 	   st.nr == SYS_read, "the caller itself: in the read of its own file");
-	ok(rt_restart_probe(999999999, &st) == -1, "no such thread: -1");
+	ok(rt_eintr_safe_probe(999999999, &st) == -1, "no such thread: -1");
 	pthread_mutex_lock(&mu);
 	stop = 1;
 	pthread_cond_broadcast(&cv);

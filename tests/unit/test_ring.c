@@ -3,7 +3,7 @@
 #include <pthread.h>
 
 #include "t.h"
-#include "base/ring.h"
+#include "sample/ring.h"
 
 #define N_CONCURRENT 2000000ull
 

@@ -10,7 +10,7 @@
 #include "t.h"
 #include "sample/cputimer.h"
 #include "sample/sampler.h"
-#include "base/thread.h"
+#include "sample/thread.h"
 
 /* ---- malloc spy: counts allocations made while SIGPROF is blocked, which in this
  * program happens only inside the SIGPROF handler (its sa_mask blocks everything). */

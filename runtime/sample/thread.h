@@ -13,7 +13,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "base/ring.h"
+#include "base/guard.h"
+#include "sample/ring.h"
 
 enum { RT_CPU_ROUTE_NONE = 0, RT_CPU_ROUTE_PERF = 1, RT_CPU_ROUTE_TIMER = 2 };
 
@@ -44,20 +45,6 @@ typedef struct rt_thread {
 	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
 	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
 } rt_thread_t;
-
-/* Reentrancy guard. rt_tls_enter() returns 0 and marks the thread busy, or -1 when the
- * thread is already inside the runtime (then the caller must forward and return). */
-extern __thread int rt_tls_depth __attribute__((tls_model("initial-exec")));
-static inline int rt_tls_enter(void)
-{
-	if (rt_tls_depth)
-		return -1;
-	rt_tls_depth = 1;
-	return 0;
-}
-static inline void rt_tls_leave(void) { rt_tls_depth = 0; }
-/* Our own background threads call this once: they never report events. */
-static inline void rt_tls_mark_internal(void) { rt_tls_depth = 1; }
 
 /* The calling thread's state, or NULL. Signal-safe. */
 extern __thread rt_thread_t *rt_tls_self __attribute__((tls_model("initial-exec")));

@@ -1,5 +1,5 @@
 /* rt_ring.c: allocation of sample rings (the lock-free push/pop is inline in rt_ring.h). */
-#include "base/ring.h"
+#include "sample/ring.h"
 
 #include <sys/mman.h>
 

@@ -1,7 +1,7 @@
 /* rt_thread.c: the per-thread state registry (see rt_thread.h). Registration happens
  * on a thread's first tracked event; retirement in the pthread key destructor that runs
  * when the thread exits. Arming and the sampler's use of the state are elsewhere. */
-#include "base/thread.h"
+#include "sample/thread.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,6 @@
 #include "sample/cputimer.h"
 #include "sample/unwind.h"
 
-__thread int rt_tls_depth __attribute__((tls_model("initial-exec")));
 __thread rt_thread_t *rt_tls_self __attribute__((tls_model("initial-exec")));
 
 static _Atomic(rt_thread_t *) registry;
