@@ -1,5 +1,5 @@
 /* rt.h: the only runtime header the interposers in shim/ include. It names the events
- * a forwarded call reports; rt_event.c dispatches them. Every function here may be
+ * a forwarded call reports; boot/events.c dispatches them. Every function here may be
  * called from any host thread, at any time (also before the runtime is initialised,
  * then it does nothing), preserves errno, never blocks on I/O and never calls back
  * into an interposed function without the reentrancy guard. */
@@ -16,7 +16,7 @@
 
 #define RT_API __attribute__((visibility("hidden")))
 
-/* The fd -> connection table (owned by rt_conn.c). Visible here only so an interposer
+/* The fd -> connection table (owned by track/conn.c). Visible here only so an interposer
  * can tell in one load that an fd is not a tracked connection and skip everything
  * else, errno handling included. */
 struct rt_conn;
@@ -35,7 +35,7 @@ static inline int rt_fd_tracked(int fd)
  * connection's bytes as the newcomer's. */
 RT_API uint64_t rt_fd_token(int fd);
 
-/* The descriptors the shim owns (rt_fdown.c), by number: FREE, OWNED (ours, open),
+/* The descriptors the shim owns (base/owned_fds.c), by number: FREE, OWNED (ours, open),
  * LENT (ours, handed to a library that closes it with close()), or LOST (the service
  * dup2'ed onto it: the number is the service's now, and our owner only forgets it). Visible here so close() can tell in one byte load that fd is not
  * ours. Numbers from RT_OWNED_FD_MAX up are never registered. */
@@ -50,7 +50,7 @@ static inline int rt_fd_owned(int fd)
 }
 
 /* How many of the shim's opens are between their system call and the registration of
- * the number they got: a service's close() meanwhile waits for them (rt_fdown.c). */
+ * the number they got: a service's close() meanwhile waits for them (base/owned_fds.c). */
 extern RT_API _Atomic int rt_owned_fd_opening;
 static inline int rt_fd_owned_or_opening(int fd)
 {
@@ -97,7 +97,7 @@ RT_API void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovc
 RT_API void rt_on_sendfile(int fd, uint64_t tok, size_t n);
 
 
-/* SIGPROF (rt_sigprof.c). The service is about to set SIGPROF's disposition to handler
+/* SIGPROF (sample/sigprof_owner.c). The service is about to set SIGPROF's disposition to handler
  * (sa_handler's value: a function, SIG_IGN or SIG_DFL). A handler or SIG_IGN makes the
  * shim step out of CPU profiling first: when this returns, none of our sources runs
  * and none of their ticks is still queued, so the kernel may be told. Returns 1 when
@@ -110,7 +110,7 @@ RT_API void rt_on_sigprof_old(struct sigaction *old);
 /* ITIMER_PROF is about to be armed: the service counts on SIGPROF; we step out. */
 RT_API void rt_on_prof_itimer(void);
 
-/* dl_iterate_phdr(cb, data) was called (rt_unwind.c). Returns 0 when the interposer
+/* dl_iterate_phdr(cb, data) was called (sample/unwind.c). Returns 0 when the interposer
  * must forward it; 1 when this handled it and *rc is the result: called from one of
  * our signal handlers' stack walks, which must never wait for the loader's lock. */
 struct dl_phdr_info;

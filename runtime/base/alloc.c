@@ -1,4 +1,4 @@
-/* rt_alloc.c: the allocator table (see rt_alloc.h).
+/* alloc.c: the allocator table (see base/alloc.h).
  *
  * jemalloc mode uses jemalloc's own standard entry points (malloc, free, calloc, ...)
  * looked up in libjemalloc itself, because our exported names shadow them. Those are
@@ -206,7 +206,7 @@ static int is_false(const char *v)
 	return 0;
 }
 
-/* A disabled shim forwards every call untouched (SPEC §1), and a setuid program's
+/* A disabled shim forwards every call untouched, and a setuid program's
  * allocator is not for its caller's environment to choose: both get the system one. */
 static int env_mode(void)
 {

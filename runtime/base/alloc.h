@@ -1,4 +1,4 @@
-/* rt_alloc.h: the allocator behind the interposed malloc family, and the shim's own
+/* alloc.h: the allocator behind the interposed malloc family, and the shim's own
  * memory. OTSHIM_ALLOCATOR=jemalloc (default) serves memory from jemalloc;
  * =system from the next malloc in link order (normally glibc's). The choice is made
  * at the first allocation of the process, which may come before main and before our

@@ -1,4 +1,4 @@
-/* rt_cfg.c: OTSHIM_* environment parsing and validation (see rt_cfg.h). Every known
+/* cfg.c: OTSHIM_* environment parsing and validation (see base/cfg.h). Every known
  * variable is a row of one table; a new feature adds its row here and nothing else
  * changes. Problems are reported, never fatal: the setting keeps its default. */
 #include "base/cfg.h"

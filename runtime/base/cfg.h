@@ -1,5 +1,5 @@
-/* rt_cfg.h: the shim's configuration, read once from the environment (SPEC §1) into
- * one read-only struct. Parsing and validation live in rt_cfg.c; every other module
+/* cfg.h: the shim's configuration, read once from the environment into
+ * one read-only struct. Parsing and validation live in base/cfg.c; every other module
  * only reads rt_cfg. A bad value gets one clear stderr line naming the variable, the
  * value and what is expected, and that setting keeps its default (or turns off). An
  * unknown OTSHIM_* name gets a "did you mean" warning. */

@@ -1,4 +1,4 @@
-/* rt_log.c: stderr diagnostics (see rt_log.h). Owns the prefix, the level filter and
+/* log.c: stderr diagnostics (see base/log.h). Owns the prefix, the level filter and
  * the rate limit; knows nothing about what is being reported. */
 #include "base/log.h"
 

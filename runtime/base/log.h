@@ -1,4 +1,4 @@
-/* rt_log.h: the shim's diagnostics on stderr, every line prefixed "otshim[PID]: ".
+/* log.h: the shim's diagnostics on stderr, every line prefixed "otshim[PID]: ".
  * rt_log() is for normal (non-signal) context; rt_log_sigsafe() is the only thing a
  * signal handler may call. Levels follow OTSHIM_LOG. */
 #ifndef RT_LOG_H

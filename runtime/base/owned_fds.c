@@ -1,4 +1,4 @@
-/* rt_fdown.c: the descriptors the shim owns (see rt_fdown.h): a table of one byte per
+/* owned_fds.c: the descriptors the shim owns (see base/owned_fds.h): a table of one byte per
  * descriptor number, FREE / OWNED / LENT / LOST. The owner registers a number right after
  * its open and unregisters it right before its close; the interposers in shim/ keep
  * the service's close, close_range, closefrom, dup2 and dup3 from closing ours

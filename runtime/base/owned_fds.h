@@ -1,4 +1,4 @@
-/* rt_fdown.h: the descriptors the shim owns. Every descriptor the runtime opens for
+/* owned_fds.h: the descriptors the shim owns. Every descriptor the runtime opens for
  * itself (profile and index files, /proc reads, perf events, the pprof endpoint's
  * sockets, the symboliser's debug files) is registered here by number, so that a
  * service closing every descriptor (a daemon, closefrom) neither closes ours nor gets

@@ -1,4 +1,4 @@
-/* rt_util.c: helpers shared by the shim's own threads (see rt_util.h). */
+/* util.c: helpers shared by the shim's own threads (see base/util.h). */
 #include "base/util.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* rt_util.h: small helpers the runtime's own threads share: growing a dynamic array,
+/* util.h: small helpers the runtime's own threads share: growing a dynamic array,
  * writing a whole buffer, starting a detached thread of ours, sleeping.
  * Context: the shim's threads and start-up (they allocate, do I/O and sleep). */
 #ifndef RT_UTIL_H

@@ -1,4 +1,4 @@
-/* rt_event.c: the single gate between the interposers and the runtime. Checks that the
+/* events.c: the single gate between the interposers and the runtime. Checks that the
  * runtime is on, takes the reentrancy guard, and hands the event to rt_conn. An fd
  * that is not a tracked connection costs one table load and returns. */
 #include "rt.h"

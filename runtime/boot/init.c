@@ -1,4 +1,4 @@
-/* rt_init.c: constructor, lazy thread start, fork and exit handling (see rt_init.h). */
+/* init.c: constructor, lazy thread start, fork and exit handling (see boot/init.h). */
 #include "boot/init.h"
 #include "boot/sinks.h"
 
@@ -29,7 +29,10 @@
 #include "sample/unwind.h"
 #include "track/watchdog.h"
 #include "emit/worker.h"
-#include "emit/writer.h"
+#include "base/stats.h"
+#include "emit/caps.h"
+#include "emit/profile_dir.h"
+#include "emit/stats_file.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static _Atomic int ready;          /* configuration loaded, tables made, enabled */
@@ -79,7 +82,10 @@ static void fork_child(void)
 	rt_conn_fork_child();
 	rt_worker_fork_child();
 	rt_thread_after_fork_child();
-	rt_writer_fork_child();
+	rt_stats_reset();
+	rt_dir_fork_child();
+	rt_caps_fork_child();
+	rt_stats_file_fork_child();
 	rt_export_fork_child();
 	rt_req_fork_child();
 	pthread_mutex_unlock(&start_mu);
@@ -174,7 +180,7 @@ static void exit_flush(void)
 	rt_tls_depth = 1;
 	rt_worker_shutdown(); /* first: it hands slow requests' spans to the exporter */
 	rt_export_shutdown();
-	rt_writer_stats_final();
+	rt_stats_file_final();
 	rt_tls_depth = saved;
 }
 

@@ -1,4 +1,4 @@
-/* rt_init.h: start-up and shut-down order of the runtime. The constructor reads the
+/* init.h: start-up and shut-down order of the runtime. The constructor reads the
  * configuration and prepares tables and the signal handler; the background threads
  * (watchdog, worker) start lazily on the first accepted connection, so a process that
  * never serves (a shell, a build tool inheriting LD_PRELOAD) never gets them. fork is

@@ -1,4 +1,4 @@
-/* rt_continuous.h: OTSHIM_CONTINUOUS_SEC=N (SPEC §6): a thread of ours that, period
+/* continuous.h: OTSHIM_CONTINUOUS_SEC=N: a thread of ours that, period
  * after period, profiles every thread's CPU for N seconds at 100 Hz and then writes
  * that with a heap snapshot, keeping a rolling history within OTSHIM_MAX_DISK_MB.
  * In a pre-fork server each forked worker restarts it with its other threads, and its

@@ -1,4 +1,4 @@
-/* rt_pprof.c: the /debug/pprof endpoint (see rt_pprof.h). One request per connection
+/* endpoint.c: the /debug/pprof endpoint (see emit/endpoint.h). One request per connection
  * (Connection: close), read with a 5 s timeout and an 8 KiB bound; anything that is
  * not "GET <path> HTTP/1.x" gets 400. Each answer is built on this thread, so a slow
  * capture delays only the endpoint, never the service or the worker. ?debug=N picks
@@ -323,7 +323,7 @@ static int serve(int fd)
 	while (have < REQUEST_MAX) {
 		ssize_t k = read(fd, req + have, REQUEST_MAX - have);
 		if (k < 0 && errno == EINTR)
-			continue; /* a SIGPROF of a whole-process profile (rt_sigprof.h) */
+			continue; /* a SIGPROF of a whole-process profile (sample/sigprof_owner.h) */
 		if (k <= 0)
 			break;
 		have += (size_t)k;

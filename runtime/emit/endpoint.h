@@ -1,4 +1,4 @@
-/* rt_pprof.h: the Go-compatible /debug/pprof endpoint (SPEC §6), served by one thread
+/* endpoint.h: the Go-compatible /debug/pprof endpoint, served by one thread
  * of ours on OTSHIM_PPROF_ADDR, for any process. Serves the index, heap, allocs,
  * threads (alias goroutine), threadcreate, cmdline and the whole-process CPU profile
  * (profile?seconds=N); ?debug=N gives Go's text forms of heap, allocs, goroutine,

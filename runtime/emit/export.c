@@ -1,4 +1,4 @@
-/* rt_export.c: the span exporter thread and its queue (see rt_export.h). */
+/* export.c: the span exporter thread and its queue (see emit/export.h). */
 #include "emit/export.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 
 #include "base/cfg.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "emit/otlp_http.h"
 #include "emit/span.h"
 #include "emit/spanq.h"
@@ -23,7 +24,6 @@
 #define BACKOFF_MAX_MS 32000
 #define SHUTDOWN_WAIT_MS 3000
 
-_Atomic uint64_t rt_stat_spans_exported, rt_stat_spans_dropped;
 
 static rt_spanq_t queue;
 static _Atomic int queue_ready;  /* export is on and the queue exists */
@@ -55,7 +55,7 @@ int rt_export_offer(rt_req_t *r)
 				: rt_spanq_claim(&queue, &ticket, &depth);
 	if (!rec) {
 		free(long_buf);
-		atomic_fetch_add_explicit(&rt_stat_spans_dropped, 1, memory_order_relaxed);
+		rt_stat_add(RT_STAT_SPANS_DROPPED, 1);
 		return 0;
 	}
 	rt_span_rec_fill(rec, r, long_buf);
@@ -146,7 +146,7 @@ static void send_batch(exporter_t *x, const uint8_t *body, size_t len, size_t n)
 		err[0] = 0;
 		int status = rt_otlp_http_post(x->http, body, len, &retry_after, err, sizeof err);
 		if (status >= 200 && status < 300) {
-			atomic_fetch_add(&rt_stat_spans_exported, n);
+			rt_stat_add(RT_STAT_SPANS_EXPORTED, n);
 			if (x->failing)
 				rt_log(RT_LOG_INFO, "OTLP collector %s answers again", rt_cfg.otlp.traces_url);
 			x->failing = 0;
@@ -176,7 +176,7 @@ static void send_batch(exporter_t *x, const uint8_t *body, size_t len, size_t n)
 		if (atomic_load(&stopping))
 			break;
 	}
-	atomic_fetch_add(&rt_stat_spans_dropped, n);
+	rt_stat_add(RT_STAT_SPANS_DROPPED, n);
 }
 
 /* Takes up to one batch from the queue and exports it. Returns how many it took. The
@@ -190,7 +190,7 @@ static size_t export_once(exporter_t *x)
 			return 0;
 		rt_span_rec_free(rec);
 		rt_spanq_release(&queue, 1);
-		atomic_fetch_add(&rt_stat_spans_dropped, 1);
+		rt_stat_add(RT_STAT_SPANS_DROPPED, 1);
 		return 1;
 	}
 	while (n < rt_cfg.otlp.bsp_batch && (rec = rt_spanq_peek(&queue, n)) != NULL)
@@ -215,7 +215,7 @@ static size_t export_once(exporter_t *x)
 	if (encoded)
 		send_batch(x, body, len, n);
 	else
-		atomic_fetch_add(&rt_stat_spans_dropped, n);
+		rt_stat_add(RT_STAT_SPANS_DROPPED, n);
 	return n;
 }
 

@@ -1,4 +1,4 @@
-/* rt_export.h: the span exporter (SPEC §5, OpenTelemetry's batch span processor): the
+/* export.h: the span exporter (OpenTelemetry's batch span processor): the
  * request path offers each finished request to a bounded queue (rt_spanq) and goes on;
  * one thread of ours takes batches of up to OTEL_BSP_MAX_EXPORT_BATCH_SIZE every
  * OTEL_BSP_SCHEDULE_DELAY (sooner when a batch is full), encodes them (rt_span) and
@@ -35,7 +35,5 @@ void rt_export_shutdown(void);
 /* In a fork child: the queued spans are the parent's (dropped, not exported twice);
  * the thread is started again with the child's resource (its pid). */
 void rt_export_fork_child(void);
-
-extern _Atomic uint64_t rt_stat_spans_exported, rt_stat_spans_dropped;
 
 #endif

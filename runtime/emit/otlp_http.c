@@ -1,4 +1,4 @@
-/* rt_otlp_http.c: the OTLP/HTTP client over a dlopen'ed libcurl (see rt_otlp_http.h).
+/* otlp_http.c: the OTLP/HTTP client over a dlopen'ed libcurl (see emit/otlp_http.h).
  * One easy handle per client keeps its connection alive between batches. */
 #include "emit/otlp_http.h"
 
@@ -147,7 +147,7 @@ static void set_tls(CURL *e, const rt_cfg_otlp_t *cfg)
 		curl.easy_setopt(e, CURLOPT_SSLKEY, cfg->client_key);
 }
 
-/* Curl's connection sockets are the shim's (rt_fdown.c): a service closing every
+/* Curl's connection sockets are the shim's (base/owned_fds.c): a service closing every
  * descriptor leaves them open, and its numbers are never closed by curl. Curl's other
  * descriptors (the threaded resolver's wake-up pair, TLS files read) are its own. */
 static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)

@@ -1,7 +1,7 @@
-/* rt_otlp_http.h: one OTLP/HTTP client: POSTs protobuf bodies to a collector URL with
+/* otlp_http.h: one OTLP/HTTP client: POSTs protobuf bodies to a collector URL with
  * the configured headers, timeout and compression, over libcurl (TLS for https://).
  * libcurl is loaded with dlopen on first use, so a process that exports nothing never
- * maps it or its TLS stack. Deciding what to send and when to retry is rt_export.c.
+ * maps it or its TLS stack. Deciding what to send and when to retry is emit/export.c.
  * Context: the exporter thread only (blocks up to the timeout; allocates). */
 #ifndef RT_OTLP_HTTP_H
 #define RT_OTLP_HTTP_H

@@ -1,4 +1,4 @@
-/* rt_span.c: requests -> ExportTraceServiceRequest (see rt_span.h).
+/* span.c: requests -> ExportTraceServiceRequest (see emit/span.h).
  * The resource and scope are protobuf-c messages packed once per process. Spans are
  * written straight to the wire format by the small writer below, with the same field
  * numbers (runtime/proto/otlp_trace.proto is the schema of record; the unit test

@@ -1,9 +1,9 @@
-/* rt_span.h: turns finished requests into OTLP: one SPAN_KIND_SERVER span per request,
+/* span.h: turns finished requests into OTLP: one SPAN_KIND_SERVER span per request,
  * named "<METHOD> <path>", with the stable HTTP semantic-convention attributes and, on a
- * slow request, the profile.* attributes of SPEC §5, all under the process's resource
+ * slow request, the profile.* attributes (doc/REFERENCE.md, "Spans"), all under the process's resource
  * (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, process.pid, process.executable.name,
  * host.name, telemetry.sdk.*). Encoding is protobuf-c, from runtime/proto/otlp_trace.proto.
- * Sending is rt_otlp_http.c; batching and retries rt_export.c.
+ * Sending is emit/otlp_http.c; batching and retries emit/export.c.
  * Context: rt_span_rec_fill any thread; the rest the exporter thread (allocates). Pure
  * apart from reading the host name. */
 #ifndef RT_SPAN_H

@@ -1,5 +1,5 @@
-/* rt_spanq.c: bounded multi-producer, single-consumer queue of in-place records (see
- * rt_spanq.h). */
+/* spanq.c: bounded multi-producer, single-consumer queue of in-place records (see
+ * emit/spanq.h). */
 #include "emit/spanq.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* rt_spanq.h: the bounded queue between the request path and the span exporter: many
+/* spanq.h: the bounded queue between the request path and the span exporter: many
  * host threads add finished requests' span records, the exporter thread alone takes
  * them. Records are written in place into preallocated cells (claim, fill, publish),
  * so adding one never allocates, locks or waits: a full queue refuses, and the caller

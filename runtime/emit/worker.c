@@ -1,4 +1,4 @@
-/* rt_worker.c: the background worker (see rt_worker.h). Sole consumer of the sample
+/* worker.c: the background worker (see emit/worker.h). Sole consumer of the sample
  * rings and sole caller of rt_writer's profile path. Host threads reach it only
  * through a short mutex-protected message queue. */
 #include "emit/worker.h"
@@ -14,7 +14,9 @@
 #include "base/log.h"
 #include "sample/thread.h"
 #include "sample/thread_capture.h"
+#include "emit/stats_file.h"
 #include "emit/writer.h"
+#include "base/stats.h"
 
 #define DRAIN_INTERVAL_NS (10 * 1000000ull)
 #define STATS_INTERVAL_NS (10 * 1000000000ull)
@@ -113,6 +115,28 @@ static void drain_rings(void)
 	}
 }
 
+/* Gathers what an admitted slow request's set is made of, as the request ends: the
+ * heap's sampled blocks and every thread's stack (the capture signals each thread:
+ * done here, by the one thread that drives the pipeline, and only for a set that will
+ * be written), then hands it all to the writer. */
+static void write_set(rt_req_t *r, const rt_samples_t *samples)
+{
+	rt_request_evidence_t ev = { .cpu = samples };
+	rt_heap_snapshot_t heap;
+	rt_thread_capture_t threads;
+	ev.heap_wanted = rt_heap_rate() > 0;
+	if (ev.heap_wanted && rt_heap_snapshot(&heap) == 0)
+		ev.heap = &heap;
+	ev.threads_wanted = rt_thread_capture_enabled();
+	if (ev.threads_wanted && rt_thread_capture_take(&threads) == 0)
+		ev.threads = &threads;
+	rt_writer_slow_request(r, &ev, r->files);
+	if (ev.heap)
+		rt_heap_snapshot_free(&heap);
+	if (ev.threads)
+		rt_thread_capture_free(&threads);
+}
+
 static void finish(rt_req_t *r)
 {
 	watch_t **link;
@@ -124,11 +148,12 @@ static void finish(rt_req_t *r)
 		/* The span names the files: the writer says which it wrote. */
 		if (rt_export_enabled())
 			r->files = calloc(1, sizeof *r->files);
-		rt_writer_slow_request(r, w ? &w->samples : &none, r->files);
+		if (rt_writer_admit())
+			write_set(r, w ? &w->samples : &none);
 	}
 	/* Counted once its files are written or dropped: the exit-time stats, taken
 	 * while this thread may still be writing, then still add up. */
-	atomic_fetch_add(&rt_stat_slow, 1);
+	rt_stat_add(RT_STAT_SLOW, 1);
 	if (w)
 		watch_drop(r->serial);
 	if (r->head_done)
@@ -215,7 +240,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&mu);
 		int finished = work_once();
 		if (finished || mono_ns() >= next_stats) {
-			rt_writer_stats();
+			rt_stats_file_write();
 			next_stats = mono_ns() + STATS_INTERVAL_NS;
 		}
 		pthread_mutex_lock(&mu);
@@ -236,7 +261,7 @@ int rt_worker_start(void)
 	pthread_cond_init(&cv, &ca);
 	sigset_t all, old;
 	sigfillset(&all);
-	/* Our threads must never receive the service's signals (SIGPROF: rt_sigprof.h). */
+	/* Our threads must never receive the service's signals (SIGPROF: sample/sigprof_owner.h). */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&worker_thread, &attr, worker_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -281,7 +306,7 @@ void rt_worker_fork_parent(void)
 }
 
 /* The worker did not survive the fork. Its queue belonged to the parent's requests. */
-void rt_worker_fork_child(void) /* mu: released by the forking thread (rt_init.c) */
+void rt_worker_fork_child(void) /* mu: released by the forking thread (boot/init.c) */
 {
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

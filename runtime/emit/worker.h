@@ -1,4 +1,4 @@
-/* rt_worker.h: the one background thread that does the heavy work: it drains the
+/* worker.h: the one background thread that does the heavy work: it drains the
  * per-thread sample rings, collects the samples of each slow request, and when the
  * request ends hands request + samples to rt_writer. It also rewrites the stats file
  * every 10 s. Host threads only post messages (a mutex held for a few instructions). */

@@ -1,52 +1,34 @@
-/* rt_writer.h: everything that reaches the profile directory: slow-request profile
- * sets (names from validated ids only), index.jsonl, otshim-stats-<pid>.json, the
- * per-minute rate limit and the disk cap. Building a profile is rt_profile.c.
- * Context: worker thread (and the exit path for the stats file). */
+/* writer.h: a slow request's profile set: cpu-, heap-, threads- and
+ * threadcreate-<trace>-<span>-<unix>.pb.gz and its index.jsonl line, within the rate
+ * limit and the disk cap. The worker gathers what the set is made of (samples, a heap
+ * snapshot, a capture of every thread) and hands it here; building each profile is
+ * profile/, naming file_names.c, the directory profile_dir.c.
+ * Context: the worker thread. */
 #ifndef RT_WRITER_H
 #define RT_WRITER_H
 
-#include <stddef.h>
-#include <stdint.h>
-
-#include "profile/profile.h"
+#include "emit/samples.h"
+#include "sample/heap_sampler.h"
+#include "sample/thread_capture.h"
 #include "track/request.h"
 
-/* The samples collected for one request: sample i has weights[i] ns and the stack
- * pcs[offs[i] .. offs[i]+npcs[i]). */
-typedef struct rt_samples {
-	size_t n, cap;
-	uint64_t *weights;
-	uint32_t *npcs;
-	size_t *offs;
-	uintptr_t *pcs;
-	size_t pcs_len, pcs_cap;
-	uint64_t lost;          /* samples not kept (cap reached or no memory) */
-} rt_samples_t;
+/* What the worker gathered for one slow request as it ended. */
+typedef struct rt_request_evidence {
+	const rt_samples_t *cpu;        /* its thread's CPU samples */
+	int heap_wanted;                /* heap sampling is on */
+	const rt_heap_snapshot_t *heap; /* every sampled live block; NULL: none was taken */
+	int threads_wanted;             /* the thread capture is on */
+	rt_thread_capture_t *threads;   /* every thread's stack; NULL: the capture failed */
+} rt_request_evidence_t;
 
-int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs);
-void rt_samples_free(rt_samples_t *s);
+/* May a slow request's set be written now: within this minute's rate, with
+ * descriptors to spare, the directory there and under the disk cap? A refusal is
+ * counted as a dropped profile set, by reason. 1, or 0. */
+int rt_writer_admit(void);
 
-/* Writes the profile set and index line for a finished slow request, subject to the
- * rate limit and the disk cap (a refusal is counted as a dropped profile). When out is
- * not NULL it gets the names of the files written (all "" when none was). */
-void rt_writer_slow_request(const rt_req_t *r, const rt_samples_t *s, rt_req_files_t *out);
-
-/* Continuous mode: writes continuous-cpu-<unix>.pb.gz and continuous-heap-<unix>.pb.gz
- * (either may be NULL), then deletes the oldest continuous files while the directory
- * is over OTSHIM_MAX_DISK_MB. 0, or -1 when a file could not be written. Called from
- * the continuous thread only. */
-int rt_writer_continuous(rt_profile_t *cpu, rt_profile_t *heap, uint64_t unix_s, int with_pid);
-
-/* Rewrites otshim-stats-<pid>.json. Thread-safe. */
-void rt_writer_stats(void);
-
-/* The same at exit; when no stats file can be written, the counts go to stderr in
- * one line. */
-void rt_writer_stats_final(void);
-
-/* Counters the writer reports. */
-extern _Atomic uint64_t rt_stat_slow, rt_stat_written, rt_stat_dropped, rt_stat_errors;
-
-void rt_writer_fork_child(void);
+/* Writes the set of an admitted request. When out is not NULL it gets the names of
+ * the files written (all "" when none was), for the request's span. */
+void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
+			    rt_req_files_t *out);
 
 #endif

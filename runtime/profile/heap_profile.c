@@ -1,4 +1,4 @@
-/* rt_heap_profile.c: heap snapshot → pprof profile (see rt_heap_profile.h).
+/* heap_profile.c: heap snapshot → pprof profile (see profile/heap_profile.h).
  * Blocks are summed per (stack, request) in floating point before rounding, so the
  * per-block scale factors do not each add a rounding error. */
 #include "profile/heap_profile.h"

@@ -1,4 +1,4 @@
-/* rt_heap_profile.h: the heap profile of SPEC §4 from a sampler snapshot: sample types
+/* heap_profile.h: the heap profile from a sampler snapshot: sample types
  * alloc_objects/count, alloc_space/bytes, inuse_objects/count, inuse_space/bytes
  * (default inuse_space), period space/bytes = the sampling mean, values unbiased the
  * way Go scales its heap profile. Live blocks allocated while a request was being

@@ -1,4 +1,4 @@
-/* rt_perfmap.c: /tmp/perf-<pid>.map reader (see rt_perfmap.h). The file is appended to
+/* perfmap.c: /tmp/perf-<pid>.map reader (see profile/perfmap.h). The file is appended to
  * as code is compiled, so it is read whole at each open; entries are sorted by start
  * (a stable sort, so for equal starts the later line stays later) and looked up by
  * binary search, scanning back for the latest entry that covers the address. */

@@ -1,4 +1,4 @@
-/* rt_perfmap.h: names for JIT-compiled code from /tmp/perf-<pid>.map, the file that
+/* perfmap.h: names for JIT-compiled code from /tmp/perf-<pid>.map, the file that
  * V8 (node --perf-basic-prof), the JVM agents, LuaJIT, .NET and others write for perf:
  * one "START SIZE name" line (hex, no 0x) per code object. Without it, samples in JIT
  * code show only as addresses.

@@ -1,4 +1,4 @@
-/* rt_pprof_text.c: Go's ?debug=N text profiles (see rt_pprof_text.h). Frames are
+/* pprof_text.c: Go's ?debug=N text profiles (see profile/pprof_text.h). Frames are
  * named by rt_symbols_lookup, as rt_profile names them for the protobuf; this file
  * owns only the layout, the grouping of equal stacks, and the heap profile's counts
  * as pprof's legacy parser wants them. */

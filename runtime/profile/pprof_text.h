@@ -1,4 +1,4 @@
-/* rt_pprof_text.h: the text forms Go's net/http/pprof serves for ?debug=N, written
+/* pprof_text.h: the text forms Go's net/http/pprof serves for ?debug=N, written
  * from the same data as the protobuf profiles: the legacy heap profile (heap and
  * allocs), the count profiles (goroutine/threads and threadcreate: stacks grouped
  * and counted), and the goroutine?debug=2 dump (every thread on its own, with its

@@ -1,4 +1,4 @@
-/* rt_profile.c: pprof profile builder (see rt_profile.h). Samples are aggregated by
+/* profile.c: pprof profile builder (see profile/profile.h). Samples are aggregated by
  * (stack, labels) as they are added; symbolisation (rt_symbols), mappings from
  * /proc/self/maps and protobuf encoding happen once, at write time. */
 #include "profile/profile.h"

@@ -1,4 +1,4 @@
-/* rt_profile.h: builds pprof profiles (google/pprof profile.proto) in memory and
+/* profile.h: builds pprof profiles (google/pprof profile.proto) in memory and
  * writes them gzip-compressed. Owns the string table, locations, functions, mappings,
  * labels and sample aggregation; asks rt_symbols for names and lines. Writing to disk
  * (temp name + rename, mode 0600) is rt_profile_write_gz; deciding *whether* to write

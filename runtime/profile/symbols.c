@@ -1,4 +1,4 @@
-/* rt_symbols.c: address symbolisation with libdw's Dwfl (see rt_symbols.h). Dwfl does
+/* symbols.c: address symbolisation with libdw's Dwfl (see profile/symbols.h). Dwfl does
  * the hard parts: finding each module's ELF file and separate debug info, symbol
  * tables (.symtab, else .dynsym) and DWARF line tables. */
 #include "profile/symbols.h"
@@ -46,7 +46,7 @@ static const char *absolute(rt_symbols_t *s, const char *file, const char *comp_
  * and read whole into that mapping (ELF_C_FDREAD: nothing left to read later), and
  * their descriptors closed at once: libdw gets the Elf and no descriptor. A separate
  * debug file can only be handed over as a descriptor: it is registered as the shim's
- * (rt_fdown.c), so the service cannot close it, and libdw's close at dwfl_end,
+ * (base/owned_fds.c), so the service cannot close it, and libdw's close at dwfl_end,
  * which comes through our close() on the shim's own thread, unregisters it.
  * The last resort of dwfl_standard_find_debuginfo, debuginfod, would load
  * libdebuginfod, libcurl and some thirty libraries into the service, leave a socket

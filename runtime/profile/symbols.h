@@ -1,4 +1,4 @@
-/* rt_symbols.h: names for code addresses of this process: function names from symbol
+/* symbols.h: names for code addresses of this process: function names from symbol
  * tables, file and line where DWARF debug info exists, and the module (with its build
  * id) an address belongs to. Backed by elfutils libdw (Dwfl) over /proc/self.
  * Context: worker thread only (allocates, reads files). */

@@ -1,4 +1,4 @@
-/* rt_cputimer.c: per-thread CPU-time SIGPROF sources (see rt_cputimer.h). The
+/* cputimer.c: per-thread CPU-time SIGPROF sources (see sample/cputimer.h). The
  * perf_event route samples at the requested rate; the POSIX-timer route is capped by
  * the kernel at CONFIG_HZ, which is why rt_sampler weights every sample by measured
  * thread CPU time rather than trusting the period. */
@@ -89,7 +89,7 @@ int rt_cputimer_timer_start(timer_t timer, uint32_t hz)
 	return timer_settime(timer, 0, &its, NULL);
 }
 
-/* The event is registered as the shim's (rt_fdown.c), so a service closing every
+/* The event is registered as the shim's (base/owned_fds.c), so a service closing every
  * descriptor leaves it open; but a service's dup2 onto its number makes the number
  * the service's, and then its id cannot be asked (an ioctl on the service's file).
  * The id still guards the rest: a number that no longer holds our event is only

@@ -1,8 +1,8 @@
-/* rt_cputimer.h: starts and stops SIGPROF delivery to one thread at a rate measured in
+/* cputimer.h: starts and stops SIGPROF delivery to one thread at a rate measured in
  * that thread's CPU time: perf_event_open task-clock with the signal routed to the
  * thread where the kernel permits it, else a POSIX timer on the thread's CPU clock
  * with SIGEV_THREAD_ID. Arming is reference-counted per thread (several slow requests
- * can share an event-loop thread). What the handler does is rt_sampler.c.
+ * can share an event-loop thread). What the handler does is sample/sampler.c.
  * Context: any non-signal thread, never while holding a connection lock of the target
  * thread... (locks: rt_thread_t.arm_mu only). */
 #ifndef RT_CPUTIMER_H
@@ -23,7 +23,7 @@ void rt_cputimer_release(rt_thread_t *t, uint32_t gen);
 /* Thread exit: stops sampling whatever the count. */
 void rt_cputimer_release_all(rt_thread_t *t);
 /* Stops every thread's source, whatever its count (the service claimed SIGPROF; see
- * rt_sigprof.c). Writes the tids that had one to tids (at most max); returns how many
+ * sample/sigprof_owner.c). Writes the tids that had one to tids (at most max); returns how many
  * had one. Normal context; takes each arm_mu in turn. */
 size_t rt_cputimer_stop_all(pid_t *tids, size_t max);
 /* After fork in the child: timers were not inherited; perf fds were, and are closed. */

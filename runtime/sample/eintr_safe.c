@@ -1,5 +1,5 @@
-/* rt_restart.c: which threads a signal cannot hurt (see rt_restart.h). Who signals
- * them, and what a thread that is not signalled gets instead, is rt_threadprof.c. */
+/* eintr_safe.c: which threads a signal cannot hurt (see sample/eintr_safe.h). Who signals
+ * them, and what a thread that is not signalled gets instead, is sample/thread_capture.c. */
 #include "sample/eintr_safe.h"
 
 #include <errno.h>
@@ -117,7 +117,7 @@ static int io_side(long nr)
 int rt_eintr_safe_safe(const rt_eintr_safe_state_t *st, rt_eintr_safe_timeout_fn timeout)
 {
 	if (st->kind != RT_EINTR_SAFE_SYSCALL)
-		return 1; /* no call to interrupt (a thread about to enter one: rt_threadprof.c) */
+		return 1; /* no call to interrupt (a thread about to enter one: sample/thread_capture.c) */
 	switch (st->nr) {
 	case SYS_futex: {
 		/* Without a timeout the kernel asks for a restart (ERESTARTSYS); with one it

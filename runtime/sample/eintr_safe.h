@@ -1,10 +1,10 @@
-/* rt_restart.h: may a thread be sent a signal without making a call of the service fail
+/* eintr_safe.h: may a thread be sent a signal without making a call of the service fail
  * with EINTR? Our handlers use SA_RESTART, but signal(7) ("Interruption of system calls
  * and library functions by signal handlers") lists calls the kernel never restarts
  * (poll, epoll_wait, select, nanosleep, clock_nanosleep, sigtimedwait, a timed futex
  * wait, ...) and socket calls it does not restart once a timeout is set on the socket.
  * A thread's /proc/self/task/<tid>/syscall says what it is doing right now; the
- * thread-stack capture (rt_threadprof.c) signals only threads that are running, or
+ * thread-stack capture (sample/thread_capture.c) signals only threads that are running, or
  * asleep in one of the few calls below that SA_RESTART restarts for sure:
  *   futex FUTEX_WAIT / FUTEX_WAIT_BITSET without a timeout (pthread mutexes, condition
  *     variables and joins without a deadline), wait4, waitid, flock;

@@ -1,4 +1,4 @@
-/* rt_heap.c: the allocation sampler's cold paths and tables (see rt_heap.h).
+/* heap_sampler.c: the allocation sampler's cold paths and tables (see sample/heap_sampler.h).
  *
  * The tables live in memory from rt_alloc (never sampled):
  * - stacks: every distinct allocation stack ever sampled, interned and never freed

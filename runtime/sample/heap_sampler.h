@@ -1,4 +1,4 @@
-/* rt_heap.h: allocation sampling. Every allocation counts its bytes down a thread-local
+/* heap_sampler.h: allocation sampling. Every allocation counts its bytes down a thread-local
  * countdown; when it crosses zero (on average every OTSHIM_HEAP_SAMPLE_BYTES bytes, the
  * gaps drawn from an exponential distribution, so sampling is a Poisson process over
  * bytes) the allocation is recorded with its stack and the request the thread was
@@ -8,7 +8,7 @@
  *
  * The hot paths are inline here: the allocation side is a subtraction and a branch;
  * the free side one load from a 64 KiB filter of slots that may hold a recorded block.
- * Everything else is cold, in rt_heap.c. The sampler's own memory comes from rt_alloc
+ * Everything else is cold, in sample/heap_sampler.c. The sampler's own memory comes from rt_alloc
  * directly, so it is never sampled or counted, and never recurses.
  * Context: host threads (allocation paths); the snapshot is for the worker. */
 #ifndef RT_HEAP_H
@@ -26,7 +26,7 @@ typedef struct rt_heap_tls {
 	uint64_t counted;    /* bytes allocated before that reset */
 	uint64_t rng;        /* xorshift state, 0 until the thread's first slow path */
 	int busy;            /* inside the sampler: allocations here are not sampled */
-	void *last_stack;    /* the stack this thread interned last (rt_heap.c) */
+	void *last_stack;    /* the stack this thread interned last (sample/heap_sampler.c) */
 } rt_heap_tls_t;
 
 extern __thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
@@ -39,7 +39,7 @@ static inline size_t rt_heap_filter_slot(const void *p)
 	return (size_t)((((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - RT_HEAP_FILTER_BITS));
 }
 
-/* Slow paths (rt_heap.c). Both preserve errno. rt_heap_crossed takes the block the
+/* Slow paths (sample/heap_sampler.c). Both preserve errno. rt_heap_crossed takes the block the
  * crossing request returned (NULL if it failed: then only the countdown is reset). */
 RT_API void rt_heap_crossed(void *p, size_t n);
 RT_API void rt_heap_retire(void *p);
@@ -110,7 +110,7 @@ double rt_heap_scale(size_t size, uint64_t rate);
 size_t rt_heap_live_count(void);
 
 /* fork: prepare takes every lock, parent releases them; so does the child's forking
- * thread (rt_init.c), the only one left to hold them. */
+ * thread (boot/init.c), the only one left to hold them. */
 void rt_heap_fork_prepare(void);
 void rt_heap_fork_parent(void);
 

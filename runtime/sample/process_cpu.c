@@ -1,4 +1,4 @@
-/* rt_cpuprof.c: whole-process CPU profiles (see rt_cpuprof.h).
+/* process_cpu.c: whole-process CPU profiles (see sample/process_cpu.h).
  *
  * The sample buffer is linear: a handler claims the next slot with one atomic add and
  * publishes it with a ready flag, so any number of threads can write at once without
@@ -128,7 +128,7 @@ static int map_once(void)
 
 /* A CPU-time timer for the whole process, whose SIGPROF goes to the thread running
  * when it fires (a process-directed signal: the kernel prefers the current thread;
- * our own threads take it too, rt_sigprof.h, so it need not go to a sleeping one).
+ * our own threads take it too, sample/sigprof_owner.h, so it need not go to a sleeping one).
  * One timer covers threads that start and
  * end during the profile, however short their lives: a thread-per-request server's
  * threads each use far less than one period of their own CPU clock, and per-thread

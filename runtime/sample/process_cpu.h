@@ -1,4 +1,4 @@
-/* rt_cpuprof.h: the whole-process CPU profile behind /debug/pprof/profile and
+/* process_cpu.h: the whole-process CPU profile behind /debug/pprof/profile and
  * continuous mode. For the duration asked, one timer on the process's CPU clock sends
  * SIGPROF to whichever thread is running when it fires (as ITIMER_PROF does for
  * gperftools), so threads born and gone during the profile count like the others; the

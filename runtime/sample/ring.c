@@ -1,4 +1,4 @@
-/* rt_ring.c: allocation of sample rings (the lock-free push/pop is inline in rt_ring.h). */
+/* ring.c: allocation of sample rings (the lock-free push/pop is inline in sample/ring.h). */
 #include "sample/ring.h"
 
 #include <sys/mman.h>

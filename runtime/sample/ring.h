@@ -1,4 +1,4 @@
-/* rt_ring.h: a per-thread single-producer/single-consumer ring of fixed-size stack
+/* ring.h: a per-thread single-producer/single-consumer ring of fixed-size stack
  * samples. The producer is the SIGPROF handler of the thread that owns the ring; the
  * consumer is the worker thread. Push is wait-free; a full ring drops the sample and
  * counts it. Context: reserve/commit from signal context; peek/pop from the worker. */

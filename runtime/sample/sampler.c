@@ -1,5 +1,5 @@
-/* rt_sampler.c: the SIGPROF handler (see rt_sampler.h); who may install it is
- * rt_sigprof.c.
+/* sampler.c: the SIGPROF handler (see sample/sampler.h); who may install it is
+ * sample/sigprof_owner.c.
  * Context: signal or host thread. Must not allocate or lock. */
 #include "sample/sampler.h"
 

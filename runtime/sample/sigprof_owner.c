@@ -1,4 +1,4 @@
-/* rt_sigprof.c: SIGPROF ownership and stepping out (see rt_sigprof.h); the events the
+/* sigprof_owner.c: SIGPROF ownership and stepping out (see sample/sigprof_owner.h); the events the
  * signal interposers report (rt.h). */
 #include "sample/sigprof_owner.h"
 

@@ -1,5 +1,5 @@
-/* rt_sigprof.h: who holds SIGPROF. At start-up the shim installs its handler
- * (rt_sampler.c) if SIGPROF is unclaimed; the moment the service claims the signal it
+/* sigprof_owner.h: who holds SIGPROF. At start-up the shim installs its handler
+ * (sample/sampler.c) if SIGPROF is unclaimed; the moment the service claims the signal it
  * steps out of CPU profiling for good, and says so once on stderr. The service claims
  * it by installing a handler of its own or SIG_IGN (seen by the sigaction and signal
  * interposers, shim/shim_signal.c, before the kernel is told), by arming ITIMER_PROF
@@ -49,7 +49,7 @@ static inline int rt_signal_thread(pid_t pid, pid_t tid, int sig, void *value)
  * profile's timer sends its signal to the thread whose CPU tick expired it, and if
  * that thread blocks SIGPROF the kernel picks another, maybe a service thread asleep
  * in poll (EINTR). Taken on a shim thread, the tick becomes a one-frame sample named
- * for the thread (rt_cpuprof.c), so the shim's own CPU shows in the profile. When the
+ * for the thread (sample/process_cpu.c), so the shim's own CPU shows in the profile. When the
  * shim steps out, every shim thread blocks SIGPROF again before the service's handler
  * goes in (a tagged SIGPROF each, whose handling adds it to the mask the thread returns
  * to): the service's handler never runs on a shim thread. Not so when the service

@@ -1,4 +1,4 @@
-/* rt_thread.c: the per-thread state registry (see rt_thread.h). Registration happens
+/* thread.c: the per-thread state registry (see sample/thread.h). Registration happens
  * on a thread's first tracked event; retirement in the pthread key destructor that runs
  * when the thread exits. Arming and the sampler's use of the state are elsewhere. */
 #include "sample/thread.h"

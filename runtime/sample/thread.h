@@ -1,9 +1,9 @@
-/* rt_thread.h: per-thread runtime state and the reentrancy guard. Each host thread
+/* thread.h: per-thread runtime state and the reentrancy guard. Each host thread
  * that touches a tracked connection gets an rt_thread_t, found through an initial-exec
  * TLS pointer (no allocation on access, safe in a signal handler once set). States live
  * in a registry that is only ever appended to; a state whose thread exited is recycled
  * by the next new thread, so a pointer to one always points at valid memory.
- * CPU-timer fields are owned by rt_cputimer.c; the request pointer by rt_conn.c. */
+ * CPU-timer fields are owned by sample/cputimer.c; the request pointer by track/conn.c. */
 #ifndef RT_THREAD_H
 #define RT_THREAD_H
 
@@ -33,7 +33,7 @@ typedef struct rt_thread {
 	_Atomic uint64_t requests;    /* requests completed on this thread (stats) */
 	_Atomic uint64_t non_http;    /* connections dropped as non-HTTP */
 
-	/* CPU sampling (rt_cputimer.c / rt_sampler.c) */
+	/* CPU sampling (sample/cputimer.c / sample/sampler.c) */
 	pthread_mutex_t arm_mu;       /* serialises arm/release; never taken in a handler */
 	int arm_count;                /* slow requests wanting this thread sampled */
 	_Atomic int armed;            /* handler records samples only while set */

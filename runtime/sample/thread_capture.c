@@ -1,5 +1,5 @@
-/* rt_threadprof.c: thread-stack capture and the threads/threadcreate profiles (see
- * rt_threadprof.h).
+/* thread_capture.c: thread-stack capture and the threads/threadcreate profiles (see
+ * sample/thread_capture.h).
  *
  * Slots live in banks that are mmap'd and never unmapped: a handler that runs after
  * its capture gave up on it still writes into valid memory. A slot moves PENDING ->
@@ -8,7 +8,7 @@
  * the slot names its own thread, so a signal left over from an earlier capture cannot
  * fill a slot with the wrong thread's stack.
  *
- * Before a service thread is signalled, its /proc syscall file is read (rt_restart.c):
+ * Before a service thread is signalled, its /proc syscall file is read (sample/eintr_safe.c):
  * one asleep in a call the kernel would not restart after our handler is left alone.
  * A window remains: a thread seen running that enters poll (or is already on its way
  * in, in the kernel) before the signal is delivered still gets EINTR. It spans the

@@ -1,10 +1,10 @@
-/* rt_threadprof.h: thread profiles, the goroutine profile for native services. A
+/* thread_capture.h: thread profiles, the goroutine profile for native services. A
  * capture lists /proc/self/task, sends each thread the configured real-time signal
  * (OTSHIM_THREADS_SIGNAL) and lets its handler unwind the interrupted stack into a
  * slot that is never freed; a thread that has the signal blocked, or does not answer
  * within RT_THREAD_CAPTURE_WAIT_MS, is reported with its name and no stack. A thread whose
  * current call a signal could make fail with EINTR, even under SA_RESTART (asleep in
- * poll, nanosleep, ...: rt_restart.h), is not signalled either: it is reported with a
+ * poll, nanosleep, ...: sample/eintr_safe.h), is not signalled either: it is reported with a
  * one-frame stack, the pc its call returns to, and says why in its "stack" label. The
  * shim's own threads are reported without being signalled. Also builds the
  * "threadcreate" profile from the registry's creation stacks.

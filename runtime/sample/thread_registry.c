@@ -1,4 +1,4 @@
-/* rt_threadreg.c: the thread registry (see rt_threadreg.h). A live list under one
+/* thread_registry.c: the thread registry (see sample/thread_registry.h). A live list under one
  * mutex, held only for list surgery, never across a call out. The trampoline wraps the
  * service's start routine in a cleanup handler, which runs on return, pthread_exit and
  * cancellation alike. */
@@ -224,7 +224,7 @@ int rt_thread_registry_snapshot(rt_thread_info_t **out, size_t *n)
 void rt_thread_registry_fork_prepare(void) { pthread_mutex_lock(&mu); }
 void rt_thread_registry_fork_parent(void) { pthread_mutex_unlock(&mu); }
 
-void rt_thread_registry_fork_child(void) /* mu: released by the forking thread (rt_init.c) */
+void rt_thread_registry_fork_child(void) /* mu: released by the forking thread (boot/init.c) */
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
 	for (rt_thread_registry_entry_t *e = live, *next; e; e = next) {

@@ -1,4 +1,4 @@
-/* rt_threadreg.h: the registry of threads created through pthread_create: who created
+/* thread_registry.h: the registry of threads created through pthread_create: who created
  * each (the creator's stack), when, and with which start routine, from creation until
  * the thread ends by any path (return, pthread_exit, cancellation). Entries are pooled
  * and recycled, so the registry's memory follows the number of live threads, not the

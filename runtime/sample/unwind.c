@@ -1,4 +1,4 @@
-/* rt_unwind.c: libunwind wrapper (see rt_unwind.h).
+/* unwind.c: libunwind wrapper (see sample/unwind.h).
  * Context: signal or host thread. Must not allocate or lock. */
 #define UNW_LOCAL_ONLY
 #include "sample/unwind.h"

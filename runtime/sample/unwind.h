@@ -1,4 +1,4 @@
-/* rt_unwind.h: stack walking with libunwind, from a signal's ucontext into a fixed
+/* unwind.h: stack walking with libunwind, from a signal's ucontext into a fixed
  * array. Caching policy and libunwind's lazy set-up happen in rt_unwind_init(), never
  * in the handler.
  * Context: rt_unwind_from_ucontext runs in signal context. Must not allocate or lock. */
@@ -16,7 +16,7 @@ void rt_unwind_warm(void);
 /* Writes the interrupted instruction address to pcs[0] and the return addresses of the
  * callers after it; returns the number written (>= 1 when uc is valid). A thread
  * interrupted while it holds the dynamic loader's lock gets pcs[0] only (walking
- * would deadlock; see rt_unwind.c). */
+ * would deadlock; see sample/unwind.c). */
 size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max);
 
 /* The calling thread's own stack (return addresses, innermost first, at most

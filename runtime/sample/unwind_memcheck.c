@@ -1,4 +1,4 @@
-/* rt_memprobe.c: libunwind's memory checks without a descriptor (see rt_memprobe.h).
+/* unwind_memcheck.c: libunwind's memory checks without a descriptor (see sample/unwind_memcheck.h).
  * What libunwind 1.6.2 does (src/x86_64/Ginit.c and Gstep.c, checked against the
  * installed binary): unw_step sets the cursor's validate flag around every DWARF step
  * of a local cursor (CONSERVATIVE_CHECKS), and for good once DWARF has no information

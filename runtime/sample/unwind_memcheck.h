@@ -1,4 +1,4 @@
-/* rt_memprobe.h: libunwind's memory checks answered without a file descriptor.
+/* unwind_memcheck.h: libunwind's memory checks answered without a file descriptor.
  * libunwind 1.6 (built, as distributions do, with conservative checks) tests that each
  * page it reads while unwinding is readable by writing a byte of it into a pipe it
  * keeps open: read(pipe[0], 1 byte), then syscall(SYS_write, pipe[1], addr, 1). A
@@ -7,7 +7,7 @@
  * redirect those calls of libunwind's alone (its own GOT slots for read, syscall,
  * pipe2, mincore and msync) to stubs here: the check becomes process_vm_readv of the
  * byte from our own pid, which fails with EFAULT on unmapped or unreadable memory,
- * and libunwind opens no pipe. The stack walking itself stays libunwind's (rt_unwind.c).
+ * and libunwind opens no pipe. The stack walking itself stays libunwind's (sample/unwind.c).
  * Context: install in normal context; the stubs run in signal context. */
 #ifndef RT_UNWIND_MEMCHECK_H
 #define RT_UNWIND_MEMCHECK_H

@@ -1,5 +1,5 @@
-/* rt_conn.c: connection tracking (see rt_conn.h). Owns the fd table, the live list,
- * the per-connection parsers and request queue. A request's lifecycle is rt_req.c;
+/* conn.c: connection tracking (see track/conn.h). Owns the fd table, the live list,
+ * the per-connection parsers and request queue. A request's lifecycle is track/request.c;
  * deciding that a request is slow happens here only as the watchdog's scan. */
 #include "track/conn.h"
 
@@ -15,6 +15,7 @@
 #include "sample/process_cpu.h"
 #include "track/http.h"
 #include "base/log.h"
+#include "base/stats.h"
 #include "track/request.h"
 #include "track/sink.h"
 #include "sample/thread.h"
@@ -46,7 +47,6 @@ struct rt_conn {
 
 _Atomic(rt_conn_t *) *rt_conn_table;
 size_t rt_conn_table_len;
-_Atomic uint64_t rt_conn_errors;
 
 static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
 static rt_conn_t *live_list, *free_list;
@@ -280,7 +280,7 @@ static void conn_give_up(rt_conn_t *c, int fd)
 	if (!c->served && c->io_thread)
 		atomic_fetch_add_explicit(&c->io_thread->non_http, 1, memory_order_relaxed);
 	else
-		atomic_fetch_add_explicit(&rt_conn_errors, 1, memory_order_relaxed);
+		rt_stat_add(RT_STAT_CONN_ERRORS, 1);
 	conn_stop(c, fd, 1);
 }
 
@@ -588,8 +588,7 @@ void rt_conn_fork_parent(void)
  * spans again) and stops tracking their connection, whose framing is mid-message. */
 void rt_conn_fork_child(void)
 {
-	rt_conn_t *next; /* list_mu: released by the forking thread (rt_init.c) */
-	atomic_store(&rt_conn_errors, 0);
+	rt_conn_t *next; /* list_mu: released by the forking thread (boot/init.c) */
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;
 		pthread_mutex_init(&c->mu, NULL);

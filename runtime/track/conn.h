@@ -1,8 +1,8 @@
-/* rt_conn.h: accepted connections: the fd -> connection table (one atomic load for an
+/* conn.h: accepted connections: the fd -> connection table (one atomic load for an
  * untracked fd), each connection's parsers and queue of in-flight requests, and the
- * list of live connections the watchdog scans. Parsing is rt_http.c; a request's life
- * is rt_req.c.
- * Context: host threads through rt_event.c (inside the reentrancy guard), and the
+ * list of live connections the watchdog scans. Parsing is track/http.c; a request's life
+ * is track/request.c.
+ * Context: host threads through boot/events.c (inside the reentrancy guard), and the
  * watchdog through rt_conn_scan(). Lock order: conn_list lock, then a connection's. */
 #ifndef RT_CONN_H
 #define RT_CONN_H
@@ -53,8 +53,6 @@ void rt_conn_fork_prepare(void);
 void rt_conn_fork_parent(void);
 void rt_conn_fork_child(void);
 
-/* Counters for the stats file. */
-extern _Atomic uint64_t rt_conn_errors;
 
 /* Bytes of connection state held (structs are recycled, never freed, so this is the
  * most ever tracked at once, plus spare requests); *live gets how many connections

@@ -1,4 +1,4 @@
-/* rt_http.c: incremental HTTP/1.x boundary parsers (see rt_http.h). One byte-at-a-time
+/* http.c: incremental HTTP/1.x boundary parsers (see track/http.h). One byte-at-a-time
  * state machine for heads, O(1) skipping for bodies. Nothing is buffered but the few
  * fields the shim reports, so a connection's parser is a fixed-size struct whatever
  * bytes arrive. Pure: no I/O, no globals, no allocation. */

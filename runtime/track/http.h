@@ -1,10 +1,10 @@
-/* rt_http.h: pure, incremental HTTP/1.x message-boundary parsers, one for the request
+/* http.h: pure, incremental HTTP/1.x message-boundary parsers, one for the request
  * direction (bytes the server reads) and one for the response direction (bytes it
  * writes). They find where messages begin and end (keep-alive, pipelining,
  * Content-Length and chunked bodies, HEAD/1xx/204/304, 101 upgrade, close-delimited
  * bodies) and keep the few request fields the shim reports. No I/O, no allocation,
  * no globals: state is a fixed-size struct, so memory per connection is bounded
- * whatever the input. The connection logic that uses them lives in rt_conn.c.
+ * whatever the input. The connection logic that uses them lives in track/conn.c.
  *
  * Feeding convention: rt_http_*_feed() consumes bytes until it has consumed them all
  * or an event happens, whichever is first, and returns the count consumed; *ev says

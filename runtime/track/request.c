@@ -1,6 +1,6 @@
-/* rt_req.c: request lifecycle (see rt_req.h). Parsing is in rt_http.c, connections in
- * rt_conn.c, slow detection in rt_watchdog.c, sampling in rt_cputimer.c and
- * rt_sampler.c; finished slow requests go to rt_worker.c. */
+/* request.c: request lifecycle (see track/request.h). Parsing is in track/http.c, connections in
+ * track/conn.c, slow detection in track/watchdog.c, sampling in sample/cputimer.c and
+ * sample/sampler.c; finished slow requests go to emit/worker.c. */
 #include "track/request.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
-/* rt_req.h: one HTTP request's life: begin (first request byte read), head (ids and
+/* request.h: one HTTP request's life: begin (first request byte read), head (ids and
  * fields known), slow (the watchdog saw it cross OTSHIM_SLOW_MS and armed sampling of
  * its thread), end (last response byte written). A finished slow request is handed to
- * the worker, which owns it from then on. Parsing is rt_http.c; connections rt_conn.c;
- * sampling rt_cputimer.c/rt_sampler.c; files rt_writer.c.
+ * the worker, which owns it from then on. Parsing is track/http.c; connections track/conn.c;
+ * sampling sample/cputimer.c/sample/sampler.c; files emit/writer.c.
  * Context: host threads, under the owning connection's lock, except where noted. */
 #ifndef RT_REQ_H
 #define RT_REQ_H

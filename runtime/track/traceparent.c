@@ -1,4 +1,4 @@
-/* rt_traceparent.c: W3C traceparent parsing and id generation (see rt_traceparent.h).
+/* traceparent.c: W3C traceparent parsing and id generation (see track/traceparent.h).
  * The parser accepts exactly one shape, so whatever it returns is safe to print. */
 #include "track/traceparent.h"
 

@@ -1,4 +1,4 @@
-/* rt_traceparent.h: W3C trace-context ids. Parsing is pure (no I/O, no globals) so it
+/* traceparent.h: W3C trace-context ids. Parsing is pure (no I/O, no globals) so it
  * can be fuzzed; id generation uses getrandom(2). Ids are kept as bytes and only ever
  * rendered as lowercase hex, so no byte of a request reaches a file name. */
 #ifndef RT_TRACEPARENT_H

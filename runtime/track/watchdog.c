@@ -1,4 +1,4 @@
-/* rt_watchdog.c: slow-request detection thread (see rt_watchdog.h). */
+/* watchdog.c: slow-request detection thread (see track/watchdog.h). */
 #include "track/watchdog.h"
 
 #include <pthread.h>

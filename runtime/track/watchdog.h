@@ -1,4 +1,4 @@
-/* rt_watchdog.h: the thread that notices a request crossing OTSHIM_SLOW_MS. It sleeps
+/* watchdog.h: the thread that notices a request crossing OTSHIM_SLOW_MS. It sleeps
  * until the earliest moment an in-flight request could turn slow (never longer than
  * the threshold, since a request starting now turns slow no sooner), then lets
  * rt_conn_scan mark and arm. Cost when idle: a wake-up per threshold period. */

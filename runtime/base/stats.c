@@ -1,0 +1,29 @@
+/* stats.c: see stats.h. The document's field names are part of the user contract
+ * (doc/REFERENCE.md, "otshim-stats-<pid>.json"). */
+#include "base/stats.h"
+
+_Atomic uint64_t rt_stats[RT_STAT_COUNT];
+
+void rt_stats_json(rt_json_t *b, int pid, const rt_stats_gauges_t *g)
+{
+#define N(id) (unsigned long long)rt_stat_get(id)
+	rt_json_putf(b, "{\"pid\":%d,\"requests\":%llu,\"slow\":%llu,\"profiles_written\":%llu,"
+		     "\"profiles_dropped\":%llu,\"non_http_connections\":%llu,\"errors\":%llu,"
+		     "\"spans_exported\":%llu,\"spans_dropped\":%llu",
+		     pid, (unsigned long long)g->requests, N(RT_STAT_SLOW), N(RT_STAT_WRITTEN),
+		     N(RT_STAT_DROPPED), (unsigned long long)g->non_http,
+		     N(RT_STAT_ERRORS) + N(RT_STAT_CONN_ERRORS), N(RT_STAT_SPANS_EXPORTED),
+		     N(RT_STAT_SPANS_DROPPED));
+	rt_json_putf(b, ",\"dropped_rate_limit\":%llu,\"dropped_disk_cap\":%llu,"
+		     "\"dropped_fd_limit\":%llu,\"dropped_write_failed\":%llu,"
+		     "\"tracked_connections\":%zu,\"tracked_connection_bytes\":%zu}\n",
+		     N(RT_STAT_DROPPED_RATE), N(RT_STAT_DROPPED_DISK), N(RT_STAT_DROPPED_FDS),
+		     N(RT_STAT_DROPPED_IO), g->tracked_conns, g->tracked_conn_bytes);
+#undef N
+}
+
+void rt_stats_reset(void)
+{
+	for (int i = 0; i < RT_STAT_COUNT; i++)
+		atomic_store_explicit(&rt_stats[i], 0, memory_order_relaxed);
+}

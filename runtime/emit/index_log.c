@@ -1,0 +1,61 @@
+/* index_log.c: see index_log.h. */
+#include "emit/index_log.h"
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emit/profile_dir.h"
+#include "sample/thread.h"
+
+const char *rt_index_route_name(int route)
+{
+	return route == RT_CPU_ROUTE_PERF ? "perf" : route == RT_CPU_ROUTE_TIMER ? "timer" : "none";
+}
+
+void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
+		   const rt_set_files_t *f, size_t nsamples)
+{
+	time_t sec = (time_t)(r->start_real_ns / 1000000000ull);
+	struct tm tm;
+	char ts[32];
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	rt_json_putf(b, "{\"time\":\"%s.%03dZ\",\"pid\":%d,\"tid\":%d,\"trace_id\":\"%s\",\"span_id\":\"%s\"",
+	     ts, (int)(r->start_real_ns / 1000000 % 1000), (int)getpid(), (int)r->tid, id->trace,
+	     id->span);
+	if (r->has_parent)
+		rt_json_putf(b, ",\"parent_span_id\":\"%s\"", id->parent);
+	rt_json_put(b, ",\"method\":", 10);
+	rt_json_put_str(b, r->method, r->method_len);
+	rt_json_put(b, ",\"path\":", 8);
+	rt_json_put_str(b, r->path, r->path_len);
+	if (r->query_len) {
+		rt_json_put(b, ",\"query\":", 9);
+		rt_json_put_str(b, r->query, r->query_len);
+	}
+	uint64_t cpu = r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0;
+	rt_json_putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
+	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
+	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);
+	rt_json_putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu", rt_index_route_name(r->cpu_route), nsamples);
+	if (r->alloc_bytes >= 0)
+		rt_json_putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
+	rt_json_putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", f->nthreads, f->cpu);
+	if (f->heap)
+		rt_json_putf(b, ",\"heap\":\"%s\"", f->heap);
+	if (f->threads)
+		rt_json_putf(b, ",\"threads\":\"%s\"", f->threads);
+	if (f->threadcreate)
+		rt_json_putf(b, ",\"threadcreate\":\"%s\"", f->threadcreate);
+	rt_json_put(b, "}}\n", 3);
+}
+
+int rt_index_append(const rt_json_t *b)
+{
+	if (b->oom) {
+		errno = EIO;
+		return -1;
+	}
+	return rt_dir_append("index.jsonl", b);
+}

@@ -1,0 +1,25 @@
+/* samples.h: the CPU samples the worker collects for one slow request, in three
+ * growing arrays (at most 300,000 samples: 5 minutes at 1 kHz; the rest are counted
+ * as lost). Context: the worker. */
+#ifndef RT_SAMPLES_H
+#define RT_SAMPLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The samples collected for one request: sample i has weights[i] ns and the stack
+ * pcs[offs[i] .. offs[i]+npcs[i]). */
+typedef struct rt_samples {
+	size_t n, cap;
+	uint64_t *weights;
+	uint32_t *npcs;
+	size_t *offs;
+	uintptr_t *pcs;
+	size_t pcs_len, pcs_cap;
+	uint64_t lost;          /* samples not kept (cap reached or no memory) */
+} rt_samples_t;
+
+int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs);
+void rt_samples_free(rt_samples_t *s);
+
+#endif
