@@ -183,7 +183,8 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 
 # The runtime sources each target links.
 $(FUZZ_B)/fuzz_http:        runtime/track/http.c
-$(FUZZ_B)/fuzz_traceparent: runtime/track/traceparent.c runtime/track/http.c
+$(FUZZ_B)/fuzz_traceparent: runtime/track/traceparent.c runtime/track/http.c runtime/base/hex.c \
+                            runtime/emit/file_names.c
 $(FUZZ_B)/fuzz_cfg:         runtime/base/cfg.c runtime/base/log.c
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard runtime/*.h runtime/*/*.h) | deps

@@ -1,5 +1,5 @@
 /* shim_dl.c: dl_iterate_phdr, for one caller only: libunwind walking a stack inside
- * our signal handlers, which must never wait for the loader's lock (rt_unwind.c says
+ * our signal handlers, which must never wait for the loader's lock (sample/unwind.c says
  * why). Every other call is forwarded untouched. */
 /* Not under ThreadSanitizer or AddressSanitizer: their runtimes take the next library's dl_iterate_phdr, ours,
  * for the real one and call it while they initialise, before instrumented code may

@@ -4,8 +4,8 @@
  * close() does (shim_net.c), for the same reason: once the call returns, the number
  * may already belong to something else. What counts as closed is decided in
  * runtime/ (rt_on_close_range); calls libc makes to its own internals stay unseen,
- * which the runtime's identity check covers (rt_conn.c). The numbers the shim owns
- * (rt_fdown.c) are stepped around by close_range and closefrom; dup2 onto one still
+ * which the runtime's identity check covers (track/conn.c). The numbers the shim owns
+ * (base/owned_fds.c) are stepped around by close_range and closefrom; dup2 onto one still
  * does what the service asked. */
 #include "shim.h"
 
@@ -14,7 +14,7 @@
 
 /* dup2(fd, fd) closes nothing; a failing dup2 (bad oldfd) leaves newfd open but no
  * longer tracked, which only loses its later requests. Onto a number the shim owns,
- * the service still gets that number: our owner is told it is lost (rt_fdown.c). */
+ * the service still gets that number: our owner is told it is lost (base/owned_fds.c). */
 static void shim_replacing(int oldfd, int newfd)
 {
 	if (oldfd == newfd)
@@ -57,7 +57,7 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return REAL(dup3)(oldfd, newfd, flags);
 }
 
-/* Numbers the shim owns inside the range are stepped around (rt_fdown.c). */
+/* Numbers the shim owns inside the range are stepped around (base/owned_fds.c). */
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	int saved = errno, rc;

@@ -32,7 +32,7 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 /* Report before the real close: once it returns, another thread may be handed the
  * same fd number by accept or open, and its events must not meet our old state. */
 /* A number the shim owns is not open for the service: as without the shim, its
- * close of it fails with EBADF, and ours stays open (rt_fdown.c). */
+ * close of it fails with EBADF, and ours stays open (base/owned_fds.c). */
 SHIM_EXPORT int close(int fd)
 {
 	if (rt_fd_tracked(fd)) {

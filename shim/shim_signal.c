@@ -2,7 +2,7 @@
  * setitimer. Only SIGPROF and ITIMER_PROF concern us: the runtime must hear that the
  * service claims SIGPROF before the kernel does, so that no tick of ours reaches the
  * service's handler, and a query must show the service what it would see without us
- * (rt_sigprof.c decides both). Every other signal and timer is forwarded untouched. */
+ * (sample/sigprof_owner.c decides both). Every other signal and timer is forwarded untouched. */
 /* Not under ThreadSanitizer or AddressSanitizer: their runtimes take the next library's sigaction, ours,
  * for the real one and call it while they initialise, before instrumented code may
  * run. The sanitizer builds check the shim (tsan.sh, process.sh) without it. */

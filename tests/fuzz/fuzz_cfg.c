@@ -7,7 +7,7 @@
  * working directory instead (made absolute, as getcwd's always is). Every entry is a
  * C string in its own exact-size block, cut at a NUL as the kernel would.
  *
- * Checked: every number within the range rt_cfg.h documents, booleans 0 or 1, every
+ * Checked: every number within the range base/cfg.h documents, booleans 0 or 1, every
  * string NUL-terminated inside its array, paths absolute (or empty where allowed),
  * URLs http(s)://host..., batch <= queue; each report line non-empty and < 1000
  * bytes; the result is the same with and without a report callback (rt_cfg_load
@@ -43,7 +43,7 @@ static void report(const char *line)
 	reports++;
 }
 
-/* ---- ranges, from rt_cfg.h ---- */
+/* ---- ranges, from base/cfg.h ---- */
 
 typedef struct range {
 	const char *name;

@@ -6,7 +6,7 @@
  * size, random sizes), byte 1 seeds the random sizes and (bit 7) feeds some response
  * pieces as opaque sendfile bytes (buf == NULL). The rest is the request stream, then
  * optionally MARKER and the response stream. Requests are fed first; responses are
- * then fed as rt_conn.c feeds them: rt_http_resp_expect() with the is_head of the
+ * then fed as track/conn.c feeds them: rt_http_resp_expect() with the is_head of the
  * request each response answers, in order, and no response without a request.
  *
  * Checked, for every feed: it never consumes more than given; RT_HTTP_EV_NONE only
@@ -207,7 +207,7 @@ static void req_event(req_run_t *r, const char *stream, int ev, size_t off, trac
 		check_state(&p->s);
 }
 
-/* Feeds one read as rt_conn.c's feed_request does: until NONE. */
+/* Feeds one read as track/conn.c's feed_request does: until NONE. */
 static void req_feed_piece(req_run_t *r, const char *stream, size_t at, size_t n, trace_t *t)
 {
 	char *piece = fuzz_piece(stream + at, n);
@@ -321,7 +321,7 @@ static void resp_event(resp_run_t *r, int ev, size_t off, trace_t *t)
 	}
 }
 
-/* Feeds one write as rt_conn.c's feed_response does. */
+/* Feeds one write as track/conn.c's feed_response does. */
 static void resp_feed_piece(resp_run_t *r, const req_run_t *q, const char *stream, size_t at,
 			    size_t n, int opaque, trace_t *t)
 {

@@ -5,13 +5,14 @@
  * Input: a traceparent header value, used twice. Directly: anything accepted is
  * version 00, round-trips byte for byte to "00-<32 hex>-<16 hex>-<2 hex>" in lowercase,
  * has neither id all zero, and a refused value leaves *out untouched. Then as the
- * value of a traceparent header in a request parsed by rt_http.c, taken as rt_req.c
+ * value of a traceparent header in a request parsed by track/http.c, taken as track/request.c
  * takes it (trimmed, not overlong, parsed, else fresh random ids). Whichever ids
- * result are rendered into the four per-request file names with rt_writer.c's own
- * formats, and each name must be a fixed length of [0-9a-z.-] with no '/', no "..",
+ * result are rendered into the four per-request file names by the shim's own name
+ * builder (emit/file_names.c), and each name must be a fixed length of [0-9a-z.-] with no '/', no "..",
  * no NUL before its end, and stay directly inside the profile directory. */
 #include "fuzz.h"
 
+#include "emit/file_names.h"
 #include "track/http.h"
 #include "track/traceparent.h"
 
@@ -26,14 +27,13 @@ static int all_zero(const uint8_t *p, size_t n)
 	return 1;
 }
 
-/* One name made as rt_writer_slow_request() makes it, checked. */
-static void check_name(const char *fmt, size_t prefix_len, const char *trace, const char *span)
+/* One name made as the writer makes it, checked. */
+static void check_name(const char *kind, const rt_ids_hex_t *id)
 {
-	char name[128], path[sizeof DIR + 160];
-	int n = snprintf(name, sizeof name, fmt, trace, span, UNIX_SEC);
-	size_t want = prefix_len + 1 + 32 + 1 + 16 + 1 + 10 + sizeof ".pb.gz" - 1;
-	FUZZ_CHECK(n > 0 && (size_t)n == want && strlen(name) == want, "name '%s' is %d bytes, not %zu",
-		   name, n, want);
+	char name[RT_FILE_NAME_MAX], path[sizeof DIR + RT_FILE_NAME_MAX + 1];
+	rt_file_name_request(name, kind, id, UNIX_SEC);
+	size_t want = strlen(kind) + 1 + 32 + 1 + 16 + 1 + 10 + sizeof ".pb.gz" - 1;
+	FUZZ_CHECK(strlen(name) == want, "name '%s' is %zu bytes, not %zu", name, strlen(name), want);
 	FUZZ_CHECK(!strstr(name, ".."), "name '%s' has ..", name);
 	for (const char *c = name; *c; c++)
 		FUZZ_CHECK((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || *c == '-' ||
@@ -43,17 +43,16 @@ static void check_name(const char *fmt, size_t prefix_len, const char *trace, co
 	FUZZ_CHECK(strrchr(path, '/') == path + strlen(DIR), "path '%s' leaves %s", path, DIR);
 }
 
-/* The writer's names for these ids (rt_writer.c: ids_of and its four snprintf
- * formats). The span id is random in the shim; the parent id stands in for it here. */
+/* The writer's names for these ids. The span id is random in the shim; the parent id
+ * stands in for it here. */
 static void check_names(const rt_trace_ctx_t *c)
 {
-	char trace[33], span[17];
-	rt_hex_encode(c->trace_id, 16, trace);
-	rt_hex_encode(c->parent_id, 8, span);
-	check_name("cpu-%s-%s-%llu.pb.gz", 3, trace, span);
-	check_name("heap-%s-%s-%llu.pb.gz", 4, trace, span);
-	check_name("threads-%s-%s-%llu.pb.gz", 7, trace, span);
-	check_name("threadcreate-%s-%s-%llu.pb.gz", 12, trace, span);
+	rt_ids_hex_t id;
+	rt_ids_hex(c->trace_id, c->parent_id, c->parent_id, &id);
+	check_name("cpu", &id);
+	check_name("heap", &id);
+	check_name("threads", &id);
+	check_name("threadcreate", &id);
 }
 
 /* Ids the parser accepted from s[0..len). */

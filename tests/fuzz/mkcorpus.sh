@@ -30,7 +30,7 @@ seed http conflict '\000\000POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Leng
 seed http folding '\000\000GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n'
 seed http tls '\000\000\026\003\001\000\245\001\000\000\241\003\003'
 # regression: a control byte or CR first in an unread value was refused only when a read
-# split the line just before it (fixed in rt_http.c's header_byte)
+# split the line just before it (fixed in track/http.c's header_byte)
 seed http regress-ctl-unread-value '\001\000GET / HTTP/1.1\r\nX: \001b\r\nY: \rb\r\n\r\n'"$R"'HTTP/1.1 200 OK\r\nZ:\001\r\nContent-Length: 0\r\n\r\n'
 seed http h2 '\000\000PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
 # a head just under the 8 KiB limit, and one just over
@@ -65,7 +65,7 @@ seed cfg bad 'OTSHIM_ENABLED=maybe\nOTSHIM_SLOW_MS=0\nOTSHIM_CPU_HZ=10001\nOTSHI
 seed cfg otel 'OTEL_TRACES_EXPORTER=otlp\nOTEL_PROFILES_EXPORTER=otlp\nOTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318///\nOTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://x/v1/traces\nOTEL_EXPORTER_OTLP_PROFILES_ENDPOINT=ftp://x\nOTEL_EXPORTER_OTLP_HEADERS=api-key=s%%20cret, x = y ,,\nOTEL_EXPORTER_OTLP_TRACES_HEADERS==bad\nOTEL_EXPORTER_OTLP_TIMEOUT=3600000\nOTEL_EXPORTER_OTLP_COMPRESSION=gzip\nOTEL_EXPORTER_OTLP_PROTOCOL=grpc\nOTEL_BSP_SCHEDULE_DELAY=1\nOTEL_BSP_EXPORT_TIMEOUT=0\nOTEL_BSP_MAX_QUEUE_SIZE=10\nOTEL_BSP_MAX_EXPORT_BATCH_SIZE=20\nOTEL_SERVICE_NAME=svc\nOTEL_RESOURCE_ATTRIBUTES=service.version=1%%2C2,k=%%zz\nOTEL_SDK_DISABLED=TRUE\n'
 seed cfg tls 'OTEL_EXPORTER_OTLP_CERTIFICATE=ca.pem\nOTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=/etc/ssl/ca.pem\nOTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=\nOTEL_EXPORTER_OTLP_CLIENT_KEY=../key.pem\nOTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=k\n'
 seed cfg cwd '@cwd=/\nOTSHIM_PROFILE_DIR=../../tmp\nOTSHIM_LIB=/x.so\nOTEL_SERVICE_NAME=\n'
-# regression: a URL without a host ("https:///x") was accepted (fixed in rt_cfg.c's parse_url)
+# regression: a URL without a host ("https:///x") was accepted (fixed in base/cfg.c's parse_url)
 seed cfg regress-url-no-host 'OTEL_EXPORTER_OTLP_ENDPOINT=http:///\nOTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https:///xv1/traces\n'
 long=$(head -c 4100 /dev/zero | tr '\0' d)
 seed cfg long-dir "@cwd=/$long\\nOTSHIM_PROFILE_DIR=p\\nOTEL_EXPORTER_OTLP_CERTIFICATE=c\\n"

@@ -20,7 +20,7 @@ n=0 failed=0
 
 diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 
-# The configuration fuzzer's dictionary: every variable name rt_cfg.c knows (so the
+# The configuration fuzzer's dictionary: every variable name base/cfg.c knows (so the
 # table's new rows are fuzzed without editing this) and the words its values take.
 cfg_dict() {
 	{
