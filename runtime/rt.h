@@ -1,5 +1,8 @@
-/* rt.h: the only runtime header the interposers in shim/ include. It names the events
- * a forwarded call reports; boot/events.c dispatches them. Every function here may be
+/* rt.h: the runtime's door for the interposers in shim/: the events a forwarded call
+ * reports, and the one-load checks an interposer makes before anything else (is this
+ * descriptor a tracked connection, is it one of ours). boot/events.c dispatches the
+ * events; the owners of the tables are track/conn.c and base/owned_fds.c. (The other
+ * runtime headers the interposers may include are listed in shim/shim.h.) Every function here may be
  * called from any host thread, at any time (also before the runtime is initialised,
  * then it does nothing), preserves errno, never blocks on I/O and never calls back
  * into an interposed function without the reentrancy guard. */

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/libc.h"
+
 int rt_log_level = RT_LOG_WARN;
 
 static _Atomic long log_budget = 100;     /* lines we may still print */
@@ -47,7 +49,7 @@ void rt_log(int level, const char *fmt, ...)
 	if (len > sizeof buf - 2)
 		len = sizeof buf - 2;
 	buf[len++] = '\n';
-	ssize_t w = write(STDERR_FILENO, buf, len);
+	ssize_t w = REAL(write)(STDERR_FILENO, buf, len);
 	(void)w;
 	errno = saved;
 }
@@ -63,7 +65,7 @@ void rt_log_sigsafe(const char *msg)
 	while (*msg && n < sizeof buf - 1)
 		buf[n++] = *msg++;
 	buf[n++] = '\n';
-	ssize_t w = write(STDERR_FILENO, buf, n);
+	ssize_t w = REAL(write)(STDERR_FILENO, buf, n);
 	(void)w;
 	errno = saved;
 }

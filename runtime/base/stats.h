@@ -22,7 +22,7 @@ typedef enum rt_stat_id {
 	RT_STAT_DROPPED_FDS,     /*   too close to the descriptor limit */
 	RT_STAT_DROPPED_IO,      /*   the directory or the first file could not be written */
 	RT_STAT_ERRORS,          /* files not written, other failures */
-	RT_STAT_CONN_ERRORS,     /* connections given up on (no memory) */
+	RT_STAT_CONN_ERRORS,     /* served connections given up on (bad framing, no memory) */
 	RT_STAT_SPANS_EXPORTED,
 	RT_STAT_SPANS_DROPPED,
 	RT_STAT_COUNT

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/owned_fds.h"
 
 int rt_grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -35,7 +36,7 @@ int rt_write_all(int fd, const void *p, size_t n)
 			errno = EBADF;
 			return -1;
 		}
-		ssize_t w = write(fd, b, n);
+		ssize_t w = REAL(write)(fd, b, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)

@@ -133,7 +133,7 @@ static void start_threads(void)
 		rt_watchdog_start();
 		rt_export_start();
 		/* A pre-fork worker profiles itself; the /debug/pprof endpoint stays with the
-		 * process that bound its port (README, "Whole-process profiles"). */
+		 * process that bound its port (doc/REFERENCE.md, "The /debug/pprof endpoint"). */
 		if (atomic_load(&forked))
 			rt_continuous_start(1);
 		atomic_store(&threads_up, 1);

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/cfg.h"
 #include "profile/cpu_profile.h"
 #include "sample/process_cpu.h"
@@ -264,7 +265,7 @@ static void serve_cmdline(int fd)
 	ssize_t n = 0;
 	int in = RT_OWNED_FD_OPEN(open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC));
 	if (in >= 0) {
-		n = read(in, buf, sizeof buf);
+		n = REAL(read)(in, buf, sizeof buf);
 		rt_owned_fd_close(in);
 	}
 	if (n > 0 && buf[n - 1] == 0)
@@ -321,7 +322,7 @@ static int serve(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	while (have < REQUEST_MAX) {
-		ssize_t k = read(fd, req + have, REQUEST_MAX - have);
+		ssize_t k = REAL(read)(fd, req + have, REQUEST_MAX - have);
 		if (k < 0 && errno == EINTR)
 			continue; /* a SIGPROF of a whole-process profile (sample/sigprof_owner.h) */
 		if (k <= 0)
@@ -353,7 +354,7 @@ static void *listener_main(void *arg)
 		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 		if (poll(&pfd, 1, -1) < 0)
 			continue;
-		int fd = RT_OWNED_FD_OPEN(accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC));
+		int fd = RT_OWNED_FD_OPEN(REAL(accept4)(listen_fd, NULL, NULL, SOCK_CLOEXEC));
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/owned_fds.h"
@@ -127,11 +128,11 @@ int rt_dir_append(const char *name, const rt_json_t *line)
 	if (fstat(fd, &st) == 0 && rt_fsize_allows((unsigned long long)st.st_size + line->len) == 0 &&
 	    rt_owned_fd_usable(fd)) {
 		ssize_t w, w2 = 0;
-		while ((w = write(fd, line->p, line->len)) < 0 && errno == EINTR)
+		while ((w = REAL(write)(fd, line->p, line->len)) < 0 && errno == EINTR)
 			;
 		/* Cut short: the rest, once, which either goes too or says why not. */
 		if (w > 0 && (size_t)w < line->len)
-			while ((w2 = write(fd, line->p + w, line->len - (size_t)w)) < 0 && errno == EINTR)
+			while ((w2 = REAL(write)(fd, line->p + w, line->len - (size_t)w)) < 0 && errno == EINTR)
 				;
 		rc = w >= 0 && w2 >= 0 && (size_t)w + (size_t)w2 == line->len ? 0 : -1;
 		if (rc != 0 && w > 0) {

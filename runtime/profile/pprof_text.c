@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/alloc.h"
 #include "base/owned_fds.h"
 #include "profile/symbols.h"
@@ -219,7 +220,7 @@ static void read_state(pid_t tid, char *buf, size_t len)
 	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return;
-	ssize_t k = read(fd, st, sizeof st - 1);
+	ssize_t k = REAL(read)(fd, st, sizeof st - 1);
 	rt_owned_fd_close(fd);
 	st[k > 0 ? k : 0] = 0;
 	const char *p = strstr(st, "\nState:");

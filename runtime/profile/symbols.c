@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/libc.h"
 #include "base/owned_fds.h"
 #include "profile/perfmap.h"
 #include "base/hex.h"
@@ -160,7 +161,7 @@ static char *read_maps(size_t *len)
 	for (ssize_t k = 1; k > 0 && rt_owned_fd_usable(fd);) {
 		if (*len + 4096 > cap && rt_grow((void **)&buf, &cap, *len + 65536, 1) != 0)
 			break;
-		if ((k = read(fd, buf + *len, cap - *len)) > 0)
+		if ((k = REAL(read)(fd, buf + *len, cap - *len)) > 0)
 			*len += (size_t)k;
 	}
 	rt_owned_fd_close(fd);

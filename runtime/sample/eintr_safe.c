@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/owned_fds.h"
 
 /* ---- the file's text ---- */
@@ -165,7 +166,7 @@ int rt_eintr_safe_probe(pid_t tid, rt_eintr_safe_state_t *st)
 	if (fd < 0)
 		return -1;
 	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
+	while ((n = REAL(read)(fd, buf, sizeof buf)) < 0 && errno == EINTR)
 		;
 	rt_owned_fd_close(fd);
 	if (n <= 0)

@@ -15,6 +15,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "rt.h"
 #include "sample/process_cpu.h"
 #include "sample/cputimer.h"
@@ -199,7 +200,7 @@ static int pending_in(const char *path, const char *field)
 	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ssize_t n = REAL(read)(fd, buf, sizeof buf - 1);
 	rt_owned_fd_close(fd);
 	if (n <= 0)
 		return 0;

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/alloc.h"
 #include "base/owned_fds.h"
 #include "base/log.h"
@@ -228,7 +229,7 @@ static void read_name(pid_t tid, char name[16])
 	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return;
-	ssize_t k = read(fd, name, 15);
+	ssize_t k = REAL(read)(fd, name, 15);
 	rt_owned_fd_close(fd);
 	if (k <= 0)
 		k = 0;
@@ -257,7 +258,7 @@ static int blocks_our_signal(pid_t tid)
 	int fd = RT_OWNED_FD_OPEN(open(path, O_RDONLY | O_CLOEXEC));
 	if (fd < 0)
 		return -1;
-	ssize_t k = read(fd, buf, sizeof buf - 1);
+	ssize_t k = REAL(read)(fd, buf, sizeof buf - 1);
 	rt_owned_fd_close(fd);
 	if (k <= 0)
 		return -1;

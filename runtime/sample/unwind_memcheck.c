@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/log.h"
 
 static int mode;             /* RT_UNWIND_MEMCHECK_*, written once before any stub can run */
@@ -58,7 +59,7 @@ static ssize_t stub_read(int fd, void *buf, size_t n)
 		errno = EAGAIN;
 		return -1;
 	}
-	return read(fd, buf, n);
+	return REAL(read)(fd, buf, n);
 }
 
 static long check_write(const void *addr)
@@ -88,7 +89,7 @@ static ssize_t stub_write(int fd, const void *buf, size_t n)
 {
 	if (n == 1)
 		return check_write(buf);
-	return write(fd, buf, n);
+	return REAL(write)(fd, buf, n);
 }
 
 /* No pipe at all: the checks above never use its numbers. */

@@ -173,7 +173,7 @@ static void conn_recycle(rt_conn_t *c)
  * one (files, index line), one whose response ends with the close, and every
  * IDENTITY_PERIOD-th response, which bounds what a stale connection can miscount.
  * Not every response: a system call costs 0.6-0.9 us here, some 9 % of a keep-alive
- * request (see "Descriptor reuse" in the README). */
+ * request (doc/DESIGN.md, "Tracking details"). */
 #define IDENTITY_PERIOD 64
 
 static int same_socket(rt_conn_t *c)

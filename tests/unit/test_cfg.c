@@ -283,7 +283,7 @@ int main(void)
 	ok(c.enabled == 1 && c.slow_ms == 100 && c.cpu_hz == 1000 && c.heap_sample_bytes == 524288 &&
 	   c.max_profiles_per_min == 60 && c.max_disk_mb == 1024 && c.continuous_sec == 0 &&
 	   c.log_level == RT_LOG_WARN && !c.record_query && !c.traces_otlp && c.pprof_addr[0] == 0,
-	   "defaults match SPEC section 1");
+	   "defaults match the documented ones");
 	is_str(c.profile_dir, "/srv/app/profiles", "default directory is ./profiles, made absolute");
 	is_int(nreports, 0, "no complaints about an empty environment");
 

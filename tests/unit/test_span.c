@@ -203,7 +203,7 @@ static void want_int(wants_t *ws, const char *key, int type, int64_t i)
 	w->i = i;
 }
 
-/* What the semantic conventions (and SPEC §5) want on c's span. */
+/* What the semantic conventions want on c's span. */
 static void span_wants(wants_t *ws, const tcase_t *c, const rt_req_t *r, size_t j)
 {
 	static const char *known[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT",
@@ -390,7 +390,7 @@ static void exe_basename(char *out, size_t cap)
 	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
 	path[n > 0 ? n : 0] = 0;
 	const char *slash = strrchr(path, '/');
-	snprintf(out, cap, "%.255s", slash ? slash + 1 : path); /* as rt_span.c cuts it */
+	snprintf(out, cap, "%.255s", slash ? slash + 1 : path); /* as emit/span.c cuts it */
 }
 
 /* Encodes one plain span under a resource made from service_name and attrs, and checks

@@ -1,8 +1,8 @@
-/* shim_real.c: the table of real libc functions (SQLite's aSyscall idea). Resolved with
+/* libc.c: the table of real libc functions (SQLite's aSyscall idea). Resolved with
  * dlsym(RTLD_NEXT) once, on first use or from our constructor, whichever comes first.
  * A symbol that cannot be found falls back to the raw system call, so an interposer
  * never calls through NULL and never calls itself. */
-#include "shim.h"
+#include "base/libc.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int shim_real_ready;
+int rt_libc_ready;
 
 /* ---- raw-syscall fallbacks ---- */
 
@@ -63,36 +63,36 @@ static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct i
  * the whole table, then calls the real function. Afterwards an interposer pays one
  * load and an indirect call, with no "resolved yet?" test. */
 
-static int boot_accept(int fd, struct sockaddr *a, socklen_t *l) { shim_real_resolve(); return shim_real.accept(fd, a, l); }
-static int boot_accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { shim_real_resolve(); return shim_real.accept4(fd, a, l, f); }
-static ssize_t boot_read(int fd, void *b, size_t n) { shim_real_resolve(); return shim_real.read(fd, b, n); }
-static ssize_t boot_readv(int fd, const struct iovec *v, int c) { shim_real_resolve(); return shim_real.readv(fd, v, c); }
-static ssize_t boot_recv(int fd, void *b, size_t n, int f) { shim_real_resolve(); return shim_real.recv(fd, b, n, f); }
-static ssize_t boot_recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l) { shim_real_resolve(); return shim_real.recvfrom(fd, b, n, f, a, l); }
-static ssize_t boot_recvmsg(int fd, struct msghdr *m, int f) { shim_real_resolve(); return shim_real.recvmsg(fd, m, f); }
-static ssize_t boot_write(int fd, const void *b, size_t n) { shim_real_resolve(); return shim_real.write(fd, b, n); }
-static ssize_t boot_writev(int fd, const struct iovec *v, int c) { shim_real_resolve(); return shim_real.writev(fd, v, c); }
-static ssize_t boot_send(int fd, const void *b, size_t n, int f) { shim_real_resolve(); return shim_real.send(fd, b, n, f); }
-static ssize_t boot_sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) { shim_real_resolve(); return shim_real.sendto(fd, b, n, f, a, l); }
-static ssize_t boot_sendmsg(int fd, const struct msghdr *m, int f) { shim_real_resolve(); return shim_real.sendmsg(fd, m, f); }
-static ssize_t boot_sendfile(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile(o, i, off, n); }
-static ssize_t boot_sendfile64(int o, int i, off_t *off, size_t n) { shim_real_resolve(); return shim_real.sendfile64(o, i, off, n); }
-static int boot_close(int fd) { shim_real_resolve(); return shim_real.close(fd); }
-static int boot_dup2(int o, int n) { shim_real_resolve(); return shim_real.dup2(o, n); }
-static int boot_dup3(int o, int n, int f) { shim_real_resolve(); return shim_real.dup3(o, n, f); }
-static int boot_close_range(unsigned int a, unsigned int b, int f) { shim_real_resolve(); return shim_real.close_range(a, b, f); }
-static void boot_closefrom(int fd) { shim_real_resolve(); shim_real.closefrom(fd); }
-static int boot_fclose(FILE *f) { shim_real_resolve(); return shim_real.fclose(f); }
-static int boot_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg) { shim_real_resolve(); return shim_real.pthread_create(t, a, f, arg); }
-static int boot_sigaction(int s, const struct sigaction *a, struct sigaction *o) { shim_real_resolve(); return shim_real.sigaction(s, a, o); }
-static sighandler_t boot_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.signal(s, h); }
-static sighandler_t boot_bsd_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.bsd_signal(s, h); }
-static sighandler_t boot_sysv_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.sysv_signal(s, h); }
-static sighandler_t boot___sysv_signal(int s, sighandler_t h) { shim_real_resolve(); return shim_real.__sysv_signal(s, h); }
-static int boot_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { shim_real_resolve(); return shim_real.dl_iterate_phdr(cb, d); }
-static int boot_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { shim_real_resolve(); return shim_real.setitimer(w, n, o); }
+static int boot_accept(int fd, struct sockaddr *a, socklen_t *l) { rt_libc_resolve(); return rt_libc.accept(fd, a, l); }
+static int boot_accept4(int fd, struct sockaddr *a, socklen_t *l, int f) { rt_libc_resolve(); return rt_libc.accept4(fd, a, l, f); }
+static ssize_t boot_read(int fd, void *b, size_t n) { rt_libc_resolve(); return rt_libc.read(fd, b, n); }
+static ssize_t boot_readv(int fd, const struct iovec *v, int c) { rt_libc_resolve(); return rt_libc.readv(fd, v, c); }
+static ssize_t boot_recv(int fd, void *b, size_t n, int f) { rt_libc_resolve(); return rt_libc.recv(fd, b, n, f); }
+static ssize_t boot_recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l) { rt_libc_resolve(); return rt_libc.recvfrom(fd, b, n, f, a, l); }
+static ssize_t boot_recvmsg(int fd, struct msghdr *m, int f) { rt_libc_resolve(); return rt_libc.recvmsg(fd, m, f); }
+static ssize_t boot_write(int fd, const void *b, size_t n) { rt_libc_resolve(); return rt_libc.write(fd, b, n); }
+static ssize_t boot_writev(int fd, const struct iovec *v, int c) { rt_libc_resolve(); return rt_libc.writev(fd, v, c); }
+static ssize_t boot_send(int fd, const void *b, size_t n, int f) { rt_libc_resolve(); return rt_libc.send(fd, b, n, f); }
+static ssize_t boot_sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l) { rt_libc_resolve(); return rt_libc.sendto(fd, b, n, f, a, l); }
+static ssize_t boot_sendmsg(int fd, const struct msghdr *m, int f) { rt_libc_resolve(); return rt_libc.sendmsg(fd, m, f); }
+static ssize_t boot_sendfile(int o, int i, off_t *off, size_t n) { rt_libc_resolve(); return rt_libc.sendfile(o, i, off, n); }
+static ssize_t boot_sendfile64(int o, int i, off_t *off, size_t n) { rt_libc_resolve(); return rt_libc.sendfile64(o, i, off, n); }
+static int boot_close(int fd) { rt_libc_resolve(); return rt_libc.close(fd); }
+static int boot_dup2(int o, int n) { rt_libc_resolve(); return rt_libc.dup2(o, n); }
+static int boot_dup3(int o, int n, int f) { rt_libc_resolve(); return rt_libc.dup3(o, n, f); }
+static int boot_close_range(unsigned int a, unsigned int b, int f) { rt_libc_resolve(); return rt_libc.close_range(a, b, f); }
+static void boot_closefrom(int fd) { rt_libc_resolve(); rt_libc.closefrom(fd); }
+static int boot_fclose(FILE *f) { rt_libc_resolve(); return rt_libc.fclose(f); }
+static int boot_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *arg) { rt_libc_resolve(); return rt_libc.pthread_create(t, a, f, arg); }
+static int boot_sigaction(int s, const struct sigaction *a, struct sigaction *o) { rt_libc_resolve(); return rt_libc.sigaction(s, a, o); }
+static sighandler_t boot_signal(int s, sighandler_t h) { rt_libc_resolve(); return rt_libc.signal(s, h); }
+static sighandler_t boot_bsd_signal(int s, sighandler_t h) { rt_libc_resolve(); return rt_libc.bsd_signal(s, h); }
+static sighandler_t boot_sysv_signal(int s, sighandler_t h) { rt_libc_resolve(); return rt_libc.sysv_signal(s, h); }
+static sighandler_t boot___sysv_signal(int s, sighandler_t h) { rt_libc_resolve(); return rt_libc.__sysv_signal(s, h); }
+static int boot_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { rt_libc_resolve(); return rt_libc.dl_iterate_phdr(cb, d); }
+static int boot_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { rt_libc_resolve(); return rt_libc.setitimer(w, n, o); }
 
-struct shim_real shim_real = {
+struct rt_libc rt_libc = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
 	boot_write, boot_writev, boot_send, boot_sendto, boot_sendmsg, boot_sendfile,
 	boot_sendfile64, boot_close, boot_dup2, boot_dup3, boot_close_range, boot_closefrom,
@@ -109,12 +109,12 @@ static void *find(const char *name, void *fallback)
 }
 
 #define RESOLVE(name) \
-	__atomic_store_n((void **)&shim_real.name, find(#name, (void *)sys_##name), __ATOMIC_RELAXED)
+	__atomic_store_n((void **)&rt_libc.name, find(#name, (void *)sys_##name), __ATOMIC_RELAXED)
 
-void shim_real_resolve(void)
+void rt_libc_resolve(void)
 {
 	int saved = errno;
-	if (__atomic_load_n(&shim_real_ready, __ATOMIC_ACQUIRE)) {
+	if (__atomic_load_n(&rt_libc_ready, __ATOMIC_ACQUIRE)) {
 		errno = saved;
 		return;
 	}
@@ -131,7 +131,7 @@ void shim_real_resolve(void)
 	RESOLVE(sendto);
 	RESOLVE(sendmsg);
 	RESOLVE(sendfile);
-	__atomic_store_n((void **)&shim_real.sendfile64, find("sendfile64", (void *)sys_sendfile),
+	__atomic_store_n((void **)&rt_libc.sendfile64, find("sendfile64", (void *)sys_sendfile),
 			 __ATOMIC_RELAXED);
 	RESOLVE(close);
 	RESOLVE(dup2);
@@ -147,12 +147,12 @@ void shim_real_resolve(void)
 	RESOLVE(__sysv_signal);
 	RESOLVE(setitimer);
 	RESOLVE(dl_iterate_phdr);
-	__atomic_store_n(&shim_real_ready, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }
 
 /* Resolve before anything else of ours runs, when we can. */
-__attribute__((constructor(101))) static void shim_real_ctor(void)
+__attribute__((constructor(101))) static void rt_libc_ctor(void)
 {
-	shim_real_resolve();
+	rt_libc_resolve();
 }

@@ -1,0 +1,72 @@
+/* libc.h: the one path to the real libc functions, shared by the interposers and the
+ * runtime. The shim defines read, write, accept4, ... itself, so a plain call to one of
+ * them from inside the library lands in our own interposer; REAL(name) calls the next
+ * definition in link order (normally glibc's) instead.
+ *
+ * The runtime uses REAL() for its own I/O (files, /proc, the endpoint's sockets).
+ * It calls three families by their public names on purpose, inside the reentrancy
+ * guard, so that whoever owns them in the process sees the call:
+ *   - malloc and free: a block a library allocated (libdw, libcurl, getline) must go
+ *     back to the allocator that made it, and under ASan or TSan that is the
+ *     sanitizer's, not ours;
+ *   - pthread_create, close and sigaction: sanitizers track threads and descriptors
+ *     and defer signal handlers through their interceptors (TSan reports a reused
+ *     descriptor as a race when a close bypasses it).
+ * The interposers forward such calls untouched while the guard is held. */
+#ifndef RT_LIBC_H
+#define RT_LIBC_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct dl_phdr_info;
+
+/* The real functions, found with dlsym(RTLD_NEXT) (libc.c). Tests may replace an
+ * entry to inject faults. Every pointer is always callable. */
+struct rt_libc {
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*sendfile64)(int, int, off_t *, size_t);
+	int (*close)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	void (*closefrom)(int);
+	int (*fclose)(FILE *);
+	int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	sighandler_t (*signal)(int, sighandler_t);
+	sighandler_t (*bsd_signal)(int, sighandler_t);
+	sighandler_t (*sysv_signal)(int, sighandler_t);
+	sighandler_t (*__sysv_signal)(int, sighandler_t);
+	int (*setitimer)(__itimer_which_t, const struct itimerval *, struct itimerval *);
+	int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
+};
+
+extern struct rt_libc rt_libc;
+extern int rt_libc_ready;
+
+/* Fills rt_libc once; safe to call from any thread, before main, repeatedly. */
+void rt_libc_resolve(void);
+
+/* The real function `name`. Entries start as trampolines that resolve the table on
+ * first use, so an interposer may run from another library's constructor, before ours. */
+#define REAL(name) (rt_libc.name)
+
+#endif
