@@ -1,6 +1,8 @@
 # otshim: one non-recursive Makefile.
 #   make            build build/libotshim.so (+ test programs)
-#   make test       install missing deps, build, run every test (TAP), print "N passed, N failed"
+#   make test       install missing deps, build, check the layers, run every test (TAP),
+#                   print "N passed, N failed"
+#   make check-layers   the runtime's include rule (scripts/check-layers)
 #   make demo       install missing deps, build, run the demo service under the shim
 #   make bench      otshim against other profilers: cost and truth (tests/bench; ~20 min)
 #   make install    PREFIX=/usr/local DESTDIR=: library, otshim command, man page (make uninstall)
@@ -93,7 +95,7 @@ deps:
 
 # The unit tests run three times more under ASan and UBSan; the shim itself runs under
 # TSan in tests/integration/tsan.sh.
-test: deps
+test: deps check-layers
 	$(MAKE) all
 	$(MAKE) SANITIZER=address all
 	$(MAKE) SANITIZER=undefined all
@@ -101,6 +103,10 @@ test: deps
 	tests/run.sh $(B) build-address build-undefined
 
 demo: deps
+# base < sample < track < profile < emit < boot: no file includes a higher layer.
+check-layers:
+	@scripts/check-layers
+
 	$(MAKE) all
 	scripts/demo.sh $(B)
 
@@ -116,7 +122,8 @@ clean:
 
 # ---- install ----
 #   make install   [PREFIX=/usr/local] [DESTDIR=]: the library, the otshim command, its
-#                  report script and the man page; make uninstall removes exactly those.
+#                  Python package (otshim_lib) and the man page; make uninstall removes
+#                  exactly those.
 # Installing into the live system (DESTDIR empty) runs ldconfig (LDCONFIG=... to choose
 # which) and says so when PREFIX/lib is not where the loader looks for a bare name
 # (LD_PRELOAD=libotshim.so); otshim run always preloads the full path.
@@ -124,24 +131,24 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 LDCONFIG ?=
 INSTALL  ?= install
-REPORT_LIB := $(sort $(wildcard scripts/otshim_lib/*.py))
-INSTALLED := $(PREFIX)/lib/libotshim.so $(PREFIX)/bin/otshim \
-             $(PREFIX)/lib/otshim/otshim_report.py $(PREFIX)/share/man/man1/otshim.1 \
-             $(REPORT_LIB:scripts/%=$(PREFIX)/lib/otshim/%)
+# bin/otshim finds its package in ../lib/otshim/otshim_lib/.
+CLI_PKG  := $(sort $(wildcard scripts/otshim_lib/*.py))
+INSTALLED := $(PREFIX)/lib/libotshim.so $(PREFIX)/bin/otshim $(PREFIX)/share/man/man1/otshim.1 \
+             $(CLI_PKG:scripts/%=$(PREFIX)/lib/otshim/%)
 
-install: $(LIB) scripts/otshim scripts/otshim_report.py $(REPORT_LIB) doc/otshim.1
+install: $(LIB) scripts/otshim $(CLI_PKG) doc/otshim.1
 	@[ -z "$(SANITIZER)" ] || { echo "make install: installs the plain build; run it without SANITIZER" >&2; exit 1; }
 	$(INSTALL) -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib" "$(DESTDIR)$(PREFIX)/share/man/man1"
 	$(INSTALL) -m 0755 $(LIB) "$(DESTDIR)$(PREFIX)/lib/libotshim.so"
 	$(INSTALL) -m 0755 scripts/otshim "$(DESTDIR)$(PREFIX)/bin/otshim"
-	$(INSTALL) -m 0644 scripts/otshim_report.py "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_report.py"
-	$(INSTALL) -m 0644 $(REPORT_LIB) "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/"
+	$(INSTALL) -m 0644 $(CLI_PKG) "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/"
 	$(INSTALL) -m 0644 doc/otshim.1 "$(DESTDIR)$(PREFIX)/share/man/man1/otshim.1"
 	@$(LDCONFIG_LIVE)
 
 uninstall:
+# The command writes no bytecode; a __pycache__ there is a packager's compileall.
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)") "$(DESTDIR)$(PREFIX)/share/man/man1/otshim.1.gz"
-	rm -rf "$(DESTDIR)$(PREFIX)/lib/otshim/__pycache__" "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/__pycache__"
+	rm -rf "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/__pycache__"
 	rmdir "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib" "$(DESTDIR)$(PREFIX)/lib/otshim" 2>/dev/null || true
 	@$(LDCONFIG_LIVE)
 
@@ -160,7 +167,7 @@ LDCONFIG_LIVE = if [ -z "$(DESTDIR)" ]; then \
 
 .PHONY: install uninstall
 
-.PHONY: all deps test demo bench noopt clean
+.PHONY: all deps test demo bench noopt clean check-layers
 
 -include $(RT_OBJ:.o=.d) $(SHIM_OBJ:.o=.d) $(UNIT_BIN:=.d)
 

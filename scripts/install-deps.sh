@@ -15,6 +15,9 @@ PKGS="$PKGS chromium fonts-dejavu-core"
 # make bench's competitors: gperftools (libprofiler.so, libtcmalloc.so), heaptrack
 # (gdb attaches it to nginx's workers), jemalloc's jeprof (in libjemalloc-dev).
 PKGS="$PKGS google-perftools libgoogle-perftools-dev heaptrack gdb"
+# binutils: readelf, with which `otshim doctor` reads the binaries it checks (build-
+# essential pulls it in too; named here because the command itself needs it).
+PKGS="$PKGS binutils"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

@@ -1,7 +1,7 @@
 """otshim_lib/html_report.py: report.html as one string: the request table, then per
 request its details, top lists, notes and CPU flame graph inlined as SVG (flame.py).
 Static and self-contained: no external URL, works offline. Writing the file is
-commands.py's job. (Not named html.py: that would shadow the standard library's html
+cmd_report.py's job. (Not named html.py: that would shadow the standard library's html
 for anything run from this directory.)"""
 import datetime as dt
 import html

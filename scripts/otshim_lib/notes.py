@@ -1,13 +1,20 @@
-"""otshim_lib/notes.py: how the report tools talk on stderr: one "otshim: " line per
-note, and the Skipped list of files and index lines left out, which the text, JSON and
-HTML outputs repeat. What gets skipped, and why, is decided in index.py and analysis.py."""
+"""otshim_lib/notes.py: how otshim talks on stderr: one "otshim: " line per note, die()
+for a note that ends the command, and the Skipped list of files and index lines a
+report leaves out, which its text, JSON and HTML outputs repeat. What gets skipped, and
+why, is decided in index.py and analysis.py."""
 import sys
 
 PROG = "otshim"
 
 
 def note(msg):
-    print("%s: %s" % (PROG, msg), file=sys.stderr)
+    # flushed at once: `otshim run` says what it does before the command's own output
+    print("%s: %s" % (PROG, msg), file=sys.stderr, flush=True)
+
+
+def die(msg, code=2):
+    note(msg)
+    sys.exit(code)
 
 
 class Skipped:
