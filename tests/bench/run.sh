@@ -9,9 +9,9 @@
 #   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16),
 #   BENCH_WARMUP seconds of unmeasured load before each run (default 1)
 #   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth);
-#     default all. A full run writes tests/bench/RESULTS.md and the copy in README.md's
-#     Benchmarks section (BENCH_README=0: not the README); a partial run only prints,
-#     unless BENCH_OUT names a file for the tables (BENCH_README=1: README too).
+#     default all. A full run writes tests/bench/RESULTS.md (the README keeps a short
+#     summary of it, by hand); a partial run only prints, unless BENCH_OUT names a file
+#     for the tables.
 #   BENCH_CONFIGS: the throughput configurations to run (default all; see section 2)
 #   KEEP=1: keep the scratch directory (/tmp/otshim-bench.*) to look at the raw runs
 #   JEMALLOC, TCMALLOC, PROFILER: the libraries (default Debian's, multiarch path); a
@@ -579,21 +579,7 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 	fi
 } > "$WORK/results.md"
 cat "$WORK/results.md"
-OUT=${BENCH_OUT:-} README_COPY=${BENCH_README:-0}
-if [ "$ONLY" = all ] && [ -z "$OUT" ]; then OUT=$HERE/RESULTS.md README_COPY=${BENCH_README:-1}; fi
+OUT=${BENCH_OUT:-}
+if [ "$ONLY" = all ] && [ -z "$OUT" ]; then OUT=$HERE/RESULTS.md; fi
 [ -n "$OUT" ] && cp "$WORK/results.md" "$OUT"
-# README.md's copy: the lines between its two bench markers, headings one level down
-if [ "$README_COPY" = 1 ]; then
-	python3 - "$ROOT/README.md" "$WORK/results.md" <<'PY'
-import re, sys
-readme, res = sys.argv[1], open(sys.argv[2]).read()
-res = re.sub(r'^(#+) ', lambda m: '#' + m.group(0), res, flags=re.M)
-text = open(readme).read()
-a, b = '<!-- bench results: begin -->\n', '<!-- bench results: end -->\n'
-if a not in text or b not in text:
-    sys.exit('README.md has no bench markers')
-head, rest = text.split(a, 1)
-open(readme, 'w').write(head + a + '\n' + res + '\n' + b + rest.split(b, 1)[1])
-PY
-fi
 took "all"
