@@ -24,6 +24,7 @@
 #include "sample/sampler.h"
 #include "profile/symbols.h"
 #include "sample/thread.h"
+#include "sample/shim_threads.h"
 #include "sample/thread_capture.h"
 #include "sample/thread_registry.h"
 #include "sample/unwind.h"
@@ -76,6 +77,7 @@ static void fork_child(void)
 	rt_owned_fd_fork_child();
 	rt_thread_registry_fork_child();
 	rt_unwind_memcheck_fork_child();
+	rt_shim_threads_fork_child();
 	rt_thread_capture_fork_child();
 	rt_process_cpu_fork_child();
 	rt_symbols_fork_child();

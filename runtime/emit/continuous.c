@@ -17,7 +17,7 @@
 #include "profile/heap_profile.h"
 #include "base/log.h"
 #include "sample/thread.h"
-#include "sample/thread_capture.h"
+#include "sample/shim_threads.h"
 #include "base/util.h"
 #include "base/owned_fds.h"
 #include "emit/file_names.h"
@@ -92,7 +92,7 @@ static void *continuous_main(void *arg)
 {
 	int forked = arg != NULL;
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-contin");
 	unsigned period = rt_cfg.continuous_sec;
 	int warned = 0;

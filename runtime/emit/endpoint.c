@@ -31,6 +31,7 @@
 #include "profile/pprof_text.h"
 #include "sample/thread.h"
 #include "profile/thread_profile.h"
+#include "sample/shim_threads.h"
 #include "sample/thread_capture.h"
 #include "base/util.h"
 
@@ -216,7 +217,7 @@ static void *cpu_main(void *arg)
 	cpu_job_t job = *(cpu_job_t *)arg;
 	free(arg);
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-cpuprof");
 	rt_profile_t *prof;
 	int rc = rt_cpu_profile_collect((unsigned)job.seconds, 100, &prof);
@@ -227,7 +228,7 @@ static void *cpu_main(void *arg)
 	else
 		answer_profile(job.fd, rc == 0 ? prof : NULL);
 	rt_owned_fd_close(job.fd);
-	rt_thread_capture_unmark_internal();
+	rt_shim_thread_unmark();
 	return NULL;
 }
 
@@ -346,7 +347,7 @@ static void *listener_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-pprof");
 	for (;;) {
 		/* The wait outside RT_OWNED_FD_OPEN (a service's close_range waits for what is

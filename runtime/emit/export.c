@@ -17,7 +17,7 @@
 #include "emit/spanq.h"
 #include "track/sink.h"
 #include "sample/thread.h"
-#include "sample/thread_capture.h"
+#include "sample/shim_threads.h"
 #include "base/util.h"
 
 #define BACKOFF_FIRST_MS 1000
@@ -225,7 +225,7 @@ static void *exporter_main(void *arg)
 	exporter_t x = { 0 };
 	char err[256];
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-export");
 	x.jitter = rt_mono_ns() ^ ((uint64_t)getpid() << 32) ^ 1;
 	x.res = rt_span_resource_new(&rt_cfg.otlp);

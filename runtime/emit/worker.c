@@ -13,6 +13,7 @@
 #include "emit/export.h"
 #include "base/log.h"
 #include "sample/thread.h"
+#include "sample/shim_threads.h"
 #include "sample/thread_capture.h"
 #include "emit/stats_file.h"
 #include "emit/writer.h"
@@ -220,7 +221,7 @@ static void *worker_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-worker"); /* so thread profiles say whose it is */
 	/* A service stopped by a signal runs no exit handlers: the stats file is written
 	 * at once, then every 10 s and whenever profiles were written, so it is never

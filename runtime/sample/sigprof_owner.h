@@ -56,7 +56,7 @@ static inline int rt_signal_thread(pid_t pid, pid_t tid, int sig, void *value)
  * replaced our handler with a raw system call, which we learn of only afterwards. */
 
 /* A shim thread calls begin once, as it starts, and end before it ends (through
- * rt_thread_capture_mark_internal / _unmark_internal). In a fork child, fork_child forgets
+ * rt_shim_thread_mark / _unmark, sample/shim_threads.c). In a fork child, fork_child forgets
  * the parent's. Normal context. */
 void rt_sigprof_shim_begin(void);
 void rt_sigprof_shim_end(void);

@@ -39,7 +39,7 @@
 #include "sample/eintr_safe.h"
 #include "sample/sigprof_owner.h"
 #include "sample/thread.h"
-#include "sample/thread_registry.h"
+#include "sample/shim_threads.h"
 #include "sample/unwind.h"
 
 enum { S_IDLE, S_PENDING, S_BUSY, S_DONE, S_ABANDONED };
@@ -59,9 +59,6 @@ static _Atomic int nbanks;
 static int signo;
 static _Atomic int enabled;
 static pthread_mutex_t capture_mu = PTHREAD_MUTEX_INITIALIZER;
-
-#define MAX_INTERNAL 32
-static _Atomic pid_t internal_tids[MAX_INTERNAL];
 
 static pid_t gettid_raw(void) { return (pid_t)syscall(SYS_gettid); }
 
@@ -129,44 +126,9 @@ void rt_thread_capture_init(int sig)
 
 int rt_thread_capture_enabled(void) { return atomic_load(&enabled); }
 
-void rt_thread_capture_mark_internal(void)
-{
-	pid_t me = gettid_raw();
-	if (!rt_thread_capture_is_internal(me)) {
-		for (int i = 0; i < MAX_INTERNAL; i++) {
-			pid_t expect = 0;
-			if (atomic_compare_exchange_strong(&internal_tids[i], &expect, me))
-				break;
-		}
-	}
-	rt_sigprof_shim_begin();
-}
-
-void rt_thread_capture_unmark_internal(void)
-{
-	pid_t me = gettid_raw();
-	rt_sigprof_shim_end();
-	for (int i = 0; i < MAX_INTERNAL; i++) {
-		pid_t expect = me;
-		if (atomic_compare_exchange_strong(&internal_tids[i], &expect, 0))
-			return;
-	}
-}
-
-int rt_thread_capture_is_internal(pid_t tid)
-{
-	for (int i = 0; i < MAX_INTERNAL; i++)
-		if (atomic_load(&internal_tids[i]) == tid)
-			return 1;
-	return 0;
-}
-
 void rt_thread_capture_fork_child(void)
 {
-	rt_sigprof_shim_fork_child();
 	pthread_mutex_init(&capture_mu, NULL);
-	for (int i = 0; i < MAX_INTERNAL; i++)
-		atomic_store(&internal_tids[i], 0);
 }
 
 /* ---- capture ---- */
@@ -371,7 +333,7 @@ int rt_thread_capture_take(rt_thread_capture_t *c)
 	for (size_t i = 0; s && i < n; i++) {
 		s[i].npcs = 0;
 		atomic_store(&s[i].tid, tids[i]);
-		if (tids[i] == me || rt_thread_capture_is_internal(tids[i])) {
+		if (tids[i] == me || rt_shim_thread_is(tids[i])) {
 			atomic_store(&s[i].state, S_IDLE);
 			c->threads[i].internal = 1;
 			continue;

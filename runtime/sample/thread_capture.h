@@ -55,12 +55,6 @@ typedef struct rt_thread_capture {
 void rt_thread_capture_init(int signo);
 int rt_thread_capture_enabled(void);
 
-/* Our own threads call this once: they are never signalled by a capture, and they
- * take SIGPROF while ours holds it (rt_sigprof_shim_begin). A short-lived one unmarks
- * itself before it ends. */
-void rt_thread_capture_mark_internal(void);
-void rt_thread_capture_unmark_internal(void);
-int rt_thread_capture_is_internal(pid_t tid);
 
 /* Every thread of the process, with stacks where they answered. 0, or -1. */
 int rt_thread_capture_take(rt_thread_capture_t *c);

@@ -15,7 +15,7 @@
 
 #include "base/alloc.h"
 #include "sample/thread.h"
-#include "sample/thread_capture.h"
+#include "sample/shim_threads.h"
 #include "sample/unwind.h"
 
 struct rt_thread_registry_entry {
@@ -142,7 +142,7 @@ typedef struct internal_box {
 static void internal_done(void *unused)
 {
 	(void)unused;
-	rt_thread_capture_unmark_internal();
+	rt_shim_thread_unmark();
 }
 
 static void *internal_trampoline(void *p)
@@ -151,7 +151,7 @@ static void *internal_trampoline(void *p)
 	void *ret;
 	rt_alloc.free(p);
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_cleanup_push(internal_done, NULL);
 	ret = b.start(b.arg);
 	pthread_cleanup_pop(1);

@@ -11,7 +11,7 @@
 #include "base/log.h"
 #include "track/request.h"
 #include "sample/thread.h"
-#include "sample/thread_capture.h"
+#include "sample/shim_threads.h"
 
 #define MIN_SLEEP_NS 1000000ull /* 1 ms: never spin */
 
@@ -26,7 +26,7 @@ static void *watchdog_main(void *arg)
 {
 	(void)arg;
 	rt_tls_mark_internal();
-	rt_thread_capture_mark_internal();
+	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-watch"); /* so thread profiles say whose it is */
 	uint64_t slow = (uint64_t)rt_cfg.slow_ms * 1000000ull;
 	for (;;) {
