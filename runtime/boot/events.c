@@ -3,9 +3,9 @@
  * that is not a tracked connection costs one table load and returns. */
 #include "rt.h"
 
-#include "track/conn.h"
 #include "boot/init.h"
 #include "sample/thread.h"
+#include "track/conn.h"
 
 void rt_on_accept(int fd)
 {

@@ -11,17 +11,17 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
-#include "profile/cpu_profile.h"
-#include "sample/process_cpu.h"
-#include "sample/heap_sampler.h"
-#include "profile/heap_profile.h"
 #include "base/log.h"
-#include "sample/thread.h"
-#include "sample/shim_threads.h"
-#include "base/util.h"
 #include "base/owned_fds.h"
+#include "base/util.h"
 #include "emit/file_names.h"
 #include "emit/profile_dir.h"
+#include "profile/cpu_profile.h"
+#include "profile/heap_profile.h"
+#include "sample/heap_sampler.h"
+#include "sample/process_cpu.h"
+#include "sample/shim_threads.h"
+#include "sample/thread.h"
 
 #define CONTINUOUS_HZ 100
 

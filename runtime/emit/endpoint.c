@@ -20,20 +20,20 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "base/libc.h"
 #include "base/cfg.h"
-#include "profile/cpu_profile.h"
-#include "sample/process_cpu.h"
-#include "base/owned_fds.h"
-#include "sample/heap_sampler.h"
-#include "profile/heap_profile.h"
+#include "base/libc.h"
 #include "base/log.h"
-#include "profile/pprof_text.h"
-#include "sample/thread.h"
-#include "profile/thread_profile.h"
-#include "sample/shim_threads.h"
-#include "sample/thread_capture.h"
+#include "base/owned_fds.h"
 #include "base/util.h"
+#include "profile/cpu_profile.h"
+#include "profile/heap_profile.h"
+#include "profile/pprof_text.h"
+#include "profile/thread_profile.h"
+#include "sample/heap_sampler.h"
+#include "sample/process_cpu.h"
+#include "sample/shim_threads.h"
+#include "sample/thread.h"
+#include "sample/thread_capture.h"
 
 #define REQUEST_MAX 8192
 

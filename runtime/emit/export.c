@@ -12,13 +12,13 @@
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/util.h"
 #include "emit/otlp_http.h"
 #include "emit/span.h"
 #include "emit/spanq.h"
-#include "track/sink.h"
-#include "sample/thread.h"
 #include "sample/shim_threads.h"
-#include "base/util.h"
+#include "sample/thread.h"
+#include "track/sink.h"
 
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 32000

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/libc.h"
 #include "base/cfg.h"
+#include "base/libc.h"
 #include "base/log.h"
 #include "base/owned_fds.h"
 #include "base/stats.h"

@@ -10,14 +10,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "emit/export.h"
 #include "base/log.h"
-#include "sample/thread.h"
-#include "sample/shim_threads.h"
-#include "sample/thread_capture.h"
+#include "base/stats.h"
+#include "emit/export.h"
 #include "emit/stats_file.h"
 #include "emit/writer.h"
-#include "base/stats.h"
+#include "sample/shim_threads.h"
+#include "sample/thread.h"
+#include "sample/thread_capture.h"
 
 #define DRAIN_INTERVAL_NS (10 * 1000000ull)
 #define STATS_INTERVAL_NS (10 * 1000000000ull)

@@ -7,8 +7,8 @@
 #ifndef RT_HEAP_PROFILE_H
 #define RT_HEAP_PROFILE_H
 
-#include "sample/heap_sampler.h"
 #include "profile/profile.h"
+#include "sample/heap_sampler.h"
 
 /* Returns 1 and sets *trace and *span (lowercase hex) for a request serial it knows. */
 typedef int (*rt_heap_labeller_t)(uint64_t serial, const char **trace, const char **span,

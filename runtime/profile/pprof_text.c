@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/libc.h"
 #include "base/alloc.h"
+#include "base/libc.h"
 #include "base/owned_fds.h"
 #include "profile/symbols.h"
 #include "sample/thread_registry.h"

@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "profile.pb-c.h"
 #include "base/owned_fds.h"
-#include "profile/symbols.h"
 #include "base/util.h"
+#include "profile.pb-c.h"
+#include "profile/symbols.h"
 
 /* ---- a small open-addressing hash index: 64-bit hash -> entry number + 1 ---- */
 

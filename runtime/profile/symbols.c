@@ -16,11 +16,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/hex.h"
 #include "base/libc.h"
 #include "base/owned_fds.h"
-#include "profile/perfmap.h"
-#include "base/hex.h"
 #include "base/util.h"
+#include "profile/perfmap.h"
 
 struct rt_symbols {
 	Dwfl *dwfl;

@@ -13,8 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "base/owned_fds.h"
 #include "base/log.h"
+#include "base/owned_fds.h"
 #include "base/util.h"
 #include "sample/sampler.h"
 #include "sample/sigprof_owner.h"

@@ -20,13 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hex.h"
+#include "base/util.h"
 #include "sample/cputimer.h"
 #include "sample/sampler.h"
 #include "sample/sigprof_owner.h"
 #include "sample/thread.h"
-#include "base/hex.h"
 #include "sample/unwind.h"
-#include "base/util.h"
 
 #define MAX_SAMPLES 32768
 

@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "base/libc.h"
-#include "rt.h"
-#include "sample/process_cpu.h"
-#include "sample/cputimer.h"
-#include "base/owned_fds.h"
 #include "base/log.h"
+#include "base/owned_fds.h"
+#include "rt.h"
+#include "sample/cputimer.h"
+#include "sample/process_cpu.h"
 #include "sample/thread.h"
 
 /* Our own calls go to libc's sigaction, not to our interposer (which would take our

@@ -31,15 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/libc.h"
 #include "base/alloc.h"
-#include "base/owned_fds.h"
-#include "base/log.h"
 #include "base/clock.h"
+#include "base/libc.h"
+#include "base/log.h"
+#include "base/owned_fds.h"
 #include "sample/eintr_safe.h"
+#include "sample/shim_threads.h"
 #include "sample/sigprof_owner.h"
 #include "sample/thread.h"
-#include "sample/shim_threads.h"
 #include "sample/unwind.h"
 
 enum { S_IDLE, S_PENDING, S_BUSY, S_DONE, S_ABANDONED };

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "sample/thread.h"
 #include "sample/shim_threads.h"
+#include "sample/thread.h"
 #include "sample/unwind.h"
 
 struct rt_thread_registry_entry {

@@ -12,13 +12,13 @@
 #include <netinet/in.h>
 
 #include "base/cfg.h"
-#include "sample/process_cpu.h"
-#include "track/http.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "sample/process_cpu.h"
+#include "sample/thread.h"
+#include "track/http.h"
 #include "track/request.h"
 #include "track/sink.h"
-#include "sample/thread.h"
 
 #define CONN_TABLE_MAX (1u << 20)
 

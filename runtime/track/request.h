@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 
 #include "base/clock.h"
-#include "track/http.h"
 #include "sample/thread.h"
+#include "track/http.h"
 #include "track/traceparent.h"
 
 /* What a slow request left in the profile directory, for its span (rt_writer fills it;

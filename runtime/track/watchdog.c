@@ -7,11 +7,11 @@
 #include <time.h>
 
 #include "base/cfg.h"
-#include "track/conn.h"
 #include "base/log.h"
-#include "track/request.h"
-#include "sample/thread.h"
 #include "sample/shim_threads.h"
+#include "sample/thread.h"
+#include "track/conn.h"
+#include "track/request.h"
 
 #define MIN_SLEEP_NS 1000000ull /* 1 ms: never spin */
 
