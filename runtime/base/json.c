@@ -30,13 +30,32 @@ void rt_json_putf(rt_json_t *b, const char *fmt, ...)
 		rt_json_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0. */
+/* Length of a valid UTF-8 sequence at s (max n bytes), or 0. Valid as RFC 3629 has
+ * it: no overlong forms, no surrogates (U+D800..DFFF), nothing above U+10FFFF; the
+ * second byte's range depends on the first. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-	if (len == 0 || len > n || s[0] >= 0xf8)
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
 		return 0;
-	for (size_t i = 1; i < len; i++)
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong below U+0800 */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong below U+10000 */
+	else if (c == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return len;
