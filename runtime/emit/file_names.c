@@ -41,9 +41,17 @@ void rt_file_name_stats(char *out, int pid)
 
 int rt_file_name_is_continuous(const char *name, uint64_t *unix_s)
 {
-	if (strncmp(name, "continuous-", 11) != 0 || strstr(name, ".pb.gz") == NULL)
+	static const char prefix[] = "continuous-", suffix[] = ".pb.gz";
+	size_t n = strlen(name), ls = sizeof suffix - 1;
+	if (strncmp(name, prefix, sizeof prefix - 1) != 0 || n <= ls ||
+	    strcmp(name + n - ls, suffix) != 0)
 		return 0;
-	const char *t = strrchr(name, '-');
-	*unix_s = t ? strtoull(t + 1, NULL, 10) : 0;
+	/* The time: the digits between the last '-' and the suffix. */
+	const char *end = name + n - ls, *t = end;
+	while (t > name && t[-1] >= '0' && t[-1] <= '9')
+		t--;
+	if (t == end || t[-1] != '-' || t - 1 < name + sizeof prefix - 1 + 1)
+		return 0;
+	*unix_s = strtoull(t, NULL, 10);
 	return 1;
 }

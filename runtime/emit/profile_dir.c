@@ -85,7 +85,7 @@ int rt_dir_ensure(void)
 	}
 	snprintf(path, sizeof path, "%s", dir);
 	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
+		if (*p != '/' || !p[1]) /* a trailing '/' is the last component's */
 			continue;
 		*p = 0;
 		if (mkdir(path, 0755) != 0 && errno != EEXIST)
