@@ -42,7 +42,7 @@ GEN_OBJ  := $(GEN_SRC:.c=.o)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%)
-SRV_SRC  := $(sort $(wildcard tests/servers/*.c))
+SRV_SRC  := $(filter-out tests/servers/common.c,$(sort $(wildcard tests/servers/*.c)))
 SRV_BIN  := $(SRV_SRC:%.c=$(B)/%)
 
 LIB := $(B)/libotshim.so
@@ -72,6 +72,7 @@ $(LIB): $(SHIM_OBJ) $(RT_OBJ) $(GEN_OBJ) shim/exports.map
 
 # The runtime as an archive, so unit tests link just the modules they exercise.
 $(B)/librt.a: $(RT_OBJ) $(GEN_OBJ)
+	@rm -f $@ # a fresh archive: members of moved or removed modules must not linger
 	ar rcs $@ $^
 
 $(B)/tests/unit/%: tests/unit/%.c $(B)/librt.a tests/t.h
@@ -79,9 +80,10 @@ $(B)/tests/unit/%: tests/unit/%.c $(B)/librt.a tests/t.h
 	$(CC) $(CFLAGS) $(WARN) -Itests -MMD -MP $< -o $@ $(B)/librt.a $(LIBS)
 
 # Toy servers: plain programs, no runtime; frame pointers and -O1 keep stacks honest.
-$(B)/tests/servers/%: tests/servers/%.c
+# Each links tests/servers/common.c, the helpers they share.
+$(B)/tests/servers/%: tests/servers/%.c tests/servers/common.c tests/servers/common.h
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE $(SANFLAGS) $(WARN) $< -o $@
+	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE $(SANFLAGS) $(WARN) $(filter %.c,$^) -o $@
 
 # The allocator battery (C++17): -fno-builtin so every malloc/free pair is really called.
 ALLOC_BIN := $(patsubst %.cc,$(B)/%,$(sort $(wildcard tests/alloc/*.cc)))
@@ -102,11 +104,11 @@ test: deps check-layers
 	$(MAKE) SANITIZER=thread all
 	tests/run.sh $(B) build-address build-undefined
 
-demo: deps
 # base < sample < track < profile < emit < boot: no file includes a higher layer.
 check-layers:
 	@scripts/check-layers
 
+demo: deps
 	$(MAKE) all
 	scripts/demo.sh $(B)
 
@@ -145,8 +147,8 @@ install: $(LIB) scripts/otshim $(CLI_PKG) doc/otshim.1
 	$(INSTALL) -m 0644 doc/otshim.1 "$(DESTDIR)$(PREFIX)/share/man/man1/otshim.1"
 	@$(LDCONFIG_LIVE)
 
-uninstall:
 # The command writes no bytecode; a __pycache__ there is a packager's compileall.
+uninstall:
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)") "$(DESTDIR)$(PREFIX)/share/man/man1/otshim.1.gz"
 	rm -rf "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib/__pycache__"
 	rmdir "$(DESTDIR)$(PREFIX)/lib/otshim/otshim_lib" "$(DESTDIR)$(PREFIX)/lib/otshim" 2>/dev/null || true
@@ -192,7 +194,7 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 $(FUZZ_B)/fuzz_http:        runtime/track/http.c
 $(FUZZ_B)/fuzz_traceparent: runtime/track/traceparent.c runtime/track/http.c runtime/base/hex.c \
                             runtime/emit/file_names.c
-$(FUZZ_B)/fuzz_cfg:         runtime/base/cfg.c runtime/base/log.c
+$(FUZZ_B)/fuzz_cfg:         runtime/base/cfg.c runtime/base/log.c runtime/base/libc.c
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard runtime/*.h runtime/*/*.h) | deps
 	@mkdir -p $(FUZZ_B)

@@ -39,14 +39,7 @@ f=$(ls "$dir"/continuous-heap-*.pb.gz | tail -1)
 for c in "$dir"/continuous-cpu-*.pb.gz; do pprof -tags "$c"; done >"$WORK/tags"
 seen=$(grep -oE '0af7651916cd43dd8448eb211c8003[0-9]{2}' "$WORK/tags" | sort -u | wc -l)
 check "CPU samples carry the trace ids of the requests served ($seen of 20 seen)" [ "$seen" -ge 15 ]
-python3 - "$dir/index.jsonl" "$WORK/tags" <<'PY' >"$WORK/spans" 2>&1
-import json, sys
-tags = open(sys.argv[2]).read()
-lines = [json.loads(l) for l in open(sys.argv[1])]
-hit = [l for l in lines if l["span_id"] in tags]
-print(len(hit), "of", len(lines))
-sys.exit(0 if lines and len(hit) * 4 >= len(lines) * 3 else 1)
-PY
+python3 "$TOOLS/spans_in_tags.py" "$dir/index.jsonl" "$WORK/tags" >"$WORK/spans" 2>&1
 rc=$?
 diag "slow requests whose span id labels continuous CPU samples: $(cat "$WORK/spans")"
 check "the samples carry the same span ids as the slow requests' index lines" [ "$rc" = 0 ]

@@ -1,6 +1,6 @@
 #!/bin/bash
-# faults.sh: resource faults (issue 5, SPEC §7: "a full disk, an unwritable directory
-# or a flood of slow requests costs only dropped profiles, counted in the stats file").
+# faults.sh: resource faults. A full disk, an unwritable directory or a flood of slow
+# requests costs only dropped profiles, counted in the stats file.
 # In every case the service answers every request (its access log says so), stderr
 # gets one line when the fault begins and one when profiles are written again (never
 # one per request), and the stats count each profile lost by reason.
@@ -146,16 +146,7 @@ whole_files() {
 		[ -e "$f" ] || continue
 		gzip -t "$f" 2>/dev/null || { diag "not a whole gzip file: $f"; bad=1; }
 	done
-	python3 - "$d" <<'PY' || bad=1
-import glob, json, os, sys
-d = sys.argv[1]
-if os.path.exists(os.path.join(d, "index.jsonl")):
-    for line in open(os.path.join(d, "index.jsonl"), "rb").read().split(b"\n")[:-1]:
-        for f in json.loads(line)["files"].values():
-            assert os.path.exists(os.path.join(d, f)), f
-for f in glob.glob(os.path.join(d, "otshim-stats-*.json")):
-    json.load(open(f))
-PY
+	python3 "$TOOLS/check_profile_dir.py" "$d" || bad=1
 	return $bad
 }
 
@@ -185,7 +176,7 @@ if mount -t tmpfs -o size=256k,mode=0700 tmpfs "$dir" 2>/dev/null; then
 	umount "$dir" 2>/dev/null || umount -l "$dir"
 	MOUNTS=()
 else
-	ok 0 "# SKIP full disk: cannot mount a tmpfs (not root?)"
+	skip "full disk: the service and the shim's files at ENOSPC" "cannot mount a tmpfs (not root?)"
 fi
 
 # RLIMIT_FSIZE 2 KiB: a CPU profile fits, the heap and thread profiles do not. Writing
@@ -217,46 +208,7 @@ check "RLIMIT_FSIZE: 6 slow = written + dropped" \
 # request on every connection, with -1 none; writes how many were answered 200 to READY, then holds
 # every connection until RELEASE exists (60 s at most). In the background: HOLDER.
 hold() {
-	python3 - "$1" "$PORT" "$2" "$3" "$4" <<'PY' &
-import os, resource, socket, sys, time
-n, port, ready, release, nslow = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
-socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
-def answer(s):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        b = s.recv(4096)
-        if not b:
-            return 0
-        buf += b
-    head, _, body = buf.partition(b"\r\n\r\n")
-    want = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
-    while len(body) < want:
-        body += s.recv(4096)
-    return int(head.startswith(b"HTTP/1.1 200"))
-ok = 0
-try:
-    if nslow > 0:
-        for s in socks[:nslow]:
-            s.settimeout(10)
-            s.sendall(b"GET /sleep?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n")
-            ok += answer(s)
-    elif nslow == 0:
-        for s in socks:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        for s in socks:
-            s.settimeout(10)
-            ok += answer(s)
-except (OSError, ValueError, IndexError) as e:
-    print("hold:", e, file=sys.stderr)
-open(ready + ".tmp", "w").write("%d\n" % ok)
-os.rename(ready + ".tmp", ready)
-for _ in range(1200):
-    if os.path.exists(release):
-        break
-    time.sleep(0.05)
-PY
+	python3 "$TOOLS/hold_conns.py" "$1" "$PORT" "$2" "$3" "$4" &
 	HOLDER=$!
 }
 nsockets() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
@@ -340,9 +292,10 @@ check "fd limit: the slow requests there dropped as such ($dfd of 6), the others
 n_fail=$(lines emfile "$FAIL_LINE.*Too many open files")
 check "fd limit: one line for the fault (Too many open files), one when it is over ($n_fail episode(s))" \
 	eval '[ "$n_fail" -ge 1 ] && [ "$n_fail" -le 2 ] && [ "$(lines emfile "$FAIL_LINE")" -eq "$n_fail" ] && [ "$(lines emfile "$AGAIN_LINE")" -eq "$n_fail" ]'
-# What the shim keeps for good: libdw keeps no module's file open (rt_symbols.c hands
-# it each mapped and read whole), only the separate debug files it found (under
-# /usr/lib/debug, or a .debug beside the file), registered as the shim's (rt_fdown.c).
+# What the shim keeps for good: libdw keeps no module's file open
+# (runtime/profile/symbols.c hands it each mapped and read whole), only the separate
+# debug files it found (under /usr/lib/debug, or a .debug beside the file), registered
+# as the shim's (runtime/base/owned_fds.c).
 check "fd limit: the shim keeps at most 3 descriptors for good ($kept), each a debug file ($kept_debug)" \
 	eval '[ "$kept" -le 3 ] && [ "$kept" -le "$kept_debug" ]'
 # At the limit the service holds as many connections as without the shim, but for
@@ -430,7 +383,7 @@ idle() {
 	WRAP=() PROG=$SRV PRELOAD=$LIB
 }
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 10300 ]; then
-	ok 0 "# SKIP idle: the hard descriptor limit ($(ulimit -Hn)) is below 10,300"
+	skip "idle: 10,000 keep-alive connections, what each costs the shim" "the hard descriptor limit ($(ulimit -Hn)) is below 10,300"
 	diag "faults.sh took ${SECONDS} s"
 	done_testing
 fi

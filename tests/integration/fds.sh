@@ -1,5 +1,5 @@
 #!/bin/bash
-# fds.sh: descriptor reuse never carries one connection's state into another (issue 5).
+# fds.sh: descriptor reuse never carries one connection's state into another.
 # tests/servers/fd_reuse is a service that is its own client; each scenario leaves a
 # half-read request (request line and traceparent parsed, head unfinished) on a
 # connection, then gives its number to something else:
@@ -25,38 +25,10 @@ P=$BUILD/tests/servers/fd_reuse
 [ -x "$P" ] || { echo "1..0 # SKIP $P not built"; exit 77; }
 t_start=$SECONDS
 
-# same_requests DIR LOG: the stats file's request count == the log's line count, and
-# the index lines' (trace_id, path) pairs are logged requests, every slow one among
-# them; prints what differs.
-same_requests() {
-	python3 - "$1" "$2" "${3:-all}" <<'PY'
-import glob, json, os, sys
-d, log, what = sys.argv[1], sys.argv[2], sys.argv[3]
-lines = [l.split() for l in open(log)] if os.path.exists(log) else []
-want = set((t, p) for p, t, kind in lines if kind == "slow")
-logged = set((t, p) for p, t, kind in lines)
-got = []
-if os.path.exists(os.path.join(d, "index.jsonl")):
-    got = [(j["trace_id"], j["path"]) for j in map(json.loads, open(os.path.join(d, "index.jsonl")))]
-req = sum(json.load(open(f))["requests"] for f in glob.glob(os.path.join(d, "otshim-stats-*.json")))
-bad = []
-if req != len(lines) and what in ("all", "count"):
-    bad.append("shim counted %d requests, the access log has %d" % (req, len(lines)))
-# Every slow request has its line; a request queued behind a slow one (pipelined) is
-# slow too by the shim's clock, so lines for logged fast requests are fine. Nothing
-# else may have one: not a half request, a glued one, or bytes from a file.
-if what == "count":
-    got, want = [], set()
-if len(got) != len(set(got)):
-    bad.append("index lines twice: %s" % sorted(x for x in got if got.count(x) > 1))
-if want - set(got):
-    bad.append("slow requests without an index line: %s" % sorted(want - set(got)))
-if set(got) - logged:
-    bad.append("index lines for requests never answered: %s" % sorted(set(got) - logged))
-print("; ".join(bad) if bad else "%d requests, %d index lines, as logged" % (req, len(got)))
-sys.exit(1 if bad else 0)
-PY
-}
+# same_requests DIR LOG [all|count|index]: the stats file's request count == the log's
+# line count, and the index lines' (trace_id, path) pairs are logged requests, every
+# slow one among them (count, index: only that half); prints what differs.
+same_requests() { python3 "$TOOLS/same_requests.py" "$1" "$2" "${3:-all}"; }
 
 # todo STATUS DESCRIPTION WHY: a known limit, reported but not counted as a failure.
 todo() {
@@ -89,7 +61,7 @@ scenario rawclose "a file opened on it: yes" "the slow half request is not finis
 scenario rawclose_fast "a file opened on it: yes" "no index line for the file's bytes" index
 res=$(same_requests "$WORK/rawclose_fast" "$WORK/rawclose_fast.log" count)
 todo $? "rawclose_fast: counts are the access log's ($res)" \
-	"a stale connection's fast requests are checked every 64th response, not each: see README, Descriptor reuse"
+	"a stale connection's fast requests are checked every 64th response, not each: see doc/DESIGN.md, Descriptor reuse"
 scenario rawclose_many "a file opened on it: yes" "no index line for the file's 100 requests" index
 logged=$(cat "$WORK/rawclose_many.log" 2>/dev/null | wc -l)
 extra=$(($(stats_field "$WORK/rawclose_many" requests) - logged))

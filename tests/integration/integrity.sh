@@ -1,6 +1,6 @@
 #!/bin/bash
 # integrity.sh: the bytes a service reads and writes, and errno after every
-# interposed call, are exactly what they are without the shim (issue 5).
+# interposed call, are exactly what they are without the shim.
 #   - a 64 MiB file of random bytes through tests/servers/srv_echo under the shim:
 #     downloaded by each of sendfile, write, writev, send, sendto, sendmsg and chunked;
 #     uploaded (stored to a file) with Content-Length and chunked; echoed back both
@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 E=$BUILD/tests/servers/srv_echo
 C=$BUILD/tests/servers/errno_check
-BODIES="python3 $ROOT/tests/tools/bodies.py"
+BODIES="python3 $TOOLS/bodies.py"
 for f in "$E" "$C"; do
 	[ -x "$f" ] || { echo "1..0 # SKIP $f not built"; exit 77; }
 done

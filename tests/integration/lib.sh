@@ -11,7 +11,8 @@ BUILD=$(cd "$ROOT" && cd "$BUILD" 2>/dev/null && pwd) || { echo "1..0 # SKIP no 
 SHIM_SO=$BUILD/libotshim.so # the library file itself; LIB is what LD_PRELOAD gets
 LIB=$SHIM_SO
 SRV=$BUILD/tests/servers/srv_demo
-HTTPC="python3 $ROOT/tests/tools/httpc.py"
+TOOLS=$ROOT/tests/tools # the tests' helper programs
+HTTPC="python3 $TOOLS/httpc.py"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/otshim-test.XXXXXX")
 PIDS=()
 T_N=0
@@ -48,6 +49,13 @@ check() { # check DESCRIPTION COMMAND...: passes if COMMAND succeeds
 	local d=$1
 	shift
 	if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
+}
+# skip DESCRIPTION REASON: the check DESCRIPTION is not run, because REASON: a TAP
+# skip ("ok N - DESCRIPTION # SKIP REASON", on one line), which no harness counts as a
+# pass.
+skip() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1 # SKIP ${2//$'\n'/ }"
 }
 diag() { printf '%s\n' "$*" | sed 's/^/# /'; } # every line of a message is a TAP comment
 done_testing() {
@@ -121,8 +129,7 @@ san_reports() {
 # because WHY and succeeds (so `san_skip ... || check ...`); without one, fails.
 san_skip() {
 	[ -n "$SAN" ] || return 1
-	T_N=$((T_N + 1))
-	echo "ok $T_N - $2 # SKIP under $SAN: $1"
+	skip "$2" "under $SAN: $1"
 }
 # san_skip_all WHY: under a sanitizer, skips the whole test file because WHY.
 san_skip_all() {
@@ -140,7 +147,8 @@ san_check() {
 tsan_check() {
 	if [ "$SAN" = thread ]; then san_check "$@"; else shift; check "$@"; fi
 }
-# Why a CPU sample's callers may be wrong under TSan (rt_sigprof.c: its sigaction).
+# Why a CPU sample's callers may be wrong under TSan (runtime/sample/sigprof_owner.c:
+# its sigaction).
 TSAN_STALE="TSan runs our SIGPROF handler deferred, at its next safe point: a sample's frames above the leaf may be stale"
 # Why a thread asleep in read or accept cannot answer the capture under TSan.
 TSAN_DEFERS="TSan (gcc 12's runtime) holds a signal arriving in read or accept until the thread's next intercepted call: a thread asleep there does not answer the capture"
@@ -148,7 +156,8 @@ TSAN_DEFERS="TSan (gcc 12's runtime) holds a signal arriving in read or accept u
 # malloc, so our interposers never see an allocation.
 SAN_NO_HEAP="the sanitizer's runtime owns malloc: our interposers are shadowed, no heap samples"
 # And thread creation: its pthread_create wrapper must be the first code a new thread
-# runs, so the runtime registers no thread under one (rt_threadreg.c): no creation stacks.
+# runs, so the runtime registers no thread under one (runtime/sample/thread_registry.c):
+# no creation stacks.
 # And resident memory: the sanitizer's allocator quarantines freed blocks, pads live ones
 # with redzones and keeps shadow memory, so RSS bounds measure it, not us.
 SAN_NO_RSS="the sanitizer's allocator (quarantine, redzones, shadow) decides RSS, not the shim"
@@ -162,6 +171,8 @@ pprof() { go tool pprof "$@" 2>/dev/null; }
 # ---- the demo server ----
 
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_demo DIR [VAR=VALUE ...]: the demo server under the shim, profiles into DIR
 # (created by the shim), stdout/stderr/access log in DIR.out/.err/.access.
@@ -198,10 +209,4 @@ stop_demo() {
 
 # stats_field DIR FIELD: sum of FIELD over every otshim-stats-*.json in DIR; 0 if there
 # is no stats file, empty output (so any comparison fails) if a file lacks FIELD.
-stats_field() {
-	python3 - "$1" "$2" <<'PY' 2>/dev/null
-import glob, json, os, sys
-d, field = sys.argv[1], sys.argv[2]
-print(sum(json.load(open(f))[field] for f in glob.glob(os.path.join(d, "otshim-stats-*.json"))))
-PY
-}
+stats_field() { python3 "$TOOLS/stats_field.py" "$1" "$2" 2>/dev/null; }

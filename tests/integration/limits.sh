@@ -1,7 +1,8 @@
 #!/bin/bash
-# limits.sh: the rate limit and the disk cap of SPEC §1. Slow requests beyond
-# OTSHIM_MAX_PROFILES_PER_MIN, or once the directory holds OTSHIM_MAX_DISK_MB, cost
-# only their profiles: counted as dropped, the service unaffected.
+# limits.sh: the rate limit and the disk cap. Slow requests beyond
+# OTSHIM_MAX_PROFILES_PER_MIN profile sets a minute, or once the directory holds
+# OTSHIM_MAX_DISK_MB, cost only their profiles: counted as dropped, the service
+# unaffected.
 . "$(dirname "$0")/lib.sh"
 
 slow_requests() { # N: N slow (sleeping) requests, one after another

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 NODE=$(command -v node || command -v nodejs) || { echo "1..0 # SKIP no node"; exit 77; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 prof=$WORK/prof
 log=$WORK/node.log
 # From the scratch directory: V8 may leave log files in its working directory.

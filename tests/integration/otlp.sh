@@ -1,15 +1,15 @@
 #!/bin/bash
-# otlp.sh: span export (SPEC §5, issue 6) against a receiver that decodes with
-# OpenTelemetry's own generated protobuf code (tests/tools/otlp_receiver.js), never with
-# ours. Checks one span per request (the server's access log is the truth), ids and
-# parents from traceparent, names, kinds, attributes, timestamps, the resource and the
-# configured headers; slow spans naming profile files that exist; an unsampled parent
-# exporting nothing; the counts at saturation; and a collector that is down, slow, or
-# answering 503/429: the service keeps serving, one warning, spans arrive once it is
-# back, drops counted, memory bounded.
+# otlp.sh: span export against a receiver that decodes with OpenTelemetry's own
+# generated protobuf code (tests/tools/otlp_receiver.js), never with ours. Checks one
+# span per request (the server's access log is the truth), ids and parents from
+# traceparent, names, kinds, attributes, timestamps, the resource and the configured
+# headers; slow spans naming profile files that exist; an unsampled parent exporting
+# nothing; the counts at saturation; and a collector that is down, slow, or answering
+# 503/429: the service keeps serving, one warning, spans arrive once it is back, drops
+# counted, memory bounded.
 . "$(dirname "$0")/lib.sh"
-RECV="$ROOT/tests/tools/otlp_receiver.js"
-[ -d "$ROOT/tests/tools/node_modules/@opentelemetry/otlp-transformer" ] ||
+RECV="$TOOLS/otlp_receiver.js"
+[ -d "$TOOLS/node_modules/@opentelemetry/otlp-transformer" ] ||
 	{ echo "Bail out! tests/tools/node_modules missing (make deps installs it)"; exit 1; }
 
 # start_receiver OUT [ARGS...]: the receiver writing OUT; sets RPORT and RPID.
@@ -37,7 +37,6 @@ counts() {
 	dropped=$(stats_field "$1" spans_dropped)
 	got=$(received "$2")
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # export_requests DIR N [VAR=VALUE...]: the demo exporting to the receiver at $RPORT every
 # 100 ms (a later VAR=VALUE wins), N keep-alive requests, then (at most 15 s) until $out
@@ -83,78 +82,8 @@ spans=$(lines "$out")
 diag "access log $logged lines, receiver decoded $spans spans"
 check "one span per request except the unsampled one ($logged - 1)" [ "$spans" = $((logged - 1)) ]
 check "the stats file agrees: spans_exported = $spans" [ "$(stats_field "$d" spans_exported)" = "$spans" ]
-python3 - "$out" "$d" "$PORT" "$SPID" "$T0" "$T1" "$TRACE" "$PARENT" "$SLOWTRACE" "$SLOWPARENT" \
-	"$UNSAMPLED" "$(hostname)" <<'PY' >"$WORK/verdict" 2>&1
-import json, os, sys
-out, d, port, pid, t0, t1, trace, parent, strace, sparent, unsampled, host = sys.argv[1:]
-spans = [json.loads(l) for l in open(out)]
-index = [json.loads(l) for l in open(os.path.join(d, "index.jsonl"))]
-fails = []
-def expect(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
-    if not cond: fails.append(what)
-expect(all(s["kind"] == 2 for s in spans), "every span is SPAN_KIND_SERVER")
-expect(len({s["span_id"] for s in spans}) == len(spans), "span ids are unique")
-expect(all(len(s["trace_id"]) == 32 and len(s["span_id"]) == 16 for s in spans), "ids are 16 and 8 bytes")
-expect(all(int(t0) <= int(s["start_ns"]) <= int(s["end_ns"]) <= int(t1) for s in spans),
-       "start <= end, both inside the test's own clock window")
-expect(not [s for s in spans if s["trace_id"] == unsampled], "a parent with the sampled flag clear exports nothing")
-a = lambda s, k: s["attributes"].get(k)
-expect(all(a(s, "server.port") == int(port) and a(s, "url.scheme") == "http" and
-           a(s, "network.peer.address") == "127.0.0.1" and a(s, "network.protocol.version") == "1.1" and
-           isinstance(a(s, "network.peer.port"), int) for s in spans),
-       "server.port, url.scheme, network.peer.address/port, network.protocol.version on every span")
-expect(all(s["name"] == a(s, "http.request.method") + " " + a(s, "url.path") for s in spans),
-       'names are "<METHOD> <path>"')
-res = spans[0]["resource"]
-expect(all(s["resource"] == res for s in spans), "one resource for all")
-expect(res.get("service.name") == "otlp-test" and res.get("deployment.environment") == "test" and
-       res.get("service.version") == "1.2,3" and res.get("process.pid") == int(pid) and
-       res.get("process.executable.name") == "srv_demo" and res.get("host.name") == host and
-       res.get("telemetry.sdk.name") == "otshim", "resource: %s" % res)
-h = spans[0]["headers"]
-expect(h.get("x-tenant") == "t1" and h.get("authorization") == "Bearer tok" and
-       h.get("content-type") == "application/x-protobuf", "OTEL_EXPORTER_OTLP_HEADERS were sent")
-root = [s for s in spans if a(s, "url.path") == "/" and a(s, "http.request.method") == "GET"]
-expect(len(root) == 40 + 1, "41 GET / spans (keep-alive + traceparent), got %d" % len(root))
-cont = [s for s in spans if s["trace_id"] == trace]
-expect(len(cont) == 1 and cont[0]["parent_span_id"] == parent and cont[0]["flags"] == 0x301,
-       "traceparent continued: trace id, parent span id, flags 0x301 (sampled, remote parent)")
-fresh = [s for s in spans if s["trace_id"] != trace and s["trace_id"] != strace]
-expect(all(s["parent_span_id"] == "" and s["flags"] == 0x101 for s in fresh), "no traceparent: a root span")
-nf = [s for s in spans if a(s, "url.path") == "/nothing-here"]
-expect(len(nf) == 10 and all(a(s, "http.response.status_code") == 404 and s["status_code"] == 0 for s in nf),
-       "10 keep-alive 404s, status unset (4xx is not a server error)")
-e = [s for s in spans if a(s, "url.path") == "/status"]
-expect(len(e) == 1 and a(e[0], "http.response.status_code") == 503 and e[0]["status_code"] == 2 and
-       a(e[0], "error.type") == "503", "the 503 has status ERROR and error.type")
-expect(len([s for s in spans if a(s, "http.request.method") == "HEAD"]) == 1, "the HEAD request")
-expect(len([s for s in spans if a(s, "http.request.method") == "PUT" and a(s, "http.response.status_code") == 200]) == 1,
-       "the PUT with a body")
-slow = [s for s in spans if s["trace_id"] == strace]
-expect(len(slow) == 1, "the slow request has one span")
-if slow:
-    s = slow[0]
-    idx = [i for i in index if i["trace_id"] == strace]
-    expect(len(idx) == 1 and idx[0]["span_id"] == s["span_id"], "its span id is the index line's")
-    expect(s["parent_span_id"] == sparent and s["name"] == "GET /cpu" and
-           a(s, "user_agent.original") == "otlp-test-agent/1.0", "its parent, name and user agent")
-    dur_ms = (int(s["end_ns"]) - int(s["start_ns"])) / 1e6
-    expect(idx and abs(dur_ms - idx[0]["duration_ms"]) < 1.0 and dur_ms >= 250,
-           "its duration %.1f ms matches the index's %s" % (dur_ms, idx and idx[0]["duration_ms"]))
-    expect(a(s, "profile.triggered") is True, "profile.triggered=true")
-    for k in ("cpu", "heap", "threads"):
-        p = a(s, "profile.%s.path" % k) or ""
-        name = os.path.basename(p)
-        expect(os.path.isfile(p) and name.startswith("%s-%s-%s-" % (k, strace, s["span_id"])) and
-               idx and idx[0]["files"][k] == name, "profile.%s.path names the file: %s" % (k, p))
-    expect(idx and a(s, "profile.heap.alloc_bytes") == idx[0]["alloc_bytes"] and
-           a(s, "process.thread.count") == idx[0]["threads"], "alloc_bytes and thread count match the index")
-fast = [s for s in spans if s["trace_id"] != strace]
-expect(not [s for s in fast if any(k.startswith("profile.") for k in s["attributes"])],
-       "fast spans carry no profile attributes")
-sys.exit(1 if fails else 0)
-PY
+python3 "$TOOLS/check_spans.py" "$out" "$d" "$PORT" "$SPID" "$T0" "$T1" "$TRACE" "$PARENT" \
+	"$SLOWTRACE" "$SLOWPARENT" "$UNSAMPLED" "$(hostname)" >"$WORK/verdict" 2>&1
 rc=$?
 diag "$(grep -v '^ok' "$WORK/verdict")"
 check "every span is right (decoded by OpenTelemetry's own protobuf code)" [ "$rc" = 0 ]
@@ -291,15 +220,11 @@ check "https: the 10 spans queued at exit arrive in its flush, and it exits clea
 	[ "$queued $(lines "$out") $DEMO_STATUS" = "20 30 0" ]
 # A service that set OpenSSL up itself, before the shim's exporter did (python's ssl
 # module): its cleanup is in atexit already, and still runs after our flush.
-pyport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pyport=$(free_port)
 env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/p7py" OTEL_TRACES_EXPORTER=otlp \
 	OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:$RPORT" OTEL_EXPORTER_OTLP_CERTIFICATE="$WORK/cert.pem" \
-	OTEL_BSP_SCHEDULE_DELAY=600000 python3 -c '
-import signal, ssl, sys, http.server as h
-ssl.create_default_context()
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-h.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()' \
-	"$pyport" >"$WORK/p7py.out" 2>"$WORK/p7py.err" &
+	OTEL_BSP_SCHEDULE_DELAY=600000 python3 "$TOOLS/ssl_first_server.py" "$pyport" \
+	>"$WORK/p7py.out" 2>"$WORK/p7py.err" &
 PY=$!
 PIDS+=("$PY")
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$pyport/"

@@ -1,7 +1,8 @@
 #!/bin/bash
-# process.sh: process life under the shim (SPEC §7), each case against the same
-# program without it where that means something (exit status, stdout bytes), every
-# process bounded in time so a hang fails a check instead of hanging the run.
+# process.sh: process life under the shim, which must leave a process behaving as it
+# does without it: each case against the same program without the shim where that
+# means something (exit status, stdout bytes), every process bounded in time so a
+# hang fails a check instead of hanging the run.
 #   - fork in a multithreaded server (tests/servers/proc_life prefork): the forks happen
 #     while a slow request is being sampled on another thread and the request asking
 #     for them is unanswered; each worker runs its own watchdog and worker threads,
@@ -37,7 +38,6 @@ if [ -n "${PROCESS_ASAN:-}" ]; then
 	export ASAN_OPTIONS=detect_leaks=0
 fi
 ulimit -c 0 # the fatal-signal cases must not write cores
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # X-Pid of a GET (empty if it failed); the request is bounded.
 get_pid() { curl -s -D - -o /dev/null --max-time 15 "$1" | tr -d '\r' | awk '/^X-Pid:/ { print $2 }'; }
 nlines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
@@ -333,10 +333,9 @@ if [ -n "$RT" ]; then
 	# thread allocates (the same hang with only libasan preloaded, without the shim);
 	# TSan kills the child of a multi-threaded fork that starts a thread (die_after_fork):
 	# each worker starts its watchdog.
-	T_N=$((T_N + 1))
 	case $RT in
-	*tsan*) echo "ok $T_N # SKIP pre-fork workers under TSan: it does not support threads started after a multi-threaded fork" ;;
-	*) echo "ok $T_N # SKIP pre-fork workers under ASan: its allocator is not fork-safe" ;;
+	*tsan*) skip "pre-fork workers" "under TSan: it does not support threads started after a multi-threaded fork" ;;
+	*) skip "pre-fork workers" "under ASan: its allocator is not fork-safe" ;;
 	esac
 else
 	prefork_case

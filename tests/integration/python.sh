@@ -6,7 +6,7 @@
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "1..0 # SKIP no /usr/bin/python3"; exit 77; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 prof=$WORK/prof
 log=$WORK/py.log
 LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 "$PY" "$ROOT/tests/servers/py_demo.py" "$port" "$log" 2>"$WORK/py.err" &
@@ -32,23 +32,15 @@ diag "python log $logged lines, shim counted $counted"
 check "the shim counted exactly what the Python server logged" [ "$counted" = "$logged" ]
 f=$(ls "$prof"/cpu-"$TRACE"-*.pb.gz 2>/dev/null | head -1)
 check "the slow request has its CPU profile" [ -n "$f" ]
-python3 "$ROOT/tests/tools/pprof_raw.py" "$f" >"$WORK/sum" 2>/dev/null
-python3 - "$WORK/sum" "$TRACE" <<'PY' >"$WORK/verdict"
-import json, sys
-s = json.load(open(sys.argv[1]))
-names = " ".join(s["leaf_share"])
-print("samples", s["totals"][0], "cpu_ms", s["totals"][1] / 1e6)
-print("V", int(s["totals"][0] >= 100), int(s["labels"].get("trace_id") == [sys.argv[2]] and s["unlabelled"]["trace_id"] == 0),
-      int(150e6 <= s["totals"][1] <= 230e6))
-PY
-diag "$(head -1 "$WORK/verdict")"
+python3 "$TOOLS/pprof_raw.py" "$f" >"$WORK/sum" 2>/dev/null
+RAW_CHECK=(python3 "$TOOLS/pprof_raw_check.py" "$WORK/sum")
+diag "$("${RAW_CHECK[@]}" 2>/dev/null)"
 diag "$(tail -1 "$prof/index.jsonl")"
-read -r _ v_n v_lab v_cpu < <(grep '^V' "$WORK/verdict")
-check "at least 100 samples of the interpreter" [ "${v_n:-0}" = 1 ]
-check "every sample labelled with the trace id" [ "${v_lab:-0}" = 1 ]
+check "at least 100 samples of the interpreter" "${RAW_CHECK[@]}" --min-samples 100
+check "every sample labelled with the trace id" "${RAW_CHECK[@]}" --labels trace_id="$TRACE"
 # The threshold is wall time: how much CPU the request has burned by then depends on
 # the instrumented runtime's overhead and the machine's load.
 san_check "the CPU burned by the wall-clock threshold is the sanitizer's and the load's" \
-	"cpu total about the 200 ms burned after the threshold" [ "${v_cpu:-0}" = 1 ]
+	"cpu total about the 200 ms burned after the threshold" "${RAW_CHECK[@]}" --cpu-ms 150 230
 check "the profile names interpreter functions" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q -E '_PyEval_EvalFrameDefault|PyObject|time_process_time'"
 done_testing

@@ -21,7 +21,7 @@ rc_and() {
 	"$@"
 }
 
-otr() { python3 "$ROOT/scripts/otshim_report.py" "$@"; } # otshim report / otshim flame
+otr() { "$ROOT/scripts/otshim" "$@"; } # otshim report / otshim flame
 PARENT=00f067aa0ba902b7
 T1=11111111111111111111111111111a01 # /cpu?ms=200
 T2=22222222222222222222222222222a02 # /cpu?ms=450
@@ -43,17 +43,7 @@ check "the demo wrote 4 index lines" [ "$(grep -c . "$dir/index.jsonl" 2>/dev/nu
 # expect [min_ms=N] [path=P] [since=ISO]: the trace ids the index says pass those
 # filters, slowest first. (CPU burns are CPU time, so on a loaded machine their wall
 # durations stretch; the order comes from what the index recorded, not from the plan.)
-expect() {
-	python3 - "$dir/index.jsonl" "$@" <<'PY'
-import datetime, json, sys
-f = dict(a.split("=", 1) for a in sys.argv[2:])
-t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-ls = [l for l in map(json.loads, open(sys.argv[1]))
-      if l["duration_ms"] >= float(f.get("min_ms", 0)) and l["path"].startswith(f.get("path", ""))
-      and ("since" not in f or t(l["time"]) >= t(f["since"]))]
-print(" ".join(l["trace_id"] for l in sorted(ls, key=lambda l: -l["duration_ms"])))
-PY
-}
+expect() { python3 "$TOOLS/index_query.py" slowest "$dir/index.jsonl" "$@"; }
 EXPECT=$(expect)
 diag "slowest first: $EXPECT"
 check "the index has the 4 known trace ids" [ "$(echo "$EXPECT" | tr ' ' '\n' | sort | xargs)" = "$T1 $T2 $T3 $T4" ]
@@ -69,30 +59,7 @@ check "report lists exactly the 4 requests, slowest first" [ "$(rows "$WORK/text
 # Under a sanitizer there are no heap samples: the /hold rows' allocation part is skipped.
 HEAPCHK=", hold_site_three tops /hold's allocation"
 [ -n "$SAN" ] && HEAPCHK=""
-NOHEAP=${SAN:+1} python3 - "$WORK/text" "$dir/index.jsonl" <<'PY' >"$WORK/text.check"
-import json, os, re, sys
-text = open(sys.argv[1]).read()
-idx = {l["trace_id"]: l for l in map(json.loads, open(sys.argv[2]))}
-bad = []
-blocks = re.split(r"\n(?=\d{4}-\d\d-\d\dT)", text)[1:]
-for b in blocks:
-    head = b.split("\n")[0].split()
-    l = idx.get(head[1], {})
-    # time, trace, method, path, status, duration "ms", cpu "ms", alloc unit, threads
-    if head[:5] != [l.get("time"), l.get("trace_id"), "GET", l.get("path"), str(l.get("status"))]:
-        bad.append("row %r vs index %r" % (head, l))
-    if head[5] != "%.1f" % l.get("duration_ms", -1) or head[-1] != str(l.get("threads")):
-        bad.append("duration/threads %r vs %r" % (head, l))
-    if l.get("path") == "/cpu":
-        m = re.search(r"top CPU \(flat, [\d.]+ ms sampled\):\n\s+([\d.]+)%\s+[\d.]+ ms\s+(\S+)", b)
-        if not (m and m.group(2) == "burn_cpu" and float(m.group(1)) >= 80):
-            bad.append("%s: top CPU is not burn_cpu >= 80%%: %r" % (head[1], b))
-    if l.get("path") == "/hold" and not os.environ.get("NOHEAP"):
-        m = re.search(r"top allocation \(alloc_space, this request, .*\):\n\s+([\d.]+)%\s+\S+ \S+\s+(\S+)", b)
-        if not (m and m.group(2) == "hold_site_three"):
-            bad.append("%s: top allocation is not hold_site_three: %r" % (head[1], b))
-print("ok" if len(blocks) == 4 and not bad else "bad: %d blocks; %s" % (len(blocks), "; ".join(bad)))
-PY
+python3 "$TOOLS/check_report_text.py" "$WORK/text" "$dir/index.jsonl" ${SAN:+--no-heap} >"$WORK/text.check"
 check "each row has the index's time, trace id, GET, path, status, duration, threads; burn_cpu tops CPU (>= 80 %)$HEAPCHK" \
 	[ "$(cat "$WORK/text.check")" = ok ]
 san_skip "$SAN_NO_HEAP" "text: hold_site_three tops /hold's allocation"
@@ -107,35 +74,7 @@ import json, sys
 print(" ".join(r["trace_id"] for r in json.load(sys.stdin)["requests"]))' 2>/dev/null || echo "unparsable"
 }
 otr report "$dir" --json >"$WORK/json" 2>/dev/null
-NOHEAP=${SAN:+1} python3 - "$WORK/json" "$dir/index.jsonl" "$EXPECT" <<'PY' >"$WORK/json.check"
-import json, os, sys
-doc = json.load(open(sys.argv[1]))
-idx = {l["trace_id"]: l for l in map(json.loads, open(sys.argv[2]))}
-reqs, bad = doc["requests"], []
-if [r["trace_id"] for r in reqs] != sys.argv[3].split():
-    bad.append("order %r" % [r["trace_id"] for r in reqs])
-for r in reqs:
-    l = idx[r["trace_id"]]
-    for k in ("time", "span_id", "method", "path", "status", "duration_ms", "cpu_ms", "alloc_bytes", "threads"):
-        if r.get(k) != l.get(k):
-            bad.append("%s %s: %r != %r" % (r["trace_id"], k, r.get(k), l.get(k)))
-    if r["files"].get("cpu") != os.path.join(os.path.dirname(sys.argv[2]), l["files"]["cpu"]):
-        bad.append("cpu file %r" % r["files"].get("cpu"))
-    if l["path"] == "/cpu":
-        t = r["top_cpu"][0] if r["top_cpu"] else {}
-        if t.get("function") != "burn_cpu" or t.get("share", 0) < 0.8:
-            bad.append("%s top_cpu %r" % (r["trace_id"], r["top_cpu"]))
-        # the profile's CPU total is the index's cpu_ms up to the last sampling period
-        if abs(r["cpu_sampled_ms"] - l["cpu_ms"]) > 0.1 * l["cpu_ms"]:
-            bad.append("%s cpu_sampled_ms %r vs cpu_ms %r" % (r["trace_id"], r["cpu_sampled_ms"], l["cpu_ms"]))
-    elif not os.environ.get("NOHEAP"):
-        t = r["top_alloc"][0] if r["top_alloc"] else {}
-        if t.get("function") != "hold_site_three" or r["alloc_scope"] != "request":
-            bad.append("%s top_alloc %r scope %r" % (r["trace_id"], r["top_alloc"], r["alloc_scope"]))
-if doc["skipped"]:
-    bad.append("skipped %r" % doc["skipped"])
-print("ok" if not bad else "bad: " + "; ".join(bad))
-PY
+python3 "$TOOLS/check_report_json.py" "$WORK/json" "$dir/index.jsonl" "$EXPECT" ${SAN:+--no-heap} >"$WORK/json.check"
 check "--json parses and agrees: order, index fields, file paths, burn_cpu >= 80 % (cpu total = cpu_ms)${HEAPCHK:+, hold_site_three for /hold}" \
 	[ "$(cat "$WORK/json.check")" = ok ]
 san_skip "$SAN_NO_HEAP" "--json: hold_site_three for /hold"
@@ -213,21 +152,7 @@ cpu3=$(ls "$dir"/cpu-$T3-*.pb.gz)
 otr flame "$cpu3" >"$WORK/cpu.svg" 2>"$WORK/flame.err"
 check "flame: exit 0" [ $? = 0 ]
 # svg_frame SVG FUNCTION: "<share %> <rect width / drawable width>" of FUNCTION's widest frame.
-svg_frame() {
-	python3 - "$@" <<'PY' 2>&1
-import re, sys, xml.etree.ElementTree as ET
-ns = {"s": "http://www.w3.org/2000/svg"}
-root = ET.parse(sys.argv[1]).getroot()
-best = None
-for g in root.iter("{http://www.w3.org/2000/svg}g"):
-    t = g.find("s:title", ns)
-    if t is not None and t.text.startswith(sys.argv[2] + " \u2014 "):
-        share = float(re.search(r"([\d.]+)% of", t.text).group(1))
-        w = float(g.find("s:rect", ns).get("width")) / (float(root.get("width")) - 20)
-        best = max(best or (0, 0), (share, w))
-print("%s %.3f" % best if best else "absent")
-PY
-}
+svg_frame() { python3 "$TOOLS/svg_frame.py" "$@" 2>&1; }
 read -r share width < <(svg_frame "$WORK/cpu.svg" burn_cpu)
 diag "flame: burn_cpu frame ${share:-?} %, ${width:-?} of the width"
 check "flame: the SVG parses as XML and has a frame titled burn_cpu with a share >= 80 %" \
@@ -275,23 +200,7 @@ else
 			--user-data-dir="$(mktemp -d "$WORK/chrome.XXXXXX")" "$@" 2>>"$WORK/chrome.err"
 	}
 	chrome --dump-dom "file://$dir/report.html" >"$WORK/dom.html"
-	python3 - "$WORK/dom.html" "$EXPECT" <<'PY' >"$WORK/dom.check"
-import re, sys
-dom = open(sys.argv[1]).read()
-rows = re.findall(r'<tr class="req" data-trace="([0-9a-f]{32})">', dom)
-bad = []
-if rows != sys.argv[2].split():
-    bad.append("rows %r" % rows)
-for t in sys.argv[2].split():
-    if dom.count(t) < 3:  # its row, its section, its flame graph or file names
-        bad.append("%s appears %d times" % (t, dom.count(t)))
-svgs = len(re.findall(r"<svg ", dom))
-if svgs != 3:  # the three /cpu requests; /hold burnt no CPU after the threshold
-    bad.append("%d flame graphs" % svgs)
-if 'data-n="burn_cpu"' not in dom:
-    bad.append("no burn_cpu frame")
-print("ok" if not bad else "bad: " + "; ".join(bad))
-PY
+	python3 "$TOOLS/check_report_dom.py" "$WORK/dom.html" "$EXPECT" >"$WORK/dom.check"
 	check "Chromium's DOM of report.html lists the 4 requests' trace ids in order, with 3 CPU flame graphs" \
 		[ "$(cat "$WORK/dom.check")" = ok ]
 	[ "$(cat "$WORK/dom.check")" = ok ] || diag "$(cat "$WORK/dom.check")" "$(tail -5 "$WORK/chrome.err")"
@@ -300,24 +209,9 @@ PY
 	{
 		echo '<!DOCTYPE html><html><body>'
 		sed -e 1d -e 's/ xmlns="[^"]*"//' "$WORK/threads.svg"
-		cat <<'JS'
-<script>
-var fs = [].slice.call(document.querySelectorAll('g.fg-f'));
-function vis() { return fs.filter(function (g) { return g.style.display != 'none'; }).length; }
-var g = fs.filter(function (g) { return g.getAttribute('data-d') == '1' && +g.getAttribute('data-w') < 1; })[0];
-var w0 = g.querySelector('rect').getAttribute('width');
-g.dispatchEvent(new MouseEvent('mouseover'));
-var det = document.querySelector('.fg-details').textContent == g.querySelector('title').textContent;
-g.dispatchEvent(new MouseEvent('click'));
-var zw = g.querySelector('rect').getAttribute('width'), zv = vis();
-fs[0].dispatchEvent(new MouseEvent('click'));
-var out = document.createElement('pre');
-out.id = 'result';
-out.textContent = [det, zw, zv < fs.length, vis() == fs.length,
-                   parseFloat(g.querySelector('rect').getAttribute('width')) == parseFloat(w0)].join(' ');
-document.body.appendChild(out);
-</script></body></html>
-JS
+		echo '<script>'
+		cat "$TOOLS/flame_zoom.js"
+		echo '</script></body></html>'
 	} >"$WORK/zoom.html"
 	chrome --dump-dom "file://$WORK/zoom.html" | grep -o '<pre id="result">[^<]*' | sed 's/.*>//' >"$WORK/zoom.out"
 	diag "zoom: $(cat "$WORK/zoom.out")"
@@ -327,60 +221,7 @@ JS
 	printf '<!DOCTYPE html><html><body></body></html>\n' >"$WORK/blank.html"
 	chrome --screenshot="$WORK/blank.png" --window-size=1200,1600 "file://$WORK/blank.html" >/dev/null
 	[ -n "${KEEP:-}" ] && diag "screenshot: $WORK/report.png"
-	python3 - "$WORK/report.png" "$WORK/blank.png" <<'PY' >"$WORK/png.check"
-import os, struct, sys, zlib
-
-def png_rows(path):
-    """Width, height, bytes per pixel and the unfiltered rows of an 8-bit RGB(A) PNG."""
-    data = open(path, "rb").read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    pos, idat = 8, []
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
-        elif kind == b"IDAT":
-            idat.append(body)
-        pos += 12 + n
-    if depth != 8 or ctype not in (2, 6):
-        raise ValueError("depth %d colour type %d" % (depth, ctype))
-    bpp = 3 if ctype == 2 else 4
-    raw, stride, prev, rows = zlib.decompress(b"".join(idat)), w * bpp, bytearray(w * bpp), []
-    for y in range(h):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride) if f else ():
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
-            if f == 1:
-                line[i] = (line[i] + a) & 255
-            elif f == 2:
-                line[i] = (line[i] + b) & 255
-            elif f == 3:
-                line[i] = (line[i] + ((a + b) >> 1)) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        rows.append(bytes(line))
-        prev = line
-    return w, h, bpp, rows
-
-w, h, bpp, rows = png_rows(sys.argv[1])
-colours, flame, dark = set(), 0, 0
-for row in rows:
-    for x in range(0, w * bpp, bpp):
-        r, g, b = row[x], row[x + 1], row[x + 2]
-        colours.add((r, g, b))
-        flame += r >= 200 and g <= 235 and b <= 60   # the CPU palette: reds, oranges, yellows
-        dark += r + g + b < 200                        # text
-size, blank = os.path.getsize(sys.argv[1]), os.path.getsize(sys.argv[2])
-print("%dx%d, %d colours, %.1f %% flame-coloured, %.1f %% dark, %d bytes (blank page %d)"
-      % (w, h, len(colours), 100 * flame / (w * h), 100 * dark / (w * h), size, blank))
-print(int(w == 1200 and h == 1600), int(len(colours) >= 50 and flame >= 0.03 * w * h and dark >= 0.002 * w * h),
-      int(size >= 10 * blank))
-PY
+	python3 "$TOOLS/png_check.py" "$WORK/report.png" "$WORK/blank.png" >"$WORK/png.check"
 	diag "screenshot: $(sed -n 1p "$WORK/png.check")"
 	read -r dims pixels bigger < <(sed -n 2p "$WORK/png.check")
 	check "screenshot: a 1200x1600 PNG" [ "${dims:-0}" = 1 ]

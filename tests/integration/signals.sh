@@ -1,5 +1,6 @@
 #!/bin/bash
-# signals.sh: signals under the shim (SPEC §7), against tests/servers/sig_srv.
+# signals.sh: signals under the shim, against tests/servers/sig_srv. A service's own
+# signal handling must work as it does without the shim:
 #   - a service with its own SIGPROF (a handler installed before main, in main, or late
 #     while slow requests are being sampled and a continuous profile runs; signal() or
 #     sigaction; SIG_IGN, set or inherited; SIG_DFL) and its own ITIMER_PROF: its handler
@@ -22,25 +23,12 @@ S=$BUILD/tests/servers/sig_srv
 [ -x "$S" ] || { echo "1..0 # SKIP $S not built"; exit 77; }
 command -v curl >/dev/null || { echo "1..0 # SKIP no curl"; exit 77; }
 t_start=$SECONDS
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nlines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 get() { curl -s --max-time 30 "$@"; }
 # The "samples" of each index line (of path $2 only, if given), in order, space-separated.
-index_samples() {
-	python3 - "$1/index.jsonl" "${2:-}" <<'PY' 2>/dev/null
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-print(" ".join(str(l["samples"]) for l in lines if not sys.argv[2] or l["path"] == sys.argv[2]))
-PY
-}
+index_samples() { python3 "$TOOLS/index_query.py" values "$1/index.jsonl" samples --path "${2:-}" 2>/dev/null; }
 # The CPU profile of the slow request with the most samples in DIR.
-richest_cpu() {
-	python3 - "$1/index.jsonl" <<'PY' 2>/dev/null
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-print(max(lines, key=lambda l: l["samples"])["files"]["cpu"])
-PY
-}
+richest_cpu() { python3 "$TOOLS/index_query.py" values "$1/index.jsonl" files.cpu --max samples 2>/dev/null; }
 warnings() { grep -c 'stays out of CPU profiling' "$1" 2>/dev/null; }
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; } # field "a=1 b=2" b
 

@@ -35,37 +35,7 @@ pprof_facts() {
 		echo "@samples"; pprof -top -sample_index=samples "$1"
 		echo "@cpu"; pprof -top -sample_index=cpu "$1"
 		echo "@tags"; pprof -tags -sample_index=samples "$1"
-	} | python3 -c '
-import re, sys
-trace, span = sys.argv[1], sys.argv[2]
-part, out = None, {}
-units = {"ns": 1, "us": 1e3, "\u00b5s": 1e3, "ms": 1e6, "s": 1e9, "mins": 60e9, "hrs": 3600e9}
-tags, key = {}, None
-for line in sys.stdin:
-    line = line.rstrip("\n")
-    if line.startswith("@"):
-        part = line[1:]; continue
-    m = re.search(r"Total samples = ([\d.]+)(\S*)", line)
-    if m and part == "samples":
-        out["samples"] = float(m.group(1))
-    elif m and part == "cpu":
-        out["cpu_ns"] = float(m.group(1)) * units.get(m.group(2), 1)
-    m = re.match(r"\s*\S+\s+([\d.]+)%\s+[\d.]+%\s+\S+\s+[\d.]+%\s+burn_cpu$", line)
-    if m and part == "samples":
-        out["burn_share"] = float(m.group(1)) / 100
-    if part == "tags":
-        m = re.match(r"\s*(\w+): Total", line)
-        if m:
-            key = m.group(1); tags[key] = []; continue
-        m = re.match(r"\s*\S+ \(\s*([\d.]+)%\): (\S+)", line)
-        if m and key:
-            tags[key].append((m.group(2), float(m.group(1))))
-print(out.get("samples", 0))
-print(out.get("burn_share", 0))
-print(int(out.get("cpu_ns", 0)))
-print(int(tags.get("trace_id") == [(trace, 100.0)] and tags.get("span_id") == [(span, 100.0)]))
-print("tags %r" % tags, file=sys.stderr)
-' "$2" "$3"
+	} | python3 "$TOOLS/pprof_facts.py" "$2" "$3"
 }
 
 # slow_cpu_case ROUTE MIN_SAMPLES MS: one /cpu?ms=MS request on the given route.
@@ -90,17 +60,8 @@ slow_cpu_case() {
 	check "$route: file mode is 0600" [ "$(stat -c %a "$dir/$file" 2>/dev/null)" = 600 ]
 
 	# The index line: same ids as the file name and the traceparent, the request's facts.
-	python3 - "$dir/index.jsonl" "$trace" "$span" "$PARENT" "$file" "$ms" <<'PY' >"$WORK/idx.$route"
-import json, sys
-path, trace, span, parent, fname, ms = sys.argv[1:]
-m = [l for l in map(json.loads, open(path)) if l.get("trace_id") == trace]
-ok = (len(m) == 1 and m[0].get("span_id") == span and m[0].get("parent_span_id") == parent
-      and m[0].get("method") == "GET" and m[0].get("path") == "/cpu" and m[0].get("status") == 200
-      and m[0].get("duration_ms", 0) >= float(ms) and m[0].get("files", {}).get("cpu") == fname)
-print("ok" if ok else "bad %r" % m)
-l = m[0] if m else {}
-print(l.get("cpu_ms", 0), l.get("duration_ms", 0), l.get("cpu_route", ""), l.get("profiled_after_ms", ""))
-PY
+	python3 "$TOOLS/check_index_line.py" cpu "$dir/index.jsonl" "$trace" "$span" "$PARENT" "$file" "$ms" \
+		>"$WORK/idx.$route"
 	check "$route: one index.jsonl line with the file's ids, parent id, GET /cpu 200, duration >= $ms ms" \
 		[ "$(sed -n 1p "$WORK/idx.$route")" = ok ]
 	[ "$(sed -n 1p "$WORK/idx.$route")" = ok ] || diag "$(sed -n 1p "$WORK/idx.$route")"
@@ -116,13 +77,7 @@ PY
 	# The server burned CPU from start to end, so the share after the threshold is its
 	# own measured total times the fraction of the request's duration after it.
 	local verdict
-	verdict=$(python3 -c '
-import sys
-cpu_ns, dur, slow, prof, idx = (float(x or 0) for x in sys.argv[1:6])
-expect = cpu_ns * (dur - slow) / dur if dur else 0
-print("expected %.1f ms, profile %.1f ms, index cpu_ms %.1f" % (expect / 1e6, prof / 1e6, idx))
-print(int(expect > 0 and abs(prof - expect) <= 0.1 * expect), int(idx > 0 and abs(prof / 1e6 - idx) <= 0.1 * idx))
-' "$cpu_ns" "$duration_ms" "$SLOW_MS" "$prof_cpu_ns" "$idx_cpu_ms")
+	verdict=$(python3 "$TOOLS/slow_cpu_verdict.py" "$cpu_ns" "$duration_ms" "$SLOW_MS" "$prof_cpu_ns" "$idx_cpu_ms")
 	diag "$route: route $used_route, profiled after ${after_ms} ms, $samples samples, burn_cpu share $share"
 	diag "$route: server thread CPU $cpu_ns ns over $duration_ms ms; $(echo "$verdict" | head -1)"
 	local v_cpu v_idx
@@ -137,13 +92,9 @@ print(int(expect > 0 and abs(prof - expect) <= 0.1 * expect), int(idx > 0 and ab
 	[ "$tags_ok" = 1 ] || diag "$(cat "$WORK/tags.$route")"
 
 	# Independent of pprof's presentation: every single sample carries both labels.
-	python3 "$ROOT/tests/tools/pprof_raw.py" "$dir/$file" >"$WORK/raw.$route" 2>&1
-	check "$route: every sample in the raw profile is labelled (pprof -raw)" python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-sys.exit(not (s["rows"] > 0 and s["unlabelled"].get("trace_id") == 0 and s["unlabelled"].get("span_id") == 0
-              and s["labels"].get("trace_id") == [sys.argv[2]] and s["labels"].get("span_id") == [sys.argv[3]]))
-' "$WORK/raw.$route" "$trace" "$span"
+	python3 "$TOOLS/pprof_raw.py" "$dir/$file" >"$WORK/raw.$route" 2>&1
+	check "$route: every sample in the raw profile is labelled (pprof -raw)" \
+		python3 "$TOOLS/pprof_raw_check.py" "$WORK/raw.$route" --labels trace_id="$trace" span_id="$span"
 }
 
 slow_cpu_case perf 150 300
@@ -166,23 +117,13 @@ check "the server still answers after a sleeping slow request" \
 	[ "$(curl -s "http://127.0.0.1:$PORT/")" = ok ]
 stop_demo
 check "the server exited cleanly on SIGTERM" [ "$DEMO_STATUS" = 0 ]
-python3 - "$dir/index.jsonl" <<'PY' >"$WORK/sleep.idx"
-import json, re, sys
-l = [json.loads(x) for x in open(sys.argv[1])]
-ok = (len(l) == 1 and l[0].get("path") == "/sleep" and l[0].get("status") == 200
-      and l[0].get("duration_ms", 0) >= 300 and l[0].get("parent_span_id") in (None, "")
-      and re.fullmatch(r"[0-9a-f]{32}", l[0].get("trace_id", "")) is not None
-      and l[0]["trace_id"] != "0" * 32 and not l[0]["trace_id"].startswith("4bf92f3577b34da6a3ce929d0e0e")
-      and re.fullmatch(r"[0-9a-f]{16}", l[0].get("span_id", "")) is not None)
-print("ok" if ok else "bad %r" % l)
-print(l[0].get("files", {}).get("cpu", "") if l else "")
-PY
+python3 "$TOOLS/check_index_line.py" sleep "$dir/index.jsonl" >"$WORK/sleep.idx"
 check "sleeping request: one index line with a fresh random trace id, no parent, duration >= 300 ms" \
 	[ "$(sed -n 1p "$WORK/sleep.idx")" = ok ]
 [ "$(sed -n 1p "$WORK/sleep.idx")" = ok ] || diag "$(sed -n 1p "$WORK/sleep.idx")"
 sleep_file=$dir/$(sed -n 2p "$WORK/sleep.idx")
 check "sleeping request: its CPU file exists" [ -f "$sleep_file" ]
-sleep_samples=$(python3 "$ROOT/tests/tools/pprof_raw.py" "$sleep_file" 2>/dev/null |
+sleep_samples=$(python3 "$TOOLS/pprof_raw.py" "$sleep_file" 2>/dev/null |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"][0])' 2>/dev/null)
 diag "sleeping request: ${sleep_samples:-?} samples"
 check "sleeping request: its profile has few or no samples (<= 5)" [ "${sleep_samples:-99}" -le 5 ]

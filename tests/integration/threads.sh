@@ -43,19 +43,7 @@ sleepy=$(awk '/^-----/ { if (s) c++; s = 0 } /sleepy_thread/ { s = 1 } END { if 
 diag "samples whose stack holds sleepy_thread: $sleepy; total samples $(total "$f")"
 tsan_check "$TSAN_DEFERS" "at least 50 samples with sleepy_thread on their stack (the threads in read(2), signalled)" [ "$sleepy" -ge 50 ]
 # The samples (label lines and frames) of the threads asleep in nanosleep.
-held=$(python3 - "$WORK/traces" <<'PY'
-import re, sys
-recs = open(sys.argv[1]).read().split("-----------+-------------------------------------------------------")
-n = 0
-for r in recs:
-    if "thread_name:  sleepy" not in r or "stack:  leaf only" not in r:
-        continue
-    frames = [l.split()[-1] for l in r.splitlines() if re.match(r"^\s+\d+\s+\S", l) or re.match(r"^\s{10,}\S", l) and ":" not in l]
-    if frames and all("nanosleep" in f for f in frames):
-        n += 1
-print(n)
-PY
-)
+held=$(python3 "$TOOLS/leaf_only_sleepers.py" "$WORK/traces")
 check "the 10 in nanosleep were not signalled: one frame each, nanosleep, labelled 'stack: leaf only: ...' ($held)" [ "$held" = 10 ]
 whole=$(awk '/^-----/ { if (s && f && !l) c++; s = f = l = 0 } /thread_name:  sleepy/ { s = 1 } / sleepy_thread$/ { f = 1 } /stack:  / { l = 1 } END { if (s && f && !l) c++; print c + 0 }' "$WORK/traces")
 tsan_check "$TSAN_DEFERS" "  the 50 in read(2) were: sleepy_thread in each stack, no stack label ($whole)" [ "$whole" = 50 ]
@@ -91,21 +79,7 @@ for t in /proc/$SPID/task/*; do
 	[ "$(cat "$t/comm" 2>/dev/null)" = sleepy ] && [ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = 0 ] &&
 		stopped=${t##*/} && break
 done
-python3 - "$stopped" "$WORK/traced" "$WORK/untrace" >"$WORK/tracer.out" 2>&1 <<'PY' &
-import ctypes, os, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-tid = int(sys.argv[1])
-if libc.ptrace(0x4206, tid, None, None) != 0 or libc.ptrace(0x4207, tid, None, None) != 0:
-    sys.exit("ptrace: errno %d" % ctypes.get_errno())  # PTRACE_SEIZE, PTRACE_INTERRUPT
-os.waitpid(tid, 0x40000000)  # __WALL: it is stopped
-open(sys.argv[2], "w").close()
-for _ in range(200):
-    if os.path.exists(sys.argv[3]):
-        break
-    time.sleep(0.05)
-libc.ptrace(17, tid, None, None)  # PTRACE_DETACH
-PY
+python3 "$TOOLS/ptrace_stop.py" "$stopped" "$WORK/traced" "$WORK/untrace" >"$WORK/tracer.out" 2>&1 &
 TRACER=$!
 if [ -n "$stopped" ] && wait_for 5 test -e "$WORK/traced"; then
 	T4=44444444444444444444444444444444
@@ -120,8 +94,7 @@ if [ -n "$stopped" ] && wait_for 5 test -e "$WORK/traced"; then
 	check "the capture stopped at its bound (100 ms) plus at most $over ms" \
 		python3 -c "import sys; sys.exit(0 if 95 <= float(sys.argv[1]) <= 100 + $over else 1)" "${ms:-0}"
 else
-	T_N=$((T_N + 1))
-	echo "ok $T_N - the capture stopped at its bound # SKIP no thread could be stopped: $(cat "$WORK/tracer.out")"
+	skip "the capture stopped at its bound" "no thread could be stopped: $(cat "$WORK/tracer.out")"
 fi
 wait "$TRACER"
 check "the server still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"

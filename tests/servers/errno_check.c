@@ -6,10 +6,8 @@
  * and wants byte-identical output. The socket calls run on accepted connections
  * carrying HTTP requests, so that under the shim they take the tracked path (parsing,
  * request begin/end) and not only the one-look-up path. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -22,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "common.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -55,10 +55,8 @@ static volatile size_t huge = SIZE_MAX / 2;
 
 static int connect_to(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+	int fd = connect_loopback(port, 0);
+	if (fd < 0) {
 		perror("connect");
 		exit(2);
 	}
@@ -92,13 +90,7 @@ static void sockets(void)
 {
 	char buf[256];
 	int s, c, x;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof a;
-	lst = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	bind(lst, (struct sockaddr *)&a, sizeof a);
-	listen(lst, 16);
-	getsockname(lst, (struct sockaddr *)&a, &al);
-	port = ntohs(a.sin_port);
+	lst = listen_loopback(0, SOCK_NONBLOCK, 16, &port);
 	int p[2];
 	if (pipe(p) != 0)
 		exit(2);

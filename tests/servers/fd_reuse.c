@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -36,11 +38,8 @@ static const char GLUE[] = "b\r\n\r\nGET /glued HTTP/1.1\r\n"
 			   "traceparent: 00-99999999999999999999999999999999-9999999999999999-01\r\n\r\n";
 static const char GLUE_RESP[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
-static FILE *access_log;
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static int listen_fd, port;
 static char glue_path[256];
-_Thread_local volatile double burn_sink; /* per thread: burning threads do not race */
 
 static void die(const char *what)
 {
@@ -50,44 +49,22 @@ static void die(const char *what)
 
 /* ---- helpers ---- */
 
-static double burn_cpu(uint64_t ns)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	uint64_t end = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ns;
-	double x = 1.0;
-	for (;;) {
-		for (int i = 0; i < 20000; i++)
-			x = x * 1.0000001 + 0.000001;
-		burn_sink = x;
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-		if ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= end)
-			return x;
-	}
-}
-
 /* Trace id k of scenario s: 32 lowercase hex digits, never all zero. */
 static void trace_id(char out[33], unsigned s, unsigned k)
 {
 	snprintf(out, 33, "%08x%08x%08x%08x", 0xabc00000u + s, k + 1, s * 7919u + k, 0x5eed0000u + k);
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/* write_all, or the end of the scenario. */
+static void put(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			die("write");
-		p += w;
-		n -= (size_t)w;
-	}
+	if (write_all(fd, p, n) != 0)
+		die("write");
 }
 
 static void send_str(int fd, const char *s)
 {
-	write_all(fd, s, strlen(s));
+	put(fd, s, strlen(s));
 }
 
 static void request(char *out, size_t cap, const char *path, const char *trace, const char *tail)
@@ -96,23 +73,18 @@ static void request(char *out, size_t cap, const char *path, const char *trace, 
 		 path, trace, tail);
 }
 
+/* The listener is inherited across exec (the exec scenario): no SOCK_CLOEXEC. */
 static void listen_any(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t n = sizeof a;
-	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    listen(listen_fd, 128) != 0 || getsockname(listen_fd, (struct sockaddr *)&a, &n) != 0)
+	listen_fd = listen_loopback(0, 0, 128, &port);
+	if (listen_fd < 0)
 		die("listen");
-	port = ntohs(a.sin_port);
 }
 
 static int cli_connect(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+	int fd = connect_loopback(port, 0);
+	if (fd < 0)
 		die("connect");
 	return fd;
 }
@@ -159,10 +131,7 @@ static void answer(struct conn *c, size_t head)
 	if (slow)
 		burn_cpu(60 * 1000000u);
 	send_str(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
-	pthread_mutex_lock(&log_mu);
-	fprintf(access_log, "%s %s %s\n", path, trace, slow ? "slow" : "fast");
-	fflush(access_log);
-	pthread_mutex_unlock(&log_mu);
+	log_line("%s %s %s\n", path, trace, slow ? "slow" : "fast");
 	memmove(c->buf, c->buf + head, c->len - head);
 	c->len -= head;
 }
@@ -245,8 +214,8 @@ static void use_file_at(int fd)
 	if (lseek(fd, 0, SEEK_SET) < 0 || read(fd, buf, sizeof buf) <= 0)
 		die("read file");
 	lseek(fd, 0, SEEK_END);
-	write_all(fd, GLUE_RESP, strlen(GLUE_RESP));
-	write_all(fd, GLUE_RESP, strlen(GLUE_RESP));
+	put(fd, GLUE_RESP, strlen(GLUE_RESP));
+	put(fd, GLUE_RESP, strlen(GLUE_RESP));
 }
 
 /* Fresh copies of the glue file, made at start-up: written later, their bytes would
@@ -273,7 +242,7 @@ static void make_glue(void)
 		int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0)
 			die("open");
-		write_all(fd, GLUE, strlen(GLUE));
+		put(fd, GLUE, strlen(GLUE));
 		close(fd);
 	}
 }
@@ -438,7 +407,7 @@ static void sc_rawclose_many(void)
 	if (f < 0 || read(f, buf, sizeof buf) != (ssize_t)sizeof buf)
 		die("read many");
 	for (int i = 0; i < MANY; i++)
-		write_all(f, GLUE_RESP, strlen(GLUE_RESP));
+		put(f, GLUE_RESP, strlen(GLUE_RESP));
 	close(f);
 	int again = one_request(next, 10, 1, "/slow/after");
 	printf("rawclose_many: connection fd %d closed by syscall(SYS_close); a file opened on it: %s, %d requests read from it and %d answers written; next connection got fd %d\n",
@@ -569,7 +538,7 @@ static void *race_client(void *arg)
 			request(req + len, sizeof req - len, "/slow/half", t, "X-Half: ");
 			len += strlen(req + len);
 		}
-		write_all(fd, req, len);
+		put(fd, req, len);
 		if (n % 2 == 0)
 			shutdown(fd, SHUT_WR); /* nothing more: the server sees EOF at once */
 		for (int i = 0; i < nreq; i++)

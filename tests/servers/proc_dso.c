@@ -31,6 +31,9 @@
 
 static void *kept;
 
+/* Its own copy of common.c's nap_ms: built as a library by the tests themselves, this
+ * file stands alone (common.c would add its globals and thread-local to the library
+ * dlopen'ed over and over). */
 static void nap_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };

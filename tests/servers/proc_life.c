@@ -40,12 +40,10 @@
  * A serving process's main thread waits in ppoll() with SIGTERM unblocked only there
  * (no lost wake-up) on a non-blocking listener, since several processes may accept on
  * it at once. */
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -61,95 +59,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 extern char **environ;
 
 #define MAX_WORKERS 16
 
 static const char *log_dir;
-static FILE *access_log;
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Set by the SIGTERM handler, read by every thread: atomic (lock-free, so safe in a
  * handler), where a plain sig_atomic_t would be a data race between threads. */
 static _Atomic int stopping;
 static int listen_fd = -1;
 static int listen_port;
-_Thread_local volatile double burn_sink; /* per thread: burning threads do not race */
 
 /* ---- helpers ---- */
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-double burn_cpu(uint64_t ns);
-__attribute__((noinline, noclone)) double burn_cpu(uint64_t ns)
-{
-	double x = 1.0;
-	uint64_t end = clock_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) < end) {
-		for (int i = 0; i < 20000; i++)
-			x = x * 1.0000001 + 0.000001;
-		burn_sink = x;
-	}
-	return x;
-}
-
-static long query_num(const char *target, const char *key, long def)
-{
-	const char *q = strchr(target, '?');
-	size_t kl = strlen(key);
-	while (q) {
-		q++;
-		if (strncmp(q, key, kl) == 0 && q[kl] == '=')
-			return strtol(q + kl + 1, NULL, 10);
-		q = strchr(q, '&');
-	}
-	return def;
-}
-
-static int path_is(const char *target, const char *path)
-{
-	size_t n = strlen(path);
-	return strncmp(target, path, n) == 0 && (target[n] == 0 || target[n] == '?');
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Writes text to path through a temporary name, so a poller never reads half of it. */
-static int write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
-}
 
 static void open_access_log(void)
 {
@@ -160,16 +83,6 @@ static void open_access_log(void)
 		perror(path);
 		exit(1);
 	}
-}
-
-static void log_line(const char *method, const char *target, int status)
-{
-	pthread_mutex_lock(&log_mu);
-	if (access_log) {
-		fprintf(access_log, "%s %s %d\n", method, target, status);
-		fflush(access_log);
-	}
-	pthread_mutex_unlock(&log_mu);
 }
 
 /* ---- the server ---- */
@@ -205,40 +118,13 @@ static int serve_one(int fd, const char *method, const char *target)
 		status = 404;
 		rc = respond(fd, 404, "not found\n");
 	}
-	log_line(method, target, status);
+	log_line("%s %s %d\n", method, target, status);
 	return rc;
 }
 
 static void *conn_main(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	char buf[8192];
-	size_t have = 0;
-	for (;;) {
-		buf[have] = 0;
-		char *end = strstr(buf, "\r\n\r\n");
-		if (!end) {
-			if (have >= sizeof buf - 1)
-				break;
-			ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			have += (size_t)n;
-			continue;
-		}
-		char method[16], target[1024];
-		if (sscanf(buf, "%15s %1023s", method, target) != 2)
-			break;
-		size_t used = (size_t)(end + 4 - buf);
-		int close_after = strstr(buf, "Connection: close") && strstr(buf, "Connection: close") < end;
-		memmove(buf, buf + used, have - used);
-		have -= used;
-		if (serve_one(fd, method, target) != 0 || close_after)
-			break;
-	}
-	close(fd);
+	serve_gets((int)(intptr_t)arg, serve_one);
 	return NULL;
 }
 
@@ -262,34 +148,14 @@ static void setup_signals(void)
 	pthread_sigmask(SIG_BLOCK, &term, NULL);
 }
 
-static int open_listener(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 512) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-		close(fd);
-		return -1;
-	}
-	listen_port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void listen_or_die(const char *port_file)
 {
-	char text[32];
-	listen_fd = open_listener();
+	listen_fd = listen_loopback(0, SOCK_CLOEXEC | SOCK_NONBLOCK, 512, &listen_port);
 	if (listen_fd < 0) {
 		perror("proc_life: listen");
 		exit(1);
 	}
-	snprintf(text, sizeof text, "%d\n", listen_port);
-	if (port_file && write_file(port_file, text) != 0) {
+	if (port_file && write_port_file(port_file, listen_port) != 0) {
 		perror(port_file);
 		exit(1);
 	}
@@ -353,17 +219,11 @@ static void *busy_main(void *arg)
 /* GET path from our own listener; the body goes to out (NUL-terminated). 0 = 200. */
 static int self_get(const char *path, char *out, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)listen_port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = connect_loopback(listen_port, SOCK_CLOEXEC);
 	char req[1200], buf[4096];
 	size_t have = 0;
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		close(fd);
-		return -1;
-	}
 	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
 	if (write_all(fd, req, (size_t)n) != 0) {
 		close(fd);

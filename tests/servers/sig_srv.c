@@ -27,11 +27,9 @@
  *       the workers are joined, "stress ok" printed, and main returns 0.
  * The main thread accepts (poll + accept on a non-blocking listener) until SIGTERM or
  * the end of a stress run. */
-#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,52 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static FILE *access_log;
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+#include "common.h"
+
 static _Atomic int stopping; /* set by the SIGTERM handler or the stress timer thread (lock-free: signal-safe) */
 static const char *mode;
-_Thread_local volatile double burn_sink; /* per thread: burning threads do not race */
 
 /* ---- helpers ---- */
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-double burn_cpu(uint64_t ns);
-__attribute__((noinline, noclone)) double burn_cpu(uint64_t ns)
-{
-	double x = 1.0;
-	uint64_t end = clock_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) < end) {
-		for (int i = 0; i < 20000; i++)
-			x = x * 1.0000001 + 0.000001;
-		burn_sink = x;
-	}
-	return x;
-}
-
-static long query_num(const char *target, const char *key, long def)
-{
-	const char *q = strchr(target, '?');
-	size_t kl = strlen(key);
-	while (q) {
-		q++;
-		if (strncmp(q, key, kl) == 0 && q[kl] == '=')
-			return strtol(q + kl + 1, NULL, 10);
-		q = strchr(q, '&');
-	}
-	return def;
-}
-
-static int path_is(const char *target, const char *path)
-{
-	size_t n = strlen(path);
-	return strncmp(target, path, n) == 0 && (target[n] == 0 || target[n] == '?');
-}
 
 static const char *env_or(const char *name, const char *def)
 {
@@ -104,46 +62,27 @@ static const char *env_or(const char *name, const char *def)
 static _Atomic long eintr_seen, eintr_main; /* all; the main thread's poll */
 static int eintr_count_only;
 
-/* Every checked call goes through here: EINTR aborts (or is counted). */
+/* A call failed with EINTR: that aborts (or is counted). Also common.c's on_eintr, for
+ * the reads and writes of serve_gets and write_all. */
+static void eintr_fatal(const char *what)
+{
+	if (eintr_seen++ < 20 || !eintr_count_only)
+		fprintf(stderr, "sig_srv: %s failed with EINTR\n", what);
+	if (!eintr_count_only)
+		abort();
+}
+
+/* Every checked call goes through here. */
 static long chk(long rc, const char *what)
 {
-	if (rc < 0 && errno == EINTR) {
-		if (eintr_seen++ < 20 || !eintr_count_only)
-			fprintf(stderr, "sig_srv: %s failed with EINTR\n", what);
-		if (!eintr_count_only) {
-			abort();
-		}
-	}
+	if (rc < 0 && errno == EINTR)
+		eintr_fatal(what);
 	return rc;
 }
 
 static int checked(void)
 {
 	return strcmp(mode, "eintr") == 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (checked())
-			chk(w, "write");
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void log_line(const char *method, const char *target, int status)
-{
-	pthread_mutex_lock(&log_mu);
-	fprintf(access_log, "%s %s %d\n", method, target, status);
-	fflush(access_log);
-	pthread_mutex_unlock(&log_mu);
 }
 
 static int respond(int fd, int status, const char *body)
@@ -416,43 +355,13 @@ static int serve_one(int fd, const char *method, const char *target)
 		status = 404;
 		rc = respond(fd, 404, "not found\n");
 	}
-	log_line(method, target, status);
+	log_line("%s %s %d\n", method, target, status);
 	return rc;
 }
 
 static void *conn_main(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	char buf[8192];
-	size_t have = 0;
-	for (;;) {
-		buf[have] = 0;
-		char *end = strstr(buf, "\r\n\r\n");
-		if (!end) {
-			if (have >= sizeof buf - 1)
-				break;
-			ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-			if (checked())
-				chk(n, "read");
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			have += (size_t)n;
-			continue;
-		}
-		char method[16], target[1024];
-		if (sscanf(buf, "%15s %1023s", method, target) != 2)
-			break;
-		size_t used = (size_t)(end + 4 - buf);
-		char *cl = strstr(buf, "Connection: close");
-		int close_after = cl && cl < end;
-		memmove(buf, buf + used, have - used);
-		have -= used;
-		if (serve_one(fd, method, target) != 0 || close_after)
-			break;
-	}
-	close(fd);
+	serve_gets((int)(intptr_t)arg, serve_one);
 	return NULL;
 }
 
@@ -477,18 +386,12 @@ static void on_term(int sig)
 
 static int listen_on(const char *port_file)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
+	int port, fd = listen_loopback(0, SOCK_CLOEXEC | SOCK_NONBLOCK, 128, &port);
+	if (fd < 0) {
 		perror("sig_srv: listen");
 		exit(1);
 	}
-	FILE *f = fopen(port_file, "w");
-	if (!f || fprintf(f, "%d\n", ntohs(a.sin_port)) < 0 || fclose(f) != 0) {
+	if (write_port_file(port_file, port) != 0) {
 		perror(port_file);
 		exit(1);
 	}
@@ -519,9 +422,7 @@ static void accept_loop(int lfd)
 
 static void *stress_timer(void *arg)
 {
-	struct timespec ts = { (time_t)(intptr_t)arg, 0 };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	nap_ms((long)(intptr_t)arg * 1000);
 	stopping = 1;
 	return NULL;
 }
@@ -550,6 +451,7 @@ int main(int argc, char **argv)
 	int nworkers = 0;
 	if (strcmp(mode, "eintr") == 0) {
 		eintr_count_only = strcmp(env_or("SIGSRV_EINTR", "abort"), "count") == 0;
+		on_eintr = eintr_fatal;
 		if (pipe2(idle_pipe, O_CLOEXEC) != 0 || pipe2(data_pipe, O_CLOEXEC) != 0)
 			return 1;
 	} else if (strcmp(mode, "stress") == 0) {

@@ -20,10 +20,8 @@
  * real traffic exercises every interposer the shim has on both sides.
  * SIGTERM/SIGINT stop accepting and return from main, so atexit handlers run. At the
  * descriptor limit (EMFILE) it waits and accepts again once a connection closed. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -38,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define HEAD_MAX 65536  /* largest request head we accept */
 #define TARGET_MAX 1024
 
@@ -51,60 +51,18 @@ struct req {
 	int close_after;  /* close the connection once answered */
 };
 
-static FILE *access_log;
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Set by the SIGTERM handler, read by every thread: atomic (lock-free, so safe in a
  * handler), where a plain sig_atomic_t would be a data race between threads. */
 static _Atomic int stopping;
 static int listen_fd = -1;
-_Thread_local volatile double burn_sink; /* keeps burn_cpu's result observable (per thread: no race) */
 
 /* ---- helpers ---- */
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Burns ns of this thread's CPU time doing floating-point work the compiler must
- * keep. The clock is read only every 20,000 steps, so nearly all samples land here
- * rather than in clock_gettime. Not static and never inlined or cloned, so profiles
- * show it under exactly this name. */
-double burn_cpu(uint64_t ns);
-__attribute__((noinline, noclone)) double burn_cpu(uint64_t ns)
-{
-	double x = 1.0;
-	uint64_t end = clock_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) < end) {
-		for (int i = 0; i < 20000; i++)
-			x = x * 1.0000001 + 0.000001;
-		burn_sink = x;
-	}
-	return x;
-}
-
 /* The number after "key=" in the query string, clamped to [0, max]; def if absent. */
-static long query_num(const char *target, const char *key, long def, long max)
+static long query_in(const char *target, const char *key, long def, long max)
 {
-	const char *q = strchr(target, '?');
-	size_t kl = strlen(key);
-	while (q) {
-		q++;
-		if (strncmp(q, key, kl) == 0 && q[kl] == '=') {
-			long v = strtol(q + kl + 1, NULL, 10);
-			return v < 0 ? 0 : v > max ? max : v;
-		}
-		q = strchr(q, '&');
-	}
-	return def;
-}
-
-static int path_is(const char *target, const char *path)
-{
-	size_t n = strlen(path);
-	return strncmp(target, path, n) == 0 && (target[n] == 0 || target[n] == '?');
+	long v = query_num(target, key, def);
+	return v < 0 ? 0 : v > max ? max : v;
 }
 
 static int send_all(int fd, const char *p, size_t n)
@@ -119,30 +77,6 @@ static int send_all(int fd, const char *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void log_line(const struct req *r, int status)
-{
-	if (!access_log)
-		return;
-	pthread_mutex_lock(&log_mu);
-	fprintf(access_log, "%s %s %d\n", r->method, r->target, status);
-	fflush(access_log);
-	pthread_mutex_unlock(&log_mu);
 }
 
 /* ---- responses ---- */
@@ -195,7 +129,7 @@ static int respond(const struct req *r, int status, const char *extra, const cha
 __attribute__((noinline)) static int handle_cpu(const struct req *r)
 {
 	char extra[128];
-	long ms = query_num(r->target, "ms", 100, 60000);
+	long ms = query_in(r->target, "ms", 100, 60000);
 	uint64_t w0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	burn_cpu((uint64_t)ms * 1000000ull);
 	uint64_t c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID), w1 = clock_ns(CLOCK_MONOTONIC);
@@ -206,10 +140,7 @@ __attribute__((noinline)) static int handle_cpu(const struct req *r)
 
 static int handle_sleep(const struct req *r)
 {
-	long ms = query_num(r->target, "ms", 100, 60000);
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	nap_ms(query_in(r->target, "ms", 100, 60000));
 	return respond(r, 200, NULL, "slept\n");
 }
 
@@ -217,7 +148,7 @@ static int handle_sleep(const struct req *r)
 static int handle_big(const struct req *r)
 {
 	char head[256], chunk[4096];
-	long long total = query_num(r->target, "kb", 64, 1 << 20) * 1024LL;
+	long long total = query_in(r->target, "kb", 64, 1 << 20) * 1024LL;
 	int n = format_head(head, sizeof head, r, 200, total, NULL);
 	if (n < 0 || write_all(r->fd, head, (size_t)n))
 		return -1;
@@ -254,7 +185,7 @@ static int handle_chunked(const struct req *r)
 static int handle_status(const struct req *r, int *status)
 {
 	char head[256];
-	*status = (int)query_num(r->target, "code", 204, 599);
+	*status = (int)query_in(r->target, "code", 204, 599);
 	if (*status < 200)
 		*status = 204;
 	int none = *status == 204 || *status == 304;
@@ -283,10 +214,10 @@ __attribute__((noinline)) static void *hold_site_three(size_t n) { return malloc
 static int handle_hold(const struct req *r)
 {
 	char extra[96];
-	long site = query_num(r->target, "site", 1, SITES);
-	long long want = query_num(r->target, "kb", 1024, 1 << 22) * 1024LL;
-	size_t lo = (size_t)query_num(r->target, "min", 64, 1 << 30);
-	size_t hi = (size_t)query_num(r->target, "max", 4096, 1 << 30);
+	long site = query_in(r->target, "site", 1, SITES);
+	long long want = query_in(r->target, "kb", 1024, 1 << 22) * 1024LL;
+	size_t lo = (size_t)query_in(r->target, "min", 64, 1 << 30);
+	size_t hi = (size_t)query_in(r->target, "max", 4096, 1 << 30);
 	uint64_t x = 0x9E3779B97F4A7C15ull ^ (uint64_t)want;
 	long long total = 0;
 	if (lo < sizeof(struct held))
@@ -307,10 +238,9 @@ static int handle_hold(const struct req *r)
 		pthread_mutex_unlock(&held_mu);
 		total += (long long)n;
 	}
-	long ms = query_num(r->target, "sleep_ms", 0, 60000);
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (ms && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	long ms = query_in(r->target, "sleep_ms", 0, 60000);
+	if (ms)
+		nap_ms(ms);
 	snprintf(extra, sizeof extra, "X-Alloc-Bytes: %lld\r\n", total);
 	return respond(r, 200, extra, "held\n");
 }
@@ -321,7 +251,7 @@ __attribute__((noinline)) static void *churn_alloc(size_t n) { return malloc(n);
 
 static int handle_churn(const struct req *r)
 {
-	long n = query_num(r->target, "n", 1000000, 1L << 40);
+	long n = query_in(r->target, "n", 1000000, 1L << 40);
 	void *window[64] = { 0 };
 	uint64_t x = 88172645463325252ull;
 	for (long i = 0; i < n; i++) {
@@ -338,7 +268,7 @@ static int handle_churn(const struct req *r)
 
 static int handle_release(const struct req *r)
 {
-	long site = query_num(r->target, "site", 1, SITES);
+	long site = query_in(r->target, "site", 1, SITES);
 	pthread_mutex_lock(&held_mu);
 	struct held *h = held[site];
 	held[site] = NULL;
@@ -360,14 +290,6 @@ static int handle_release(const struct req *r)
  * "blocked-all" that first blocks every signal, then waits so, in read(2);
  * /cycles?n=N creates and joins N threads that return at once, then N/100 each of
  * detached threads, threads ending in pthread_exit and threads cancelled. */
-static void nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-
 /* A pipe whose writer a helper thread closes after ms: readers wait until then. */
 struct gate {
 	int fd[2];
@@ -378,7 +300,7 @@ struct gate {
 static void *gate_closer(void *arg)
 {
 	struct gate *g = arg;
-	nap(g->ms);
+	nap_ms(g->ms);
 	close(g->fd[1]);
 	return NULL;
 }
@@ -426,7 +348,7 @@ __attribute__((noinline)) static void *sleepy_thread(void *arg)
 	uintptr_t v = (uintptr_t)arg;
 	pthread_setname_np(pthread_self(), "sleepy");
 	if (v & 1)
-		nap((long)(v >> 1));
+		nap_ms((long)(v >> 1));
 	else
 		gate_wait(arg);
 	return NULL;
@@ -474,7 +396,7 @@ static int start_detached(void *(*fn)(void *), void *arg)
 
 static int handle_spawn(const struct req *r)
 {
-	long n = query_num(r->target, "n", 50, 10000), ms = query_num(r->target, "ms", 3000, 600000);
+	long n = query_in(r->target, "n", 50, 10000), ms = query_in(r->target, "ms", 3000, 600000);
 	long started = 0;
 	struct gate *g = NULL;
 	if (strstr(r->target, "how=read") && !(g = gate_open(ms, (int)n)))
@@ -490,7 +412,7 @@ static int handle_spawn(const struct req *r)
 
 static int handle_blocked(const struct req *r)
 {
-	long ms = query_num(r->target, "ms", 3000, 600000);
+	long ms = query_in(r->target, "ms", 3000, 600000);
 	struct gate *g = gate_open(ms, 1);
 	int rc = g ? start_detached(blocked_thread, g) : -1;
 	if (rc == 0)
@@ -500,7 +422,7 @@ static int handle_blocked(const struct req *r)
 
 static int handle_cycles(const struct req *r)
 {
-	long n = query_num(r->target, "n", 1000, 10000000), failed = 0;
+	long n = query_in(r->target, "n", 1000, 10000000), failed = 0;
 	for (long i = 0; i < n; i++) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, nothing_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
@@ -554,7 +476,7 @@ __attribute__((noinline)) static int serve(const struct req *r)
 		status = 404;
 		rc = respond(r, 404, NULL, "not found\n");
 	}
-	log_line(r, status);
+	log_line("%s %s %d\n", r->method, r->target, status);
 	return rc;
 }
 
@@ -702,35 +624,6 @@ static void usage(FILE *to)
 	fputs("usage: srv_demo [--port N] [--port-file FILE] [--access-log FILE]\n", to);
 }
 
-/* Writes the port to path via a temporary name, so a poller never reads it half done. */
-static int write_port_file(const char *path, int port)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
-}
-
-static int open_listener(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 512) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
 	int port = 0;
@@ -765,16 +658,14 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct sockaddr_in a;
-	socklen_t alen = sizeof a;
-	listen_fd = open_listener(port);
-	if (listen_fd < 0 || getsockname(listen_fd, (struct sockaddr *)&a, &alen) != 0) {
+	listen_fd = listen_loopback(port, SOCK_CLOEXEC, 512, &port);
+	if (listen_fd < 0) {
 		perror("srv_demo: listen");
 		return 1;
 	}
-	printf("listening on %d\n", ntohs(a.sin_port));
+	printf("listening on %d\n", port);
 	fflush(stdout);
-	if (port_file && write_port_file(port_file, ntohs(a.sin_port)) != 0) {
+	if (port_file && write_port_file(port_file, port) != 0) {
 		perror(port_file);
 		return 1;
 	}

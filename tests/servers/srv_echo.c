@@ -14,10 +14,8 @@
  * interposer carries body bytes. Options: --port-file F, --access-log F ("METHOD
  * PATH STATUS BYTES" per answer). Paths are the test's own: this is no server for
  * anything else. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -31,11 +29,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define BUF 65536
 
-static FILE *access_log;
 static volatile sig_atomic_t stopping;
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct rd {
 	int fd;
@@ -156,12 +154,9 @@ static int put_chunk(int fd, const char *p, size_t n, unsigned k)
 	return put(fd, head, strlen(head), h) || put(fd, p, n, h) || put(fd, "\r\n", 2, h);
 }
 
-static void log_line(const char *method, const char *path, int status, long long bytes)
+static void log_answer(const char *method, const char *path, int status, long long bytes)
 {
-	pthread_mutex_lock(&log_mu);
-	fprintf(access_log, "%s %s %d %lld\n", method, path, status, bytes);
-	fflush(access_log);
-	pthread_mutex_unlock(&log_mu);
+	log_line("%s %s %d %lld\n", method, path, status, bytes);
 }
 
 /* ---- requests ---- */
@@ -263,7 +258,7 @@ static int serve_file(int fd, const struct req *q)
 	if (f < 0 || fstat(f, &st) != 0) {
 		if (f >= 0)
 			close(f);
-		log_line(q->method, q->path, 404, 0);
+		log_answer(q->method, q->path, 404, 0);
 		return put_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 	}
 	char head[128];
@@ -299,7 +294,7 @@ static int serve_file(int fd, const struct req *q)
 	if (rc == 0 && h == H_CHUNKED)
 		rc = put(fd, "0\r\n\r\n", 5, H_SEND);
 	close(f);
-	log_line(q->method, q->path, 200, (long long)off);
+	log_answer(q->method, q->path, 200, (long long)off);
 	return rc;
 }
 
@@ -322,7 +317,7 @@ static int serve(struct rd *r, const struct req *q)
 		char msg[64];
 		snprintf(msg, sizeof msg, "stored %lld\n", n);
 		snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(msg), msg);
-		log_line(q->method, q->path, 200, n);
+		log_answer(q->method, q->path, 200, n);
 		return put_str(fd, out);
 	}
 	if (strcmp(q->method, "POST") == 0 && strcmp(q->path, "/echo") == 0) {
@@ -337,10 +332,10 @@ static int serve(struct rd *r, const struct req *q)
 		long long n = body(r, q, sink_echo, &e);
 		if (n < 0 || (q->chunked && put(fd, "0\r\n\r\n", 5, H_WRITE) != 0))
 			return -1;
-		log_line(q->method, q->path, 200, n);
+		log_answer(q->method, q->path, 200, n);
 		return 0;
 	}
-	log_line(q->method, q->path, 404, 0);
+	log_answer(q->method, q->path, 404, 0);
 	return put_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 }
 
@@ -410,20 +405,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	access_log = fopen(log, "a");
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof a;
-	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (!access_log || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 64) != 0 ||
-	    getsockname(l, (struct sockaddr *)&a, &al) != 0) {
+	int port, l = listen_loopback(0, 0, 64, &port);
+	if (!access_log || l < 0) {
 		perror("srv_echo");
 		return 1;
 	}
-	if (port_file) {
-		FILE *f = fopen(port_file, "w");
-		fprintf(f, "%d\n", ntohs(a.sin_port));
-		fclose(f);
-	}
+	if (port_file)
+		write_port_file(port_file, port);
 	while (!stopping) {
 		int c = accept(l, NULL, NULL);
 		if (c < 0) {

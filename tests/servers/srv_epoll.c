@@ -10,7 +10,6 @@
  * (how many connections are open, rewritten whenever it changes, for a poller).
  * SIGTERM/SIGINT end the loop and return from main. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "common.h"
 
 /* What a connection has seen of the end of a head: the last 3 bytes. */
 struct conn {
@@ -40,16 +41,11 @@ static void on_stop(int sig)
 
 static void write_count(void)
 {
-	char tmp[4096];
+	char text[32];
 	if (!conn_file)
 		return;
-	snprintf(tmp, sizeof tmp, "%s.tmp", conn_file);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fprintf(f, "%ld\n", open_conns);
-	if (fclose(f) == 0)
-		rename(tmp, conn_file);
+	snprintf(text, sizeof text, "%ld\n", open_conns);
+	write_file(conn_file, text);
 }
 
 /* Counts the request heads that end in buf (with the bytes carried over from the
@@ -140,13 +136,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (!conns || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 4096) != 0 ||
-	    getsockname(lfd, (struct sockaddr *)&a, &alen) != 0) {
+	int port, lfd = listen_loopback(0, SOCK_NONBLOCK | SOCK_CLOEXEC, 4096, &port);
+	if (!conns || lfd < 0) {
 		perror("srv_epoll");
 		return 1;
 	}
@@ -154,13 +145,8 @@ int main(int argc, char **argv)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	write_count();
-	if (port_file) {
-		FILE *f = fopen(port_file, "w");
-		if (!f)
-			return 1;
-		fprintf(f, "%d\n", ntohs(a.sin_port));
-		fclose(f);
-	}
+	if (port_file && write_port_file(port_file, port) != 0)
+		return 1;
 	while (!stopping) {
 		struct epoll_event evs[256];
 		int n = epoll_wait(ep, evs, 256, 200);
