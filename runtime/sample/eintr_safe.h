@@ -14,7 +14,7 @@
  *     SO_SNDTIMEO set.
  * Everything else is reported as not safe, and so is a file that cannot be read.
  * Context: the capturing thread (normal context); nothing here allocates. The parser
- * and the judgement are pure, for the unit test (tests/unit/test_restart.c). */
+ * and the judgement are pure, for the unit test (tests/unit/test_eintr_safe.c). */
 #ifndef RT_EINTR_SAFE_H
 #define RT_EINTR_SAFE_H
 

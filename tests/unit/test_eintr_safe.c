@@ -1,4 +1,4 @@
-/* test_restart.c: the syscall-file parser and the "may it be signalled" judgement
+/* test_eintr_safe.c: the syscall-file parser and the "may it be signalled" judgement
  * (runtime/sample/eintr_safe.c), table-style, then probes of real threads asleep in poll (not
  * safe) and in an untimed condition wait (safe), and of a socket with SO_RCVTIMEO. */
 #include <linux/futex.h>

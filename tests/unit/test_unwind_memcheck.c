@@ -1,4 +1,4 @@
-/* test_memprobe.c: libunwind's memory checks without descriptors (sample/unwind_memcheck.c).
+/* test_unwind_memcheck.c: libunwind's memory checks without descriptors (sample/unwind_memcheck.c).
  * The probe's answers (readable, NULL, PROT_NONE, unmapped); no descriptor opened by
  * libunwind; descriptors that a daemon-style close gave to the service's own pipe left
  * alone by walks that check memory; and a walk through code without unwind info (a

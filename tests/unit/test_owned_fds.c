@@ -1,4 +1,4 @@
-/* test_fdown.c: the table of descriptors the shim owns (runtime/base/owned_fds.c): numbers
+/* test_owned_fds.c: the table of descriptors the shim owns (runtime/base/owned_fds.c): numbers
  * above stdio, the service's close of ours refused, close_range split around ours,
  * dup2 onto ours handing the number over (LOST), a stale LOST entry never reused, and
  * the shim's own close (libdw's, on our threads) unregistering. The real close_range
