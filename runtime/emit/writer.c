@@ -206,6 +206,13 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 	char path[RT_CFG_PATH_MAX + RT_FILE_NAME_MAX + 2];
 	rt_json_t line = { 0 };
 
+	/* Again: the service may have taken its last descriptors while the worker
+	 * gathered the set (a capture takes milliseconds). */
+	if (rt_fd_headroom() != 0) {
+		rt_dir_fault("a profile", errno);
+		rt_stat_drop(RT_STAT_DROPPED_FDS);
+		return;
+	}
 	rt_ids_hex(r->ctx.trace_id, r->span_id, r->ctx.parent_id, &id);
 	rt_file_name_request(cpu_name, "cpu", &id, unix_s);
 	rt_dir_path(path, sizeof path, cpu_name);

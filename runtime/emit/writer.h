@@ -26,8 +26,9 @@ typedef struct rt_request_evidence {
  * counted as a dropped profile set, by reason. 1, or 0. */
 int rt_writer_admit(void);
 
-/* Writes the set of an admitted request. When out is not NULL it gets the names of
- * the files written (all "" when none was), for the request's span. */
+/* Writes the set of an admitted request (dropped, and counted, when descriptors ran
+ * short meanwhile). When out is not NULL it gets the names of the files written (all
+ * "" when none was), for the request's span. */
 void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 			    rt_req_files_t *out);
 
