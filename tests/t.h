@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int t_run, t_failed, t_skipped;
 
@@ -80,4 +81,76 @@ static inline int done_testing(void)
 	}
 	return t_run > 0 && t_skipped == t_run ? 77 : 0;
 }
+/* ---- helpers for tests that read files and run tools ---- */
+
+/* Runs cmd with the shell; returns its standard output (malloc'd, NUL-terminated) and
+ * its wait status in *status; NULL when it did not run. */
+static inline char *t_command(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0, got;
+	char *out = malloc(cap);
+	while (out && (got = fread(out + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (n + 1 == cap) {
+			char *bigger = realloc(out, cap * 2);
+			if (!bigger) {
+				free(out);
+				out = NULL;
+				break;
+			}
+			out = bigger;
+			cap *= 2;
+		}
+	}
+	*status = pclose(f);
+	if (out)
+		out[n] = 0;
+	return out;
+}
+
+/* Whether the shell finds the command name. */
+static inline int t_have(const char *name)
+{
+	char cmd[128];
+	int st;
+	snprintf(cmd, sizeof cmd, "command -v %s 2>/dev/null", name);
+	char *out = t_command(cmd, &st);
+	int yes = out && out[0] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	free(out);
+	return yes;
+}
+
+/* The whole file (malloc'd, NUL-terminated) and its length in *len; NULL when it
+ * cannot be read. */
+static inline char *t_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0, got;
+	char *buf = malloc(cap);
+	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (n + 1 == cap) {
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
 #endif

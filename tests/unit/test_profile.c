@@ -412,68 +412,6 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *buf = malloc(cap);
-	size_t got;
-	while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap) {
-			uint8_t *bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				free(buf);
-				buf = NULL;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
-/* Runs cmd, returning its stdout (malloc'd) and exit status; NULL if it did not run. */
-static char *run(const char *cmd, int *status)
-{
-	FILE *f = popen(cmd, "r");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *out = malloc(cap);
-	size_t got;
-	while (out && (got = fread(out + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			char *bigger = realloc(out, cap * 2);
-			if (!bigger) {
-				free(out);
-				out = NULL;
-				break;
-			}
-			out = bigger;
-			cap *= 2;
-		}
-	}
-	*status = pclose(f);
-	if (out)
-		out[n] = 0;
-	return out;
-}
-
-static int have_go(void)
-{
-	int st;
-	char *out = run("command -v go 2>/dev/null", &st);
-	int yes = out && out[0] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	free(out);
-	return yes;
-}
-
 /* The function name pprof -raw gives location id in its "Locations" section
  * ("     1: 0x55f1... M=1 leaf_fn /path/file.c:41 s=0"), into name. */
 static int pprof_loc_name(const char *out, unsigned id, char *name, size_t len)
@@ -495,7 +433,7 @@ static int pprof_loc_name(const char *out, unsigned id, char *name, size_t len)
  * ("span_id:[s1] trace_id:[t1]"); its "Locations" section names the functions. */
 static void check_with_pprof(const char *path, const char *dir)
 {
-	if (!have_go()) {
+	if (!t_have("go")) {
 		skip("go tool pprof -raw reads the file", "the go command is not installed");
 		skip("pprof: the merged sample's values, labels and stack", "no go command");
 		skip("pprof: the pseudo-frame", "no go command");
@@ -507,7 +445,7 @@ static void check_with_pprof(const char *path, const char *dir)
 	snprintf(cmd, sizeof cmd, "HOME='%s' PPROF_TMPDIR='%s' go tool pprof -raw '%s' 2>&1", dir,
 		 dir, path);
 	int st;
-	char *out = run(cmd, &st);
+	char *out = t_command(cmd, &st);
 	int ran = out && WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "\nSamples:\n");
 	if (!ok(ran, "go tool pprof -raw reads the file")) {
 		diag("status %d, output:\n%s", st, out ? out : "(none)");
@@ -565,7 +503,7 @@ static void test_files(rt_profile_t *p)
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "the file is there, mode 0600");
 	is_int(count_entries(dir), 1, "and nothing else (no temporary left)");
 	size_t len = 0;
-	uint8_t *gz = read_whole(path, &len);
+	uint8_t *gz = (uint8_t *)t_read_file(path, &len);
 	pb_t *pb = gz ? decode(gz, len) : NULL;
 	free(gz);
 	if (ok(pb != NULL, "the file gunzips and unpacks")) {

@@ -90,72 +90,6 @@ static NOINL int root_fn(int x)
 
 /* ---- helpers ---- */
 
-static char *run(const char *cmd, int *status)
-{
-	FILE *f = popen(cmd, "r");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0, got;
-	char *out = malloc(cap);
-	while (out && (got = fread(out + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			char *bigger = realloc(out, cap * 2);
-			if (!bigger) {
-				free(out);
-				out = NULL;
-				break;
-			}
-			out = bigger;
-			cap *= 2;
-		}
-	}
-	*status = pclose(f);
-	if (out)
-		out[n] = 0;
-	return out;
-}
-
-static int have_cmd(const char *name)
-{
-	char cmd[128];
-	int st;
-	snprintf(cmd, sizeof cmd, "command -v %s 2>/dev/null", name);
-	char *out = run(cmd, &st);
-	int yes = out && out[0] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	free(out);
-	return yes;
-}
-
-/* The whole file, NUL-terminated; NULL when it cannot be read. */
-static char *read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0, got;
-	char *buf = malloc(cap);
-	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			char *bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf)
-		buf[n] = 0;
-	if (len)
-		*len = n;
-	return buf;
-}
-
 static int write_file(const char *path, const char *content, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -488,7 +422,7 @@ static void test_dir(void)
 	is_int(rt_dir_append("lines.jsonl", &l2), 0, "rt_dir_append: a second line");
 	rt_dir_path(p, sizeof p, "lines.jsonl");
 	size_t len = 0;
-	char *got = read_whole(p, &len);
+	char *got = t_read_file(p, &len);
 	is_str(got, "{\"a\":1}\n{\"b\":\"two\"}\n", "append: two appends, two whole lines in order");
 	ok(got && count_char(got, len, '\n') == 2, "append: exactly two newlines");
 	free(got);
@@ -500,11 +434,11 @@ static void test_dir(void)
 	static const char v1[] = "the first, longer version of the file\n", v2[] = "second";
 	is_int(rt_dir_replace("state.json", v1, sizeof v1 - 1), 0, "rt_dir_replace: a new file");
 	rt_dir_path(p, sizeof p, "state.json");
-	got = read_whole(p, &len);
+	got = t_read_file(p, &len);
 	ok(got && len == sizeof v1 - 1 && !memcmp(got, v1, len), "replace: its content");
 	free(got);
 	is_int(rt_dir_replace("state.json", v2, sizeof v2 - 1), 0, "rt_dir_replace: replaced by a shorter one");
-	got = read_whole(p, &len);
+	got = t_read_file(p, &len);
 	ok(got && len == sizeof v2 - 1 && !memcmp(got, v2, len), "replace: only the new content (%zu bytes)", len);
 	free(got);
 	is_int(mode_of(p), 0600, "replace: the file is mode 0600");
@@ -692,7 +626,7 @@ static void test_index(void)
 	char p[4300];
 	rt_dir_path(p, sizeof p, "index.jsonl");
 	size_t len = 0;
-	char *got = read_whole(p, &len);
+	char *got = t_read_file(p, &len);
 	ok(got && len == b.len && !memcmp(got, b.p, len), "index.jsonl holds just the one line");
 	free(got);
 	rt_json_free(&b);
@@ -774,7 +708,7 @@ static void test_admit(void)
 static pb_t *read_profile(const char *path)
 {
 	size_t n = 0;
-	char *gz = read_whole(path, &n);
+	char *gz = t_read_file(path, &n);
 	if (!gz)
 		return NULL;
 	z_stream z;
@@ -857,7 +791,7 @@ static int pprof_sample(const char *out, long long a, long long b, char *stack, 
 
 static void check_with_pprof(const char *path, const char *span_hex)
 {
-	if (!have_cmd("go")) {
+	if (!t_have("go")) {
 		skip("go tool pprof -raw reads the CPU profile", "the go command is not installed");
 		skip("pprof: the 3-sample stack, its cpu time and labels", "no go command");
 		skip("pprof: the 1-sample stack", "no go command");
@@ -868,7 +802,7 @@ static void check_with_pprof(const char *path, const char *span_hex)
 	snprintf(cmd, sizeof cmd, "HOME='%s' PPROF_TMPDIR='%s' go tool pprof -raw '%s' 2>&1", base, base,
 		 path);
 	int st;
-	char *out = run(cmd, &st);
+	char *out = t_command(cmd, &st);
 	int ran = out && WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "\nSamples:\n");
 	if (!ok(ran, "go tool pprof -raw reads the CPU profile")) {
 		diag("status %d, output:\n%s", st, out ? out : "(none)");
@@ -940,7 +874,7 @@ static void test_slow_request(void)
 	ok(out.nthreads >= 1, "out: the process's thread count (%d)", out.nthreads);
 
 	size_t len = 0;
-	char *index = read_whole(idx, &len);
+	char *index = t_read_file(idx, &len);
 	char want[512];
 	snprintf(want, sizeof want, "\"files\":{\"cpu\":\"%s\"}}\n", cpu_name);
 	ok(index && count_char(index, len, '\n') == 1 && index[len - 1] == '\n',
@@ -998,7 +932,7 @@ static void test_slow_request(void)
 	is_int(stat_of(RT_STAT_WRITTEN) - w0, 1, "RT_STAT_WRITTEN went up by one (the set, without its heap)");
 	is_int(stat_of(RT_STAT_DROPPED) - d0, 0, "RT_STAT_DROPPED did not move");
 	ok(out.heap[0] == 0 && !strcmp(out.cpu, cpu_name), "out: the cpu file, no heap file");
-	index = read_whole(idx, &len);
+	index = t_read_file(idx, &len);
 	snprintf(want, sizeof want, "\"span_id\":\"deadbeef00000002\"");
 	const char *second = index ? strchr(index, '\n') : NULL;
 	second = second ? second + 1 : NULL;
@@ -1026,7 +960,7 @@ int main(void)
 		return done_testing();
 	}
 	rt_cfg_parse(&rt_cfg, no_env, NULL, base, NULL); /* every default */
-	have_python = have_cmd("python3");
+	have_python = t_have("python3");
 
 	test_names();
 	test_caps();
