@@ -9,9 +9,10 @@
  *   - malloc and free: a block a library allocated (libdw, libcurl, getline) must go
  *     back to the allocator that made it, and under ASan or TSan that is the
  *     sanitizer's, not ours;
- *   - pthread_create, close and sigaction: sanitizers track threads and descriptors
- *     and defer signal handlers through their interceptors (TSan reports a reused
- *     descriptor as a race when a close bypasses it).
+ *   - pthread_create, close, fclose, sigaction and dl_iterate_phdr: sanitizers track
+ *     threads and descriptors, defer signal handlers and walk the loaded objects
+ *     through their interceptors (TSan reports a reused descriptor as a race when a
+ *     close bypasses it); fclose and close also pass the owned-descriptor table.
  * The interposers forward such calls untouched while the guard is held. */
 #ifndef RT_LIBC_H
 #define RT_LIBC_H
