@@ -3,7 +3,9 @@
  * them from inside the library lands in our own interposer; REAL(name) calls the next
  * definition in link order (normally glibc's) instead.
  *
- * The runtime uses REAL() for its own I/O (files, /proc, the endpoint's sockets).
+ * The runtime uses REAL() for its own I/O (files, /proc, the endpoint's sockets); the
+ * calls of libunwind's that sample/unwind_memcheck.c passes on keep their public names,
+ * as libunwind made them.
  * It calls three families by their public names on purpose, inside the reentrancy
  * guard, so that whoever owns them in the process sees the call:
  *   - malloc and free: a block a library allocated (libdw, libcurl, getline) must go

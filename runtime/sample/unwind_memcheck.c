@@ -25,7 +25,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "base/libc.h"
 #include "base/log.h"
 
 static int mode;             /* RT_UNWIND_MEMCHECK_*, written once before any stub can run */
@@ -52,14 +51,15 @@ void rt_unwind_memcheck_fork_child(void) { __atomic_store_n(&probe_pid, getpid()
 /* ---- the stubs libunwind calls instead ---- */
 
 /* Its pipe is "empty" (as after each check): EAGAIN, never a read of anyone's fd. A
- * one-byte read is only ever that check; anything else goes on to libc. */
+ * one-byte read is only ever that check; anything else goes on by the public name,
+ * as libunwind's own call would have (a sanitizer's interceptor then sees it). */
 static ssize_t stub_read(int fd, void *buf, size_t n)
 {
 	if (n == 1) {
 		errno = EAGAIN;
 		return -1;
 	}
-	return REAL(read)(fd, buf, n);
+	return read(fd, buf, n);
 }
 
 static long check_write(const void *addr)
@@ -84,12 +84,13 @@ static long stub_syscall(long nr, ...)
 	return syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
-/* A build that checks with write() rather than syscall(). */
+/* A build that checks with write() rather than syscall(); other writes go on as
+ * stub_read's reads do. */
 static ssize_t stub_write(int fd, const void *buf, size_t n)
 {
 	if (n == 1)
 		return check_write(buf);
-	return REAL(write)(fd, buf, n);
+	return write(fd, buf, n);
 }
 
 /* No pipe at all: the checks above never use its numbers. */
