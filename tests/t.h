@@ -83,6 +83,31 @@ static inline int done_testing(void)
 }
 /* ---- helpers for tests that read files and run tools ---- */
 
+/* All of f, malloc'd and NUL-terminated, its length in *len; NULL when out of memory. */
+static inline char *t_slurp(FILE *f, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0, got;
+	char *buf = malloc(cap);
+	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (n + 1 == cap) {
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	if (buf)
+		buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
 /* Runs cmd with the shell; returns its standard output (malloc'd, NUL-terminated) and
  * its wait status in *status; NULL when it did not run. */
 static inline char *t_command(const char *cmd, int *status)
@@ -90,24 +115,8 @@ static inline char *t_command(const char *cmd, int *status)
 	FILE *f = popen(cmd, "r");
 	if (!f)
 		return NULL;
-	size_t cap = 1 << 16, n = 0, got;
-	char *out = malloc(cap);
-	while (out && (got = fread(out + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			char *bigger = realloc(out, cap * 2);
-			if (!bigger) {
-				free(out);
-				out = NULL;
-				break;
-			}
-			out = bigger;
-			cap *= 2;
-		}
-	}
+	char *out = t_slurp(f, NULL);
 	*status = pclose(f);
-	if (out)
-		out[n] = 0;
 	return out;
 }
 
@@ -130,26 +139,8 @@ static inline char *t_read_file(const char *path, size_t *len)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	size_t cap = 1 << 16, n = 0, got;
-	char *buf = malloc(cap);
-	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += got;
-		if (n + 1 == cap) {
-			char *bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-	}
+	char *buf = t_slurp(f, len);
 	fclose(f);
-	if (buf)
-		buf[n] = 0;
-	if (len)
-		*len = n;
 	return buf;
 }
 

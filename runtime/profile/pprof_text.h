@@ -6,8 +6,8 @@
  * The debug=1 forms end with a "--- Memory map: ---" section (the executable
  * mappings, /proc/self/maps lines), which pprof's legacy parser reads: so
  * `go tool pprof` can name the frames of a saved file, as it can for gperftools'.
- * Choosing a form from the query is rt_pprof's job; capturing is rt_heap's and
- * rt_threadprof's.
+ * Choosing a form from the query is emit/endpoint.c's job; capturing is
+ * sample/heap_sampler.c's and sample/thread_capture.c's.
  * Context: any one thread that may allocate and read files (the endpoint's). Each
  * writer holds rt_symbols' shared instance while it writes. They return 0, or -1
  * when the stream failed (out of memory). */

@@ -32,7 +32,7 @@ void rt_cputimer_forget(rt_thread_t *t);
 /* CPU time consumed so far by thread tid (any thread of this process), ns; 0 on error. */
 uint64_t rt_cputimer_thread_ns(pid_t tid);
 
-/* The two kinds of source, for other samplers (rt_cpuprof) too; each signals SIGPROF
+/* The two kinds of source, for other samplers (sample/process_cpu.c) too; each signals SIGPROF
  * to thread tid per 1/hz of its CPU time. rt_cputimer_perf_open returns a perf_event
  * fd set up but disabled (PERF_EVENT_IOC_ENABLE starts it), or -1;
  * rt_cputimer_timer_create a timer whose signals carry value (0, or -1), started

@@ -1,11 +1,12 @@
-/* process_cpu.c: whole-process CPU profiles (see sample/process_cpu.h).
+/* process_cpu.c: whole-process CPU sampling (see sample/process_cpu.h); the profile is
+ * built from these samples by profile/cpu_profile.c.
  *
  * The sample buffer is linear: a handler claims the next slot with one atomic add and
  * publishes it with a ready flag, so any number of threads can write at once without
  * a lock; once full, samples are counted as dropped. The collector reads only slots
  * marked ready, after it has stopped the timer and waited a little, and clears the
  * flags before the next profile. A sample taken while its thread was working on a
- * request carries that request's trace and span ids (kept with the thread by rt_conn
+ * request carries that request's trace and span ids (kept with the thread by track/conn.c
  * while a profile runs), so whole-process profiles link to spans and slow requests. */
 #include "sample/process_cpu.h"
 
@@ -20,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/hex.h"
 #include "base/util.h"
 #include "sample/cputimer.h"
 #include "sample/sampler.h"

@@ -93,7 +93,7 @@ static __thread int on_shim __attribute__((tls_model("initial-exec")));
 static const char block_tag; /* its address marks the step-out's "block SIGPROF" */
 static _Atomic int block_acks;
 /* The shim threads that took SIGPROF, for the step-out to ask (kept here rather than
- * asked of rt_threadprof, so this file stays low in the link order). */
+ * asked of sample/shim_threads.c, so this file stays low in the link order). */
 #define SHIM_MAX 32
 static _Atomic pid_t shim_tids[SHIM_MAX];
 

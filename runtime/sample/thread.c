@@ -111,7 +111,7 @@ rt_thread_t *rt_thread_self(void)
 	if (!t)
 		return NULL;
 	atomic_fetch_add(&t->gen, 1);
-	/* Atomic: the worker reads it while matching thread ids (rt_threadprof). */
+	/* Atomic: the worker reads it while matching thread ids (sample/thread_capture.c). */
 	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
 	atomic_store(&t->cur_serial, 0);
 	rt_tls_self = t;

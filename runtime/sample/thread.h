@@ -1,4 +1,4 @@
-/* thread.h: per-thread runtime state and the reentrancy guard. Each host thread
+/* thread.h: per-thread runtime state (the reentrancy guard is base/guard.h). Each host thread
  * that touches a tracked connection gets an rt_thread_t, found through an initial-exec
  * TLS pointer (no allocation on access, safe in a signal handler once set). States live
  * in a registry that is only ever appended to; a state whose thread exited is recycled

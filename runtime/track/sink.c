@@ -1,8 +1,6 @@
 /* sink.c: the installed sink (see sink.h) and its stand-in before boot installs it. */
 #include "track/sink.h"
 
-#include <stddef.h>
-
 static void ignore_serial(uint64_t serial) { (void)serial; }
 static void ignore_req(struct rt_req *r) { (void)r; }
 static int refuse_req(struct rt_req *r) { (void)r; return 0; }
