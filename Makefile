@@ -35,7 +35,7 @@ LIBS    = -ljemalloc -lm -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
 
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 RT_SRC   := $(sort $(wildcard runtime/*/*.c))
-GEN_SRC  := $(B)/gen/profile.pb-c.c $(B)/gen/otlp_trace.pb-c.c
+GEN_SRC  := $(B)/gen/profile.pb-c.c $(B)/gen/otlp_trace.pb-c.c $(B)/gen/otlp_profiles.pb-c.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
 GEN_OBJ  := $(GEN_SRC:.c=.o)
@@ -57,12 +57,15 @@ $(B)/gen/profile.pb-c.c $(B)/gen/profile.pb-c.h: $(PROTO)
 $(B)/gen/otlp_trace.pb-c.c $(B)/gen/otlp_trace.pb-c.h: runtime/proto/otlp_trace.proto
 	@mkdir -p $(B)/gen
 	protoc-c --c_out=$(B)/gen -Iruntime/proto $<
+$(B)/gen/otlp_profiles.pb-c.c $(B)/gen/otlp_profiles.pb-c.h: runtime/proto/otlp_profiles.proto runtime/proto/otlp_trace.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iruntime/proto $<
 
 # Generated code is not ours to keep warning-clean beyond -Wall.
 $(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
 	$(CC) $(OPT) -g -fPIC -fvisibility=hidden $(SANFLAGS) -I$(B)/gen -c $< -o $@
 
-$(B)/%.o: %.c | $(B)/gen/profile.pb-c.h $(B)/gen/otlp_trace.pb-c.h
+$(B)/%.o: %.c | $(B)/gen/profile.pb-c.h $(B)/gen/otlp_trace.pb-c.h $(B)/gen/otlp_profiles.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 

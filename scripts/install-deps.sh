@@ -18,6 +18,9 @@ PKGS="$PKGS google-perftools libgoogle-perftools-dev heaptrack gdb"
 # binutils: readelf, with which `otshim doctor` reads the binaries it checks (build-
 # essential pulls it in too; named here because the command itself needs it).
 PKGS="$PKGS binutils"
+# protoc: the tests decode what otshim sends as OTLP profiles with the upstream schema
+# (tests/integration/profiles_export.sh), an oracle independent of otshim's encoder.
+PKGS="$PKGS protobuf-compiler"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

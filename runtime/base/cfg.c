@@ -55,6 +55,7 @@ static const var_t vars[] = {
 	{ "OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT", K_URL, 0, 0, O(profiles_url), "an http:// or https:// URL" },
 	{ "OTEL_EXPORTER_OTLP_HEADERS", K_KV, 0, 0, O(headers), "a list key=value,key2=value2" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_HEADERS", K_KV, 0, 0, O(headers), "a list key=value,key2=value2" },
+	{ "OTEL_EXPORTER_OTLP_PROFILES_HEADERS", K_KV, 0, 0, O(profiles_headers), "a list key=value,key2=value2" },
 	{ "OTEL_EXPORTER_OTLP_TIMEOUT", K_U32, 1, 3600000, O(timeout_ms), MS },
 	{ "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", K_U32, 1, 3600000, O(timeout_ms), MS },
 	{ "OTEL_EXPORTER_OTLP_COMPRESSION", K_GZIP, 0, 0, O(gzip), "gzip or none" },
@@ -73,6 +74,8 @@ static const var_t vars[] = {
 	{ "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", K_U32, 1, 1000000, O(bsp_batch), "a whole number of spans (1..1000000)" },
 	{ "OTEL_SERVICE_NAME", K_NAME, 0, 0, O(service_name), "a name of at most 255 bytes" },
 	{ "OTEL_RESOURCE_ATTRIBUTES", K_KV, 0, 0, O(resource_attrs), "a list key=value,key2=value2" },
+	{ "OTSHIM_PYROSCOPE_URL", K_URL, 0, 0, F(pyroscope_url), "an http:// or https:// URL" },
+	{ "OTSHIM_PYROSCOPE_HEADERS", K_KV, 0, 0, F(pyroscope_headers), "a list key=value,key2=value2" },
 	/* read by scripts/otshim, not by the library */
 	{ "OTSHIM_LIB", K_WRAPPER, 0, 0, 0, "" },
 };
@@ -394,6 +397,12 @@ static void derive_otlp(rt_cfg_t *c, const char *(*get)(const char *), report_fn
 		join_url(o->traces_url, o->endpoint, "v1/traces");
 	if (!o->profiles_url[0])
 		join_url(o->profiles_url, o->endpoint, "v1development/profiles");
+	/* Profiles take the generic headers, not the traces-specific ones (already
+	 * reported once if bad). */
+	const char *generic = get("OTEL_EXPORTER_OTLP_HEADERS");
+	if (!get("OTEL_EXPORTER_OTLP_PROFILES_HEADERS") && generic &&
+	    strlen(generic) < RT_CFG_KV_MAX && rt_cfg_kv_parse(generic, kv_ignore, NULL) == 0)
+		snprintf(o->profiles_headers, sizeof o->profiles_headers, "%s", generic);
 	if (o->bsp_batch > o->bsp_queue) {
 		if (report) {
 			char line[200];

@@ -20,6 +20,7 @@ typedef struct rt_cfg_otlp {
 	char traces_url[RT_CFG_URL_MAX];       /* ..._TRACES_ENDPOINT, else endpoint + /v1/traces */
 	char profiles_url[RT_CFG_URL_MAX];     /* ..._PROFILES_ENDPOINT, else endpoint + /v1development/profiles */
 	char headers[RT_CFG_KV_MAX];           /* ..._HEADERS: "k=v,k2=v2", values percent-encoded */
+	char profiles_headers[RT_CFG_KV_MAX];  /* ..._PROFILES_HEADERS, else the generic ones */
 	uint32_t timeout_ms;                   /* ..._TIMEOUT, default 10000 */
 	int gzip;                              /* ..._COMPRESSION: "gzip" (1) or "none" (0, default) */
 	uint32_t bsp_delay_ms;                 /* OTEL_BSP_SCHEDULE_DELAY, default 5000 */
@@ -48,7 +49,9 @@ typedef struct rt_cfg {
 	int log_level;                 /* OTSHIM_LOG: error/warn/info/debug -> RT_LOG_*, default warn */
 	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */
 	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" (and OTEL_SDK_DISABLED unset) */
-	int profiles_otlp;             /* OTEL_PROFILES_EXPORTER == "otlp" */
+	int profiles_otlp;             /* OTEL_PROFILES_EXPORTER == "otlp" (and OTEL_SDK_DISABLED unset) */
+	char pyroscope_url[RT_CFG_URL_MAX];     /* OTSHIM_PYROSCOPE_URL: push pprof files there, "" = off */
+	char pyroscope_headers[RT_CFG_KV_MAX];  /* OTSHIM_PYROSCOPE_HEADERS: "k=v,..." (auth, tenant) */
 	rt_cfg_otlp_t otlp;            /* the OTLP exporter's settings (OTEL_*) */
 	int cpu_route_timer;           /* OTSHIM_CPU_ROUTE=timer: skip perf_event (tests, odd kernels) */
 	uint32_t threads_signal;       /* OTSHIM_THREADS_SIGNAL: real-time signal for thread stacks,

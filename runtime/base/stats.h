@@ -25,6 +25,8 @@ typedef enum rt_stat_id {
 	RT_STAT_CONN_ERRORS,     /* served connections given up on (bad framing, no memory) */
 	RT_STAT_SPANS_EXPORTED,
 	RT_STAT_SPANS_DROPPED,
+	RT_STAT_PROFILES_EXPORTED,       /* profile files delivered, one per destination */
+	RT_STAT_PROFILES_EXPORT_DROPPED, /* profile files a destination never got */
 	RT_STAT_COUNT
 } rt_stat_id_t;
 

@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "emit/file_names.h"
 #include "emit/profile_dir.h"
+#include "emit/profile_export.h"
 #include "profile/cpu_profile.h"
 #include "profile/heap_profile.h"
 #include "sample/heap_sampler.h"
@@ -54,7 +55,12 @@ static int write_profile(rt_profile_t *p, const char *kind, int pid, uint64_t un
 		return 0;
 	rt_file_name_continuous(name, kind, pid, unix_s);
 	rt_dir_path(path, sizeof path, name);
-	return rt_profile_write_gz(p, path);
+	rt_profile_about_t about = {
+		.kind = kind, .source = "continuous",
+		.start_real_ns = (unix_s - rt_cfg.continuous_sec) * 1000000000ull,
+		.end_real_ns = unix_s * 1000000000ull,
+	};
+	return rt_profile_save(p, path, &about);
 }
 
 /* Writes one period's profiles (either may be NULL), then deletes the oldest

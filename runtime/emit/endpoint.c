@@ -21,10 +21,12 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "base/clock.h"
 #include "base/libc.h"
 #include "base/log.h"
 #include "base/owned_fds.h"
 #include "base/util.h"
+#include "emit/profile_export.h"
 #include "profile/cpu_profile.h"
 #include "profile/heap_profile.h"
 #include "profile/pprof_text.h"
@@ -60,7 +62,9 @@ static void answer_text(int fd, int status, const char *text)
 	answer(fd, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
-static void answer_profile(int fd, rt_profile_t *p)
+/* Answers with p, which is also exported (when on) as a profile of that kind covering
+ * the last seconds (0 for a snapshot). */
+static void answer_profile(int fd, rt_profile_t *p, const char *kind, long seconds)
 {
 	uint8_t *out;
 	size_t len;
@@ -71,6 +75,11 @@ static void answer_profile(int fd, rt_profile_t *p)
 	}
 	rt_profile_free(p);
 	answer(fd, 200, "application/octet-stream", out, len);
+	uint64_t now = rt_real_ns();
+	rt_profile_about_t about = { .kind = kind, .source = "endpoint",
+				     .start_real_ns = now - (uint64_t)seconds * 1000000000ull,
+				     .end_real_ns = now };
+	rt_profile_export_offer(out, len, &about);
 	free(out);
 }
 
@@ -183,7 +192,7 @@ static void serve_heap(int fd, const char *default_type, long debug)
 	}
 	rt_profile_t *p = rt_heap_profile_build(&snap, NULL, NULL, default_type);
 	rt_heap_snapshot_free(&snap);
-	answer_profile(fd, p);
+	answer_profile(fd, p, "heap", 0);
 }
 
 /* debug >= 1: the count profile; >= 2: every thread on its own (Go's goroutine). */
@@ -202,7 +211,7 @@ static void serve_threads(int fd, long debug, int go_words)
 	}
 	rt_profile_t *p = rt_thread_profile_build(&cap, NULL, NULL);
 	rt_thread_capture_free(&cap);
-	answer_profile(fd, p);
+	answer_profile(fd, p, "threads", 0);
 }
 
 typedef struct cpu_job {
@@ -226,7 +235,7 @@ static void *cpu_main(void *arg)
 	else if (rc == -3)
 		answer_text(job.fd, 503, "the service handles SIGPROF itself; no CPU profiles\n");
 	else
-		answer_profile(job.fd, rc == 0 ? prof : NULL);
+		answer_profile(job.fd, rc == 0 ? prof : NULL, "cpu", job.seconds);
 	rt_owned_fd_close(job.fd);
 	rt_shim_thread_unmark();
 	return NULL;
@@ -301,7 +310,7 @@ static int route(int fd, const char *path)
 	} else if (IS("threadcreate") && debug >= 1) {
 		answer_written(fd, write_threadcreate, NULL);
 	} else if (IS("threadcreate")) {
-		answer_profile(fd, rt_thread_profile_build_create());
+		answer_profile(fd, rt_thread_profile_build_create(), "threadcreate", 0);
 	} else if (IS("cmdline")) {
 		serve_cmdline(fd);
 	} else if (IS("profile")) {

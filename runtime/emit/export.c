@@ -1,4 +1,4 @@
-/* export.c: the span exporter thread and its queue (see emit/export.h). */
+/* export.c: the exporter thread and the span queue (see emit/export.h). */
 #include "emit/export.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "base/stats.h"
 #include "base/util.h"
 #include "emit/otlp_http.h"
+#include "emit/profile_export.h"
 #include "emit/span.h"
 #include "emit/spanq.h"
 #include "sample/shim_threads.h"
@@ -26,7 +27,8 @@
 
 
 static rt_spanq_t queue;
-static _Atomic int queue_ready;  /* export is on and the queue exists */
+static _Atomic int queue_ready;  /* span export is on and the queue exists */
+static int thread_wanted;        /* spans or profiles are exported */
 static _Atomic int running;      /* the thread was started in this process */
 static _Atomic int stopping;     /* exit: flush and stop retrying */
 static sem_t wake;               /* a batch is full, or stop */
@@ -65,16 +67,24 @@ int rt_export_offer(rt_req_t *r)
 	return 1;
 }
 
+static void wake_exporter(void)
+{
+	sem_post(&wake);
+}
+
 void rt_export_init(void)
 {
+	sem_init(&wake, 0, 0);
+	sem_init(&flushed, 0, 0);
+	rt_profile_export_init(wake_exporter);
+	thread_wanted = rt_profile_export_enabled();
 	if (!rt_cfg.traces_otlp)
 		return;
 	if (rt_spanq_init(&queue, rt_cfg.otlp.bsp_queue, sizeof(rt_span_rec_t)) != 0) {
 		rt_log(RT_LOG_ERROR, "cannot allocate the span queue; spans are not exported");
 		return;
 	}
-	sem_init(&wake, 0, 0);
-	sem_init(&flushed, 0, 0);
+	thread_wanted = 1;
 	atomic_store_explicit(&queue_ready, 1, memory_order_release);
 	rt_sink_set_wants_spans(1);
 }
@@ -185,6 +195,8 @@ static size_t export_once(exporter_t *x)
 {
 	size_t n = 0;
 	rt_span_rec_t *rec;
+	if (!atomic_load(&queue_ready))
+		return 0;
 	if (!x->batch) { /* out of memory at start: spans can only be counted */
 		if (!(rec = rt_spanq_peek(&queue, 0)))
 			return 0;
@@ -229,9 +241,15 @@ static void *exporter_main(void *arg)
 	pthread_setname_np(pthread_self(), "otshim-export");
 	x.jitter = rt_mono_ns() ^ ((uint64_t)getpid() << 32) ^ 1;
 	x.res = rt_span_resource_new(&rt_cfg.otlp);
-	x.batch = malloc(rt_cfg.otlp.bsp_batch * sizeof *x.batch);
-	x.http = rt_otlp_http_new(rt_cfg.otlp.traces_url, &rt_cfg.otlp, err, sizeof err);
-	if (!x.http) {
+	rt_profile_export_begin(x.res);
+	int spans = atomic_load(&queue_ready);
+	if (spans) {
+		x.batch = malloc(rt_cfg.otlp.bsp_batch * sizeof *x.batch);
+		x.http = rt_otlp_http_new(rt_cfg.otlp.traces_url, &rt_cfg.otlp, err, sizeof err);
+	}
+	if (!spans) /* profiles only */
+		;
+	else if (!x.http) {
 		rt_log(RT_LOG_WARN, "span export is off: %s (spans are counted as dropped)", err);
 	} else if (!x.res || !x.batch) {
 		rt_log(RT_LOG_ERROR, "span exporter out of memory; spans are counted as dropped");
@@ -241,32 +259,39 @@ static void *exporter_main(void *arg)
 		rt_log(RT_LOG_INFO, "exporting spans to %s every %u ms or %u spans",
 		       rt_cfg.otlp.traces_url, rt_cfg.otlp.bsp_delay_ms, rt_cfg.otlp.bsp_batch);
 	}
-	uint64_t next = now_ms() + rt_cfg.otlp.bsp_delay_ms;
+	/* Spans go in batches on their schedule; profiles as soon as they come, each
+	 * destination on its own backoff. */
+	uint64_t next = spans ? now_ms() + rt_cfg.otlp.bsp_delay_ms : UINT64_MAX;
 	while (!atomic_load(&stopping)) {
-		wait_until(next);
+		uint64_t due = rt_profile_export_due_ms();
+		wait_until(due < next ? due : next);
 		if (atomic_load(&stopping))
 			break;
-		if (rt_spanq_depth(&queue) < rt_cfg.otlp.bsp_batch && now_ms() < next)
-			continue; /* a stale wake-up: the batch it announced was taken */
+		rt_profile_export_send();
+		if (!spans || (rt_spanq_depth(&queue) < rt_cfg.otlp.bsp_batch && now_ms() < next))
+			continue; /* not the spans' turn: a stale wake-up, or one for profiles */
 		while (export_once(&x) == rt_cfg.otlp.bsp_batch && !atomic_load(&stopping))
 			;
 		next = now_ms() + rt_cfg.otlp.bsp_delay_ms;
 	}
-	/* Exit: what is queued goes out, each batch tried once. */
+	/* Exit: what is queued goes out, each batch and profile tried once. */
 	while (export_once(&x) > 0)
 		;
+	rt_profile_export_flush(now_ms() + SHUTDOWN_WAIT_MS - 500);
 	sem_post(&flushed);
 	return NULL;
 }
 
 void rt_export_start(void)
 {
-	if (!atomic_load(&queue_ready) || atomic_load(&running))
+	if (!thread_wanted || atomic_load(&running))
 		return;
 	atomic_store(&stopping, 0);
 	if (rt_spawn_detached(exporter_main, NULL) != 0) {
-		rt_log(RT_LOG_ERROR, "cannot start the span exporter thread; spans are not exported");
+		rt_log(RT_LOG_ERROR, "cannot start the exporter thread; spans and profiles are not "
+		       "exported");
 		atomic_store(&queue_ready, 0);
+		thread_wanted = 0;
 		rt_sink_set_wants_spans(0);
 		return;
 	}
@@ -288,9 +313,11 @@ void rt_export_shutdown(void)
 
 void rt_export_fork_child(void)
 {
-	if (!atomic_load(&queue_ready))
+	if (!thread_wanted)
 		return;
-	rt_spanq_reset(&queue, rec_free);
+	if (atomic_load(&queue_ready))
+		rt_spanq_reset(&queue, rec_free);
+	rt_profile_export_fork_child();
 	sem_init(&wake, 0, 0);
 	sem_init(&flushed, 0, 0);
 	atomic_store(&running, 0);

@@ -5,7 +5,9 @@
  * POSTs them (rt_otlp_http), retrying with exponential backoff on no answer and on
  * 429/502/503/504 (honouring Retry-After) for at most OTEL_BSP_EXPORT_TIMEOUT. A full
  * queue or a batch given up on is counted in spans_dropped; an unreachable collector
- * costs one warning per outage. Active only with OTEL_TRACES_EXPORTER=otlp. */
+ * costs one warning per outage. Active only with OTEL_TRACES_EXPORTER=otlp.
+ * The same thread sends profiles (emit/profile_export.h) when they are exported: it
+ * wakes for them as they come and gives spans their turn on schedule. */
 #ifndef RT_EXPORT_H
 #define RT_EXPORT_H
 
@@ -16,7 +18,8 @@
 
 /* From initialisation: makes the queue when export is on. */
 void rt_export_init(void);
-/* Starts the exporter thread (lazily, with the runtime's other threads). */
+/* Starts the exporter thread (lazily, with the runtime's other threads) when spans or
+ * profiles are exported. */
 void rt_export_start(void);
 
 /* Any host thread (or the worker, for slow requests); lock-free, and allocation-free

@@ -1,4 +1,4 @@
-/* otlp_http.c: the OTLP/HTTP client over a dlopen'ed libcurl (see emit/otlp_http.h).
+/* otlp_http.c: the exporters' HTTP client over a dlopen'ed libcurl (see emit/otlp_http.h).
  * One easy handle per client keeps its connection alive between batches. */
 #include "emit/otlp_http.h"
 
@@ -165,6 +165,14 @@ static int close_socket(void *arg, curl_socket_t fd)
 rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char *err,
 				 size_t errcap)
 {
+	return rt_otlp_http_new_with(url, cfg, cfg->headers, "application/x-protobuf", cfg->gzip,
+				     err, errcap);
+}
+
+rt_otlp_http_t *rt_otlp_http_new_with(const char *url, const rt_cfg_otlp_t *cfg,
+				      const char *headers, const char *content_type, int gzip,
+				      char *err, size_t errcap)
+{
 	pthread_once(&curl_once, curl_load);
 	if (curl_problem) {
 		snprintf(err, errcap, "%s", curl_problem);
@@ -176,15 +184,15 @@ rt_otlp_http_t *rt_otlp_http_new(const char *url, const rt_cfg_otlp_t *cfg, char
 	header_ctx_t hc = { NULL, 0 };
 	if (!h || !(h->easy = curl.easy_init()))
 		goto fail;
-	rt_cfg_kv_parse(cfg->headers, add_header, &hc);
-	add_header("Content-Type", "application/x-protobuf", &hc);
-	if (cfg->gzip)
+	rt_cfg_kv_parse(headers, add_header, &hc);
+	add_header("Content-Type", content_type, &hc);
+	if (gzip)
 		add_header("Content-Encoding", "gzip", &hc);
 	add_header("Expect", "", &hc); /* no 100-continue round trip for large batches */
 	h->headers = hc.list;
 	if (hc.failed)
 		goto fail;
-	h->gzip = cfg->gzip;
+	h->gzip = gzip;
 	CURL *e = h->easy;
 	curl.easy_setopt(e, CURLOPT_URL, url);
 	curl.easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
@@ -204,6 +212,11 @@ fail:
 	snprintf(err, errcap, "cannot set up the HTTP client (out of memory)");
 	rt_otlp_http_free(h);
 	return NULL;
+}
+
+void rt_otlp_http_set_url(rt_otlp_http_t *h, const char *url)
+{
+	curl.easy_setopt(h->easy, CURLOPT_URL, url);
 }
 
 void rt_otlp_http_free(rt_otlp_http_t *h)

@@ -170,6 +170,23 @@ rt_span_resource_t *rt_span_resource_new(const rt_cfg_otlp_t *cfg)
 	return r;
 }
 
+const char *rt_span_resource_service(const rt_span_resource_t *res)
+{
+	for (size_t i = 0; i < res->attrs.n; i++)
+		if (strcmp(res->attrs.kv[i].key, "service.name") == 0)
+			return res->attrs.val[i].string_value;
+	return "unknown_service";
+}
+
+void rt_span_resource_packed(const rt_span_resource_t *res, const uint8_t **resource,
+			     size_t *resource_len, const uint8_t **scope, size_t *scope_len)
+{
+	*resource = res->resource;
+	*resource_len = res->resource_len;
+	*scope = res->scope;
+	*scope_len = res->scope_len;
+}
+
 void rt_span_resource_free(rt_span_resource_t *r)
 {
 	if (!r)

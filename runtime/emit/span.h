@@ -56,6 +56,11 @@ typedef struct rt_span_resource rt_span_resource_t;
  * fork child: the pid changed). NULL on allocation failure. */
 rt_span_resource_t *rt_span_resource_new(const rt_cfg_otlp_t *cfg);
 void rt_span_resource_free(rt_span_resource_t *res);
+/* Its service.name. */
+const char *rt_span_resource_service(const rt_span_resource_t *res);
+/* Its packed Resource and InstrumentationScope messages (profiles carry the same). */
+void rt_span_resource_packed(const rt_span_resource_t *res, const uint8_t **resource,
+			     size_t *resource_len, const uint8_t **scope, size_t *scope_len);
 
 /* A byte buffer that grows; oom is set when it could not (later writes do nothing). */
 typedef struct rt_pbuf {

@@ -36,6 +36,7 @@ typedef struct watch {
 	struct watch *next;
 	uint64_t serial;
 	rt_samples_t samples;
+	char thread_name[16];  /* its thread's, read while it runs ("" until a sample) */
 } watch_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -111,6 +112,8 @@ static void drain_rings(void)
 			watch_t *w = s->serial ? watch_find(s->serial, NULL) : NULL;
 			if (w)
 				rt_samples_add(&w->samples, s->weight_ns, s->pcs, s->npcs);
+			if (w && !w->thread_name[0])
+				rt_thread_read_name(t->tid, w->thread_name);
 			rt_ring_pop(t->ring);
 		}
 	}
@@ -120,9 +123,9 @@ static void drain_rings(void)
  * heap's sampled blocks and every thread's stack (the capture signals each thread:
  * done here, by the one thread that drives the pipeline, and only for a set that will
  * be written), then hands it all to the writer. */
-static void write_set(rt_req_t *r, const rt_samples_t *samples)
+static void write_set(rt_req_t *r, const rt_samples_t *samples, const char *thread_name)
 {
-	rt_request_evidence_t ev = { .cpu = samples };
+	rt_request_evidence_t ev = { .cpu = samples, .thread_name = thread_name };
 	rt_heap_snapshot_t heap;
 	rt_thread_capture_t threads;
 	ev.heap_wanted = rt_heap_rate() > 0;
@@ -150,7 +153,7 @@ static void finish(rt_req_t *r)
 		if (rt_export_enabled())
 			r->files = calloc(1, sizeof *r->files);
 		if (rt_writer_admit())
-			write_set(r, w ? &w->samples : &none);
+			write_set(r, w ? &w->samples : &none, w ? w->thread_name : "");
 	}
 	/* Counted once its files are written or dropped: the exit-time stats, taken
 	 * while this thread may still be writing, then still add up. */

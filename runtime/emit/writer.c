@@ -18,6 +18,7 @@
 #include "emit/file_names.h"
 #include "emit/index_log.h"
 #include "emit/profile_dir.h"
+#include "emit/profile_export.h"
 #include "profile/heap_profile.h"
 #include "profile/thread_profile.h"
 
@@ -36,6 +37,33 @@ static void add_request_comments(rt_profile_t *p, const rt_req_t *r, const rt_id
 	snprintf(line, sizeof line, "duration_ms=%.1f",
 		 (double)(r->end_mono_ns - r->start_mono_ns) / 1e6);
 	rt_profile_add_comment(p, line);
+}
+
+/* The set being written: its serving thread's name as the worker or the capture saw
+ * it (the thread may be gone by now), or NULL. Worker-only, like the rest of this file's state. */
+static const char *serving_name;
+
+static const char *serving_thread_name(const rt_req_t *r, const rt_request_evidence_t *ev)
+{
+	if (ev->thread_name && ev->thread_name[0])
+		return ev->thread_name;
+	for (size_t i = 0; ev->threads && i < ev->threads->n; i++)
+		if (ev->threads->threads[i].tid == r->tid)
+			return ev->threads->threads[i].name;
+	return NULL;
+}
+
+/* Saves a profile of r's set: to its file, and to the exporters when they are on. */
+static int save(rt_profile_t *p, const char *path, const rt_req_t *r, const char *kind)
+{
+	rt_profile_about_t about = {
+		.kind = kind, .source = "slow_request",
+		.trace_id = r->ctx.trace_id, .span_id = r->span_id, .tid = r->tid,
+		.thread_name = serving_name,
+		.start_real_ns = r->start_real_ns,
+		.end_real_ns = r->start_real_ns + (r->end_mono_ns - r->start_mono_ns),
+	};
+	return rt_profile_save(p, path, &about);
 }
 
 static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_ids_hex_t *id,
@@ -57,7 +85,7 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 		int64_t v[2] = { 1, (int64_t)s->weights[i] };
 		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 2);
 	}
-	int rc = rt_profile_write_gz(p, path);
+	int rc = save(p, path, r, "cpu");
 	rt_profile_free(p);
 	return rc;
 }
@@ -100,7 +128,7 @@ static int write_heap_profile(const rt_req_t *r, const rt_ids_hex_t *id,
 		return -1;
 	rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);
 	add_request_comments(p, r, id);
-	int rc = rt_profile_write_gz(p, path);
+	int rc = save(p, path, r, "heap");
 	rt_profile_free(p);
 	return rc;
 }
@@ -121,7 +149,7 @@ static int write_threads_profile(const rt_req_t *r, const rt_ids_hex_t *id,
 	add_request_comments(p, r, id);
 	snprintf(line, sizeof line, "capture_ms=%.2f", (double)cap->elapsed_ns / 1e6);
 	rt_profile_add_comment(p, line);
-	int rc = rt_profile_write_gz(p, path);
+	int rc = save(p, path, r, "threads");
 	rt_profile_free(p);
 	return rc;
 }
@@ -132,7 +160,7 @@ static int write_threadcreate_profile(const rt_req_t *r, const rt_ids_hex_t *id,
 	if (!p)
 		return -1;
 	add_request_comments(p, r, id);
-	int rc = rt_profile_write_gz(p, path);
+	int rc = save(p, path, r, "threadcreate");
 	rt_profile_free(p);
 	return rc;
 }
@@ -214,6 +242,7 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 		return;
 	}
 	rt_ids_hex(r->ctx.trace_id, r->span_id, r->ctx.parent_id, &id);
+	serving_name = serving_thread_name(r, ev);
 	rt_file_name_request(cpu_name, "cpu", &id, unix_s);
 	rt_dir_path(path, sizeof path, cpu_name);
 	if (write_cpu_profile(r, ev->cpu, &id, path) != 0) {

@@ -2,7 +2,8 @@
  * threadcreate-<trace>-<span>-<unix>.pb.gz and its index.jsonl line, within the rate
  * limit and the disk cap. The worker gathers what the set is made of (samples, a heap
  * snapshot, a capture of every thread) and hands it here; building each profile is
- * profile/, naming file_names.c, the directory profile_dir.c.
+ * profile/, naming file_names.c, the directory profile_dir.c; each file goes out
+ * through profile_export.c (its file, and the exporters when they are on).
  * Context: the worker thread. */
 #ifndef RT_WRITER_H
 #define RT_WRITER_H
@@ -15,6 +16,7 @@
 /* What the worker gathered for one slow request as it ended. */
 typedef struct rt_request_evidence {
 	const rt_samples_t *cpu;        /* its thread's CPU samples */
+	const char *thread_name;        /* that thread's name, "" when unknown */
 	int heap_wanted;                /* heap sampling is on */
 	const rt_heap_snapshot_t *heap; /* every sampled live block; NULL: none was taken */
 	int threads_wanted;             /* the thread capture is on */

@@ -642,16 +642,21 @@ out:
 
 int rt_profile_write_gz(rt_profile_t *p, const char *path)
 {
-	static unsigned long counter;
 	uint8_t *gz;
 	size_t len;
-	char tmp[4096 + 64];
 	if (rt_profile_encode_gz(p, &gz, &len) != 0)
 		return -1;
-	if (rt_fsize_allows(len) != 0) {
-		free(gz);
+	int rc = rt_profile_write_bytes(gz, len, path);
+	free(gz);
+	return rc;
+}
+
+int rt_profile_write_bytes(const uint8_t *gz, size_t len, const char *path)
+{
+	static unsigned long counter;
+	char tmp[4096 + 64];
+	if (rt_fsize_allows(len) != 0)
 		return -1;
-	}
 	const char *slash = strrchr(path, '/');
 	int dir_len = slash ? (int)(slash - path) : 1;
 	const char *dir = slash ? path : ".";
@@ -671,6 +676,5 @@ int rt_profile_write_gz(rt_profile_t *p, const char *path)
 			errno = saved;
 		}
 	}
-	free(gz);
 	return rc;
 }

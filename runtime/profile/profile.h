@@ -56,6 +56,10 @@ size_t rt_profile_sample_count(const rt_profile_t *p);
  * Returns 0, or -1 with nothing left behind (no partial or temporary file). */
 int rt_profile_write_gz(rt_profile_t *p, const char *path);
 
+/* Writes an encoded profile (gz[0..len), from rt_profile_encode_gz) to path the same
+ * way: temporary name, rename, 0600, nothing left behind on failure. 0, or -1. */
+int rt_profile_write_bytes(const uint8_t *gz, size_t len, const char *path);
+
 /* Same encoding, into a malloc'd buffer (for the pprof endpoint and tests).
  * Returns 0 and sets *out and *out_len (caller frees), or -1. */
 int rt_profile_encode_gz(rt_profile_t *p, uint8_t **out, size_t *out_len);

@@ -183,7 +183,7 @@ static int list_tids(pid_t **out, size_t *n)
 	return 0;
 }
 
-static void read_name(pid_t tid, char name[16])
+void rt_thread_read_name(pid_t tid, char name[16])
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
@@ -360,7 +360,7 @@ int rt_thread_capture_take(rt_thread_capture_t *c)
 	}
 	pthread_mutex_unlock(&capture_mu);
 	for (size_t i = 0; i < n; i++) {
-		read_name(tids[i], c->threads[i].name);
+		rt_thread_read_name(tids[i], c->threads[i].name);
 		c->threads[i].serial = serial_of(tids[i]);
 	}
 	c->n = n;

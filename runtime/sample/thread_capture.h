@@ -62,4 +62,7 @@ void rt_thread_capture_free(rt_thread_capture_t *c);
 
 void rt_thread_capture_fork_child(void);
 
+/* tid's name (/proc/self/task/<tid>/comm) into name, "" when it cannot be read. */
+void rt_thread_read_name(pid_t tid, char name[16]);
+
 #endif

@@ -48,13 +48,21 @@ body = body[:body.index("\n}\n")]
 cval = {f: v.strip() for f, v in re.findall(r"c->([\w.]+)\s*=\s*([^;]+);", body)}
 cval.update(re.findall(r'snprintf\(c->([\w.]+),[^"]*"([^"]*)"', body))
 seen = {}
+# Signal-specific variables with a field of their own that derive_otlp() fills from the
+# generic variable when unset (checked: derive_otlp names both).
+FALLS_BACK = {"OTEL_EXPORTER_OTLP_PROFILES_HEADERS": "OTEL_EXPORTER_OTLP_HEADERS"}
 for name, kind, _, _, fexpr in rows:
     m = re.match(r"([FO])\((\w+)\)", fexpr.strip())
     field = (("otlp." if m.group(1) == "O" else "") + m.group(2)) if m else None
     if kind == "K_WRAPPER":
         continue
+    derive = cfg[cfg.index("static void derive_otlp"):]
+    derive = derive[:derive.index("\n}\n")]
     if kind == "K_PROTOCOL":
         want = "http/protobuf"
+    elif (name in FALLS_BACK and '"%s"' % FALLS_BACK[name] in derive
+          and field.split(".")[-1] in derive):
+        want = "=" + FALLS_BACK[name]
     elif field in seen:
         want = "=" + seen[field]
     else:
