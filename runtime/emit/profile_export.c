@@ -22,6 +22,7 @@
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 32000
 #define SEND_BURST 16 /* profiles a destination sends in a row before spans get a turn */
+#define DEVELOPMENT_VERSION_HEADER "OTLP-Profiles-Development-Version=1"
 
 enum { TO_OTLP = 1, TO_PYROSCOPE = 2 };
 
@@ -149,7 +150,12 @@ static uint64_t now_ms(void)
 
 void rt_profile_export_begin(const rt_span_resource_t *res)
 {
-	char err[256];
+	char err[256], otlp_headers[RT_CFG_KV_MAX + 64];
+	/* The schema revision we speak is the first development version of OTLP profiles
+	 * (the one before versions were numbered): said explicitly, as version-aware
+	 * receivers (the Collector's) accept and later clients must. */
+	snprintf(otlp_headers, sizeof otlp_headers, "%s%s" DEVELOPMENT_VERSION_HEADER,
+		 rt_cfg.otlp.profiles_headers, rt_cfg.otlp.profiles_headers[0] ? "," : "");
 	resource = res;
 	dests[0].url = rt_cfg.otlp.profiles_url;
 	dests[1].url = rt_cfg.pyroscope_url;
@@ -160,7 +166,7 @@ void rt_profile_export_begin(const rt_span_resource_t *res)
 		if (!(wanted & d->bit))
 			continue;
 		d->http = d->bit == TO_OTLP
-				  ? rt_otlp_http_new_with(d->url, &rt_cfg.otlp, rt_cfg.otlp.profiles_headers,
+				  ? rt_otlp_http_new_with(d->url, &rt_cfg.otlp, otlp_headers,
 							  "application/x-protobuf", rt_cfg.otlp.gzip,
 							  err, sizeof err)
 				  : rt_otlp_http_new_with(d->url, &rt_cfg.otlp, rt_cfg.pyroscope_headers,

@@ -63,7 +63,9 @@ start_demo "$d" OTEL_PROFILES_EXPORTER=otlp OTEL_TRACES_EXPORTER=otlp \
 	OTSHIM_PYROSCOPE_URL="http://127.0.0.1:$RPORT" \
 	OTSHIM_PYROSCOPE_HEADERS="X-Scope-OrgID=tenant-1,Authorization=Bearer%20secret" \
 	OTEL_BSP_SCHEDULE_DELAY=100 OTEL_SERVICE_NAME=profiles-test OTSHIM_HEAP_SAMPLE_BYTES=4096 \
-	OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test"
+	OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test" \
+	OTEL_EXPORTER_OTLP_HEADERS="x-tenant=t1" OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-traces-only=1" \
+	OTEL_EXPORTER_OTLP_COMPRESSION=gzip
 curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$PORT/hold?site=1&kb=4096"
 curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$PORT/cpu?ms=300"
 wait_for 10 test -s "$d/index.jsonl"
@@ -78,6 +80,25 @@ check "one Pyroscope push per profile file, none twice ($pyro pushes)" [ "$pyro"
 check "profiles_exported counts both destinations ($(stats_field "$d" profiles_exported))" \
 	[ "$(stats_field "$d" profiles_exported)" = $((2 * files)) ]
 check "nothing was dropped" [ "$(stats_field "$d" profiles_export_dropped)" = 0 ]
+python3 - "$r/requests.jsonl" >"$WORK/headers.verdict" 2>&1 <<'EOF'
+import json, sys
+bad = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    h = e["headers"]
+    if e["path"] != "/v1development/profiles":
+        continue
+    want = {"content-type": "application/x-protobuf", "content-encoding": "gzip",
+            "otlp-profiles-development-version": "1", "x-tenant": "t1"}
+    bad += ["%s=%r" % (k, h.get(k)) for k in want if h.get(k) != want[k]]
+    if "x-traces-only" in h:
+        bad.append("a traces-only header on a profiles request")
+print("bad:", bad)
+sys.exit(1 if bad else 0)
+EOF
+rc=$?
+diag "$(cat "$WORK/headers.verdict")"
+check "OTLP requests: protobuf, gzip, the development-version header, the generic headers and not the traces-only ones" [ "$rc" = 0 ]
 cpu=$(ls "$d"/cpu-"$TRACE"-*.pb.gz | head -1)
 span=$(basename "$cpu" | cut -d- -f3)
 

@@ -8,8 +8,9 @@ kernel; written to F once listening) and takes
   POST /ingest?...              (Pyroscope; body kept as sent)      -> DIR/pyro-NNNNN.pb.gz
                                  plus its query and headers         -> DIR/pyro-NNNNN.json
 numbering each kind from 1, and logs every request as one JSON line of DIR/requests.jsonl
-(time_ms at arrival, path, status, bytes as received, saved file or null). Every file
-appears whole (written under a temporary name, then renamed) as tests poll DIR.
+(time_ms at arrival, path, status, bytes as received, saved file or null, headers
+with lowercase names). Every file appears whole (written under a temporary name, then
+renamed) as tests poll DIR.
 Modes: ok answers 200; 503 answers 503 and saves nothing (with --fail-first N only the
 first N requests to the two endpoints; later ones are served as in ok); slow saves and
 logs at once, then waits --slow-ms before the 200, for tests of client timeouts. Other
@@ -98,8 +99,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         start_ms = int(time.time() * 1000)
         url = urllib.parse.urlsplit(self.path)
         body = self.read_body()
+        headers = {}
+        for k, v in self.headers.items():
+            k = k.lower()
+            headers[k] = headers[k] + ", " + v if k in headers else v
         entry = {"time_ms": start_ms, "path": url.path, "status": 0,
-                 "bytes": len(body), "saved": None}
+                 "bytes": len(body), "saved": None, "headers": headers}
         out = self.state.args.out
         if url.path not in (OTLP_PATH, PYRO_PATH):
             status = 404
@@ -122,10 +127,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = self.state.next_name("pyro")
             query = {k: v[0] if len(v) == 1 else v
                      for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
-            headers = {}
-            for k, v in self.headers.items():
-                k = k.lower()
-                headers[k] = headers[k] + ", " + v if k in headers else v
             # The JSON goes first so a test that sees the body also finds its metadata.
             write_atomic(os.path.join(out, name + ".json"),
                          json.dumps({"query": query, "headers": headers}, indent=1).encode())
