@@ -67,8 +67,11 @@ int rt_export_offer(rt_req_t *r)
 	return 1;
 }
 
+/* A profile was queued: the thread may not be running yet (it starts with the first
+ * accepted connection), and continuous mode and the endpoint do not wait for one. */
 static void wake_exporter(void)
 {
+	rt_export_start();
 	sem_post(&wake);
 }
 
@@ -284,7 +287,9 @@ static void *exporter_main(void *arg)
 
 void rt_export_start(void)
 {
-	if (!thread_wanted || atomic_load(&running))
+	/* The first caller starts it: the worker, continuous mode and the endpoint may
+	 * all call at once. */
+	if (!thread_wanted || atomic_load(&running) || atomic_exchange(&running, 1))
 		return;
 	atomic_store(&stopping, 0);
 	if (rt_spawn_detached(exporter_main, NULL) != 0) {
@@ -293,9 +298,7 @@ void rt_export_start(void)
 		atomic_store(&queue_ready, 0);
 		thread_wanted = 0;
 		rt_sink_set_wants_spans(0);
-		return;
 	}
-	atomic_store(&running, 1);
 }
 
 void rt_export_shutdown(void)

@@ -30,7 +30,7 @@ CONFIG = [
     ("OTSHIM_LIB", "", "the library this command preloads (read by this command only)"),
     ("OTEL_TRACES_EXPORTER", "none", "otlp: one server span per request"),
     ("OTEL_PROFILES_EXPORTER", "none", "otlp: every profile file also sent as OTLP profiles"),
-    ("OTEL_SDK_DISABLED", "false", "true: no export at all"),
+    ("OTEL_SDK_DISABLED", "false", "true: no OTLP export (spans, profiles)"),
     ("OTEL_SERVICE_NAME", "", "service.name of exported spans"),
     ("OTEL_RESOURCE_ATTRIBUTES", "", "key=value,... resource attributes"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", "OTLP/HTTP base URL"),
