@@ -113,6 +113,14 @@ RT_API void rt_on_sigprof_old(struct sigaction *old);
 /* ITIMER_PROF is about to be armed: the service counts on SIGPROF; we step out. */
 RT_API void rt_on_prof_itimer(void);
 
+/* Hand-offs between threads (track/handoff.h). obj (a sem_t or pthread_cond_t) was
+ * posted or signalled (may be in a signal handler: sem_post is async-signal-safe);
+ * a wait on it is about to begin; it ended (woken: it returned because of a post,
+ * not a timeout or an error). */
+RT_API void rt_on_wake(const void *obj);
+RT_API void rt_on_wait_begin(const void *obj);
+RT_API void rt_on_wait_end(const void *obj, int woken);
+
 /* dl_iterate_phdr(cb, data) was called (sample/unwind.c). Returns 0 when the interposer
  * must forward it; 1 when this handled it and *rc is the result: called from one of
  * our signal handlers' stack walks, which must never wait for the loader's lock. */

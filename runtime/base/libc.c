@@ -54,6 +54,19 @@ static sighandler_t sys_signal(int s, sighandler_t h) { (void)s, (void)h; errno 
 #define sys_bsd_signal sys_signal
 #define sys_sysv_signal sys_signal
 #define sys___sysv_signal sys_signal
+/* The synchronisation calls have no system call of their own to fall back on; glibc
+ * always has them, so these only keep every entry callable. */
+static int sys_pthread_cond_signal(pthread_cond_t *c) { (void)c; return ENOSYS; }
+static int sys_pthread_cond_broadcast(pthread_cond_t *c) { (void)c; return ENOSYS; }
+static int sys_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) { (void)c, (void)m; return ENOSYS; }
+static int sys_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) { (void)c, (void)m, (void)t; return ENOSYS; }
+static int sys_pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, const struct timespec *t) { (void)c, (void)m, (void)k, (void)t; return ENOSYS; }
+static int sys_sem_post(sem_t *s) { (void)s; errno = ENOSYS; return -1; }
+static int sys_sem_wait(sem_t *s) { (void)s; errno = ENOSYS; return -1; }
+static int sys_sem_trywait(sem_t *s) { (void)s; errno = ENOSYS; return -1; }
+static int sys_sem_timedwait(sem_t *s, const struct timespec *t) { (void)s, (void)t; errno = ENOSYS; return -1; }
+static int sys_sem_clockwait(sem_t *s, clockid_t k, const struct timespec *t) { (void)s, (void)k, (void)t; errno = ENOSYS; return -1; }
+
 /* Without the real one, no object is reported (callers treat that as "nothing found"). */
 static int sys_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { (void)cb, (void)d; return 0; }
 static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { return (int)syscall(SYS_setitimer, w, n, o); }
@@ -91,6 +104,16 @@ static sighandler_t boot_sysv_signal(int s, sighandler_t h) { rt_libc_resolve();
 static sighandler_t boot___sysv_signal(int s, sighandler_t h) { rt_libc_resolve(); return rt_libc.__sysv_signal(s, h); }
 static int boot_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { rt_libc_resolve(); return rt_libc.dl_iterate_phdr(cb, d); }
 static int boot_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { rt_libc_resolve(); return rt_libc.setitimer(w, n, o); }
+static int boot_pthread_cond_signal(pthread_cond_t *c) { rt_libc_resolve(); return rt_libc.pthread_cond_signal(c); }
+static int boot_pthread_cond_broadcast(pthread_cond_t *c) { rt_libc_resolve(); return rt_libc.pthread_cond_broadcast(c); }
+static int boot_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) { rt_libc_resolve(); return rt_libc.pthread_cond_wait(c, m); }
+static int boot_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) { rt_libc_resolve(); return rt_libc.pthread_cond_timedwait(c, m, t); }
+static int boot_pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, const struct timespec *t) { rt_libc_resolve(); return rt_libc.pthread_cond_clockwait(c, m, k, t); }
+static int boot_sem_post(sem_t *s) { rt_libc_resolve(); return rt_libc.sem_post(s); }
+static int boot_sem_wait(sem_t *s) { rt_libc_resolve(); return rt_libc.sem_wait(s); }
+static int boot_sem_trywait(sem_t *s) { rt_libc_resolve(); return rt_libc.sem_trywait(s); }
+static int boot_sem_timedwait(sem_t *s, const struct timespec *t) { rt_libc_resolve(); return rt_libc.sem_timedwait(s, t); }
+static int boot_sem_clockwait(sem_t *s, clockid_t k, const struct timespec *t) { rt_libc_resolve(); return rt_libc.sem_clockwait(s, k, t); }
 
 struct rt_libc rt_libc = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
@@ -99,6 +122,9 @@ struct rt_libc rt_libc = {
 	boot_fclose, boot_pthread_create, boot_sigaction, boot_signal, boot_bsd_signal,
 	boot_sysv_signal, boot___sysv_signal, boot_setitimer,
 	boot_dl_iterate_phdr,
+	boot_pthread_cond_signal, boot_pthread_cond_broadcast, boot_pthread_cond_wait,
+	boot_pthread_cond_timedwait, boot_pthread_cond_clockwait,
+	boot_sem_post, boot_sem_wait, boot_sem_trywait, boot_sem_timedwait, boot_sem_clockwait,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -147,6 +173,16 @@ void rt_libc_resolve(void)
 	RESOLVE(__sysv_signal);
 	RESOLVE(setitimer);
 	RESOLVE(dl_iterate_phdr);
+	RESOLVE(pthread_cond_signal);
+	RESOLVE(pthread_cond_broadcast);
+	RESOLVE(pthread_cond_wait);
+	RESOLVE(pthread_cond_timedwait);
+	RESOLVE(pthread_cond_clockwait);
+	RESOLVE(sem_post);
+	RESOLVE(sem_wait);
+	RESOLVE(sem_trywait);
+	RESOLVE(sem_timedwait);
+	RESOLVE(sem_clockwait);
 	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

@@ -6,6 +6,7 @@
 #include "boot/init.h"
 #include "sample/thread.h"
 #include "track/conn.h"
+#include "track/handoff.h"
 
 void rt_on_accept(int fd)
 {
@@ -83,4 +84,24 @@ void rt_on_sendfile(int fd, uint64_t tok, size_t n)
 		return;
 	rt_conn_wrote(c, fd, tok, NULL, 0, n);
 	rt_tls_leave();
+}
+
+/* Hand-offs: only while the runtime is on (its connection table exists); the guard is
+ * handoff.c's own check, as a post may come from a signal handler. */
+void rt_on_wake(const void *obj)
+{
+	if (rt_conn_table)
+		rt_handoff_posted(obj);
+}
+
+void rt_on_wait_begin(const void *obj)
+{
+	if (rt_conn_table)
+		rt_handoff_wait_begin(obj);
+}
+
+void rt_on_wait_end(const void *obj, int woken)
+{
+	if (rt_conn_table)
+		rt_handoff_wait_end(obj, woken);
 }

@@ -32,6 +32,7 @@
 #include "sample/unwind.h"
 #include "sample/unwind_memcheck.h"
 #include "track/conn.h"
+#include "track/handoff.h"
 #include "track/request.h"
 #include "track/watchdog.h"
 
@@ -82,6 +83,7 @@ static void fork_child(void)
 	rt_process_cpu_fork_child();
 	rt_symbols_fork_child();
 	rt_conn_fork_child();
+	rt_handoff_fork_child();
 	rt_worker_fork_child();
 	rt_thread_after_fork_child();
 	rt_stats_reset();

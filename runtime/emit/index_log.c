@@ -13,8 +13,27 @@ const char *rt_index_route_name(int route)
 	return route == RT_CPU_ROUTE_PERF ? "perf" : route == RT_CPU_ROUTE_TIMER ? "timer" : "none";
 }
 
+/* Threads other than r's own whose samples are in cpu, and the CPU they sampled. */
+static int handed_off(const rt_req_t *r, const rt_samples_t *cpu, uint64_t *ns)
+{
+	int32_t seen[8];
+	int n = 0;
+	*ns = 0;
+	for (size_t i = 0; i < cpu->n; i++) {
+		if (cpu->tids[i] == r->tid)
+			continue;
+		*ns += cpu->weights[i];
+		int known = 0;
+		for (int k = 0; k < n && !known; k++)
+			known = seen[k] == cpu->tids[i];
+		if (!known && n < 8)
+			seen[n++] = cpu->tids[i];
+	}
+	return n;
+}
+
 void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
-		   const rt_set_files_t *f, size_t nsamples)
+		   const rt_set_files_t *f, const rt_samples_t *cpu_samples)
 {
 	time_t sec = (time_t)(r->start_real_ns / 1000000000ull);
 	struct tm tm;
@@ -38,7 +57,13 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 	rt_json_putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
 	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
 	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);
-	rt_json_putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu", rt_index_route_name(r->cpu_route), nsamples);
+	rt_json_putf(b, ",\"cpu_route\":\"%s\",\"samples\":%zu", rt_index_route_name(r->cpu_route),
+		     cpu_samples->n);
+	uint64_t other_ns;
+	int others = handed_off(r, cpu_samples, &other_ns);
+	if (others) /* at most 8 counted */
+		rt_json_putf(b, ",\"handed_off\":{\"threads\":%d,\"cpu_ms\":%.1f}", others,
+			     (double)other_ns / 1e6);
 	if (r->alloc_bytes >= 0)
 		rt_json_putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
 	rt_json_putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", f->nthreads, f->cpu);

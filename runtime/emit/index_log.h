@@ -1,6 +1,7 @@
 /* index_log.h: index.jsonl, one JSON line per slow request whose profile set was
- * written: its ids, method, path, status, durations, CPU route and sample count,
- * allocated bytes, thread count and the names of its files. Request text goes only
+ * written: its ids, method, path, status, durations, CPU route and sample count, the
+ * CPU other threads spent for it (handed off), allocated bytes, thread count and the
+ * names of its files. Request text goes only
  * into escaped JSON strings. Context: the worker. */
 #ifndef RT_INDEX_LOG_H
 #define RT_INDEX_LOG_H
@@ -9,6 +10,7 @@
 
 #include "base/json.h"
 #include "emit/file_names.h"
+#include "emit/samples.h"
 #include "track/request.h"
 
 /* The files of one slow request's set; NULL where one was not written. */
@@ -17,9 +19,9 @@ typedef struct rt_set_files {
 	int nthreads;               /* threads in the process; -1: unknown */
 } rt_set_files_t;
 
-/* The index line of r into b. */
+/* The index line of r into b; cpu is its CPU profile's samples. */
 void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
-		   const rt_set_files_t *f, size_t nsamples);
+		   const rt_set_files_t *f, const rt_samples_t *cpu);
 /* Appends it to index.jsonl. 0, or -1 with errno (EIO when b ran out of memory). */
 int rt_index_append(const rt_json_t *b);
 

@@ -8,22 +8,27 @@
 
 #define SAMPLES_MAX 300000 /* per request: 5 min at 1 kHz */
 
-int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs)
+int rt_samples_add(rt_samples_t *s, uint64_t weight, int32_t tid, const uintptr_t *pcs,
+		   uint32_t npcs)
 {
 	size_t cap = s->cap;
 	if (s->n >= SAMPLES_MAX)
 		goto lost;
 	if (s->n + 1 > s->cap) {
-		size_t c1 = cap, c2 = cap, c3 = cap;
+		size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
 		if (rt_grow((void **)&s->weights, &c1, s->n + 1, sizeof *s->weights) ||
 		    rt_grow((void **)&s->npcs, &c2, s->n + 1, sizeof *s->npcs) ||
-		    rt_grow((void **)&s->offs, &c3, s->n + 1, sizeof *s->offs))
+		    rt_grow((void **)&s->offs, &c3, s->n + 1, sizeof *s->offs) ||
+		    rt_grow((void **)&s->tids, &c4, s->n + 1, sizeof *s->tids))
 			goto lost;
-		s->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+		c1 = c1 < c2 ? c1 : c2;
+		c3 = c3 < c4 ? c3 : c4;
+		s->cap = c1 < c3 ? c1 : c3;
 	}
 	if (rt_grow((void **)&s->pcs, &s->pcs_cap, s->pcs_len + npcs, sizeof *s->pcs))
 		goto lost;
 	s->weights[s->n] = weight;
+	s->tids[s->n] = tid;
 	s->npcs[s->n] = npcs;
 	s->offs[s->n] = s->pcs_len;
 	memcpy(s->pcs + s->pcs_len, pcs, npcs * sizeof *pcs);
@@ -40,6 +45,7 @@ void rt_samples_free(rt_samples_t *s)
 	free(s->weights);
 	free(s->npcs);
 	free(s->offs);
+	free(s->tids);
 	free(s->pcs);
 	memset(s, 0, sizeof *s);
 }

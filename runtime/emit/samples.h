@@ -6,20 +6,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-/* The samples collected for one request: sample i has weights[i] ns and the stack
- * pcs[offs[i] .. offs[i]+npcs[i]). */
+/* The samples collected for one request: sample i has weights[i] ns, was taken on
+ * thread tids[i] and has the stack pcs[offs[i] .. offs[i]+npcs[i]). */
 typedef struct rt_samples {
 	size_t n, cap;
 	uint64_t *weights;
 	uint32_t *npcs;
+	int32_t *tids;
 	size_t *offs;
 	uintptr_t *pcs;
 	size_t pcs_len, pcs_cap;
 	uint64_t lost;          /* samples not kept (cap reached or no memory) */
 } rt_samples_t;
 
-int rt_samples_add(rt_samples_t *s, uint64_t weight, const uintptr_t *pcs, uint32_t npcs);
+int rt_samples_add(rt_samples_t *s, uint64_t weight, int32_t tid, const uintptr_t *pcs,
+		   uint32_t npcs);
 void rt_samples_free(rt_samples_t *s);
 
 #endif

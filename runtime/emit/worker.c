@@ -13,11 +13,13 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "emit/export.h"
+#include "emit/pool_samples.h"
 #include "emit/stats_file.h"
 #include "emit/writer.h"
 #include "sample/shim_threads.h"
 #include "sample/thread.h"
 #include "sample/thread_capture.h"
+#include "track/handoff.h"
 
 #define DRAIN_INTERVAL_NS (10 * 1000000ull)
 #define STATS_INTERVAL_NS (10 * 1000000000ull)
@@ -102,6 +104,15 @@ static void watch_drop(uint64_t serial)
 	free(w);
 }
 
+/* A sample whose request is known: kept if that request is being collected. */
+static void give_sample(uint64_t serial, int32_t tid, uint64_t weight_ns, const uintptr_t *pcs,
+			uint32_t npcs)
+{
+	watch_t *w = serial ? watch_find(serial, NULL) : NULL;
+	if (w)
+		rt_samples_add(&w->samples, weight_ns, tid, pcs, npcs);
+}
+
 static void drain_rings(void)
 {
 	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
@@ -109,13 +120,19 @@ static void drain_rings(void)
 		if (!t->ring)
 			continue;
 		while ((s = rt_ring_peek(t->ring)) != NULL) {
-			watch_t *w = s->serial ? watch_find(s->serial, NULL) : NULL;
-			if (w)
-				rt_samples_add(&w->samples, s->weight_ns, s->pcs, s->npcs);
-			if (w && !w->thread_name[0])
-				rt_thread_read_name(t->tid, w->thread_name);
+			/* A pool thread's sample waits until its job's request is known. */
+			if (s->segment && atomic_load_explicit(&t->handoff.pool, memory_order_relaxed)) {
+				rt_pool_samples_hold(t, s);
+			} else {
+				watch_t *w = s->serial ? watch_find(s->serial, NULL) : NULL;
+				if (w)
+					rt_samples_add(&w->samples, s->weight_ns, t->tid, s->pcs, s->npcs);
+				if (w && !w->thread_name[0])
+					rt_thread_read_name(t->tid, w->thread_name);
+			}
 			rt_ring_pop(t->ring);
 		}
+		rt_pool_samples_settle(t, give_sample);
 	}
 }
 
@@ -201,6 +218,7 @@ static msg_t *take_inbox(void)
 static int work_once(void)
 {
 	msg_t *done = take_inbox();
+	rt_handoff_sync();
 	drain_rings();
 	int n = 0;
 	while (done) {

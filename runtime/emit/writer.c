@@ -80,10 +80,15 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 	add_request_comments(p, r, id);
 	snprintf(line, sizeof line, "cpu_route=%s", rt_index_route_name(r->cpu_route));
 	rt_profile_add_comment(p, line);
-	rt_label_t labels[2] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 } };
+	/* thread_id: which thread the sample was taken on -- the one that read the
+	 * request, or a pool thread acting for it (track/handoff.h). */
+	char tid[16];
+	rt_label_t labels[3] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 },
+				 { "thread_id", tid, 0 } };
 	for (size_t i = 0; i < s->n; i++) {
 		int64_t v[2] = { 1, (int64_t)s->weights[i] };
-		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 2);
+		snprintf(tid, sizeof tid, "%d", (int)s->tids[i]);
+		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 3);
 	}
 	int rc = save(p, path, r, "cpu");
 	rt_profile_free(p);
@@ -282,7 +287,7 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 	if (files.nthreads < 0)
 		files.nthreads = count_threads();
 	report_files(out, &files);
-	rt_index_line(&line, r, &id, &files, ev->cpu->n);
+	rt_index_line(&line, r, &id, &files, ev->cpu);
 	if (rt_index_append(&line) != 0)
 		file_failed("index.jsonl", line.oom ? 0 : errno, &faults);
 	/* A fault is over when a whole set went through: on a nearly full disk the small

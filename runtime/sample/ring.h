@@ -16,7 +16,8 @@ typedef struct rt_sample {
 	uint64_t serial;          /* request current on the thread when sampled, 0 = none */
 	uint64_t weight_ns;       /* thread CPU time since the previous sample */
 	uint32_t npcs;
-	uint32_t pad;
+	uint32_t segment;         /* the thread's hand-off segment when it had no request of
+	                             its own (sample/thread.h), else 0 */
 	uintptr_t pcs[RT_STACK_MAX]; /* pcs[0]: interrupted instruction; then return addresses */
 } rt_sample_t;
 

@@ -51,6 +51,11 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	if (!s)
 		goto out;
 	s->serial = atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
+	s->segment = 0;
+	if (!s->serial) { /* perhaps a pool thread acting for a request another thread read */
+		s->serial = atomic_load_explicit(&t->handoff.borrowed, memory_order_relaxed);
+		s->segment = atomic_load_explicit(&t->handoff.segment, memory_order_relaxed);
+	}
 	s->weight_ns = weight;
 	s->npcs = (uint32_t)rt_unwind_from_ucontext(uc, s->pcs, RT_STACK_MAX);
 	if (s->npcs > 0)

@@ -1,6 +1,7 @@
 /* sampler.h: the SIGPROF handler. It weights each sample by the thread CPU time
  * measured since the previous one, unwinds from the signal's context and pushes the
- * stack into the thread's ring, labelled with the request current on that thread.
+ * stack into the thread's ring, labelled with the request current on that thread (or
+ * the one it acts for, track/handoff.h).
  * Turning the signal source on and off is sample/cputimer.c; consuming rings is emit/worker.c.
  * Context: the handler runs in signal context. No locks, no allocation, no stdio. */
 #ifndef RT_SAMPLER_H

@@ -68,6 +68,8 @@ static void thread_retire(void *arg)
 	rt_tls_depth = 1;
 	rt_cputimer_release_all(t);
 	atomic_store(&t->cur_serial, 0);
+	atomic_store(&t->handoff.borrowed, 0);
+	atomic_store(&t->handoff.pool, 0);
 	rt_thread_set_ids(t, 0, NULL, NULL);
 	rt_tls_self = NULL;
 	atomic_store_explicit(&t->in_use, 0, memory_order_release);
@@ -114,6 +116,8 @@ rt_thread_t *rt_thread_self(void)
 	/* Atomic: the worker reads it while matching thread ids (sample/thread_capture.c). */
 	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
 	atomic_store(&t->cur_serial, 0);
+	atomic_store(&t->handoff.borrowed, 0);
+	atomic_fetch_add(&t->handoff.segment, 1); /* a new life, a new segment */
 	rt_tls_self = t;
 	if (exit_key_ok)
 		pthread_setspecific(exit_key, t);
@@ -130,6 +134,8 @@ void rt_thread_after_fork_child(void)
 		if (t != self)
 			atomic_store(&t->in_use, 0);
 		atomic_store(&t->cur_serial, 0);
+		atomic_store(&t->handoff.borrowed, 0);
+		t->handoff.armed = 0;
 		/* Stats are per process: the child starts from zero. */
 		atomic_store(&t->requests, 0);
 		atomic_store(&t->non_http, 0);

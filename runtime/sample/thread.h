@@ -3,7 +3,8 @@
  * TLS pointer (no allocation on access, safe in a signal handler once set). States live
  * in a registry that is only ever appended to; a state whose thread exited is recycled
  * by the next new thread, so a pointer to one always points at valid memory.
- * CPU-timer fields are owned by sample/cputimer.c; the request pointer by track/conn.c. */
+ * CPU-timer fields are owned by sample/cputimer.c; the current request by track/conn.c,
+ * the borrowed one by track/handoff.c. */
 #ifndef RT_THREAD_H
 #define RT_THREAD_H
 
@@ -18,12 +19,38 @@
 
 enum { RT_CPU_ROUTE_NONE = 0, RT_CPU_ROUTE_PERF = 1, RT_CPU_ROUTE_TIMER = 2 };
 
+#define RT_HANDOFF_DONE_MAX 8
+
+/* A pool thread's work, in segments: one begins each time it is woken for a job (or
+ * hands one back), and a segment that ends by handing work back to the thread serving
+ * request R is known to have been R's. Written by the thread itself (track/handoff.c),
+ * read by the worker, which keeps a pool thread's samples until their segment is known
+ * (emit/pool_samples.c). */
+typedef struct rt_thread_handoff {
+	_Atomic uint64_t borrowed;    /* request it was woken for, 0 = none */
+	_Atomic uintptr_t seg_obj;    /* what it was woken on, 0: its segment began otherwise */
+	_Atomic uint32_t segment;     /* its current segment (from 1) */
+	_Atomic int pool;             /* it has taken work handed over: sample it while a
+	                                 request is slow */
+	_Atomic uint32_t ndone;       /* segments ended by a hand-back, ever ... */
+	struct {
+		_Atomic uint32_t segment;
+		_Atomic uint64_t serial;
+	} done[RT_HANDOFF_DONE_MAX];  /* ... the last few: segment -> request */
+	/* The worker's own. */
+	int armed;                    /* it holds a sampling reference on this thread */
+	uint32_t armed_gen;
+	void *pending;                /* samples waiting for their segment's request */
+} rt_thread_handoff_t;
+
 typedef struct rt_thread {
 	struct rt_thread *next;       /* registry link; immutable once published */
 	_Atomic int in_use;
 	pid_t tid;
 	_Atomic uint32_t gen;         /* bumped each time the state is recycled */
 	_Atomic uint64_t cur_serial;  /* request this thread is working on, 0 = none */
+	/* On a thread with none of its own: the request it acts for (track/handoff.c). */
+	rt_thread_handoff_t handoff;
 	/* ...and its trace and span ids, kept only while a whole-process CPU profile runs
 	 * (rt_thread_set_ids), so its samples can carry them: a sequence lock, odd while
 	 * being written, guards three words that the SIGPROF handler copies. */

@@ -183,6 +183,12 @@ void *rt_thread_registry_trampoline(void *arg)
 	void *(*start)(void *) = e->start;
 	void *start_arg = e->arg, *ret;
 	__atomic_store_n(&e->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
+	/* Its runtime state now, while it holds no lock: it may become a pool thread that
+	 * acts for requests (track/handoff.h), which must not allocate when it wakes. */
+	if (rt_tls_enter() == 0) {
+		rt_thread_self();
+		rt_tls_leave();
+	}
 	pthread_cleanup_push(retire, e);
 	ret = start(start_arg);
 	pthread_cleanup_pop(1);

@@ -12,6 +12,7 @@
 #include "base/cfg.h"
 #include "sample/cputimer.h"
 #include "sample/heap_sampler.h"
+#include "track/handoff.h"
 #include "track/sink.h"
 
 static _Atomic uint64_t next_serial = 1;
@@ -124,6 +125,7 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	r->tid = t->tid;
 	/* The worker must be collecting this serial before the first sample lands. */
 	rt_req_sink->slow(r->serial);
+	rt_handoff_slow(r->serial); /* threads acting for it get sampled too */
 	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
 	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
 }
@@ -145,6 +147,7 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		rt_req_sink->ended(r);
 		return r;
 	}
+	rt_handoff_ended(r->serial);
 	/* Bytes are counted per thread: known when one thread began and ended it. */
 	if (r->alloc_key == rt_heap_thread_key())
 		r->alloc_bytes = (int64_t)(rt_heap_thread_allocated() - r->alloc_at_begin);
@@ -168,7 +171,9 @@ void rt_req_discard(rt_req_t *r)
 {
 	if (r->slow && r->thread && r->cpu_route != RT_CPU_ROUTE_NONE)
 		rt_cputimer_release(r->thread, r->thread_gen);
-	if (r->slow)
+	if (r->slow) {
+		rt_handoff_ended(r->serial);
 		rt_req_sink->slow_dropped(r->serial);
+	}
 	rt_req_free(r);
 }

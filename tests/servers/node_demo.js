@@ -1,6 +1,6 @@
 // node_demo.js PORT LOG: a Node.js service for the integration tests (the http module,
-// keep-alive). /cpu burns 300 ms of CPU in burnCpu; every answered request is one line
-// in LOG.
+// keep-alive). /cpu burns 300 ms of CPU in burnCpu, /slow 400 ms in slowBurn, /fast
+// 40 ms in fastBurn; every answered request is one line in LOG.
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -14,9 +14,31 @@ function burnCpu(ms) {
   return x;
 }
 
+// Two more burners with loops of their own (a wrapper around burnCpu would be inlined
+// into it), for the event-loop test: which request's samples land in which profile.
+function slowBurn(ms) {
+  const end = Date.now() + ms;
+  let x = 0;
+  while (Date.now() < end) {
+    for (let i = 0; i < 20000; i++) x += i * i;
+  }
+  return x;
+}
+
+function fastBurn(ms) {
+  const end = Date.now() + ms;
+  let x = 0;
+  while (Date.now() < end) {
+    for (let i = 0; i < 20000; i++) x += i ^ (i >> 3);
+  }
+  return x;
+}
+
 const log = process.argv[3];
 const server = http.createServer((req, res) => {
   if (req.url.startsWith('/cpu')) burnCpu(300);
+  else if (req.url.startsWith('/slow')) slowBurn(400);
+  else if (req.url.startsWith('/fast')) fastBurn(40);
   fs.appendFileSync(log, `${req.method} ${req.url}\n`);
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 3 });
   res.end('ok\n');

@@ -504,12 +504,26 @@ static void fill_req(rt_req_t *r, const uint8_t span[8])
 	r->alloc_bytes = 4096;
 }
 
-static void line_of(rt_json_t *b, const rt_req_t *r, const rt_set_files_t *f, size_t nsamples)
+/* nsamples samples of 1 ms, all taken on r's own thread but the last `others`, which
+ * come from a pool thread (tid 99). */
+static void line_of_handoff(rt_json_t *b, const rt_req_t *r, const rt_set_files_t *f,
+			    size_t nsamples, size_t others)
 {
 	rt_ids_hex_t id;
+	rt_samples_t s;
+	memset(&s, 0, sizeof s);
+	uintptr_t pc = 0x401000;
+	for (size_t i = 0; i < nsamples; i++)
+		rt_samples_add(&s, 1000000, i + others >= nsamples ? 99 : r->tid, &pc, 1);
 	rt_ids_hex(r->ctx.trace_id, r->span_id, r->ctx.parent_id, &id);
 	memset(b, 0, sizeof *b);
-	rt_index_line(b, r, &id, f, nsamples);
+	rt_index_line(b, r, &id, f, &s);
+	rt_samples_free(&s);
+}
+
+static void line_of(rt_json_t *b, const rt_req_t *r, const rt_set_files_t *f, size_t nsamples)
+{
+	line_of_handoff(b, r, f, nsamples, 0);
 }
 
 static void test_index(void)
@@ -557,6 +571,14 @@ static void test_index(void)
 	   "index line: perf route, no alloc_bytes when unknown, only the cpu file");
 	if (b.p)
 		check_json_text(b.p, b.len, "index line with parent and query");
+	rt_json_free(&b);
+
+	/* 30 samples, 20 of them from a pool thread acting for the request. */
+	line_of_handoff(&b, &r, &cpu_only, 30, 20);
+	ok(b.p && strstr(b.p, "\"samples\":30,\"handed_off\":{\"threads\":1,\"cpu_ms\":20.0},\"threads\""),
+	   "index line: the CPU handed off to another thread, after the sample count");
+	if (b.p)
+		check_json_text(b.p, b.len, "index line with a hand-off");
 	rt_json_free(&b);
 
 	/* Request text that needs escaping: quotes, backslashes, control bytes (NUL
@@ -836,8 +858,8 @@ static void test_slow_request(void)
 	uintptr_t stack2[2] = { (uintptr_t)&mid_fn, ra_in_root };
 	int added = 0;
 	for (int i = 0; i < 3; i++)
-		added += rt_samples_add(&s, 1000000, stack1, 3) == 0;
-	added += rt_samples_add(&s, 2000000, stack2, 2) == 0;
+		added += rt_samples_add(&s, 1000000, 7, stack1, 3) == 0;
+	added += rt_samples_add(&s, 2000000, 7, stack2, 2) == 0;
 	ok(added == 4 && s.n == 4 && s.lost == 0, "four CPU samples collected");
 
 	set_dir("slow");

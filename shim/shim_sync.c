@@ -1,0 +1,84 @@
+/* shim_sync.c: the calls by which one thread wakes another -- condition variables and
+ * POSIX semaphores -- so a request handed from the thread that read it to a pool
+ * thread can be followed (track/handoff.h). Each reports the object before a wait,
+ * after it (woken or not) and on a post, and otherwise forwards the call untouched:
+ * the result and errno are the real call's. Nothing here allocates, locks or blocks
+ * beyond the real call; sem_post stays async-signal-safe. */
+#include "shim.h"
+
+#include <errno.h>
+
+SHIM_EXPORT int pthread_cond_signal(pthread_cond_t *c)
+{
+	rt_on_wake(c);
+	return REAL(pthread_cond_signal)(c);
+}
+
+SHIM_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
+{
+	rt_on_wake(c);
+	return REAL(pthread_cond_broadcast)(c);
+}
+
+SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	rt_on_wait_begin(c);
+	int rc = REAL(pthread_cond_wait)(c, m);
+	rt_on_wait_end(c, rc == 0);
+	return rc;
+}
+
+SHIM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+				       const struct timespec *abstime)
+{
+	rt_on_wait_begin(c);
+	int rc = REAL(pthread_cond_timedwait)(c, m, abstime);
+	rt_on_wait_end(c, rc == 0);
+	return rc;
+}
+
+SHIM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+				       const struct timespec *abstime)
+{
+	rt_on_wait_begin(c);
+	int rc = REAL(pthread_cond_clockwait)(c, m, clock, abstime);
+	rt_on_wait_end(c, rc == 0);
+	return rc;
+}
+
+SHIM_EXPORT int sem_post(sem_t *s)
+{
+	rt_on_wake(s);
+	return REAL(sem_post)(s);
+}
+
+/* The semaphore waits report errno: it is kept as the real call left it. */
+#define SEM_WAIT(call)                          \
+	do {                                    \
+		rt_on_wait_begin(s);            \
+		int rc_ = call;                 \
+		int saved_ = errno;             \
+		rt_on_wait_end(s, rc_ == 0);    \
+		errno = saved_;                 \
+		return rc_;                     \
+	} while (0)
+
+SHIM_EXPORT int sem_wait(sem_t *s)
+{
+	SEM_WAIT(REAL(sem_wait)(s));
+}
+
+SHIM_EXPORT int sem_trywait(sem_t *s)
+{
+	SEM_WAIT(REAL(sem_trywait)(s));
+}
+
+SHIM_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abstime)
+{
+	SEM_WAIT(REAL(sem_timedwait)(s, abstime));
+}
+
+SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
+{
+	SEM_WAIT(REAL(sem_clockwait)(s, clock, abstime));
+}
