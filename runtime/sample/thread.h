@@ -1,10 +1,11 @@
 /* thread.h: per-thread runtime state (the reentrancy guard is base/guard.h). Each host thread
- * that touches a tracked connection gets an rt_thread_t, found through an initial-exec
+ * that touches a tracked connection, and each the service creates after the library
+ * loaded (as it starts), gets an rt_thread_t, found through an initial-exec
  * TLS pointer (no allocation on access, safe in a signal handler once set). States live
  * in a registry that is only ever appended to; a state whose thread exited is recycled
  * by the next new thread, so a pointer to one always points at valid memory.
  * CPU-timer fields are owned by sample/cputimer.c; the current request by track/conn.c,
- * the borrowed one by track/handoff.c. */
+ * the hand-off fields by track/handoff.c (and, the worker's part, emit/). */
 #ifndef RT_THREAD_H
 #define RT_THREAD_H
 
