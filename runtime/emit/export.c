@@ -28,7 +28,7 @@
 
 static rt_spanq_t queue;
 static _Atomic int queue_ready;  /* span export is on and the queue exists */
-static int thread_wanted;        /* spans or profiles are exported */
+static _Atomic int thread_wanted; /* spans or profiles are exported */
 static _Atomic int running;      /* the thread was started in this process */
 static _Atomic int stopping;     /* exit: flush and stop retrying */
 static sem_t wake;               /* a batch is full, or stop */
@@ -250,15 +250,13 @@ static void *exporter_main(void *arg)
 		x.batch = malloc(rt_cfg.otlp.bsp_batch * sizeof *x.batch);
 		x.http = rt_otlp_http_new(rt_cfg.otlp.traces_url, &rt_cfg.otlp, err, sizeof err);
 	}
-	if (!spans) /* profiles only */
-		;
-	else if (!x.http) {
+	if (spans && !x.http) {
 		rt_log(RT_LOG_WARN, "span export is off: %s (spans are counted as dropped)", err);
-	} else if (!x.res || !x.batch) {
+	} else if (spans && (!x.res || !x.batch)) {
 		rt_log(RT_LOG_ERROR, "span exporter out of memory; spans are counted as dropped");
 		rt_otlp_http_free(x.http);
 		x.http = NULL;
-	} else {
+	} else if (spans) {
 		rt_log(RT_LOG_INFO, "exporting spans to %s every %u ms or %u spans",
 		       rt_cfg.otlp.traces_url, rt_cfg.otlp.bsp_delay_ms, rt_cfg.otlp.bsp_batch);
 	}
