@@ -46,8 +46,11 @@ void rt_thread_set_ids(rt_thread_t *t, uint64_t serial, const uint8_t *trace_id,
 
 int rt_thread_get_ids(rt_thread_t *t, uint8_t *trace_id, uint8_t *span_id)
 {
+	/* Ids stay with a thread after it moved on (they are cleared only while a
+	 * whole-process profile runs): the request they belong to must be the current one. */
+	uint64_t cur = atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
 	uint32_t seq = atomic_load_explicit(&t->ids_seq, memory_order_acquire);
-	if (seq & 1 || !atomic_load_explicit(&t->ids_serial, memory_order_relaxed))
+	if (seq & 1 || !cur || atomic_load_explicit(&t->ids_serial, memory_order_relaxed) != cur)
 		return 0;
 	uint64_t w[3];
 	for (int i = 0; i < 3; i++)
@@ -60,6 +63,24 @@ int rt_thread_get_ids(rt_thread_t *t, uint8_t *trace_id, uint8_t *span_id)
 	return 1;
 }
 
+static _Atomic(rt_thread_ids_source_t) ids_source;
+
+void rt_thread_set_ids_source(rt_thread_ids_source_t source)
+{
+	atomic_store_explicit(&ids_source, source, memory_order_release);
+}
+
+int rt_thread_make_ids(rt_thread_t *t)
+{
+	rt_thread_ids_source_t source = atomic_load_explicit(&ids_source, memory_order_acquire);
+	uint64_t serial = atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
+	if (!source || !serial || rt_tls_enter() != 0)
+		return 0;
+	int rc = source(t, serial);
+	rt_tls_leave();
+	return rc;
+}
+
 /* Runs at thread exit (not for the main thread, whose exit is the process's). */
 static void thread_retire(void *arg)
 {
@@ -68,6 +89,7 @@ static void thread_retire(void *arg)
 	rt_tls_depth = 1;
 	rt_cputimer_release_all(t);
 	atomic_store(&t->cur_serial, 0);
+	atomic_store(&t->cur_owner, NULL);
 	atomic_store(&t->handoff.borrowed, 0);
 	atomic_store(&t->handoff.pool, 0);
 	rt_thread_set_ids(t, 0, NULL, NULL);
@@ -116,6 +138,7 @@ rt_thread_t *rt_thread_self(void)
 	/* Atomic: the worker reads it while matching thread ids (sample/thread_capture.c). */
 	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
 	atomic_store(&t->cur_serial, 0);
+	atomic_store(&t->cur_owner, NULL);
 	atomic_store(&t->handoff.borrowed, 0);
 	atomic_fetch_add(&t->handoff.segment, 1); /* a new life, a new segment */
 	rt_tls_self = t;
@@ -134,6 +157,7 @@ void rt_thread_after_fork_child(void)
 		if (t != self)
 			atomic_store(&t->in_use, 0);
 		atomic_store(&t->cur_serial, 0);
+		atomic_store(&t->cur_owner, NULL);
 		atomic_store(&t->handoff.borrowed, 0);
 		t->handoff.armed = 0;
 		/* Stats are per process: the child starts from zero. */

@@ -50,11 +50,13 @@ typedef struct rt_thread {
 	pid_t tid;
 	_Atomic uint32_t gen;         /* bumped each time the state is recycled */
 	_Atomic uint64_t cur_serial;  /* request this thread is working on, 0 = none */
+	_Atomic(void *) cur_owner;    /* track/'s handle on that request, for its ids source */
 	/* On a thread with none of its own: the request it acts for (track/handoff.c). */
 	rt_thread_handoff_t handoff;
-	/* ...and its trace and span ids, kept only while a whole-process CPU profile runs
-	 * (rt_thread_set_ids), so its samples can carry them: a sequence lock, odd while
-	 * being written, guards three words that the SIGPROF handler copies. */
+	/* ...and the trace and span ids of its current request, kept while a whole-process
+	 * CPU profile runs and once a heap sample needed them (rt_thread_set_ids), so
+	 * samples can carry them: a sequence lock, odd while being written, guards three
+	 * words that the SIGPROF handler copies. */
 	_Atomic uint32_t ids_seq;
 	_Atomic uint64_t ids_serial;  /* the request they belong to, 0 = none */
 	_Atomic uint64_t ids[3];      /* trace id (16 bytes), span id (8), as stored */
@@ -87,9 +89,22 @@ rt_thread_t *rt_thread_self(void);
  * same state gives up (the ids are best effort: a missing label, never a wrong one). */
 void rt_thread_set_ids(rt_thread_t *t, uint64_t serial, const uint8_t *trace_id,
 		       const uint8_t *span_id);
-/* Signal-safe: copies t's current ids into trace_id[16] and span_id[8]. Returns 1, or 0
- * when there are none or they were being written. */
+/* Signal-safe: copies the ids of the request t is working on now into trace_id[16] and
+ * span_id[8]. Returns 1, or 0 when t has none for it (ids kept for an earlier request
+ * do not count) or they were being written. */
 int rt_thread_get_ids(rt_thread_t *t, uint8_t *trace_id, uint8_t *span_id);
+
+/* Where ids come from when no whole-process CPU profile runs: track/ installs a source
+ * that makes the ids of request serial, which t is working on (the same ids its span
+ * and files will carry), and keeps them with t (rt_thread_set_ids). It returns 0 when
+ * it could not (the request has no ids yet: its head is still being read). */
+typedef int (*rt_thread_ids_source_t)(rt_thread_t *t, uint64_t serial);
+void rt_thread_set_ids_source(rt_thread_ids_source_t source);
+/* Asks the source for the ids of t's current request; 0 without a source, or when it
+ * could not. Read them with rt_thread_get_ids. t is the calling thread's own state;
+ * from a host thread outside the runtime that holds no runtime lock (the source takes
+ * the request's connection lock). Allocation-free; rare (a heap sample). */
+int rt_thread_make_ids(rt_thread_t *t);
 
 /* First registered state (then ->next); for the worker and the stats writer. */
 rt_thread_t *rt_thread_first(void);

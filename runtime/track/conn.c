@@ -61,6 +61,8 @@ size_t rt_conn_tracked(size_t *live)
 	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t);
 }
 
+static int ids_for_sample(rt_thread_t *t, uint64_t serial);
+
 int rt_conn_init(void)
 {
 	struct rlimit rl;
@@ -76,6 +78,7 @@ int rt_conn_init(void)
 		return -1;
 	rt_conn_table = p;
 	rt_conn_table_len = n;
+	rt_thread_set_ids_source(ids_for_sample);
 	return 0;
 }
 
@@ -192,12 +195,14 @@ static int check_due(rt_conn_t *c)
 
 /* ---- request queue (c->mu held) ---- */
 
-/* t is working on h (or on nothing). While a whole-process CPU profile runs, h's ids
- * are made (they are the same ids its span and files will have) and kept with the
- * thread, so the samples taken meanwhile carry them. c->mu held. */
-static void set_current(rt_thread_t *t, rt_req_t *h)
+/* t is working on h, c's head (or on nothing). While a whole-process CPU profile runs,
+ * h's ids are made (they are the same ids its span and files will have) and kept with
+ * the thread, so the samples taken meanwhile carry them; otherwise a heap sample asks
+ * for them (ids_for_sample). c->mu held. */
+static void set_current(rt_thread_t *t, rt_conn_t *c, rt_req_t *h)
 {
 	atomic_store_explicit(&t->cur_serial, h ? h->serial : 0, memory_order_relaxed);
+	atomic_store_explicit(&t->cur_owner, h ? (void *)c : NULL, memory_order_relaxed);
 	if (!rt_process_cpu_running())
 		return;
 	if (!h || !h->head_done) { /* before the head, the trace id is not known yet */
@@ -208,13 +213,36 @@ static void set_current(rt_thread_t *t, rt_req_t *h)
 	rt_thread_set_ids(t, h->serial, h->ctx.trace_id, h->span_id);
 }
 
+/* The ids source of sample/thread.h: t sampled an allocation while working on request
+ * serial, which may have no ids yet. It runs in that host thread, inside a malloc but
+ * outside the runtime, holding no runtime lock, so it may take the connection's; the
+ * serial, unique in the process, tells whether c (recycled, never freed, so still a
+ * connection) still has that request at its head. */
+static int ids_for_sample(rt_thread_t *t, uint64_t serial)
+{
+	rt_conn_t *c = atomic_load_explicit(&t->cur_owner, memory_order_relaxed);
+	int ok = 0;
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	rt_req_t *h = c->head;
+	/* Before its head is read, a request's trace id is not known. */
+	if (c->live && h && h->serial == serial && h->head_done) {
+		rt_req_ensure_ids(h);
+		rt_thread_set_ids(t, serial, h->ctx.trace_id, h->span_id);
+		ok = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
 static void queue_changed(rt_conn_t *c)
 {
 	rt_req_t *h = c->head;
 	atomic_store_explicit(&c->head_start, h && !h->slow ? h->start_mono_ns : 0,
 			      memory_order_release);
 	if (c->io_thread)
-		set_current(c->io_thread, h);
+		set_current(c->io_thread, c, h);
 }
 
 static void queue_push(rt_conn_t *c, rt_req_t *r)
@@ -479,7 +507,7 @@ static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 			c->io_thread = t;
 		}
 		if (t)
-			set_current(t, c->head);
+			set_current(t, c, c->head);
 		return 0;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -502,7 +530,7 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 		}
 	}
 	if (rc == 0 && c->head && c->io_thread)
-		set_current(c->io_thread, c->head);
+		set_current(c->io_thread, c, c->head);
 	if (rc != 0)
 		conn_give_up(c, fd);
 	int stopped = !c->live;
@@ -589,6 +617,10 @@ void rt_conn_fork_parent(void)
 void rt_conn_fork_child(void)
 {
 	rt_conn_t *next; /* list_mu: released by the forking thread (boot/init.c) */
+	/* Recycled ones too: a racing lookup, or a heap sample asking for ids, may have
+	 * held one's lock at the fork. */
+	for (rt_conn_t *c = free_list; c; c = c->next)
+		pthread_mutex_init(&c->mu, NULL);
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;
 		pthread_mutex_init(&c->mu, NULL);
