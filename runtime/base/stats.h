@@ -27,6 +27,8 @@ typedef enum rt_stat_id {
 	RT_STAT_SPANS_DROPPED,
 	RT_STAT_PROFILES_EXPORTED,       /* profile files delivered, one per destination */
 	RT_STAT_PROFILES_EXPORT_DROPPED, /* profile files a destination never got */
+	RT_STAT_HEAP_UNLABELLED,         /* heap samples taken in a request, left unlabelled */
+	RT_STAT_HEAP_FREED_UNLABELLED,   /* freed (stack, request) totals that lost the request */
 	RT_STAT_COUNT
 } rt_stat_id_t;
 

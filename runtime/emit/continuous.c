@@ -113,7 +113,7 @@ static void *continuous_main(void *arg)
 			rt_nap_ms((long)period * 1000);
 		rt_heap_snapshot_t snap;
 		if (rt_heap_rate() > 0 && rt_heap_snapshot(&snap) == 0) {
-			heap = rt_heap_profile_build(&snap, NULL, NULL, "inuse_space");
+			heap = rt_heap_profile_build(&snap, "inuse_space");
 			rt_heap_snapshot_free(&snap);
 		}
 		if (write_period(cpu, heap, (uint64_t)time(NULL), forked) != 0 && !warned) {

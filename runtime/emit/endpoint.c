@@ -190,7 +190,7 @@ static void serve_heap(int fd, const char *default_type, long debug)
 		rt_heap_snapshot_free(&snap);
 		return;
 	}
-	rt_profile_t *p = rt_heap_profile_build(&snap, NULL, NULL, default_type);
+	rt_profile_t *p = rt_heap_profile_build(&snap, default_type);
 	rt_heap_snapshot_free(&snap);
 	answer_profile(fd, p, "heap", 0);
 }

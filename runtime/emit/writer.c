@@ -95,8 +95,8 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 	return rc;
 }
 
-/* Recent slow requests' ids, so heap samples allocated while one of them was served
- * can be labelled with it. Worker-only. */
+/* Recent slow requests' ids, so threads serving one of them can be labelled with it.
+ * Worker-only. */
 #define RECENT_MAX 4096
 static struct recent {
 	uint64_t serial;
@@ -128,7 +128,7 @@ static int recent_ids(uint64_t serial, const char **trace, const char **span, vo
 static int write_heap_profile(const rt_req_t *r, const rt_ids_hex_t *id,
 			      const rt_heap_snapshot_t *snap, const char *path)
 {
-	rt_profile_t *p = rt_heap_profile_build(snap, recent_ids, NULL, "inuse_space");
+	rt_profile_t *p = rt_heap_profile_build(snap, "inuse_space");
 	if (!p)
 		return -1;
 	rt_profile_set_time(p, (int64_t)(r->start_real_ns + (r->end_mono_ns - r->start_mono_ns)), 0);

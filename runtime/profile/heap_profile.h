@@ -1,8 +1,8 @@
 /* heap_profile.h: the heap profile from a sampler snapshot: sample types
  * alloc_objects/count, alloc_space/bytes, inuse_objects/count, inuse_space/bytes
  * (default inuse_space), period space/bytes = the sampling mean, values unbiased the
- * way Go scales its heap profile. Live blocks allocated while a request was being
- * served carry that request's trace_id and span_id when the labeller knows them.
+ * way Go scales its heap profile. What was allocated while a request was being served,
+ * live or freed, carries that request's trace_id and span_id labels.
  * Context: worker thread (or any thread that may allocate freely). */
 #ifndef RT_HEAP_PROFILE_H
 #define RT_HEAP_PROFILE_H
@@ -10,14 +10,9 @@
 #include "profile/profile.h"
 #include "sample/heap_sampler.h"
 
-/* Returns 1 and sets *trace and *span (lowercase hex) for a request serial it knows. */
-typedef int (*rt_heap_labeller_t)(uint64_t serial, const char **trace, const char **span,
-				  void *arg);
-
 /* A new profile (caller frees), or NULL on allocation failure. default_type is the
  * sample type pprof shows first: "inuse_space" for a heap profile, "alloc_space" for
  * Go's allocs. */
-rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, rt_heap_labeller_t labeller,
-				    void *arg, const char *default_type);
+rt_profile_t *rt_heap_profile_build(const rt_heap_snapshot_t *s, const char *default_type);
 
 #endif

@@ -414,6 +414,11 @@ static heap_rec_t *heap_records(const rt_heap_snapshot_t *s)
 		r[i].alloc_objects = s->stacks[i].freed_objects;
 		r[i].alloc_bytes = s->stacks[i].freed_bytes;
 	}
+	/* The legacy text has no labels: what requests freed joins its stack's record. */
+	for (size_t i = 0; i < s->nfreed; i++) {
+		r[s->freed[i].stack].alloc_objects += s->freed[i].objects;
+		r[s->freed[i].stack].alloc_bytes += s->freed[i].bytes;
+	}
 	for (size_t i = 0; i < s->nblocks; i++) {
 		const rt_heap_block_t *b = &s->blocks[i];
 		double sc = rt_heap_scale(b->size, s->rate);

@@ -3,10 +3,15 @@
  * The tables live in memory from rt_alloc (never sampled):
  * - stacks: every distinct allocation stack ever sampled, interned and never freed
  *   (bounded by the code paths that allocate), each with the estimated blocks and
- *   bytes allocated there and since freed (updated lock-free at retirement);
+ *   bytes allocated there outside any request and since freed (updated lock-free at
+ *   retirement);
  * - blocks: the live sampled blocks by address, each naming its stack, its size and
- *   the request its thread was serving, split into shards by address so that threads
- *   sampling and freeing at once rarely meet on a lock.
+ *   the label of the request its thread was serving, split into shards by address so
+ *   that threads sampling and freeing at once rarely meet on a lock;
+ * - labels, and what was allocated under each and since freed per stack
+ *   (sample/heap_labels.c), under labels_mu.
+ * Lock order: stacks_mu, a shard's lock, labels_mu. Only fork takes all three; the
+ * snapshot nests a shard's lock and labels_mu, and nothing else nests any.
  * The filter counts, per hash slot, the live blocks whose address falls there; free()
  * reads it without a lock and comes here only when its slot is non-zero. A slot
  * belongs to exactly one shard (the shard is the slot's low bits), so its count is
@@ -21,6 +26,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/stats.h"
 #include "sample/ring.h"
 #include "sample/thread.h"
 #include "sample/unwind.h"
@@ -31,6 +37,10 @@ _Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
 #define PRE_INIT_INTERVAL (64 << 10)  /* before configuration: look again soon */
 #define OFF_INTERVAL (1ll << 40)      /* sampling off: the slow path only keeps counting */
 #define MAX_LIVE_BLOCKS (1u << 22)
+/* 65,536 labels, of which freed entries can name at most half: 32,768 requests with
+ * live sampled blocks always get one. About 4 MB of address space, touched as used. */
+#define MAX_LABELS (1u << 16)
+#define MAX_FREED (1u << 15)
 #define SLOT_STICKY 255
 
 typedef struct stack {
@@ -45,11 +55,9 @@ typedef struct block {
 	struct block *next;
 	uintptr_t ptr;
 	size_t size;
-	uint64_t serial;
 	double scale;      /* rt_heap_scale(size, rate), computed outside the lock */
 	stack_t_ *stack;
-	uint8_t has_ids;   /* the request's ids, when its thread had them (rt_thread_get_ids) */
-	uint8_t trace_id[16], span_id[8];
+	uint32_t label;    /* holds a reference on it; 0 none */
 } block_t;
 
 #define NSHARDS 16
@@ -75,6 +83,10 @@ static _Atomic uint64_t dropped;
 
 static stack_t_ **stack_buckets, **stack_by_id; /* under stacks_mu */
 static size_t stack_nbuckets, nstacks, stack_id_cap, stack_pcs_total;
+
+static pthread_mutex_t labels_mu = ADAPTIVE;
+static rt_heap_labels_t *labels;                  /* under labels_mu; made at first use */
+static uint32_t max_labels = MAX_LABELS, max_freed = MAX_FREED;
 
 static shard_t *shard_of(uintptr_t p)
 {
@@ -244,7 +256,91 @@ static void filter_add(uintptr_t p, int delta)
 	atomic_store_explicit(slot, (uint8_t)(v + delta), memory_order_relaxed);
 }
 
+/* ---- labels (labels_mu) ---- */
+
+void rt_heap_set_label_limits(uint32_t nlabels, uint32_t nfreed)
+{
+	pthread_mutex_lock(&labels_mu);
+	if (!labels) {
+		max_labels = nlabels;
+		max_freed = nfreed;
+	}
+	pthread_mutex_unlock(&labels_mu);
+}
+
+/* The label of the request the calling thread is working on, with a reference taken;
+ * 0 when it works on none, or when the label cannot be had (counted). */
+static uint32_t current_label(void)
+{
+	static int table_failed;
+	rt_thread_t *self = rt_thread_peek();
+	rt_heap_ids_t ids;
+	if (!self || !atomic_load_explicit(&self->cur_serial, memory_order_relaxed))
+		return 0;
+	/* Ids are made when first needed (track/request.c): a request's first sample asks. */
+	if (!rt_thread_get_ids(self, ids.trace_id, ids.span_id) &&
+	    !(rt_thread_make_ids(self) && rt_thread_get_ids(self, ids.trace_id, ids.span_id))) {
+		rt_stat_add(RT_STAT_HEAP_UNLABELLED, 1);
+		return 0;
+	}
+	pthread_mutex_lock(&labels_mu);
+	if (!labels && !table_failed) {
+		labels = rt_heap_labels_new(max_labels, max_freed);
+		table_failed = !labels;
+	}
+	uint32_t label = labels ? rt_heap_label_acquire(labels, &ids) : 0;
+	pthread_mutex_unlock(&labels_mu);
+	if (!label)
+		rt_stat_add(RT_STAT_HEAP_UNLABELLED, 1);
+	return label;
+}
+
+static void label_drop(uint32_t label)
+{
+	if (!label)
+		return;
+	pthread_mutex_lock(&labels_mu);
+	rt_heap_label_release(labels, label);
+	pthread_mutex_unlock(&labels_mu);
+}
+
+/* A retired block's estimate joins what its stack allocated and freed: under its
+ * label when it has one (the block's reference passes to the freed entry), else, or
+ * when the entry it displaced lost its label, in the stack's unlabelled totals. */
+static void count_freed(stack_t_ *st, uint32_t label, double objects, double bytes)
+{
+	if (label) {
+		rt_heap_labels_freed_t ev;
+		pthread_mutex_lock(&labels_mu);
+		int evicted = rt_heap_freed_add(labels, st, label, objects, bytes, &ev);
+		pthread_mutex_unlock(&labels_mu);
+		if (!evicted)
+			return;
+		rt_stat_add(RT_STAT_HEAP_FREED_UNLABELLED, 1);
+		st = ev.stack;
+		objects = ev.objects;
+		bytes = ev.bytes;
+	}
+	add_double(&st->freed_objects, objects);
+	add_double(&st->freed_bytes, bytes);
+}
+
 /* ---- slow paths ---- */
+
+static stack_t_ *stack_of(rt_heap_tls_t *t, const uintptr_t *pcs, uint32_t n_pcs)
+{
+	/* Stacks are immutable once interned: the thread's last one is compared without
+	 * the lock, and a hot allocation site never takes it. */
+	stack_t_ *last = t->last_stack;
+	if (last && last->npcs == n_pcs && memcmp(last->pcs, pcs, n_pcs * sizeof *pcs) == 0)
+		return last;
+	pthread_mutex_lock(&stacks_mu);
+	stack_t_ *s = intern_stack(pcs, n_pcs);
+	pthread_mutex_unlock(&stacks_mu);
+	if (s)
+		t->last_stack = s;
+	return s;
+}
 
 static void record(rt_heap_tls_t *t, void *p, size_t n)
 {
@@ -252,29 +348,14 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 	t->busy = 1;
 	size_t np = rt_unwind_here(pcs, RT_STACK_MAX, 0);
 	size_t k = rt_unwind_own_prefix(pcs, np);
-	rt_thread_t *self = rt_thread_peek();
-	uint64_t serial = self ? atomic_load_explicit(&self->cur_serial, memory_order_relaxed) : 0;
-	uint8_t trace_id[16], span_id[8];
-	int has_ids = self && serial && rt_thread_get_ids(self, trace_id, span_id);
+	uint32_t label = current_label();
 	double scale = rt_heap_scale(n, atomic_load_explicit(&rate, memory_order_relaxed));
 	stack_t_ *s = NULL;
 	shard_t *sh = shard_of((uintptr_t)p);
 	/* Read without the lock (written atomically under it): a bound, not a count. */
-	if (__atomic_load_n(&sh->nblocks, __ATOMIC_RELAXED) < MAX_LIVE_BLOCKS / NSHARDS) {
-		/* Stacks are immutable once interned: the thread's last one is compared
-		 * without the lock, and a hot allocation site never takes it. */
-		stack_t_ *last = t->last_stack;
-		uint32_t n_pcs = (uint32_t)(np - k);
-		if (last && last->npcs == n_pcs && memcmp(last->pcs, pcs + k, n_pcs * sizeof *pcs) == 0) {
-			s = last;
-		} else {
-			pthread_mutex_lock(&stacks_mu);
-			s = intern_stack(pcs + k, n_pcs);
-			pthread_mutex_unlock(&stacks_mu);
-			if (s)
-				t->last_stack = s;
-		}
-	}
+	if (__atomic_load_n(&sh->nblocks, __ATOMIC_RELAXED) < MAX_LIVE_BLOCKS / NSHARDS)
+		s = stack_of(t, pcs + k, (uint32_t)(np - k));
+	block_t stale = { 0 };
 	pthread_mutex_lock(&sh->mu);
 	block_t *b = s ? block_get(sh) : NULL;
 	sh->buckets = (block_t **)grow_buckets((void **)sh->buckets, &sh->nbuckets, sh->nblocks,
@@ -293,8 +374,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 			if ((*pp)->ptr == (uintptr_t)p) {
 				block_t *old = *pp;
 				*pp = old->next;
-				add_double(&old->stack->freed_objects, old->scale);
-				add_double(&old->stack->freed_bytes, old->scale * (double)old->size);
+				stale = *old;
 				filter_add(old->ptr, -1);
 				__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
 				old->next = sh->pool;
@@ -303,12 +383,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 			}
 		b->ptr = (uintptr_t)p;
 		b->size = n;
-		b->serial = serial;
-		b->has_ids = (uint8_t)has_ids;
-		if (has_ids) {
-			memcpy(b->trace_id, trace_id, sizeof b->trace_id);
-			memcpy(b->span_id, span_id, sizeof b->span_id);
-		}
+		b->label = label;
 		b->scale = scale;
 		b->stack = s;
 		block_t **head = &sh->buckets[ptr_bucket(b->ptr, sh->nbuckets)];
@@ -316,8 +391,12 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 		*head = b;
 		__atomic_fetch_add(&sh->nblocks, 1, __ATOMIC_RELAXED);
 		filter_add(b->ptr, +1);
+		label = 0; /* the block holds the reference now */
 	}
 	pthread_mutex_unlock(&sh->mu);
+	label_drop(label);
+	if (stale.stack)
+		count_freed(stale.stack, stale.label, stale.scale, stale.scale * (double)stale.size);
 	t->busy = 0;
 }
 
@@ -346,31 +425,26 @@ void rt_heap_retire(void *p)
 	if (!p)
 		return;
 	shard_t *sh = shard_of(a);
+	block_t gone = { 0 };
 	pthread_mutex_lock(&sh->mu);
-	block_t *found = NULL;
 	if (sh->buckets) {
 		block_t **pp = &sh->buckets[ptr_bucket(a, sh->nbuckets)];
 		for (; *pp; pp = &(*pp)->next) {
 			if ((*pp)->ptr != a)
 				continue;
-			found = *pp;
+			block_t *found = *pp;
 			*pp = found->next;
+			gone = *found;
 			filter_add(a, -1);
 			__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
+			found->next = sh->pool;
+			sh->pool = found;
 			break;
 		}
 	}
-	stack_t_ *st = found ? found->stack : NULL;
-	double objects = found ? found->scale : 0, bytes = found ? found->scale * (double)found->size : 0;
-	if (found) {
-		found->next = sh->pool;
-		sh->pool = found;
-	}
 	pthread_mutex_unlock(&sh->mu);
-	if (st) {
-		add_double(&st->freed_objects, objects);
-		add_double(&st->freed_bytes, bytes);
-	}
+	if (gone.stack)
+		count_freed(gone.stack, gone.label, gone.scale, gone.scale * (double)gone.size);
 	errno = saved;
 }
 
@@ -397,8 +471,46 @@ size_t rt_heap_live_count(void)
 
 /* ---- snapshot ---- */
 
-/* Copies one shard's blocks into s, growing s->blocks as needed. Under sh->mu. */
-static int snapshot_shard(rt_heap_snapshot_t *s, size_t *cap, const shard_t *sh)
+/* Which of the snapshot's labels each table slot was copied to, tagged with the slot's
+ * generation: a slot released and reused between two shards' copies names another
+ * request. Per slot: generation << 32 | 1 + index into s->labels; 0 not copied. */
+typedef struct label_map {
+	uint64_t *tag;
+	size_t slots, cap;      /* tag's length; s->labels' capacity */
+} label_map_t;
+
+/* The snapshot's label for table label l, copied on first use; 0 (unlabelled) when out
+ * of memory. labels_mu held. */
+static uint32_t snap_label(rt_heap_snapshot_t *s, label_map_t *m, uint32_t l)
+{
+	size_t high = rt_heap_labels_high(labels);
+	if (high > m->slots) {
+		uint64_t *t = rt_alloc.realloc(m->tag, high * sizeof *t);
+		if (!t)
+			return 0;
+		memset(t + m->slots, 0, (high - m->slots) * sizeof *t);
+		m->tag = t;
+		m->slots = high;
+	}
+	uint64_t gen = rt_heap_label_gen(labels, l), tag = m->tag[l - 1];
+	if (tag && tag >> 32 == gen)
+		return (uint32_t)tag;
+	if (s->nlabels == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		rt_heap_ids_t *nl = rt_alloc.realloc(s->labels, cap * sizeof *nl);
+		if (!nl)
+			return 0;
+		s->labels = nl;
+		m->cap = cap;
+	}
+	s->labels[s->nlabels++] = *rt_heap_label_ids(labels, l);
+	m->tag[l - 1] = gen << 32 | s->nlabels;
+	return (uint32_t)s->nlabels;
+}
+
+/* Copies one shard's blocks into s, growing s->blocks as needed. Under sh->mu; takes
+ * labels_mu, so that each block's label is copied while the block still names it. */
+static int snapshot_shard(rt_heap_snapshot_t *s, size_t *cap, label_map_t *m, const shard_t *sh)
 {
 	if (s->nblocks + sh->nblocks > *cap) {
 		size_t ncap = (s->nblocks + sh->nblocks) * 2;
@@ -408,32 +520,50 @@ static int snapshot_shard(rt_heap_snapshot_t *s, size_t *cap, const shard_t *sh)
 		s->blocks = nb;
 		*cap = ncap;
 	}
+	pthread_mutex_lock(&labels_mu);
 	for (size_t i = 0; sh->buckets && i < sh->nbuckets; i++)
 		for (const block_t *b = sh->buckets[i]; b; b = b->next) {
 			rt_heap_block_t *o = &s->blocks[s->nblocks++];
 			o->size = b->size;
-			o->serial = b->serial;
 			o->stack = b->stack->id;
-			o->has_ids = b->has_ids;
-			memcpy(o->trace_id, b->trace_id, sizeof o->trace_id);
-			memcpy(o->span_id, b->span_id, sizeof o->span_id);
+			o->label = b->label ? snap_label(s, m, b->label) : 0;
 		}
+	pthread_mutex_unlock(&labels_mu);
 	return 0;
 }
 
-int rt_heap_snapshot(rt_heap_snapshot_t *s)
+/* Copies the freed totals kept per (stack, label). An entry of a stack interned after
+ * the stacks were copied is left out; one whose label could not be copied counts
+ * unlabelled. */
+static int snapshot_freed(rt_heap_snapshot_t *s, label_map_t *m)
 {
-	memset(s, 0, sizeof *s);
-	s->rate = atomic_load(&rate);
-	/* Stacks first: every block copied afterwards names a stack already copied. */
-	pthread_mutex_lock(&stacks_mu);
+	pthread_mutex_lock(&labels_mu);
+	uint32_t n = labels ? rt_heap_freed_count(labels) : 0;
+	s->freed = rt_alloc.malloc((n ? n : 1) * sizeof *s->freed);
+	for (uint32_t i = 0; s->freed && i < n; i++) {
+		const rt_heap_labels_freed_t *e = rt_heap_freed_at(labels, i);
+		uint32_t stack = ((const stack_t_ *)e->stack)->id;
+		if (stack >= s->nstacks)
+			continue;
+		uint32_t label = snap_label(s, m, e->label);
+		if (!label) {
+			s->stacks[stack].freed_objects += e->objects;
+			s->stacks[stack].freed_bytes += e->bytes;
+			continue;
+		}
+		s->freed[s->nfreed++] = (rt_heap_freed_t){ stack, label, e->objects, e->bytes };
+	}
+	pthread_mutex_unlock(&labels_mu);
+	return s->freed ? 0 : -1;
+}
+
+/* Copies every interned stack with its unlabelled freed totals. stacks_mu held. */
+static int snapshot_stacks(rt_heap_snapshot_t *s)
+{
 	s->stacks = rt_alloc.calloc(nstacks ? nstacks : 1, sizeof *s->stacks);
 	s->pcs = rt_alloc.malloc((stack_pcs_total ? stack_pcs_total : 1) * sizeof *s->pcs);
-	if (!s->stacks || !s->pcs) {
-		pthread_mutex_unlock(&stacks_mu);
-		rt_heap_snapshot_free(s);
+	if (!s->stacks || !s->pcs)
 		return -1;
-	}
 	size_t off = 0;
 	for (size_t i = 0; i < nstacks; i++) {
 		stack_t_ *st = stack_by_id[i];
@@ -445,16 +575,30 @@ int rt_heap_snapshot(rt_heap_snapshot_t *s)
 		off += st->npcs;
 	}
 	s->nstacks = nstacks;
+	return 0;
+}
+
+int rt_heap_snapshot(rt_heap_snapshot_t *s)
+{
+	label_map_t m = { 0 };
+	memset(s, 0, sizeof *s);
+	s->rate = atomic_load(&rate);
+	/* Stacks first: every block copied afterwards names a stack already copied. */
+	pthread_mutex_lock(&stacks_mu);
+	int rc = snapshot_stacks(s);
 	pthread_mutex_unlock(&stacks_mu);
 	size_t cap = 0;
-	for (size_t i = 0; i < NSHARDS; i++) {
+	for (size_t i = 0; rc == 0 && i < NSHARDS; i++) {
 		pthread_mutex_lock(&shards[i].mu);
-		int rc = snapshot_shard(s, &cap, &shards[i]);
+		rc = snapshot_shard(s, &cap, &m, &shards[i]);
 		pthread_mutex_unlock(&shards[i].mu);
-		if (rc != 0) {
-			rt_heap_snapshot_free(s);
-			return -1;
-		}
+	}
+	if (rc == 0)
+		rc = snapshot_freed(s, &m);
+	rt_alloc.free(m.tag);
+	if (rc != 0) {
+		rt_heap_snapshot_free(s);
+		return -1;
 	}
 	/* A block recorded after the stacks were copied may name a newer stack. */
 	size_t kept = 0;
@@ -470,6 +614,8 @@ void rt_heap_snapshot_free(rt_heap_snapshot_t *s)
 	rt_alloc.free(s->stacks);
 	rt_alloc.free(s->pcs);
 	rt_alloc.free(s->blocks);
+	rt_alloc.free(s->freed);
+	rt_alloc.free(s->labels);
 	memset(s, 0, sizeof *s);
 }
 
@@ -480,10 +626,12 @@ void rt_heap_fork_prepare(void)
 	pthread_mutex_lock(&stacks_mu);
 	for (size_t i = 0; i < NSHARDS; i++)
 		pthread_mutex_lock(&shards[i].mu);
+	pthread_mutex_lock(&labels_mu);
 }
 
 void rt_heap_fork_parent(void)
 {
+	pthread_mutex_unlock(&labels_mu);
 	for (size_t i = NSHARDS; i-- > 0;)
 		pthread_mutex_unlock(&shards[i].mu);
 	pthread_mutex_unlock(&stacks_mu);

@@ -1,10 +1,11 @@
 /* heap_sampler.h: allocation sampling. Every allocation counts its bytes down a thread-local
  * countdown; when it crosses zero (on average every OTSHIM_HEAP_SAMPLE_BYTES bytes, the
  * gaps drawn from an exponential distribution, so sampling is a Poisson process over
- * bytes) the allocation is recorded with its stack and the request the thread was
- * serving. Recorded blocks live in a table until free/realloc retires them; a retired
- * block still counts towards the alloc_* totals of its stack. The same countdown gives
- * each thread an exact count of the bytes it allocated, for alloc_bytes.
+ * bytes) the allocation is recorded with its stack and a label naming the request the
+ * thread was serving (sample/heap_labels.h). Recorded blocks live in a table until
+ * free/realloc retires them; a retired block still counts towards the alloc_* totals
+ * of its stack and label. The same countdown gives each thread an exact count of the
+ * bytes it allocated, for alloc_bytes.
  *
  * The hot paths are inline here: the allocation side is a subtraction and a branch;
  * the free side one load from a 64 KiB filter of slots that may hold a recorded block.
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "rt.h"
+#include "sample/heap_labels.h"
 
 typedef struct rt_heap_tls {
 	int64_t countdown;   /* bytes until the next sample; negative: crossed */
@@ -79,35 +81,48 @@ typedef struct rt_heap_stack {
 	uint32_t npcs;
 	const uintptr_t *pcs;   /* into the snapshot's own copy */
 	double freed_objects;   /* unbiased estimates of blocks and bytes allocated here */
-	double freed_bytes;     /* and already freed */
+	double freed_bytes;     /* and already freed, outside any request (or unlabelled) */
 } rt_heap_stack_t;
 
 typedef struct rt_heap_block {
 	size_t size;
-	uint64_t serial;        /* request being served when it was allocated, or 0 */
 	uint32_t stack;         /* index into stacks */
-	uint8_t has_ids;        /* that request's ids were known then (a CPU profile ran) */
-	uint8_t trace_id[16], span_id[8];
+	uint32_t label;         /* the request being served: 1 + index into labels, 0 none */
 } rt_heap_block_t;
+
+/* Allocated at a stack while a request was served, and already freed. */
+typedef struct rt_heap_freed {
+	uint32_t stack, label;  /* as in rt_heap_block_t; label never 0 */
+	double objects, bytes;  /* unbiased estimates */
+} rt_heap_freed_t;
 
 typedef struct rt_heap_snapshot {
 	rt_heap_stack_t *stacks;
 	size_t nstacks;
 	rt_heap_block_t *blocks;
 	size_t nblocks;
+	rt_heap_freed_t *freed;
+	size_t nfreed;
+	rt_heap_ids_t *labels;  /* the requests named by blocks and freed */
+	size_t nlabels;
 	uintptr_t *pcs;
 	uint64_t rate;
 } rt_heap_snapshot_t;
 
-/* Copies the live blocks and per-stack freed totals. 0, or -1 on allocation failure. */
+/* Copies the live blocks, the freed totals and the labels they name. 0, or -1 on
+ * allocation failure. */
 int rt_heap_snapshot(rt_heap_snapshot_t *s);
 void rt_heap_snapshot_free(rt_heap_snapshot_t *s);
 
 /* Go's unbiasing: a block of size bytes sampled at mean rate stands for this many. */
 double rt_heap_scale(size_t size, uint64_t rate);
 
-/* Counters: live recorded blocks, blocks not recorded for lack of memory. */
+/* Live recorded blocks. */
 size_t rt_heap_live_count(void);
+
+/* Bounds of the label tables (sample/heap_labels.h): labels, (stack, label) freed
+ * entries. Only before the first labelled sample (tests); later calls change nothing. */
+void rt_heap_set_label_limits(uint32_t max_labels, uint32_t max_freed);
 
 /* fork: prepare takes every lock, parent releases them; so does the child's forking
  * thread (boot/init.c), the only one left to hold them. */

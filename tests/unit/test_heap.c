@@ -4,15 +4,23 @@
  * unbiased estimate of the bytes must be close to the bytes allocated, the per-thread
  * byte count must be exact, and retiring every block must empty the table. Also the
  * scale factor's limits, four threads sampling and freeing each other's blocks while
- * snapshots are taken (run under TSan too), and the JIT perf-map reader. */
+ * snapshots are taken (run under TSan too), and the JIT perf-map reader.
+ * Labels: with the thread working on a request (its serial set, the ids source a
+ * stand-in for track/conn.c), every sampled block carries that request's ids, asked
+ * for once per request; freed blocks keep their totals under the label; and with
+ * tiny label tables, samples beyond them go unlabelled and evicted freed totals fold
+ * into their stack's, counted, with every byte still accounted for. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "t.h"
+#include "base/stats.h"
 #include "sample/heap_sampler.h"
+#include "sample/thread.h"
 #include "profile/perfmap.h"
 
 #define N 1000000
@@ -104,6 +112,159 @@ static void test_threads(void)
 	is_int(rt_heap_live_count(), 0, "cross-thread frees retire every sampled block");
 }
 
+/* ---- labels ---- */
+
+static int source_calls;
+
+/* Request serial k's ids: trace id k in its first bytes, span id k+1. */
+static void ids_for(uint64_t serial, uint8_t *trace, uint8_t *span)
+{
+	memset(trace, 0, 16);
+	memset(span, 0, 8);
+	memcpy(trace, &serial, sizeof serial);
+	span[0] = (uint8_t)(serial + 1);
+}
+
+static int test_source(rt_thread_t *t, uint64_t serial)
+{
+	uint8_t trace[16], span[8];
+	source_calls++;
+	ids_for(serial, trace, span);
+	rt_thread_set_ids(t, serial, trace, span);
+	return 1;
+}
+
+/* A block of n bytes as shim_alloc.c would allocate it; n >> MEAN: always sampled. */
+static void *alloc_counted(size_t n)
+{
+	void *p = malloc(n);
+	if (rt_heap_count(n))
+		rt_heap_crossed(p, n);
+	return p;
+}
+
+static void free_counted(void *p)
+{
+	rt_heap_on_free(p);
+	free(p);
+}
+
+/* Sums a snapshot's estimates: live bytes of label-less blocks and of each request's,
+ * by its serial (ids_for), and freed bytes the same way. */
+typedef struct sums {
+	double live_none, live[8], freed_none, freed[8];
+	int bad_ids;
+} sums_t;
+
+static void sum_snapshot(sums_t *m)
+{
+	rt_heap_snapshot_t s;
+	memset(m, 0, sizeof *m);
+	if (rt_heap_snapshot(&s) != 0) {
+		m->bad_ids = -1;
+		return;
+	}
+	for (size_t i = 0; i < s.nblocks; i++) {
+		double b = rt_heap_scale(s.blocks[i].size, s.rate) * (double)s.blocks[i].size;
+		uint64_t serial = 0;
+		if (s.blocks[i].label)
+			memcpy(&serial, s.labels[s.blocks[i].label - 1].trace_id, sizeof serial);
+		if (!s.blocks[i].label)
+			m->live_none += b;
+		else if (serial < 8)
+			m->live[serial] += b;
+		else
+			m->bad_ids++;
+	}
+	for (size_t i = 0; i < s.nstacks; i++)
+		m->freed_none += s.stacks[i].freed_bytes;
+	for (size_t i = 0; i < s.nfreed; i++) {
+		uint64_t serial = 0;
+		memcpy(&serial, s.labels[s.freed[i].label - 1].trace_id, sizeof serial);
+		uint8_t trace[16], span[8];
+		ids_for(serial, trace, span);
+		if (serial >= 8 || memcmp(s.labels[s.freed[i].label - 1].span_id, span, 8) != 0)
+			m->bad_ids++;
+		else
+			m->freed[serial] += s.freed[i].bytes;
+	}
+	rt_heap_snapshot_free(&s);
+}
+
+#define BIG (1 << 20)
+#define PER_REQ 16
+
+/* Two requests served in turn by this thread, then a stretch of no request. */
+static void test_labels(void)
+{
+	rt_thread_t *self = rt_thread_self();
+	void *b[3][PER_REQ];
+	sums_t m;
+	rt_heap_set_label_limits(4, 2); /* tiny, for test_label_limits below */
+	rt_thread_set_ids_source(test_source);
+	free_counted(alloc_counted(BIG)); /* a thread's first crossing only starts its countdown */
+	for (int r = 0; r < 3; r++) {
+		atomic_store(&self->cur_serial, r < 2 ? (uint64_t)r + 1 : 0); /* 1, 2, then none */
+		for (int i = 0; i < PER_REQ; i++)
+			b[r][i] = alloc_counted(BIG);
+	}
+	is_int(source_calls, 2, "ids asked for once per request, at its first sample");
+	sum_snapshot(&m);
+	double want = (double)PER_REQ * BIG;
+	printf("# live: request 1 %.0f, request 2 %.0f, none %.0f (each %.0f)\n", m.live[1], m.live[2],
+	       m.live_none, want);
+	ok(m.bad_ids == 0, "every label names one of the requests, with its ids");
+	ok(fabs(m.live[1] - want) < 1e-6 * want && fabs(m.live[2] - want) < 1e-6 * want,
+	   "each request's live blocks carry its label");
+	ok(fabs(m.live_none - want) < 1e-6 * want, "blocks allocated outside a request carry none");
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < PER_REQ; i++)
+			free_counted(b[r][i]);
+	sum_snapshot(&m);
+	ok(m.bad_ids == 0 && m.live[1] == 0 && m.live[2] == 0, "freed: nothing live");
+	ok(fabs(m.freed[1] - want) < 1e-6 * want && fabs(m.freed[2] - want) < 1e-6 * want,
+	   "each request's alloc totals outlive its blocks, under its label");
+	ok(m.freed_none >= want * (1 - 1e-6), "the unlabelled ones under their stack");
+	atomic_store(&self->cur_serial, 0);
+}
+
+/* Label table of 4, freed table of 2 (set in test_labels, before the first label).
+ * Requests 3..7 each keep a block live: 1 and 2's freed entries hold two labels, so
+ * 3 and 4 get the last two and 5..7 go unlabelled. Freeing everything then overflows
+ * the freed table: evictions fold into stacks, and no byte is lost. */
+static void test_label_limits(void)
+{
+	rt_thread_t *self = rt_thread_self();
+	void *b[8];
+	sums_t before, after;
+	uint64_t unlabelled0 = rt_stat_get(RT_STAT_HEAP_UNLABELLED);
+	uint64_t folded0 = rt_stat_get(RT_STAT_HEAP_FREED_UNLABELLED);
+	for (uint64_t r = 3; r < 8; r++) {
+		atomic_store(&self->cur_serial, r);
+		b[r] = alloc_counted(BIG);
+	}
+	atomic_store(&self->cur_serial, 0);
+	sum_snapshot(&before);
+	is_int(rt_stat_get(RT_STAT_HEAP_UNLABELLED) - unlabelled0, 3,
+	       "a full label table: three samples unlabelled, counted");
+	ok(before.live[3] > 0 && before.live[4] > 0 && before.live[5] == 0 && before.live[7] == 0,
+	   "the first two got labels, the rest none");
+	double total0 = before.live_none + before.freed_none, total1;
+	for (int r = 0; r < 8; r++)
+		total0 += before.live[r] + before.freed[r];
+	for (uint64_t r = 3; r < 8; r++)
+		free_counted(b[r]);
+	sum_snapshot(&after);
+	total1 = after.live_none + after.freed_none;
+	for (int r = 0; r < 8; r++)
+		total1 += after.live[r] + after.freed[r];
+	ok(rt_stat_get(RT_STAT_HEAP_FREED_UNLABELLED) - folded0 >= 2,
+	   "a full freed table: the least recently used entries lose their label, counted");
+	ok(after.bad_ids == 0 && fabs(total1 - total0) < 1e-6 * total0,
+	   "and every byte is still counted (%.0f, %.0f)", total0, total1);
+	rt_thread_set_ids_source(NULL);
+}
+
 static void test_scale(void)
 {
 	ok(fabs(rt_heap_scale(1 << 30, MEAN) - 1.0) < 1e-9, "a huge block stands for itself");
@@ -154,6 +315,8 @@ int main(void)
 #else
 	test_threads();
 #endif
+	test_labels();
+	test_label_limits();
 	test_perfmap();
 	return done_testing();
 }

@@ -10,7 +10,9 @@
  * profile/symbols.c). Then rt_profile_write_gz: the file is mode 0600, decodes to the
  * same profile, leaves no temporary behind, and a failed write leaves nothing; and,
  * when the go tool is installed, `go tool pprof -raw` reads the file and finds the
- * same samples, labels and function names. */
+ * same samples, labels and function names. Last, a heap profile from a snapshot
+ * (profile/heap_profile.c): live and freed bytes of two requests and of no request,
+ * each request's under its own trace_id and span_id labels. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +23,7 @@
 #include <zlib.h>
 
 #include "t.h"
+#include "profile/heap_profile.h"
 #include "profile/profile.h"
 #include "profile.pb-c.h"
 
@@ -541,6 +544,62 @@ static void test_empty(void)
 	rt_profile_free(p);
 }
 
+/* The label key's value on sample x, or "" when it has none. */
+static const char *label_of(const pb_t *pb, const pb_sample_t *x, const char *key)
+{
+	for (size_t i = 0; i < x->n_label; i++)
+		if (!strcmp(str(pb, x->label[i]->key), key))
+			return str(pb, x->label[i]->str);
+	return "";
+}
+
+static void test_heap_profile(void)
+{
+	/* Rate 1: every block stands for itself, so sums are exact. */
+	rt_heap_stack_t stacks[1] = { { .npcs = 3, .pcs = s1, .freed_objects = 1, .freed_bytes = 1000 } };
+	rt_heap_ids_t ids[2] = { { { 0xaa }, { 0x01 } }, { { 0xbb }, { 0x02 } } };
+	rt_heap_block_t blocks[3] = { { .size = 1 << 20, .label = 1 }, { .size = 1 << 20, .label = 2 },
+				      { .size = 1 << 20 } };
+	rt_heap_freed_t freed[2] = { { 0, 1, 2, 3000 }, { 0, 2, 1, 500 } };
+	rt_heap_snapshot_t s = { .stacks = stacks, .nstacks = 1, .blocks = blocks, .nblocks = 3,
+				 .freed = freed, .nfreed = 2, .labels = ids, .nlabels = 2, .rate = 1 };
+	rt_profile_t *p = rt_heap_profile_build(&s, "alloc_space");
+	uint8_t *gz = NULL;
+	size_t len = 0;
+	pb_t *pb = p && rt_profile_encode_gz(p, &gz, &len) == 0 ? decode(gz, len) : NULL;
+	if (!ok(pb != NULL, "a heap profile built and decoded")) {
+		free(gz);
+		rt_profile_free(p);
+		return;
+	}
+	/* alloc_space, inuse_space by trace id: aa.., bb.., none. */
+	static const char *traces[3] = { "aa000000000000000000000000000000",
+					  "bb000000000000000000000000000000", "" };
+	static const char *spans[3] = { "0100000000000000", "0200000000000000", "" };
+	int64_t alloc[3] = { 0 }, inuse[3] = { 0 };
+	int bad = 0;
+	for (size_t i = 0; i < pb->n_sample; i++) {
+		const pb_sample_t *x = pb->sample[i];
+		int k = 0;
+		while (k < 3 && strcmp(label_of(pb, x, "trace_id"), traces[k]))
+			k++;
+		if (k == 3 || strcmp(label_of(pb, x, "span_id"), spans[k]) || x->n_value != 4) {
+			bad++;
+			continue;
+		}
+		alloc[k] += x->value[1];
+		inuse[k] += x->value[3];
+	}
+	ok(!bad, "every sample labelled with one request's trace and span ids, or with none");
+	ok(alloc[0] == (1 << 20) + 3000 && inuse[0] == 1 << 20,
+	   "a request's alloc_space: its live and its freed bytes; inuse_space: its live ones");
+	ok(alloc[1] == (1 << 20) + 500 && inuse[1] == 1 << 20, "the other request's apart");
+	ok(alloc[2] == (1 << 20) + 1000 && inuse[2] == 1 << 20, "and what no request allocated");
+	perftools__profiles__profile__free_unpacked(pb, NULL);
+	free(gz);
+	rt_profile_free(p);
+}
+
 int main(void)
 {
 	sinkv = root_fn(1);
@@ -571,5 +630,6 @@ int main(void)
 	test_files(p);
 	rt_profile_free(p);
 	test_empty();
+	test_heap_profile();
 	return done_testing();
 }
