@@ -197,7 +197,11 @@ static int handle_status(const struct req *r, int *status)
 
 /* /hold?site=N&kb=K&min=A&max=B[&sleep_ms=S] allocates K KiB at call site N (1..3),
  * in blocks of A..B bytes (a fixed pseudo-random sequence), and keeps them until
- * /release?site=N. The answer says exactly how many bytes were allocated. */
+ * /release?site=N. With &free=1 it frees them all before answering instead (they stay
+ * in alloc_*, not in inuse_*); with &spread_ms=T the allocations are paced over about
+ * T ms (a 1 ms nap whenever they run ahead), so two requests can allocate side by side.
+ * The answer says exactly how many bytes were allocated (X-Alloc-Bytes) and when the
+ * allocating began and ended (X-Alloc-Window: two CLOCK_MONOTONIC ns values). */
 #define SITES 3
 struct held {
 	struct held *next;
@@ -211,19 +215,21 @@ __attribute__((noinline)) static void *hold_site_one(size_t n) { return malloc(n
 __attribute__((noinline)) static void *hold_site_two(size_t n) { return malloc(n); }
 __attribute__((noinline)) static void *hold_site_three(size_t n) { return malloc(n); }
 
-static int handle_hold(const struct req *r)
+static void free_list(struct held *h)
 {
-	char extra[96];
-	long site = query_in(r->target, "site", 1, SITES);
-	long long want = query_in(r->target, "kb", 1024, 1 << 22) * 1024LL;
-	size_t lo = (size_t)query_in(r->target, "min", 64, 1 << 30);
-	size_t hi = (size_t)query_in(r->target, "max", 4096, 1 << 30);
-	uint64_t x = 0x9E3779B97F4A7C15ull ^ (uint64_t)want;
+	while (h) {
+		struct held *next = h->next;
+		free(h);
+		h = next;
+	}
+}
+
+/* Allocates want bytes at site in blocks of lo..hi, onto *list, over about spread_ms. */
+static long long hold_blocks(long site, long long want, size_t lo, size_t hi, long spread_ms,
+			     struct held **list)
+{
+	uint64_t x = 0x9E3779B97F4A7C15ull ^ (uint64_t)want, t0 = clock_ns(CLOCK_MONOTONIC);
 	long long total = 0;
-	if (lo < sizeof(struct held))
-		lo = sizeof(struct held);
-	if (hi < lo)
-		hi = lo;
 	while (total < want) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		size_t n = lo + (size_t)(x % (hi - lo + 1));
@@ -232,16 +238,48 @@ static int handle_hold(const struct req *r)
 		if (!h)
 			break;
 		h->size = n;
-		pthread_mutex_lock(&held_mu);
-		h->next = held[site];
-		held[site] = h;
-		pthread_mutex_unlock(&held_mu);
+		h->next = *list;
+		*list = h;
 		total += (long long)n;
+		while (spread_ms && (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6 <
+					    (double)spread_ms * (double)total / (double)want)
+			nap_ms(1);
+	}
+	return total;
+}
+
+static int handle_hold(const struct req *r)
+{
+	char extra[160];
+	long site = query_in(r->target, "site", 1, SITES);
+	long long want = query_in(r->target, "kb", 1024, 1 << 22) * 1024LL;
+	size_t lo = (size_t)query_in(r->target, "min", 64, 1 << 30);
+	size_t hi = (size_t)query_in(r->target, "max", 4096, 1 << 30);
+	struct held *mine = NULL;
+	if (lo < sizeof(struct held))
+		lo = sizeof(struct held);
+	if (hi < lo)
+		hi = lo;
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	long long total = hold_blocks(site, want, lo, hi, query_in(r->target, "spread_ms", 0, 60000),
+				      &mine);
+	uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
+	if (query_in(r->target, "free", 0, 1)) {
+		free_list(mine);
+	} else if (mine) {
+		struct held *last = mine;
+		while (last->next)
+			last = last->next;
+		pthread_mutex_lock(&held_mu);
+		last->next = held[site];
+		held[site] = mine;
+		pthread_mutex_unlock(&held_mu);
 	}
 	long ms = query_in(r->target, "sleep_ms", 0, 60000);
 	if (ms)
 		nap_ms(ms);
-	snprintf(extra, sizeof extra, "X-Alloc-Bytes: %lld\r\n", total);
+	snprintf(extra, sizeof extra, "X-Alloc-Bytes: %lld\r\nX-Alloc-Window: %llu %llu\r\n", total,
+		 (unsigned long long)t0, (unsigned long long)t1);
 	return respond(r, 200, extra, "held\n");
 }
 
@@ -273,11 +311,7 @@ static int handle_release(const struct req *r)
 	struct held *h = held[site];
 	held[site] = NULL;
 	pthread_mutex_unlock(&held_mu);
-	while (h) {
-		struct held *next = h->next;
-		free(h);
-		h = next;
-	}
+	free_list(h);
 	return respond(r, 200, NULL, "released\n");
 }
 
