@@ -14,6 +14,8 @@
 #define SLOT_BITS 11
 #define SLOW_MAX 256      /* slow requests in flight that pool threads are sampled for */
 #define POOL_ARMED_MAX 64 /* pool threads sampled at once (each may hold a perf fd) */
+#define SCORE_MIN -8      /* how far an object's score goes either way */
+#define SCORE_MAX 8
 
 #define RLX memory_order_relaxed
 
@@ -59,12 +61,6 @@ static void set_u64(_Atomic uint64_t *p, uint64_t v)
 		atomic_store_explicit(p, v, RLX);
 }
 
-/* t's segment ends: it handed work back to the thread serving request serial (0: to
- * no one we know), so that segment was serial's. The record is written before the
- * segment moves on: a reader that sees the new segment sees the record. */
-#define SCORE_MIN -8
-#define SCORE_MAX 8
-
 /* A job begun on a wake-up from obj, for request posted, went back to request serial.
  * A queue's jobs go back to the request that posted them; a lock that only pool
  * threads wait on (Python's GIL hand-over, while it is forced) hands the thread
@@ -78,6 +74,9 @@ static void score(uintptr_t obj, uint64_t posted, uint64_t serial)
 	atomic_store_explicit(&s->score, v < SCORE_MIN ? SCORE_MIN : v > SCORE_MAX ? SCORE_MAX : v, RLX);
 }
 
+/* h's thread ends its segment: it handed work back to the thread serving request
+ * serial (0: to no one we know), so that segment was serial's. The record is written
+ * before the segment moves on: a reader that sees the new segment sees the record. */
 static void end_segment(rt_thread_handoff_t *h, uint64_t serial)
 {
 	uint32_t seg = atomic_load_explicit(&h->segment, RLX);
