@@ -10,7 +10,9 @@
 # exist, and the slow requests were all profiled; the stats files' request count
 # equals the access log; a third user (daemon) can neither list the directory nor
 # read a file in it; the service logged no fault of ours. A CPU profile a worker
-# wrote reads with go tool pprof.
+# wrote reads with go tool pprof. otshim doctor, given nginx's command, names the user
+# and says the library will make the directory for it; it fails a directory of root's
+# made beforehand, and passes the one the workers got.
 # Skipped unless run as root; a service that is not installed skips its checks.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP not root: needs services started as root that switch their workers to another user"; exit 77; }
@@ -142,6 +144,17 @@ http {
   }
 }
 EOF
+	# What otshim doctor says, before (nothing there) and with a directory of root's.
+	doctor() { OTSHIM_LIB=$SHIM_SO "$ROOT/scripts/otshim" doctor --dir "$prof" -- "$NGINX" -p "$n" -c "$n/nginx.conf" 2>&1; }
+	doctor >"$WORK/doctor1.out"
+	check "nginx: otshim doctor says its workers run as nobody, for whom the library makes the directory" \
+		grep -q "ok .*started as root, its workers run as nobody (nginx's default, .*: $prof does not exist, and the library makes it for nobody" "$WORK/doctor1.out"
+	check "  and makes no directory itself" test ! -e "$prof"
+	mkdir -m 0700 "$prof"
+	doctor >"$WORK/doctor2.out"
+	check "  with the directory made by root beforehand, it fails saying what to do" \
+		grep -q "FAIL .*$prof is root's, so they cannot write there.*remove it" "$WORK/doctor2.out"
+	rmdir "$prof"
 	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=$SLOW_MS \
 		"$NGINX" -p "$n" -c "$n/nginx.conf" -g "daemon off;" 2>"$n/stderr" &
 	NPID=$!
@@ -155,6 +168,9 @@ EOF
 	f=$(find "$prof" -name 'cpu-*.pb.gz' | head -1)
 	pprof -raw "$f" >"$WORK/nginx.raw"
 	check "nginx: go tool pprof reads a worker's CPU profile" grep -q '^PeriodType: cpu' "$WORK/nginx.raw"
+	doctor >"$WORK/doctor3.out"
+	check "nginx: afterwards otshim doctor finds the directory nobody's, as it should be" \
+		grep -q "ok .*$prof is that user's, and they write there" "$WORK/doctor3.out"
 else
 	skip "nginx: the checks" "nginx is not installed"
 fi
