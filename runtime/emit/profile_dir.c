@@ -163,9 +163,9 @@ int rt_dir_make_for(uid_t uid, gid_t gid)
 	int rc = chmod(tmp, 0700) == 0 && chown(tmp, uid, gid) == 0 ? 0 : -1;
 	if (rc == 0) {
 		rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
-		/* A file system without RENAME_NOREPLACE: rename replaces only an empty
-		 * directory, which can only be one just made the same way. */
-		if (rc != 0 && errno == EINVAL)
+		/* A file system (or kernel) without RENAME_NOREPLACE: rename replaces only
+		 * an empty directory, which can only be one just made the same way. */
+		if (rc != 0 && (errno == EINVAL || errno == ENOSYS))
 			rc = rename(tmp, path);
 		if (rc != 0 && errno == ENOTEMPTY)
 			errno = EEXIST;
