@@ -63,10 +63,10 @@ workers() {
 	WUSERS=$(for w in $WPIDS; do ps -o user= -p "$w"; done | sort -u | tr '\n' ' ')
 }
 
-# verify NAME USER PROF ACCESS_LOG ERRLOGS: the checks every service gets, after it
-# stopped (WPIDS and WUSERS from workers, CODES and NSLOW from load).
+# verify NAME USER PROF ACCESS_LOG ERRLOG STDERR: the checks every service gets, after
+# it stopped (WPIDS and WUSERS from workers, CODES and NSLOW from load).
 verify() {
-	local name=$1 user=$2 prof=$3 log=$4 errlog=$5 uid
+	local name=$1 user=$2 prof=$3 log=$4 errlog=$5 errlog2=$6 uid
 	uid=$(id -u "$user")
 	local bad_codes
 	bad_codes=$(echo "$CODES" | tr ' ' '\n' | grep -v -e '^$' -e '^200$' | sort | uniq -c | tr '\n' ' ')
@@ -77,11 +77,11 @@ verify() {
 		[ "$(stat -c '%u %a' "$prof" 2>/dev/null)" = "$uid 700" ]
 	local nfiles not_theirs
 	nfiles=$(find "$prof" -type f | wc -l)
-	not_theirs=$(find "$prof" -mindepth 1 \( ! -uid "$uid" -o ! -type f -o ! -perm 0600 \) | head -3)
+	not_theirs=$(find "$prof" -mindepth 1 \( ! -uid "$uid" -o ! -type f -o ! -perm 0600 \) -printf '%u %m %p\n' | head -3)
 	check "$name: every file in it ($nfiles) is $user's, 0600" [ "$nfiles" -gt 0 -a -z "$not_theirs" ]
-	[ -z "$not_theirs" ] || diag "not $user's or not 0600: $(ls -ld $not_theirs)"
+	[ -z "$not_theirs" ] || diag "not $user's or not 0600: $not_theirs"
 	local stats_pids index_pids
-	stats_pids=$(cd "$prof" && ls otshim-stats-*.json 2>/dev/null | sed 's/otshim-stats-\([0-9]*\).json/\1/' | sort -n | tr '\n' ' ')
+	stats_pids=$(find "$prof" -name 'otshim-stats-*.json' -printf '%f\n' | tr -dc '0-9\n' | sort -n | tr '\n' ' ')
 	index_pids=$(python3 "$TOOLS/index_query.py" values "$prof/index.jsonl" pid | tr ' ' '\n' | sort -un | tr '\n' ' ')
 	diag "$name: stats files of $stats_pids; index lines of $index_pids"
 	check "$name: two workers or more wrote their stats file" [ "$(echo "$stats_pids" | wc -w)" -ge 2 ]
@@ -102,8 +102,10 @@ verify() {
 	check "$name: $THIRD cannot list the directory" bash -c "! runuser -u $THIRD -- ls '$prof' >/dev/null 2>&1"
 	check "$name: $THIRD cannot read a file in it" \
 		bash -c "[ -n '$a_file' ] && ! runuser -u $THIRD -- cat '$a_file' >/dev/null 2>&1"
-	check "$name: no fault of ours in its log" bash -c "! grep -h 'otshim\[' $errlog"
-	grep -h 'otshim\[' $errlog 2>/dev/null | head -3 | while read -r l; do diag "$l"; done
+	local ours
+	ours=$(cat "$errlog" "$errlog2" 2>/dev/null | grep 'otshim\[' | head -3)
+	check "$name: no fault of ours in its log" [ -z "$ours" ]
+	[ -z "$ours" ] || diag "$ours"
 }
 
 # stop_pid PID SIGNAL: SIGNAL, then wait (10 s, then SIGKILL) so workers write stats.
@@ -165,7 +167,7 @@ EOF
 	load nginx "$port" "$n/logs/access.log"
 	workers "$NPID"
 	stop_pid "$NPID" QUIT
-	verify nginx nobody "$prof" "$n/logs/access.log" "$n/logs/error.log $n/stderr"
+	verify nginx nobody "$prof" "$n/logs/access.log" "$n/logs/error.log" "$n/stderr"
 	f=$(find "$prof" -name 'cpu-*.pb.gz' | head -1)
 	pprof -raw "$f" >"$WORK/nginx.raw"
 	check "nginx: go tool pprof reads a worker's CPU profile" grep -q '^PeriodType: cpu' "$WORK/nginx.raw"
@@ -216,7 +218,7 @@ EOF
 	load apache "$port" "$a/logs/access.log"
 	workers "$APID"
 	stop_pid "$APID" WINCH # graceful-stop: children finish and exit normally
-	verify apache www-data "$prof" "$a/logs/access.log" "$a/logs/error.log $a/stderr"
+	verify apache www-data "$prof" "$a/logs/access.log" "$a/logs/error.log" "$a/stderr"
 else
 	skip "apache: the checks" "apache2 with mod_mpm_prefork and mod_proxy_http is not installed"
 fi
@@ -252,7 +254,7 @@ EOF
 	load gunicorn "$port" "$g/access.log"
 	workers "$GPID"
 	stop_pid "$GPID" TERM # graceful: workers finish and exit normally
-	verify gunicorn nobody "$prof" "$g/access.log" "$g/error.log $g/stderr"
+	verify gunicorn nobody "$prof" "$g/access.log" "$g/error.log" "$g/stderr"
 else
 	skip "gunicorn: the checks" "gunicorn is not installed"
 fi
