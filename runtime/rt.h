@@ -121,6 +121,17 @@ RT_API void rt_on_wake(const void *obj);
 RT_API void rt_on_wait_begin(const void *obj);
 RT_API void rt_on_wait_end(const void *obj, int woken);
 
+/* The service is about to change its user ids (emit/dir_owner.c): call is which of
+ * setuid (r = e = s = the uid), setreuid (s unused) or setresuid was made, with the
+ * ids it asked for, (uid_t)-1 meaning unchanged. Called before the real call, while
+ * a process started as root is still root: if the call drops root for good, the
+ * profile directory is handed to the new user now, since afterwards nobody could.
+ * rt_on_uid_changed() follows a call that succeeded. Neither holds a lock when it
+ * returns. */
+enum { RT_SETUID, RT_SETREUID, RT_SETRESUID };
+RT_API void rt_on_uid_change(int call, uid_t r, uid_t e, uid_t s);
+RT_API void rt_on_uid_changed(void);
+
 /* dl_iterate_phdr(cb, data) was called (sample/unwind.c). Returns 0 when the interposer
  * must forward it; 1 when this handled it and *rc is the result: called from one of
  * our signal handlers' stack walks, which must never wait for the loader's lock. */

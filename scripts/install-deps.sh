@@ -21,6 +21,9 @@ PKGS="$PKGS binutils"
 # protoc: the tests decode what otshim sends as OTLP profiles with the upstream schema
 # (tests/integration/profiles_export.sh), an oracle independent of otshim's encoder.
 PKGS="$PKGS protobuf-compiler"
+# Services that start as root and run their workers as another user, as they are
+# deployed (tests/integration/root.sh, with nginx above): Apache's prefork and gunicorn.
+PKGS="$PKGS apache2 gunicorn"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

@@ -70,6 +70,11 @@ static int sys_sem_clockwait(sem_t *s, clockid_t k, const struct timespec *t) { 
 /* Without the real one, no object is reported (callers treat that as "nothing found"). */
 static int sys_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { (void)cb, (void)d; return 0; }
 static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { return (int)syscall(SYS_setitimer, w, n, o); }
+/* The raw system calls would change the calling thread's ids only (glibc makes every
+ * thread follow): a process left half root is worse than a failed call. */
+static int sys_setuid(uid_t u) { (void)u; errno = ENOSYS; return -1; }
+static int sys_setreuid(uid_t r, uid_t e) { (void)r, (void)e; errno = ENOSYS; return -1; }
+static int sys_setresuid(uid_t r, uid_t e, uid_t s) { (void)r, (void)e, (void)s; errno = ENOSYS; return -1; }
 
 /* ---- first-call trampolines ----
  * The table starts out pointing at these: the first call through an entry resolves
@@ -114,6 +119,9 @@ static int boot_sem_wait(sem_t *s) { rt_libc_resolve(); return rt_libc.sem_wait(
 static int boot_sem_trywait(sem_t *s) { rt_libc_resolve(); return rt_libc.sem_trywait(s); }
 static int boot_sem_timedwait(sem_t *s, const struct timespec *t) { rt_libc_resolve(); return rt_libc.sem_timedwait(s, t); }
 static int boot_sem_clockwait(sem_t *s, clockid_t k, const struct timespec *t) { rt_libc_resolve(); return rt_libc.sem_clockwait(s, k, t); }
+static int boot_setuid(uid_t u) { rt_libc_resolve(); return rt_libc.setuid(u); }
+static int boot_setreuid(uid_t r, uid_t e) { rt_libc_resolve(); return rt_libc.setreuid(r, e); }
+static int boot_setresuid(uid_t r, uid_t e, uid_t s) { rt_libc_resolve(); return rt_libc.setresuid(r, e, s); }
 
 struct rt_libc rt_libc = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
@@ -125,6 +133,7 @@ struct rt_libc rt_libc = {
 	boot_pthread_cond_signal, boot_pthread_cond_broadcast, boot_pthread_cond_wait,
 	boot_pthread_cond_timedwait, boot_pthread_cond_clockwait,
 	boot_sem_post, boot_sem_wait, boot_sem_trywait, boot_sem_timedwait, boot_sem_clockwait,
+	boot_setuid, boot_setreuid, boot_setresuid,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -183,6 +192,9 @@ void rt_libc_resolve(void)
 	RESOLVE(sem_trywait);
 	RESOLVE(sem_timedwait);
 	RESOLVE(sem_clockwait);
+	RESOLVE(setuid);
+	RESOLVE(setreuid);
+	RESOLVE(setresuid);
 	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

@@ -3,7 +3,10 @@
  * that is not a tracked connection costs one table load and returns. */
 #include "rt.h"
 
+#include <errno.h>
+
 #include "boot/init.h"
+#include "emit/dir_owner.h"
 #include "sample/thread.h"
 #include "track/conn.h"
 #include "track/handoff.h"
@@ -104,4 +107,25 @@ void rt_on_wait_end(const void *obj, int woken)
 {
 	if (rt_conn_table)
 		rt_handoff_wait_end(obj, woken);
+}
+
+/* No thread is started for this: a worker switches its user before it serves. */
+void rt_on_uid_change(int call, uid_t r, uid_t e, uid_t s)
+{
+	if (!rt_init_ready() || rt_tls_enter() != 0)
+		return;
+	int saved = errno;
+	rt_dir_owner_before(call, r, e, s);
+	errno = saved;
+	rt_tls_leave();
+}
+
+void rt_on_uid_changed(void)
+{
+	if (!rt_init_ready() || rt_tls_enter() != 0)
+		return;
+	int saved = errno;
+	rt_dir_owner_after();
+	errno = saved;
+	rt_tls_leave();
 }

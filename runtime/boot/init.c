@@ -164,6 +164,11 @@ int rt_init_ensure(void)
 	return 1;
 }
 
+int rt_init_ready(void)
+{
+	return atomic_load_explicit(&ready, memory_order_acquire);
+}
+
 __attribute__((constructor(102))) static void rt_ctor(void)
 {
 	pthread_once(&init_once, init_runtime);

@@ -9,6 +9,8 @@
 /* True when the runtime is on and initialised; starts the background threads on
  * first call. Host-thread context, outside the reentrancy guard. */
 int rt_init_ensure(void);
+/* True when the runtime is on and initialised; starts nothing. Any thread. */
+int rt_init_ready(void);
 
 /* Our exit flush (the slow requests' last spans, queued spans, the final stats) runs
  * in our destructor, after every atexit handler. A library whose atexit handler tears

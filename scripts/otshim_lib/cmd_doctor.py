@@ -4,6 +4,7 @@ SIGPROF and other preloads, the CPU sampling route and the profile directory, th
 prints the configuration the command would get with where each value comes from.
 Exit status 1 when a check failed, else 0."""
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import elf
+from . import elf, privdrop
 from .config import CONFIG, build_env, locate_lib, parse_bool
 from .cmd_run import dir_snapshot
 
@@ -61,7 +62,8 @@ def doctor(sets, cmd, home):
         rep.line("info", "command", "none given: otshim doctor -- command args... checks it too")
     check_signals(rep, env)
     check_cpu_route(rep, env)
-    check_dir(rep, env["OTSHIM_PROFILE_DIR"], env)
+    if not check_workers_dir(rep, env["OTSHIM_PROFILE_DIR"], cmd, env):
+        check_dir(rep, env["OTSHIM_PROFILE_DIR"], env)
 
     rows, _, other_msgs = effective_config(env, sets, msgs, os.path.basename(cmd[0]) if cmd else None)
     for m in other_msgs:
@@ -282,14 +284,97 @@ def check_dir(rep, d, env):
     used = sum(s[1] for s in dir_snapshot(d).values())
     cap = env.get("OTSHIM_MAX_DISK_MB", "1024")
     cap_b = int(cap) * 1024 * 1024 if cap.isdigit() else 1024 << 20
-    rep.line("ok", "profile directory", "%s %s (mode %04o), writable; %.1f MiB of the %s MiB cap used"
-             % (d, "created" if created else "exists", mode, used / 1048576, cap if cap.isdigit() else "1024"))
+    root = os.geteuid() == 0
+    if created and root:
+        # Left behind, root's, it would stop a service whose workers switch to another
+        # user: the library gives away only a directory it made itself.
+        os.rmdir(d)
+        how = "can be created (mode %04o; removed again: the library makes it when needed)" % mode
+    else:
+        how = "%s (mode %04o), writable" % ("created" if created else "exists", mode)
+    rep.line("ok", "profile directory", "%s %s; %.1f MiB of the %s MiB cap used"
+             % (d, how, used / 1048576, cap if cap.isdigit() else "1024"))
     if used >= cap_b:
         rep.line("warn", "profile directory", "already over OTSHIM_MAX_DISK_MB: new profiles "
                  "are dropped until files are removed")
-    if os.geteuid() == 0:
-        rep.line("info", "profile directory", "checked as root; a service that drops privileges "
-                 "(nginx workers) must be able to write it as its own user")
+    if root:
+        rep.line("info", "profile directory", "checked as root; a service whose workers switch "
+                 "to another user (nginx's user, Apache's User, gunicorn --user, uwsgi --uid, "
+                 "php-fpm's pools) gets the directory made for that user when it does not exist "
+                 "yet; otshim doctor -- <its command> names the user")
+
+
+# ---- started as root, workers as another user ----
+
+def closed_above(d, uid, gids):
+    """The first existing directory on the way to D that UID (in groups GIDS) may not
+    search, by its mode; None when every one lets it through."""
+    parts, p = [], os.path.dirname(os.path.abspath(d))
+    while True:
+        parts.append(p)
+        if p == os.path.dirname(p):
+            break
+        p = os.path.dirname(p)
+    for p in reversed(parts):
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None  # made by the library, 0755
+        bit = 0o100 if st.st_uid == uid else 0o010 if st.st_gid in gids else 0o001
+        if not st.st_mode & bit:
+            return p
+    return None
+
+
+def check_workers_dir(rep, d, cmd, env):
+    """As root, for a service that runs its workers as another user: what becomes of
+    the directory. False when that is not the case (the plain check follows)."""
+    if os.geteuid() != 0 or not cmd:
+        return False
+    user, how = privdrop.worker_user(cmd, env)
+    if not user:
+        if how:
+            rep.line("info", "profile directory", "started as root: %s" % how)
+        return False
+    if "," in user:
+        rep.line("warn", "profile directory", "started as root, its workers run as %s (%s): the "
+                 "directory becomes the first one's to start, and the others' profiles are "
+                 "dropped; one profile directory serves one user" % (user.replace(",", ", "), how))
+        return True
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        rep.line("FAIL", "profile directory", "%s names the user %s, who does not exist" % (how, user))
+        return True
+    if pw.pw_uid == 0:
+        rep.line("info", "profile directory", "started as root, its workers stay root (%s)" % how)
+        return False
+    lead = "started as root, its workers run as %s (%s)" % (user, how)
+    closed = closed_above(d, pw.pw_uid, set(os.getgrouplist(pw.pw_name, pw.pw_gid)))
+    if closed:
+        rep.line("FAIL", "profile directory", "%s, and %s is closed to that user: they cannot "
+                 "reach %s; choose a directory they can reach" % (lead, closed, d))
+    elif not os.path.lexists(d):
+        rep.line("ok", "profile directory", "%s: %s does not exist, and the library makes it for "
+                 "%s (mode 0700) when a worker switches to that user; their files are theirs, "
+                 "mode 0600" % (lead, d, user))
+    elif not os.path.isdir(d):
+        rep.line("FAIL", "profile directory", "%s exists and is not a directory" % d)
+    elif os.stat(d).st_uid == pw.pw_uid:
+        rep.line("ok", "profile directory", "%s: %s is that user's, and they write there" % (lead, d))
+    elif os.stat(d).st_uid == 0:
+        rep.line("FAIL", "profile directory", "%s: %s is root's, so they cannot write there, and "
+                 "the library gives away only a directory it made; remove it (the library then "
+                 "makes it for %s) or chown it to %s" % (lead, d, user, user))
+    else:
+        owner = os.stat(d).st_uid
+        try:
+            owner = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            pass
+        rep.line("FAIL", "profile directory", "%s: %s belongs to %s, so they cannot write there; "
+                 "choose another directory" % (lead, d, owner))
+    return True
 
 
 # ---- the configuration table ----

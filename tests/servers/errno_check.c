@@ -19,6 +19,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -265,11 +266,37 @@ static void memory(void)
 	pthread_attr_destroy(&at);
 }
 
+/* The calls that change the user (shim_cred.c): failing, succeeding without a change,
+ * and, as root, a drop for good in a child (the shim gives the profile directory away
+ * just before it). Last: a drop would change what every later call may do. */
+static void users(void)
+{
+	E("setuid(-1) EINVAL", setuid((uid_t)-1));
+	E("setuid(own uid) (ok)", setuid(getuid()));
+	E("setreuid(-1, -1) (ok)", setreuid((uid_t)-1, (uid_t)-1));
+	E("setresuid(-1, -1, -1) (ok)", setresuid((uid_t)-1, (uid_t)-1, (uid_t)-1));
+	if (getuid() != 0)
+		return;
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		E("setgid(65534) as root (ok)", setgid(65534));
+		E("setuid(65534) as root (ok)", setuid(65534));
+		E("setuid(0) once dropped EPERM", setuid(0));
+		E("setresuid(0, 0, 0) once dropped EPERM", setresuid(0, 0, 0));
+		fflush(stdout);
+		_exit(0);
+	}
+	if (p > 0)
+		waitpid(p, NULL, 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16); /* printf does not run between a call and its errno */
 	sockets();
 	memory();
+	users();
 	return 0;
 }
