@@ -114,9 +114,10 @@ RT_API void rt_on_sigprof_old(struct sigaction *old);
 RT_API void rt_on_prof_itimer(void);
 
 /* Hand-offs between threads (track/handoff.h). obj (a sem_t or pthread_cond_t) was
- * posted or signalled (may be in a signal handler: sem_post is async-signal-safe);
+ * initialised; posted or signalled (may be in a signal handler: sem_post is async-signal-safe);
  * a wait on it is about to begin; it ended (woken: it returned because of a post,
  * not a timeout or an error). */
+RT_API void rt_on_sync_init(const void *obj);
 RT_API void rt_on_wake(const void *obj);
 RT_API void rt_on_wait_begin(const void *obj);
 RT_API void rt_on_wait_end(const void *obj, int woken);

@@ -1,12 +1,25 @@
 /* shim_sync.c: the calls by which one thread wakes another -- condition variables and
  * POSIX semaphores -- so a request handed from the thread that read it to a pool
- * thread can be followed (track/handoff.h). Each reports the object before a wait,
- * after it (woken or not) and on a post, and otherwise forwards the call untouched:
+ * thread can be followed (track/handoff.h). Each reports the object when it is made,
+ * before a wait, after it (woken or not) and on a post, and otherwise forwards the call
+ * untouched:
  * the result and errno are the real call's. Nothing here allocates, locks or blocks
  * beyond the real call; sem_post stays async-signal-safe. */
 #include "shim.h"
 
 #include <errno.h>
+
+SHIM_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
+{
+	rt_on_sync_init(c);
+	return REAL(pthread_cond_init)(c, a);
+}
+
+SHIM_EXPORT int sem_init(sem_t *s, int pshared, unsigned int value)
+{
+	rt_on_sync_init(s);
+	return REAL(sem_init)(s, pshared, value);
+}
 
 SHIM_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {

@@ -56,6 +56,8 @@ static sighandler_t sys_signal(int s, sighandler_t h) { (void)s, (void)h; errno 
 #define sys___sysv_signal sys_signal
 /* The synchronisation calls have no system call of their own to fall back on; glibc
  * always has them, so these only keep every entry callable. */
+static int sys_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a) { (void)c, (void)a; return ENOSYS; }
+static int sys_sem_init(sem_t *s, int p, unsigned int v) { (void)s, (void)p, (void)v; errno = ENOSYS; return -1; }
 static int sys_pthread_cond_signal(pthread_cond_t *c) { (void)c; return ENOSYS; }
 static int sys_pthread_cond_broadcast(pthread_cond_t *c) { (void)c; return ENOSYS; }
 static int sys_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) { (void)c, (void)m; return ENOSYS; }
@@ -109,6 +111,8 @@ static sighandler_t boot_sysv_signal(int s, sighandler_t h) { rt_libc_resolve();
 static sighandler_t boot___sysv_signal(int s, sighandler_t h) { rt_libc_resolve(); return rt_libc.__sysv_signal(s, h); }
 static int boot_dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *d) { rt_libc_resolve(); return rt_libc.dl_iterate_phdr(cb, d); }
 static int boot_setitimer(__itimer_which_t w, const struct itimerval *n, struct itimerval *o) { rt_libc_resolve(); return rt_libc.setitimer(w, n, o); }
+static int boot_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a) { rt_libc_resolve(); return rt_libc.pthread_cond_init(c, a); }
+static int boot_sem_init(sem_t *s, int p, unsigned int v) { rt_libc_resolve(); return rt_libc.sem_init(s, p, v); }
 static int boot_pthread_cond_signal(pthread_cond_t *c) { rt_libc_resolve(); return rt_libc.pthread_cond_signal(c); }
 static int boot_pthread_cond_broadcast(pthread_cond_t *c) { rt_libc_resolve(); return rt_libc.pthread_cond_broadcast(c); }
 static int boot_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) { rt_libc_resolve(); return rt_libc.pthread_cond_wait(c, m); }
@@ -130,6 +134,7 @@ struct rt_libc rt_libc = {
 	boot_fclose, boot_pthread_create, boot_sigaction, boot_signal, boot_bsd_signal,
 	boot_sysv_signal, boot___sysv_signal, boot_setitimer,
 	boot_dl_iterate_phdr,
+	boot_pthread_cond_init, boot_sem_init,
 	boot_pthread_cond_signal, boot_pthread_cond_broadcast, boot_pthread_cond_wait,
 	boot_pthread_cond_timedwait, boot_pthread_cond_clockwait,
 	boot_sem_post, boot_sem_wait, boot_sem_trywait, boot_sem_timedwait, boot_sem_clockwait,
@@ -182,6 +187,8 @@ void rt_libc_resolve(void)
 	RESOLVE(__sysv_signal);
 	RESOLVE(setitimer);
 	RESOLVE(dl_iterate_phdr);
+	RESOLVE(pthread_cond_init);
+	RESOLVE(sem_init);
 	RESOLVE(pthread_cond_signal);
 	RESOLVE(pthread_cond_broadcast);
 	RESOLVE(pthread_cond_wait);

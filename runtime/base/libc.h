@@ -61,6 +61,8 @@ struct rt_libc {
 	sighandler_t (*__sysv_signal)(int, sighandler_t);
 	int (*setitimer)(__itimer_which_t, const struct itimerval *, struct itimerval *);
 	int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
+	int (*pthread_cond_init)(pthread_cond_t *, const pthread_condattr_t *);
+	int (*sem_init)(sem_t *, int, unsigned int);
 	int (*pthread_cond_signal)(pthread_cond_t *);
 	int (*pthread_cond_broadcast)(pthread_cond_t *);
 	int (*pthread_cond_wait)(pthread_cond_t *, pthread_mutex_t *);

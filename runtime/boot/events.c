@@ -91,6 +91,12 @@ void rt_on_sendfile(int fd, uint64_t tok, size_t n)
 
 /* Hand-offs: only while the runtime is on (its connection table exists); the guard is
  * handoff.c's own check, as a post may come from a signal handler. */
+void rt_on_sync_init(const void *obj)
+{
+	if (rt_conn_table)
+		rt_handoff_init(obj);
+}
+
 void rt_on_wake(const void *obj)
 {
 	if (rt_conn_table)

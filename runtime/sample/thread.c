@@ -148,6 +148,14 @@ rt_thread_t *rt_thread_self(void)
 	return t;
 }
 
+void rt_thread_work_for(rt_thread_t *t, uint64_t serial)
+{
+	atomic_fetch_add(&t->handoff.segment, 1);
+	atomic_store(&t->handoff.seg_obj, 0);
+	atomic_store(&t->handoff.borrowed, serial);
+	atomic_store(&t->handoff.pool, 1);
+}
+
 void rt_thread_after_fork_child(void)
 {
 	rt_thread_t *self = rt_tls_self;

@@ -106,6 +106,10 @@ void rt_thread_set_ids_source(rt_thread_ids_source_t source);
  * the request's connection lock). Allocation-free; rare (a heap sample). */
 int rt_thread_make_ids(rt_thread_t *t);
 
+/* t (the calling thread, just started) is a pool thread beginning a job for request
+ * serial (track/handoff.h): made by a thread serving it. */
+void rt_thread_work_for(rt_thread_t *t, uint64_t serial);
+
 /* First registered state (then ->next); for the worker and the stats writer. */
 rt_thread_t *rt_thread_first(void);
 

@@ -24,6 +24,7 @@ struct rt_thread_registry_entry {
 	void *arg;
 	pid_t tid;
 	uint64_t created_real_ns;
+	uint64_t creator_request;     /* the request its creator was serving, 0 = none */
 	uint32_t npcs;
 	uintptr_t pcs[RT_TREG_STACK_MAX];
 };
@@ -77,6 +78,16 @@ static int sanitizer_present(void)
 	return __atomic_load_n(&present, __ATOMIC_RELAXED);
 }
 
+/* The request the calling thread serves, or works for. */
+static uint64_t creator_request(void)
+{
+	rt_thread_t *self = rt_thread_peek();
+	if (!self)
+		return 0;
+	uint64_t own = atomic_load_explicit(&self->cur_serial, memory_order_relaxed);
+	return own ? own : atomic_load_explicit(&self->handoff.borrowed, memory_order_relaxed);
+}
+
 rt_thread_registry_entry_t *rt_thread_registry_prepare(void *(*start)(void *), void *arg)
 {
 	uintptr_t pcs[RT_TREG_STACK_MAX + 8];
@@ -104,6 +115,7 @@ rt_thread_registry_entry_t *rt_thread_registry_prepare(void *(*start)(void *), v
 		e->arg = arg;
 		e->tid = 0;
 		e->created_real_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		e->creator_request = creator_request();
 		e->npcs = (uint32_t)n;
 		memcpy(e->pcs, pcs + k, n * sizeof *pcs);
 		e->prev = NULL;
@@ -186,7 +198,11 @@ void *rt_thread_registry_trampoline(void *arg)
 	/* Its runtime state now, while it holds no lock: it may become a pool thread that
 	 * acts for requests (track/handoff.h), which must not allocate when it wakes. */
 	if (rt_tls_enter() == 0) {
-		rt_thread_self();
+		rt_thread_t *t = rt_thread_self();
+		/* A pool that grows on demand makes its thread for the job at hand: a thread
+		 * made while a request was served starts as a pool thread working for it. */
+		if (t && e->creator_request)
+			rt_thread_work_for(t, e->creator_request);
 		rt_tls_leave();
 	}
 	pthread_cleanup_push(retire, e);

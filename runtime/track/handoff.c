@@ -54,6 +54,13 @@ static slot_t *slot_claim(const void *obj)
 	return s;
 }
 
+void rt_handoff_init(const void *obj)
+{
+	slot_t *s = slot_of(obj);
+	if (atomic_load_explicit(&s->obj, RLX) == (uintptr_t)obj)
+		atomic_store_explicit(&s->obj, 0, RLX); /* the next claim starts afresh */
+}
+
 /* Store only what changes: a hot lock's slot is written by every thread. */
 static void set_u64(_Atomic uint64_t *p, uint64_t v)
 {

@@ -8,6 +8,8 @@
  *     job (a new segment of its work), for the request whose thread posted the queue;
  *   - when it wakes an object that a request's thread waits on (that request's result),
  *     the segment it is in was that request's work;
+ *   - a thread made by a thread serving a request (a pool growing for the job at hand)
+ *     starts as a pool thread working for that request (sample/thread_registry.c);
  *   - while any request is slow, the worker samples such pool threads (at most 64), and
  *     keeps their samples until their segment's request is known (emit/pool_samples.c):
  *     the one it handed its result to, else the one that woke it.
@@ -37,6 +39,9 @@
 
 #include <stdint.h>
 
+/* obj (a sem_t or pthread_cond_t) is (re)initialised: what was known of an object at
+ * that address is forgotten (Python makes a lock per wait, at recycled addresses). */
+void rt_handoff_init(const void *obj);
 /* The calling thread posts obj (sem_post, pthread_cond_signal/broadcast). */
 void rt_handoff_posted(const void *obj);
 /* The calling thread is about to wait on obj, and has returned from that wait (woken

@@ -148,11 +148,16 @@ check "the /ingest query names the service, the trace and span, the kind and the
 if [ -n "$ORACLE" ]; then
 	skip "OTLP profiles decode with the upstream schema and match the pprof files" "$ORACLE"
 else
-	cpu_body="" heap_body=""
+	undecoded=0
+	for b in "$r"/otlp-*.bin; do python3 "$DECODE" "$b" >/dev/null 2>"$b.err" || undecoded=$((undecoded + 1)); done
+	check "every OTLP request decodes with the upstream schema, its dictionary consistent ($undecoded not)" \
+		[ "$undecoded" = 0 ]
+	cpu_body="" heap_body="" threads_body=""
 	for b in "$r"/otlp-*.bin; do
 		case $(otlp_attr "$b" otshim.profile.kind) in
 		cpu) cpu_body=$b ;;
 		heap) heap_body=$b ;;
+		threads) threads_body=$b ;;
 		esac
 	done
 	python3 "$TOOLS/otlp_vs_pprof.py" "$cpu_body" "$cpu" --trace "$TRACE" --span "$span" >"$WORK/cpu.verdict" 2>&1
@@ -164,6 +169,11 @@ else
 	rc=$?
 	diag "$(cat "$WORK/heap.verdict")"
 	check "the heap profile as OTLP: same sample types, totals and top functions as its pprof file" [ "$rc" = 0 ]
+	threads=$(ls "$d"/threads-"$TRACE"-*.pb.gz | head -1)
+	python3 "$TOOLS/otlp_vs_pprof.py" "$threads_body" "$threads" >"$WORK/threads.verdict" 2>&1
+	rc=$?
+	diag "$(cat "$WORK/threads.verdict")"
+	check "the threads profile as OTLP: the same as its pprof file" [ "$rc" = 0 ]
 	for b in "$r"/otlp-*.bin; do python3 "$DECODE" "$b"; done >"$WORK/decoded.jsonl" 2>&1
 	python3 - "$WORK" "$spans" "$cpu_body" "$DECODE" >"$WORK/res.verdict" 2>&1 <<'EOF'
 import json, subprocess, sys
