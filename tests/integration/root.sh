@@ -1,8 +1,8 @@
 #!/bin/bash
 # root.sh: services started as root that hand their work to processes of another
-# user: nginx (its default `user nobody;`, two workers), Apache prefork (User
-# www-data) and gunicorn (--user nobody, two workers). Nobody makes the profile
-# directory beforehand. Each serves fast requests and slow ones (nginx and Apache
+# user: nginx (its default `user nobody;`, two workers), Apache with the prefork and
+# the event MPM (User www-data) and gunicorn (--user nobody, two workers). Nobody
+# makes the profile directory beforehand. Each serves fast requests and slow ones (nginx and Apache
 # proxy /sleep to the demo server, gunicorn's app sleeps), until two workers have
 # served slow ones; then it stops. Checked for each: the workers ran as that user;
 # the directory is that user's, 0700, and every file in it that user's, 0600; at
@@ -178,11 +178,14 @@ else
 	skip "nginx: the checks" "nginx is not installed"
 fi
 
-# ---- Apache prefork: User www-data ----
+# ---- Apache, prefork and event MPMs: User www-data ----
 APACHE=/usr/sbin/apache2
 MODS=/usr/lib/apache2/modules
-if [ -x "$APACHE" ] && [ -f "$MODS/mod_mpm_prefork.so" ] && [ -f "$MODS/mod_proxy_http.so" ]; then
-	a=$WORK/apache prof=$WORK/apache-prof port=$(free_port)
+# apache MPM: Apache with that MPM (prefork: a process per connection; event: threads
+# in processes), started as root with two children, loaded, stopped and verified.
+apache() {
+	local mpm=$1 a=$WORK/apache-$1 prof=$WORK/apache-$1-prof port
+	port=$(free_port)
 	mkdir -p "$a/htdocs" "$a/logs" "$a/run"
 	echo hello >"$a/htdocs/index.html"
 	chmod -R a+rX "$a"
@@ -192,16 +195,13 @@ ServerName localhost
 Listen 127.0.0.1:$port
 PidFile $a/run/apache2.pid
 DefaultRuntimeDir $a/run
-LoadModule mpm_prefork_module $MODS/mod_mpm_prefork.so
+LoadModule mpm_${mpm}_module $MODS/mod_mpm_${mpm}.so
 LoadModule authz_core_module $MODS/mod_authz_core.so
 LoadModule proxy_module $MODS/mod_proxy.so
 LoadModule proxy_http_module $MODS/mod_proxy_http.so
 User www-data
 Group www-data
 StartServers 2
-MinSpareServers 2
-MaxSpareServers 4
-MaxRequestWorkers 4
 GracefulShutdownTimeout 5
 DocumentRoot $a/htdocs
 ErrorLog $a/logs/error.log
@@ -209,19 +209,29 @@ LogFormat "%P %h \"%r\" %>s" withpid
 CustomLog $a/logs/access.log withpid
 ProxyPass /sleep http://127.0.0.1:$UP/sleep
 EOF
-	# Its own process group: prefork's parent signals its whole group when it stops.
+	if [ "$mpm" = prefork ]; then
+		printf 'MinSpareServers 2\nMaxSpareServers 4\nMaxRequestWorkers 4\n' >>"$a/apache2.conf"
+	else # two processes of two threads: slow requests spread over both
+		printf 'ServerLimit 2\nThreadsPerChild 2\nMinSpareThreads 2\nMaxSpareThreads 4\nMaxRequestWorkers 4\n' >>"$a/apache2.conf"
+	fi
+	# Its own process group: the parent signals its whole group when it stops.
 	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=$SLOW_MS \
 		setsid "$APACHE" -f "$a/apache2.conf" -DFOREGROUND 2>"$a/stderr" &
 	APID=$!
 	PIDS+=("$APID")
 	for _ in $(seq 100); do [ "$(get "$port" /)" = 200 ] && break; sleep 0.05; done
-	load apache "$port" "$a/logs/access.log"
+	load "apache $mpm" "$port" "$a/logs/access.log"
 	workers "$APID"
 	stop_pid "$APID" WINCH # graceful-stop: children finish and exit normally
-	verify apache www-data "$prof" "$a/logs/access.log" "$a/logs/error.log" "$a/stderr"
-else
-	skip "apache: the checks" "apache2 with mod_mpm_prefork and mod_proxy_http is not installed"
-fi
+	verify "apache $mpm" www-data "$prof" "$a/logs/access.log" "$a/logs/error.log" "$a/stderr"
+}
+for mpm in prefork event; do
+	if [ -x "$APACHE" ] && [ -f "$MODS/mod_mpm_$mpm.so" ] && [ -f "$MODS/mod_proxy_http.so" ]; then
+		apache "$mpm"
+	else
+		skip "apache $mpm: the checks" "apache2 with mod_mpm_$mpm and mod_proxy_http is not installed"
+	fi
+done
 
 # ---- gunicorn: --user nobody, two sync workers ----
 GUNICORN=$(command -v gunicorn)
