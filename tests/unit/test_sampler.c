@@ -85,6 +85,11 @@ static void run_route(rt_thread_t *t, int force_timer, const char *name, int min
 	}
 	diag("%s: %ld samples, weights %.1f ms, thread CPU %.1f ms, in burn %ld", name, n,
 	     total / 1e6, spent / 1e6, in_burn);
+	/* min_samples < 0: three quarters of one per millisecond of the CPU really spent (a
+	 * loaded or sanitized run burns the same CPU over more wall time, and signals that
+	 * come while one is pending merge; the weights, checked next, make up for them). */
+	if (min_samples < 0)
+		min_samples = (int)(spent / 1000000ull * 3 / 4);
 	ok(n >= min_samples, "%s: at least %d samples (got %ld)", name, min_samples, n);
 	ok(total > spent * 85 / 100 && total <= spent, "%s: weights add up to the CPU spent (±15%%)", name);
 	ok(in_burn >= n * 9 / 10, "%s: >= 90%% of stacks are in the burning function", name);
@@ -99,7 +104,7 @@ int main(void)
 	ok(t != NULL, "thread state registered");
 	ok(rt_sampler_owns_sigprof(), "our SIGPROF handler is installed");
 	spying = 1;
-	run_route(t, 0, "perf", 250);
+	run_route(t, 0, "perf", -1);
 	run_route(t, 1, "timer", 50);
 	spying = 0;
 	is_int(mallocs_in_handler, 0, "the handler never allocated");
