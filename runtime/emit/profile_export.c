@@ -151,9 +151,9 @@ static uint64_t now_ms(void)
 void rt_profile_export_begin(const rt_span_resource_t *res)
 {
 	char err[256], otlp_headers[RT_CFG_KV_MAX + 64];
-	/* The schema revision we speak is the first development version of OTLP profiles
-	 * (the one before versions were numbered): said explicitly, as version-aware
-	 * receivers (the Collector's) accept and later clients must. */
+	/* The schema we speak is the first development version of OTLP profiles (it
+	 * predates their numbering): we say so, as a client may, and version-aware
+	 * receivers (the Collector's) accept it. */
 	snprintf(otlp_headers, sizeof otlp_headers, "%s%s" DEVELOPMENT_VERSION_HEADER,
 		 rt_cfg.otlp.profiles_headers, rt_cfg.otlp.profiles_headers[0] ? "," : "");
 	resource = res;

@@ -40,7 +40,8 @@ static void add_request_comments(rt_profile_t *p, const rt_req_t *r, const rt_id
 }
 
 /* The set being written: its serving thread's name as the worker or the capture saw
- * it (the thread may be gone by now), or NULL. Worker-only, like the rest of this file's state. */
+ * it (the thread may be gone by now), or NULL. Worker-only, like the rest of this
+ * file's state. */
 static const char *serving_name;
 
 static const char *serving_thread_name(const rt_req_t *r, const rt_request_evidence_t *ev)
