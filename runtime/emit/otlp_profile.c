@@ -383,10 +383,10 @@ static int build_sample_parts(build_t *b, const Perftools__Profiles__Sample *ps,
 	return b->oom ? -1 : 0;
 }
 
-/* The profile of sample type t: the pprof samples with a value of that type. */
-static Otshim__Otlp__Profile *build_profile(build_t *b, size_t t, Otshim__Otlp__Stack **stacks,
-					    const sample_parts_t *parts, int32_t *pattrs,
-					    size_t npattrs)
+/* The profile of sample type t: the pprof samples with a value of that type (pprof
+ * sample i's stack is stack_table[i + 1]). */
+static Otshim__Otlp__Profile *build_profile(build_t *b, size_t t, const sample_parts_t *parts,
+					    int32_t *pattrs, size_t npattrs)
 {
 	const pprof_t *pp = b->pp;
 	Otshim__Otlp__Profile *p = zalloc(b, sizeof *p);
@@ -425,7 +425,7 @@ static Otshim__Otlp__Profile *build_profile(build_t *b, size_t t, Otshim__Otlp__
 			continue;
 		Otshim__Otlp__Sample *s = &samples[p->n_samples];
 		otshim__otlp__sample__init(s);
-		s->stack_index = stacks ? (int32_t)(i + 1) : 0;
+		s->stack_index = (int32_t)(i + 1);
 		s->attribute_indices = parts[i].attrs;
 		s->n_attribute_indices = parts[i].nattrs;
 		s->link_index = parts[i].link;
@@ -515,8 +515,7 @@ static int build_request(build_t *b, const rt_otlp_profile_about_t *about,
 		return -1;
 	memcpy(pattrs_kept, pattrs, sizeof pattrs);
 	for (size_t t = 0; t < pp->n_sample_type; t++)
-		if (!(sp.profiles[sp.n_profiles++] = build_profile(b, t, stacks, parts, pattrs_kept,
-								    npattrs)))
+		if (!(sp.profiles[sp.n_profiles++] = build_profile(b, t, parts, pattrs_kept, npattrs)))
 			return -1;
 	sp.scope = scope;
 	Otshim__Otlp__ScopeProfiles *sps[1] = { &sp };

@@ -64,6 +64,23 @@ for fn in ("pool_burn", "burn_cpu", "_PyEval_EvalFrameDefault", "slowBurn", "fas
     print("cum_%s %.1f" % (fn, cum_of(fn)))
 EOF
 }
+# slow_in_busy_pool DIR PORT_FILE [WARM]: once the pool server (started on PORT_FILE)
+# listens, WARM (1: one request first, for pools that start their threads with their
+# first job), three clients keep the pool busy while the slow request runs; its facts
+# go to DIR.facts and the diagnostics.
+slow_in_busy_pool() {
+	local d=$1 port
+	wait_for 10 test -s "$2"
+	port=$(cat "$2")
+	[ "${3:-0}" = 1 ] && curl -s -o /dev/null "http://127.0.0.1:$port/"
+	load "$port" "/cpu?ms=5" 3
+	sleep 0.3
+	curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$port/cpu?ms=400"
+	wait_for 10 grep -qs "$TRACE" "$d/index.jsonl"
+	wait_for 10 bash -c "ls '$d'/cpu-$TRACE-*.pb.gz >/dev/null 2>&1"
+	facts "$d" >"$d.facts"
+	diag "$(cat "$d.facts")"
+}
 fact() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 between() { python3 -c 'import sys; v, lo, hi = map(float, sys.argv[1:]); sys.exit(0 if lo <= v <= hi else 1)' "$@"; }
 
@@ -74,15 +91,7 @@ env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$d" OTSHIM_SLOW_MS=100 OTSHIM_THREADS_
 	"$POOL" --port-file "$port_file" --access-log "$d.access" >"$d.out" 2>"$d.err" &
 PIDS+=($!)
 CPID=$!
-wait_for 10 test -s "$port_file"
-port=$(cat "$port_file")
-load "$port" "/cpu?ms=5" 3
-sleep 0.3
-curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$port/cpu?ms=400"
-wait_for 10 grep -qs "$TRACE" "$d/index.jsonl"
-wait_for 10 bash -c "ls '$d'/cpu-$TRACE-*.pb.gz >/dev/null 2>&1"
-facts "$d" >"$d.facts"
-diag "$(cat "$d.facts")"
+slow_in_busy_pool "$d" "$port_file"
 check "C pool: the slow request's CPU is its pool thread's, not the reader's" \
 	[ "$(fact "$d.facts" top_thread_is_reader)" = False ]
 check "C pool: >= 90 % of it from that one thread ($(fact "$d.facts" top_thread_share))" \
@@ -106,16 +115,7 @@ else
 		"$PY" "$ROOT/tests/servers/py_pool.py" "$port_file" >"$d.out" 2>"$d.err" &
 	PIDS+=($!)
 	PPID_=$!
-	wait_for 10 test -s "$port_file"
-	port=$(cat "$port_file")
-	curl -s -o /dev/null "http://127.0.0.1:$port/" # the pool's threads start with its first job
-	load "$port" "/cpu?ms=5" 3
-	sleep 0.3
-	curl -s -o /dev/null -H "traceparent: 00-$TRACE-$PARENT-01" "http://127.0.0.1:$port/cpu?ms=400"
-	wait_for 10 grep -qs "$TRACE" "$d/index.jsonl"
-	wait_for 10 bash -c "ls '$d'/cpu-$TRACE-*.pb.gz >/dev/null 2>&1"
-	facts "$d" >"$d.facts"
-	diag "$(cat "$d.facts")"
+	slow_in_busy_pool "$d" "$port_file" 1
 	check "python pool: the slow request's CPU is a pool thread's, not the reader's" \
 		[ "$(fact "$d.facts" top_thread_is_reader)" = False ]
 	check "python pool: >= 90 % of it from that one thread ($(fact "$d.facts" top_thread_share))" \

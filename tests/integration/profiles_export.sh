@@ -45,6 +45,16 @@ profile_files() { count "$1" '*.pb.gz'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # the value of attribute KEY of the first profile in an OTLP body (decoded)
 otlp_attr() { python3 "$DECODE" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["profiles"][0]["attributes"].get(sys.argv[1], ""))' "$2"; }
+# verdict NAME DESCRIPTION COMMAND...: runs COMMAND (its standard input is the
+# caller's: a heredoc script), shows what it printed, and passes when it exits 0.
+verdict() {
+	local out=$WORK/$1.verdict desc=$2 rc
+	shift 2
+	"$@" >"$out" 2>&1
+	rc=$?
+	diag "$(cat "$out")"
+	check "$desc" [ "$rc" = 0 ]
+}
 
 TRACE=0af7651916cd43dd8448eb211c80319c PARENT=b7ad6b7169203331
 
@@ -80,7 +90,8 @@ check "one Pyroscope push per profile file, none twice ($pyro pushes)" [ "$pyro"
 check "profiles_exported counts both destinations ($(stats_field "$d" profiles_exported))" \
 	[ "$(stats_field "$d" profiles_exported)" = $((2 * files)) ]
 check "nothing was dropped" [ "$(stats_field "$d" profiles_export_dropped)" = 0 ]
-python3 - "$r/requests.jsonl" >"$WORK/headers.verdict" 2>&1 <<'EOF'
+verdict headers "OTLP requests: protobuf, gzip, the development-version header, the generic headers and not the traces-only ones" \
+	python3 - "$r/requests.jsonl" <<'EOF'
 import json, sys
 bad = []
 for line in open(sys.argv[1]):
@@ -96,9 +107,6 @@ for line in open(sys.argv[1]):
 print("bad:", bad)
 sys.exit(1 if bad else 0)
 EOF
-rc=$?
-diag "$(cat "$WORK/headers.verdict")"
-check "OTLP requests: protobuf, gzip, the development-version header, the generic headers and not the traces-only ones" [ "$rc" = 0 ]
 cpu=$(ls "$d"/cpu-"$TRACE"-*.pb.gz | head -1)
 span=$(basename "$cpu" | cut -d- -f3)
 
@@ -116,7 +124,8 @@ rc=$?
 diag "$(cat "$WORK/pushed.raw")"
 check "the pushed CPU profile reads in go tool pprof, with its trace labels" \
 	test "$rc" = 0 -a "$(grep -c "$TRACE" "$WORK/pushed.raw")" -ge 1
-python3 - "${cpu_push%.pb.gz}.json" "$TRACE" "$span" >"$WORK/pyro.verdict" 2>&1 <<'EOF'
+verdict pyro "the /ingest query names the service, the trace and span, the kind and the time; auth headers sent" \
+	python3 - "${cpu_push%.pb.gz}.json" "$TRACE" "$span" <<'EOF'
 import json, re, sys
 q = json.load(open(sys.argv[1]))
 query, headers = q["query"], q["headers"]
@@ -140,9 +149,6 @@ bad = [c for c, good in checks if not good]
 print("query", json.dumps(query), "bad:", bad)
 sys.exit(1 if bad else 0)
 EOF
-rc=$?
-diag "$(cat "$WORK/pyro.verdict")"
-check "the /ingest query names the service, the trace and span, the kind and the time; auth headers sent" [ "$rc" = 0 ]
 
 # OTLP: decoded by protoc with the upstream schema, compared with the files.
 if [ -n "$ORACLE" ]; then
@@ -160,22 +166,16 @@ else
 		threads) threads_body=$b ;;
 		esac
 	done
-	python3 "$TOOLS/otlp_vs_pprof.py" "$cpu_body" "$cpu" --trace "$TRACE" --span "$span" >"$WORK/cpu.verdict" 2>&1
-	rc=$?
-	diag "$(cat "$WORK/cpu.verdict")"
-	check "the CPU profile as OTLP: same sample types, totals and top functions as its pprof file; every sample linked to the trace and span" [ "$rc" = 0 ]
+	verdict cpu "the CPU profile as OTLP: same sample types, totals and top functions as its pprof file; every sample linked to the trace and span" \
+		python3 "$TOOLS/otlp_vs_pprof.py" "$cpu_body" "$cpu" --trace "$TRACE" --span "$span"
 	heap=$(ls "$d"/heap-"$TRACE"-*.pb.gz | head -1)
-	python3 "$TOOLS/otlp_vs_pprof.py" "$heap_body" "$heap" >"$WORK/heap.verdict" 2>&1
-	rc=$?
-	diag "$(cat "$WORK/heap.verdict")"
-	check "the heap profile as OTLP: same sample types, totals and top functions as its pprof file" [ "$rc" = 0 ]
+	verdict heap "the heap profile as OTLP: same sample types, totals and top functions as its pprof file" \
+		python3 "$TOOLS/otlp_vs_pprof.py" "$heap_body" "$heap"
 	threads=$(ls "$d"/threads-"$TRACE"-*.pb.gz | head -1)
-	python3 "$TOOLS/otlp_vs_pprof.py" "$threads_body" "$threads" >"$WORK/threads.verdict" 2>&1
-	rc=$?
-	diag "$(cat "$WORK/threads.verdict")"
-	check "the threads profile as OTLP: the same as its pprof file" [ "$rc" = 0 ]
-	for b in "$r"/otlp-*.bin; do python3 "$DECODE" "$b"; done >"$WORK/decoded.jsonl" 2>&1
-	python3 - "$WORK" "$spans" "$cpu_body" "$DECODE" >"$WORK/res.verdict" 2>&1 <<'EOF'
+	verdict threads "the threads profile as OTLP: the same as its pprof file" \
+		python3 "$TOOLS/otlp_vs_pprof.py" "$threads_body" "$threads"
+	verdict res "the profiles' resource is the spans'; kind, source, thread.name and thread.id attributes" \
+		python3 - "$WORK" "$spans" "$cpu_body" "$DECODE" <<'EOF'
 import json, subprocess, sys
 work, spans, cpu_body, decode = sys.argv[1:5]
 def decoded(path):
@@ -195,9 +195,6 @@ for p in d["profiles"]:
 print("bad:", bad)
 sys.exit(1 if bad else 0)
 EOF
-	rc=$?
-	diag "$(cat "$WORK/res.verdict")"
-	check "the profiles' resource is the spans'; kind, source, thread.name and thread.id attributes" [ "$rc" = 0 ]
 fi
 stop_recv
 kill -TERM "$SRPID" 2>/dev/null
