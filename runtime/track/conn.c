@@ -16,6 +16,8 @@
 #include "base/stats.h"
 #include "sample/process_cpu.h"
 #include "sample/thread.h"
+#include "track/h2.h"
+#include "track/h2_conn.h"
 #include "track/http.h"
 #include "track/request.h"
 #include "track/sink.h"
@@ -40,10 +42,17 @@ struct rt_conn {
 	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
 	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
 	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+	uint8_t proto;                /* PROTO_*: what the first bytes read said */
+	uint8_t preface;              /* bytes of the HTTP/2 preface matched so far */
+	rt_h2_conn_t *h2;             /* the HTTP/2 side (PROTO_H2), else NULL */
 	/* for spans only (read at accept when export is on) */
 	struct sockaddr_storage peer;
 	uint16_t local_port;
 };
+
+/* Until its first bytes are read a connection may be HTTP/2: they are held back from
+ * the HTTP/1.x parser while they match the preface (then replayed from it). */
+enum { PROTO_FIRST, PROTO_H1, PROTO_H2 };
 
 _Atomic(rt_conn_t *) *rt_conn_table;
 size_t rt_conn_table_len;
@@ -58,7 +67,8 @@ static _Atomic size_t n_structs, n_live, n_spares;
 size_t rt_conn_tracked(size_t *live)
 {
 	*live = atomic_load(&n_live);
-	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t);
+	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t) +
+	       rt_h2_conn_bytes();
 }
 
 static int ids_for_sample(rt_thread_t *t, uint64_t serial);
@@ -131,6 +141,9 @@ static rt_conn_t *conn_alloc(int fd)
 	c->ends = 0;
 	c->head = c->tail = c->reading = NULL;
 	c->io_thread = NULL;
+	c->proto = PROTO_FIRST;
+	c->preface = 0;
+	c->h2 = NULL;
 	c->peer.ss_family = AF_UNSPEC;
 	c->local_port = 0;
 	if (rt_sink_wants_spans())
@@ -297,6 +310,10 @@ static void conn_stop(rt_conn_t *c, int fd, int count_pending)
 			end_request(c, r, 0);
 		else
 			rt_req_discard(r);
+	}
+	if (c->h2) {
+		rt_h2_conn_free(c->h2, count_pending);
+		c->h2 = NULL;
 	}
 	atomic_store(&c->head_start, 0);
 }
@@ -514,13 +531,95 @@ static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 	return -1;
 }
 
+/* The first bytes of a connection, and all of an HTTP/2 one. Returns -1 when
+ * tracking must stop (an HTTP/2 connection's drop is counted by track/h2_conn.c). */
+static int feed_first_or_h2(rt_conn_t *c, const char *p, size_t n)
+{
+	if (c->proto == PROTO_H2)
+		return rt_h2_conn_read(c->h2, p, n);
+	int m = rt_h2_preface_match(c->preface, p, n);
+	if (m >= 0 && m < RT_H2_PREFACE_LEN) {
+		c->preface = (uint8_t)m; /* all of it matched: wait for more */
+		return 0;
+	}
+	size_t held = c->preface;
+	if (m < 0 && c->h2) { /* the server spoke first, not HTTP/2: not HTTP at all */
+		rt_h2_conn_free(c->h2, 0);
+		c->h2 = NULL;
+		return -1;
+	}
+	if (m < 0) { /* HTTP/1.x or not HTTP: what was held back, then these bytes */
+		c->proto = PROTO_H1;
+		if (held && feed_request(c, RT_H2_PREFACE, held) != 0)
+			return -1;
+		return feed_request(c, p, n);
+	}
+	if (!c->h2)
+		c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
+	if (!c->h2)
+		return -1;
+	c->proto = PROTO_H2;
+	rt_stat_add(RT_STAT_H2_CONNECTIONS, 1);
+	size_t rest = RT_H2_PREFACE_LEN - held;
+	if (rt_h2_conn_read(c->h2, RT_H2_PREFACE, RT_H2_PREFACE_LEN) != 0)
+		return -1;
+	return rt_h2_conn_read(c->h2, p + rest, n - rest);
+}
+
+/* A read or write's pieces for a connection that is HTTP/2 or not yet known. */
+static int feed_pieces(rt_conn_t *c, int write, const struct iovec *iov, int iovcnt, size_t n)
+{
+	int rc = 0;
+	if (!iov) /* bytes we could not see: only an HTTP/2 DATA payload may be skipped */
+		return !c->h2 ? -1 : write ? rt_h2_conn_wrote(c->h2, NULL, n)
+					   : rt_h2_conn_read(c->h2, NULL, n);
+	for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (write)
+			rc = rt_h2_conn_wrote(c->h2, iov[i].iov_base, len);
+		else if (c->proto == PROTO_H1) /* decided by an earlier piece */
+			rc = feed_request(c, iov[i].iov_base, len);
+		else
+			rc = feed_first_or_h2(c, iov[i].iov_base, len);
+		n -= len;
+	}
+	return rc;
+}
+
+/* An HTTP/2 server may send its SETTINGS before it reads the client's preface: a
+ * first write that begins with a SETTINGS frame makes the HTTP/2 side early, kept only
+ * if the client's first bytes are the preface. Anything else written first is not
+ * HTTP (the caller gives up as before). */
+static int server_spoke_first(rt_conn_t *c, const struct iovec *iov, int iovcnt)
+{
+	const uint8_t *f = iov && iovcnt > 0 ? iov[0].iov_base : NULL;
+	if (c->proto != PROTO_FIRST || c->head || !f || iov[0].iov_len < 9)
+		return 0;
+	uint32_t len = (uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2];
+	if (f[3] != 4 || f[4] != 0 || (f[5] | f[6] | f[7] | f[8]) != 0 || len % 6 != 0)
+		return 0;
+	c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
+	return c->h2 != NULL;
+}
+
+/* After an HTTP/2 connection's bytes: stop on error, else tell the watchdog. */
+static void h2_after(rt_conn_t *c, int fd, int rc)
+{
+	if (rc != 0)
+		conn_stop(c, fd, 1); /* counted by track/h2_conn.c */
+	else
+		atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2), memory_order_release);
+}
+
 void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
 		  size_t n)
 {
 	int rc = 0;
 	if (lock_live(c, fd, tok) != 0)
 		return;
-	if (!iov) {
+	if (c->proto != PROTO_H1) {
+		rc = feed_pieces(c, 0, iov, iovcnt, n);
+	} else if (!iov) {
 		rc = -1; /* bytes we could not see: framing is lost */
 	} else {
 		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
@@ -531,7 +630,9 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 	}
 	if (rc == 0 && c->head && c->io_thread)
 		set_current(c->io_thread, c, c->head);
-	if (rc != 0)
+	if (c->h2)
+		h2_after(c, fd, rc);
+	else if (rc != 0)
 		conn_give_up(c, fd);
 	int stopped = !c->live;
 	pthread_mutex_unlock(&c->mu);
@@ -545,7 +646,9 @@ void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, 
 	int rc = 0;
 	if (lock_live(c, fd, tok) != 0)
 		return;
-	if (!iov) {
+	if (c->h2 || server_spoke_first(c, iov, iovcnt)) {
+		h2_after(c, fd, feed_pieces(c, 1, iov, iovcnt, n));
+	} else if (!iov) {
 		rc = feed_response(c, NULL, n);
 	} else {
 		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
@@ -585,7 +688,11 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 		}
 		pthread_mutex_lock(&c->mu);
 		rt_req_t *h = c->head;
-		if (c->live && h && !h->slow && h->start_mono_ns <= now &&
+		if (c->live && c->h2) { /* streams: each may be slow, all on the serving thread */
+			rt_h2_conn_scan(c->h2, now, slow_ns, c->io_thread);
+			atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2),
+					      memory_order_release);
+		} else if (c->live && h && !h->slow && h->start_mono_ns <= now &&
 		    now - h->start_mono_ns >= slow_ns) {
 			rt_req_mark_slow(h, c->io_thread, now);
 			queue_changed(c);
@@ -631,7 +738,8 @@ void rt_conn_fork_child(void)
 			r->thread = NULL;
 			r->cpu_route = 0;
 		}
-		if (c->head || c->reading) {
+		/* An HTTP/2 connection's frames and streams are mid-way too. */
+		if (c->head || c->reading || c->h2) {
 			conn_stop(c, c->fd, 0);
 			conn_recycle(c);
 		}

@@ -35,6 +35,8 @@ typedef struct rt_req {
 	rt_trace_ctx_t ctx;           /* trace id; parent id valid when has_parent */
 	int has_parent;
 	uint8_t span_id[8];
+	uint8_t multiplexed;          /* an HTTP/2 stream: its connection and thread serve others */
+	uint8_t has_grpc_status, grpc_status; /* gRPC: the grpc-status the server ended with */
 
 	char method[RT_HTTP_METHOD_MAX];
 	uint8_t method_len;
