@@ -66,6 +66,12 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 			     (double)other_ns / 1e6);
 	if (r->alloc_bytes >= 0)
 		rt_json_putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
+	/* An HTTP/2 stream: its CPU profile is its serving thread's, which served the
+	 * connection's other streams meanwhile too. */
+	if (r->multiplexed)
+		rt_json_put(b, ",\"multiplexed\":true", 19);
+	if (r->has_grpc_status)
+		rt_json_putf(b, ",\"grpc_status\":%u", r->grpc_status);
 	rt_json_putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", f->nthreads, f->cpu);
 	if (f->heap)
 		rt_json_putf(b, ",\"heap\":\"%s\"", f->heap);
