@@ -605,10 +605,13 @@ static int server_spoke_first(rt_conn_t *c, const struct iovec *iov, int iovcnt)
 /* After an HTTP/2 connection's bytes: stop on error, else tell the watchdog. */
 static void h2_after(rt_conn_t *c, int fd, int rc)
 {
-	if (rc != 0)
+	if (rc != 0) {
 		conn_stop(c, fd, 1); /* counted by track/h2_conn.c */
-	else
-		atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2), memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2), memory_order_release);
+	if (c->io_thread)
+		set_current(c->io_thread, c, rt_h2_conn_current(c->h2));
 }
 
 void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,

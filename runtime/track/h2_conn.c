@@ -231,6 +231,15 @@ uint64_t rt_h2_conn_oldest(const rt_h2_conn_t *h)
 	return oldest;
 }
 
+struct rt_req *rt_h2_conn_current(const rt_h2_conn_t *h)
+{
+	const stream_t *best = NULL;
+	for (int i = 0; i < h->n; i++)
+		if (!best || h->streams[i].sid > best->sid)
+			best = &h->streams[i];
+	return best ? best->r : NULL;
+}
+
 void rt_h2_conn_scan(rt_h2_conn_t *h, uint64_t now, uint64_t slow_ns, rt_thread_t *t)
 {
 	for (int i = 0; i < h->n; i++) {

@@ -27,6 +27,10 @@ int rt_h2_conn_read(rt_h2_conn_t *h, const char *p, size_t n);
 int rt_h2_conn_wrote(rt_h2_conn_t *h, const char *p, size_t n);
 /* When the oldest stream in flight that is not slow yet began (0: none). */
 uint64_t rt_h2_conn_oldest(const rt_h2_conn_t *h);
+/* The stream the serving thread is taken to work on: the newest in flight (a server
+ * runs a stream's handler when its HEADERS are read), NULL when none is. Its samples
+ * are that stream's. */
+struct rt_req *rt_h2_conn_current(const rt_h2_conn_t *h);
 /* Watchdog: streams in flight slow_ns or longer become slow, sampled on t (the thread
  * that moves the connection's bytes: a stream's CPU is its serving thread's). */
 void rt_h2_conn_scan(rt_h2_conn_t *h, uint64_t now, uint64_t slow_ns, rt_thread_t *t);

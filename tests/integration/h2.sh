@@ -56,8 +56,8 @@ logged=$(wc -l <"$prof.log")
 counted=$(stats_field "$prof" requests)
 diag "service log $logged streams, shim counted $counted"
 check "the shim counted every stream the service answered" [ "$counted" = "$logged" ]
-check "4 connections were HTTP/2, none dropped" \
-	[ "$(stats_field "$prof" h2_connections)/$(stats_field "$prof" h2_connections_dropped)" = 4/0 ]
+check "5 connections were HTTP/2, none dropped" \
+	[ "$(stats_field "$prof" h2_connections)/$(stats_field "$prof" h2_connections_dropped)" = 5/0 ]
 check "the slow stream's index line continues its traceparent" grep -qs "\"trace_id\":\"$TRACE\"" "$prof/index.jsonl"
 check "... with its parent span id" [ "$(index_field "$prof" "$TRACE" parent_span_id)" = '"00f067aa0ba902b7"' ]
 check "... path /slow, method GET, status 200" \
