@@ -8,7 +8,7 @@
 # profiles true?). Prints medians and ratios and writes tests/bench/RESULTS.md.
 #   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16),
 #   BENCH_WARMUP seconds of unmeasured load before each run (default 1)
-#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth);
+#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth,h2);
 #     default all. A full run writes tests/bench/RESULTS.md (the README keeps a short
 #     summary of it, by hand); a partial run only prints, unless BENCH_OUT names a file
 #     for the tables.
@@ -175,6 +175,37 @@ if want malloc; then
 fi
 
 # ---- 2. HTTP throughput: otshim against the other LD_PRELOAD profilers ----
+# ---- HTTP/2: h2load against nghttpd --no-tls, without and with the shim ----
+# Same run, alternated rounds, server on CPU 0 and load on CPU 1; every response is
+# checked (h2load's succeeded count must equal the requests sent).
+if want h2; then
+	H2_N=${H2_N:-200000}
+	mkdir -p "$WORK/h2www"
+	head -c 1024 /dev/zero | tr '\0' x >"$WORK/h2www/k1"
+	h2round() { # h2round CFG ROUND: one h2load run against a fresh nghttpd
+		local port pid pre=""
+		port=$(free_port)
+		[ "$1" = shim ] && pre=$LIB
+		env ${pre:+LD_PRELOAD=$pre} OTSHIM_PROFILE_DIR="$WORK/p.h2" \
+			taskset -c 0 nghttpd --no-tls -d "$WORK/h2www" "$port" >/dev/null 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 && break; sleep 0.05; done
+		taskset -c 1 h2load -n "$H2_N" -c 8 -m 16 "http://127.0.0.1:$port/k1" >"$WORK/h2.$1.$2" 2>&1
+		kill -TERM "$pid"; wait "$pid" 2>/dev/null
+		grep -q " $H2_N succeeded" "$WORK/h2.$1.$2" || { echo "h2 bench: $1 round $2: not every response succeeded" >&2; exit 1; }
+	}
+	for r in $(seq "$ROUNDS"); do h2round base "$r"; h2round shim "$r"; done
+	h2rps() { for f in "$WORK"/h2."$1".*; do awk '/^finished in/ { gsub(/,/, ""); print $4 }' "$f"; done | median; }
+	H2B=$(h2rps base); H2S=$(h2rps shim)
+	{
+		echo "HTTP/2 (nghttpd --no-tls, h2load -c 8 -m 16, 1 KiB file, $ROUNDS rounds alternated, median req/s):"
+		echo "| base | otshim | ratio |"
+		echo "|---|---|---|"
+		awk -v b="$H2B" -v s="$H2S" 'BEGIN { printf "| %.0f | %.0f | %.3f |\n", b, s, s / b }'
+	} >"$WORK/h2.md"
+	took h2
+fi
+
 if want http; then
 
 
@@ -572,6 +603,10 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			vals=(); for cfg in $MCFGS; do vals+=("$(eval echo "\${MI_${cfg}_${shape}:-n/a}")"); done
 			mrow "malloc+free $shape user-space instructions per pair (callgrind, 1 thread)" "${vals[@]}"
 		done
+	fi
+	if want h2; then
+		echo
+		cat "$WORK/h2.md"
 	fi
 	if want truth; then
 		echo

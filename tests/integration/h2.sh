@@ -50,7 +50,7 @@ check "h2load: 300 streams on 3 connections all succeeded" grep -q "300 succeede
 nghttp "http://127.0.0.1:$NPORT/missing" "http://127.0.0.1:$NPORT/a" "http://127.0.0.1:$NPORT/b" >/dev/null
 TRACE=5bf92f3577b34da6a3ce929d0e0e4736
 nghttp -H "traceparent: 00-$TRACE-00f067aa0ba902b7-01" "http://127.0.0.1:$NPORT/slow?x=1" >/dev/null
-wait_for 10 grep -qs "$TRACE" "$prof/index.jsonl"
+wait_for 40 grep -qs "$TRACE" "$prof/index.jsonl"
 stop_node
 logged=$(wc -l <"$prof.log")
 counted=$(stats_field "$prof" requests)
@@ -88,7 +88,8 @@ calls=$(node "$TOOLS/grpc_call.js" "$NPORT" Fast 20; node "$TOOLS/grpc_call.js" 
 	node "$TOOLS/grpc_call.js" "$NPORT" Slow 1 "00-$GTRACE-00f067aa0ba902b7-01")
 diag "$calls"
 check "grpc calls: 20 + 1 ok, 2 failed" [ "$(echo "$calls" | tr '\n' ' ')" = "ok 20 failed 0 ok 0 failed 2 ok 1 failed 0 " ]
-wait_for 10 grep -qs "$GTRACE" "$gprof/index.jsonl"
+# The first profile set of a fresh node process takes seconds (symbolising node itself).
+wait_for 40 grep -qs "$GTRACE" "$gprof/index.jsonl"
 stop_node
 check "the shim counted every call" [ "$(stats_field "$gprof" requests)" = 23 ]
 check "the slow call's index line path is its method" \
