@@ -742,6 +742,8 @@ void rt_conn_fork_child(void)
 			r->cpu_route = 0;
 		}
 		/* An HTTP/2 connection's frames and streams are mid-way too. */
+		if (c->h2)
+			rt_h2_conn_fork_child(c->h2);
 		if (c->head || c->reading || c->h2) {
 			conn_stop(c, c->fd, 0);
 			conn_recycle(c);

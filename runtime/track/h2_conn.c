@@ -249,6 +249,16 @@ void rt_h2_conn_scan(rt_h2_conn_t *h, uint64_t now, uint64_t slow_ns, rt_thread_
 	}
 }
 
+void rt_h2_conn_fork_child(rt_h2_conn_t *h)
+{
+	for (int i = 0; i < h->n; i++) {
+		rt_req_t *r = h->streams[i].r;
+		r->slow = 0;
+		r->thread = NULL;
+		r->cpu_route = 0;
+	}
+}
+
 void rt_h2_conn_free(rt_h2_conn_t *h, int count)
 {
 	while (h->n > 0) {

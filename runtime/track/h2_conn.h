@@ -34,6 +34,8 @@ struct rt_req *rt_h2_conn_current(const rt_h2_conn_t *h);
 /* Watchdog: streams in flight slow_ns or longer become slow, sampled on t (the thread
  * that moves the connection's bytes: a stream's CPU is its serving thread's). */
 void rt_h2_conn_scan(rt_h2_conn_t *h, uint64_t now, uint64_t slow_ns, rt_thread_t *t);
+/* In a fork child: the streams' sampled threads are the parent's (nothing to release). */
+void rt_h2_conn_fork_child(rt_h2_conn_t *h);
 /* Tracking stops: streams in flight end (count: counted, status as far as seen) or
  * are discarded, and h is freed. */
 void rt_h2_conn_free(rt_h2_conn_t *h, int count);
