@@ -406,7 +406,6 @@ static int frame_event(rt_h2_t *h, rt_h2_side_t *s)
 			return RT_H2_EV_NONE;
 		h->ev_sid = s->block_sid;
 		h->ev_end_stream = s->block_end_stream;
-		h->ev_push = 0;
 		return RT_H2_EV_HEADERS;
 	case T_DATA:
 		h->ev_sid = s->sid;

@@ -76,7 +76,6 @@ typedef struct rt_h2 {
 	/* public, valid at RT_H2_EV_* until the next feed */
 	uint32_t ev_sid;
 	uint8_t ev_end_stream;      /* RT_H2_EV_HEADERS: the block ends its stream */
-	uint8_t ev_push;            /* RT_H2_EV_HEADERS: a PUSH_PROMISE's block */
 	/* a client block's fields (method, path, query, traceparent, user agent) */
 	rt_http_req_t req;
 	/* a server block's fields */
