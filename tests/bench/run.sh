@@ -192,7 +192,8 @@ if want h2; then
 		for _ in $(seq 100); do nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 && break; sleep 0.05; done
 		taskset -c 1 h2load -n "$H2_N" -c 8 -m 16 "http://127.0.0.1:$port/k1" >"$WORK/h2.$1.$2" 2>&1
 		kill -TERM "$pid"; wait "$pid" 2>/dev/null
-		grep -q " $H2_N succeeded" "$WORK/h2.$1.$2" || { echo "h2 bench: $1 round $2: not every response succeeded" >&2; exit 1; }
+		grep -q " $H2_N succeeded" "$WORK/h2.$1.$2" ||
+			{ echo "h2 bench: $1 round $2: not every response succeeded:" >&2; grep -E '^(requests|status|error)' "$WORK/h2.$1.$2" | tail -5 >&2; exit 1; }
 	}
 	for r in $(seq "$ROUNDS"); do h2round base "$r"; h2round shim "$r"; done
 	h2rps() { for f in "$WORK"/h2."$1".*; do awk '/^finished in/ { gsub(/,/, ""); print $4 }' "$f"; done | median; }
