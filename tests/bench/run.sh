@@ -190,6 +190,7 @@ if want h2; then
 			taskset -c 0 nghttpd --no-tls -d "$WORK/h2www" "$port" >/dev/null 2>&1 &
 		pid=$!
 		for _ in $(seq 100); do nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 && break; sleep 0.05; done
+		nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 || { echo "h2 bench: $1 round $2: nghttpd did not start" >&2; exit 1; }
 		taskset -c 1 h2load -n "$H2_N" -c 8 -m 16 "http://127.0.0.1:$port/k1" >"$WORK/h2.$1.$2" 2>&1
 		kill -TERM "$pid"; wait "$pid" 2>/dev/null
 		grep -q " $H2_N succeeded" "$WORK/h2.$1.$2" ||
