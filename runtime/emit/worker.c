@@ -20,6 +20,7 @@
 #include "sample/thread.h"
 #include "sample/thread_capture.h"
 #include "track/handoff.h"
+#include "track/waits.h"
 
 #define DRAIN_INTERVAL_NS (10 * 1000000ull)
 #define STATS_INTERVAL_NS (10 * 1000000000ull)
@@ -244,6 +245,7 @@ static void *worker_main(void *arg)
 	rt_tls_mark_internal();
 	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-worker"); /* so thread profiles say whose it is */
+	rt_waits_enable(1); /* unless start_threads could, then requests' waits are timed */
 	/* A service stopped by a signal runs no exit handlers: the stats file is written
 	 * at once, then every 10 s and whenever profiles were written, so it is never
 	 * staler than that. */
