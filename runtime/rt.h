@@ -17,6 +17,8 @@
 
 #include <stdatomic.h>
 
+#include "base/guard.h"
+
 #define RT_API __attribute__((visibility("hidden")))
 
 /* The fd -> connection table (owned by track/conn.c). Visible here only so an interposer
@@ -43,7 +45,9 @@ RT_API uint64_t rt_fd_token(int fd);
  * block -- socket and file I/O, connect, poll/select/epoll, sleeps, lock and condition
  * waits -- with rt_ticks() (base/ticks.h) and reports the calls that took at least
  * rt_wait_min_ticks. Any other thread, and every thread until the tick rate is known
- * (rt_wait_min_ticks 0), pays two thread-local loads and a branch. */
+ * (rt_wait_min_ticks 0), and the runtime itself (the reentrancy guard, base/guard.h:
+ * its own locks, and libunwind's while it walks a stack), pays a few thread-local
+ * loads and a branch. */
 extern __thread _Atomic uint64_t *rt_tls_serving __attribute__((tls_model("initial-exec")));
 extern RT_API uint64_t rt_wait_min_ticks;
 
@@ -51,7 +55,7 @@ static inline int rt_wait_timed(void)
 {
 	_Atomic uint64_t *serving = rt_tls_serving;
 	return serving && atomic_load_explicit(serving, memory_order_relaxed) != 0 &&
-	       rt_wait_min_ticks != 0;
+	       rt_wait_min_ticks != 0 && !rt_tls_depth;
 }
 
 /* What a thread waited in: the wall profile's `wait` label is its name (rt_wait_name). */

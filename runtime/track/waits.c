@@ -140,8 +140,10 @@ void rt_waits_record(rt_thread_t *t, int kind, int fd, uint64_t t0, uint64_t t1,
 		w->other_ticks = 0;
 		w->other_count = 0;
 	}
-	/* A request already slow, or a wait long enough to matter, is worth a walk. */
-	int walk_now = d >= stack_ticks || atomic_load_explicit(&t->armed, memory_order_relaxed);
+	/* A request already slow, or a wait long enough to matter, is worth a walk; a
+	 * wait for libunwind's own lock (a service that walks its stacks) never is. */
+	int walk_now = (d >= stack_ticks || atomic_load_explicit(&t->armed, memory_order_relaxed)) &&
+		       !rt_unwind_is_unwinder((uintptr_t)site);
 	for (uint32_t i = 0; i < w->n; i++) {
 		site_t *s = &w->site[i];
 		if (s->ret == (uintptr_t)site && s->sp == (uintptr_t)sp && s->fd == fd &&
