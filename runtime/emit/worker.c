@@ -150,7 +150,7 @@ static void write_set(rt_req_t *r, const rt_samples_t *samples, const char *thre
 	if (ev.heap_wanted && rt_heap_snapshot(&heap) == 0)
 		ev.heap = &heap;
 	ev.threads_wanted = rt_thread_capture_enabled();
-	if (ev.threads_wanted && rt_thread_capture_take(&threads) == 0)
+	if (ev.threads_wanted && rt_thread_capture_take(&threads, NULL) == 0)
 		ev.threads = &threads;
 	rt_writer_slow_request(r, &ev, r->files);
 	if (ev.heap)

@@ -1,10 +1,11 @@
 /* thread_capture.c: thread-stack capture and the threads/threadcreate profiles (see
  * sample/thread_capture.h).
  *
- * No thread is ever made to fail a call with EINTR. A thread asleep in a system call
- * is not signalled at all: its /proc syscall file gives its stack pointer and pc, and
- * its stack is walked from there while it sleeps (sample/unwind_regs.h); the file is
- * read again after the walk, and a thread that moved meanwhile is treated as running.
+ * No thread is ever made to fail a call with EINTR. A thread asleep in a system call,
+ * or preempted in user code, is not signalled at all: its /proc syscall file gives its
+ * stack pointer and pc, and its stack is walked from there while it stands still
+ * (sample/unwind_regs.h); the file is read again after the walk, and a thread that
+ * moved meanwhile is treated as running.
  * A thread running, or off a CPU in user code, gets a one-shot perf task-clock event
  * (exclude_kernel) that raises the capture's signal the next time it runs in user
  * mode: on its way back to user code, never inside a call. Where perf is refused the
@@ -342,20 +343,48 @@ static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 			sched_yield();
 }
 
-/* The stack of tid, asleep in the call st describes, walked without signalling it.
- * 0 when the thread was still in that same call after the walk. */
-static int walk_asleep(pid_t tid, const rt_eintr_safe_state_t *st, slot_t *s)
+/* An earlier capture's walk of tid asleep at the same place, or NULL. */
+static const rt_thread_stack_t *walked_before(const rt_thread_capture_t *prev, pid_t tid,
+					      const rt_eintr_safe_state_t *st)
+{
+	for (size_t i = 0; prev && i < prev->n; i++) {
+		const rt_thread_stack_t *t = &prev->threads[i];
+		if (t->tid == tid)
+			return t->asleep && t->nr == st->nr && t->sp == st->sp && t->pc == st->pc &&
+			       t->npcs ? t : NULL;
+	}
+	return NULL;
+}
+
+/* The stack of tid, asleep in the call st describes (or preempted in user code),
+ * walked without signalling it (or the walk of prev, if it slept there then). 0 when
+ * the thread was still in the same state at the same place after the walk. */
+static int walk_asleep(pid_t tid, const rt_eintr_safe_state_t *st, slot_t *s,
+		       const rt_thread_capture_t *prev)
 {
 	rt_eintr_safe_state_t again;
 	rt_uregs_t regs = { .ip = st->pc, .sp = st->sp };
+	const rt_thread_stack_t *before = walked_before(prev, tid, st);
 	if (!st->pc || !st->sp)
 		return -1;
-	s->npcs = (uint32_t)rt_unwind_regs(&regs, NULL, 0, s->pcs, RT_STACK_MAX);
-	if (s->npcs == 0 || rt_eintr_safe_probe(tid, &again) != 0 ||
-	    again.kind != RT_EINTR_SAFE_SYSCALL || again.nr != st->nr || again.sp != st->sp ||
-	    again.pc != st->pc)
+	if (before) {
+		s->npcs = before->npcs;
+		memcpy(s->pcs, before->pcs, s->npcs * sizeof *s->pcs);
+	} else {
+		s->npcs = (uint32_t)rt_unwind_regs(&regs, NULL, 0, s->pcs, RT_STACK_MAX);
+	}
+	if (s->npcs == 0 || rt_eintr_safe_probe(tid, &again) != 0 || again.kind != st->kind ||
+	    again.nr != st->nr || again.sp != st->sp || again.pc != st->pc)
 		return -1;
 	return 0;
+}
+
+static void asleep_at(rt_thread_stack_t *t, const rt_eintr_safe_state_t *st)
+{
+	t->asleep = 1;
+	t->nr = st->nr;
+	t->sp = st->sp;
+	t->pc = st->pc;
 }
 
 /* Arms the one-shot event that signals tid the next time it runs user code. */
@@ -394,14 +423,21 @@ static void disarm_oneshot(slot_t *s)
 
 /* One thread: walked if asleep in a call, else asked to answer as it runs user code
  * (or, with no perf, signalled when its state allows). */
-static void ask(pid_t pid, pid_t tid, slot_t *s, rt_thread_stack_t *t)
+static void ask(pid_t pid, pid_t tid, slot_t *s, rt_thread_stack_t *t,
+		const rt_thread_capture_t *prev)
 {
 	rt_eintr_safe_state_t st;
 	if (rt_eintr_safe_probe(tid, &st) != 0) {
 		t->held_back = RT_THREAD_CAPTURE_UNKNOWN;
 		return;
 	}
-	if (st.kind == RT_EINTR_SAFE_SYSCALL && walk_asleep(tid, &st, s) == 0) {
+	if (st.kind == RT_EINTR_SAFE_SYSCALL && walk_asleep(tid, &st, s, prev) == 0) {
+		asleep_at(t, &st);
+		atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+		return;
+	}
+	/* Off a CPU in user code (preempted): it stands still while no CPU runs it. */
+	if (st.kind == RT_EINTR_SAFE_USER && walk_asleep(tid, &st, s, NULL) == 0) {
 		atomic_store_explicit(&s->state, S_DONE, memory_order_release);
 		return;
 	}
@@ -421,17 +457,20 @@ static void ask(pid_t pid, pid_t tid, slot_t *s, rt_thread_stack_t *t)
 }
 
 /* A thread that did not run user code while we waited is most likely asleep now. */
-static void walk_unanswered(pid_t tid, slot_t *s)
+static void walk_unanswered(pid_t tid, slot_t *s, rt_thread_stack_t *t,
+			    const rt_thread_capture_t *prev)
 {
 	rt_eintr_safe_state_t st;
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != S_ABANDONED)
 		return;
 	if (rt_eintr_safe_probe(tid, &st) == 0 && st.kind == RT_EINTR_SAFE_SYSCALL &&
-	    walk_asleep(tid, &st, s) == 0)
+	    walk_asleep(tid, &st, s, prev) == 0) {
+		asleep_at(t, &st);
 		atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+	}
 }
 
-int rt_thread_capture_take(rt_thread_capture_t *c)
+int rt_thread_capture_take(rt_thread_capture_t *c, const rt_thread_capture_t *prev)
 {
 	pid_t *tids;
 	size_t n;
@@ -460,13 +499,13 @@ int rt_thread_capture_take(rt_thread_capture_t *c)
 			c->threads[i].internal = 1;
 			continue;
 		}
-		ask(pid, tids[i], &s[i], &c->threads[i]);
+		ask(pid, tids[i], &s[i], &c->threads[i], prev);
 	}
 	if (s)
 		wait_answers(s, n, t0);
 	for (size_t i = 0; s && i < n; i++) {
 		disarm_oneshot(&s[i]);
-		walk_unanswered(tids[i], &s[i]);
+		walk_unanswered(tids[i], &s[i], &c->threads[i], prev);
 	}
 	atomic_store(&cur_n, 0);
 	c->elapsed_ns = rt_mono_ns() - t0;

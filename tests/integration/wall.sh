@@ -9,7 +9,9 @@
 # name (wait) and the descriptor's peer, with the request's trace and span ids; the
 # index line carries files.wall, wall_off_cpu_ms and top_wait. Then 20 such waits in
 # recv with fast requests alongside: the server never sees an EINTR, every request is
-# answered 200 and logged, and fast requests write no profile.
+# answered 200 and logged, and fast requests write no profile. Last, whole-process wall
+# profiles, from /debug/pprof/wall and in continuous mode, over threads asleep, waiting
+# for a mutex and burning CPU.
 . "$(dirname "$0")/lib.sh"
 
 SRV=$BUILD/tests/servers/srv_wait
@@ -81,6 +83,43 @@ check "its access log holds every request (6 + 20 + 400)" \
 	[ "$(grep -c . "$dir.access")" = 426 ]
 check "every wall file is one the index names" \
 	[ "$(ls "$dir" | grep -c '^wall-')" = "$(grep -c '"wall":"wall-' "$dir/index.jsonl")" ]
+
+# The whole process, from the endpoint (like fgprof) and in continuous mode: a thread
+# asleep in nanosleep, one in a held mutex and one burning CPU, for 2 s.
+dir=$WORK/whole
+PP=$(free_port)
+start_demo "$dir" OTSHIM_PPROF_ADDR=127.0.0.1:$PP OTSHIM_CONTINUOUS_SEC=1
+# in_call NR: how many of the server's own threads are asleep in system call NR.
+in_call() {
+	local t n=0
+	for t in /proc/$SPID/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = srv_wait ] &&
+			[ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = "$1" ] && n=$((n + 1))
+	done
+	echo $n
+}
+jobs=()
+for p in "/sleep?ms=4000" "/mutex?ms=4000" "/burn?ms=4000"; do
+	curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PORT$p" >"$WORK/whole.${p:1:4}" &
+	jobs+=($!)
+done
+# The sleeper and the mutex holder in clock_nanosleep (230), the other in futex
+# (202): then the 2 s begin.
+wait_for 10 bash -c "[ \$($(declare -f in_call); SPID=$SPID in_call 230) -ge 2 ] && [ \$($(declare -f in_call); SPID=$SPID in_call 202) -ge 1 ]"
+curl -s -o "$WORK/wall.pb.gz" "http://127.0.0.1:$PP/debug/pprof/wall?seconds=2"
+wait "${jobs[@]}"
+check "the three requests were answered 200 meanwhile" \
+	[ "$(cat "$WORK"/whole.* | grep -cx 200)" = 3 ]
+verdict=$(python3 "$TOOLS/wall_whole_check.py" "$WORK/wall.pb.gz" 2 2>&1)
+[ -n "$verdict" ] && diag "$verdict"
+check "/debug/pprof/wall?seconds=2: go tool pprof reads it; each service thread ~2 s; wait_in_sleep off CPU in clock_nanosleep, wait_in_mutex off CPU in futex, burn_cpu on CPU" \
+	[ -z "$verdict" ]
+wait_for 5 compgen -G "$dir/continuous-wall-*.pb.gz" >/dev/null
+f=$(ls "$dir"/continuous-wall-*.pb.gz 2>/dev/null | tail -1)
+check "continuous mode writes continuous-wall-<unix>.pb.gz that go tool pprof reads (type wall)" \
+	bash -c "[ -n '$f' ] && HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q '^Type: wall'"
+check "the server never saw an EINTR" bash -c "kill -0 $SPID && ! grep -q EINTR '$dir.err'"
+stop_demo
 
 san_reports
 done_testing

@@ -7,7 +7,7 @@
  *   connect  a blocking connect to a Unix listener whose backlog is full until a
  *            helper accepts, N ms later
  *   pipe     read of a pipe another thread writes N ms later
- * and /fast answers at once. Every wait is in its own noinline function, so profiles
+ * and /fast answers at once, /burn?ms=N after burning N ms of CPU (burn_cpu). Every wait is in its own noinline function, so profiles
  * can be checked for it (wait_in_<kind>). Like services that treat EINTR as fatal, the
  * server aborts when any of these calls fails with EINTR. The upstream's port is in
  * the response header x-upstream-port.
@@ -261,6 +261,8 @@ static int serve_one(int fd, const char *method, const char *target)
 		rc = wait_in_connect(ms);
 	else if (path_is(target, "/pipe"))
 		rc = wait_in_pipe(ms);
+	else if (path_is(target, "/burn"))
+		burn_cpu((uint64_t)ms * 1000000ull);
 	else if (!path_is(target, "/fast"))
 		status = 404;
 	if (rc != 0)
