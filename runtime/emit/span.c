@@ -466,6 +466,8 @@ static uint8_t *put_profile_attrs(uint8_t *o, const rt_span_rec_t *r, const char
 		return o;
 	o = kv_bool(o, KEY("profile.triggered"), 1);
 	o = kv_file(o, KEY("profile.cpu.path"), dir, f->cpu);
+	if (f->wall[0])
+		o = kv_file(o, KEY("profile.wall.path"), dir, f->wall);
 	if (f->heap[0])
 		o = kv_file(o, KEY("profile.heap.path"), dir, f->heap);
 	if (f->threads[0])

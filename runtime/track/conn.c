@@ -21,6 +21,7 @@
 #include "track/http.h"
 #include "track/request.h"
 #include "track/sink.h"
+#include "track/waits.h"
 
 #define CONN_TABLE_MAX (1u << 20)
 
@@ -523,8 +524,10 @@ static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 		if (t && t != c->io_thread) {
 			c->io_thread = t;
 		}
-		if (t)
+		if (t) {
+			rt_waits_ensure(t);
 			set_current(t, c, c->head);
+		}
 		return 0;
 	}
 	pthread_mutex_unlock(&c->mu);

@@ -14,6 +14,7 @@
 #include "sample/heap_sampler.h"
 #include "track/handoff.h"
 #include "track/sink.h"
+#include "track/waits.h"
 
 static _Atomic uint64_t next_serial = 1;
 
@@ -77,6 +78,7 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->slow = 0;
 	r->cpu_route = RT_CPU_ROUTE_NONE;
 	r->thread = NULL;
+	r->waits = NULL;
 	r->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
 	r->start_mono_ns = rt_mono_ns();
 	r->alloc_key = rt_heap_thread_key();
@@ -155,6 +157,8 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		r->cpu_at_end_ns = rt_cputimer_thread_ns(r->tid);
 		rt_cputimer_release(r->thread, r->thread_gen);
 	}
+	if (self)
+		r->waits = rt_waits_take(self, r->serial);
 	r->end_mono_ns = rt_mono_ns();
 	r->start_real_ns = rt_req_start_real_ns(r);
 	rt_req_sink->slow_ended(r);
@@ -163,6 +167,7 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 
 void rt_req_free(rt_req_t *r)
 {
+	free(r->waits);
 	free(r->files);
 	free(r);
 }

@@ -517,7 +517,7 @@ static void line_of_handoff(rt_json_t *b, const rt_req_t *r, const rt_set_files_
 		rt_samples_add(&s, 1000000, i + others >= nsamples ? 99 : r->tid, &pc, 1);
 	rt_ids_hex(r->ctx.trace_id, r->span_id, r->ctx.parent_id, &id);
 	memset(b, 0, sizeof *b);
-	rt_index_line(b, r, &id, f, &s);
+	rt_index_line(b, r, &id, f, &s, NULL);
 	rt_samples_free(&s);
 }
 
