@@ -100,21 +100,25 @@ static void state_reset(rt_http_state_t *s, uint8_t start)
 
 /* n[0..len) equals lit (lowercase letters and '-') ignoring case. OR-ing 0x20 folds
  * case exactly for letters; the only other byte it maps onto '-' is CR, which no name
- * holds (both paths refuse it before classifying). Eight bytes at a time. */
+ * holds (both paths refuse it before classifying). Eight bytes at a time.
+ */
 static int name_eq(const char *n, const char *lit, size_t len)
 {
-	uint64_t a, b;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&a, n + i, 8);
-		memcpy(&b, lit + i, 8);
-		if ((a | 0x2020202020202020ull) != b)
-			return 0;
+	uint64_t a, b, c, d;
+	if (len < 8) {
+		for (size_t i = 0; i < len; i++)
+			if (((unsigned char)n[i] | 0x20) != (unsigned char)lit[i])
+				return 0;
+		return 1;
 	}
-	for (; i < len; i++)
-		if (((unsigned char)n[i] | 0x20) != (unsigned char)lit[i])
-			return 0;
-	return 1;
+	/* 8..16 bytes: the first eight and the last eight, overlapping */
+	memcpy(&a, n, 8);
+	memcpy(&b, lit, 8);
+	memcpy(&c, n + len - 8, 8);
+	memcpy(&d, lit + len - 8, 8);
+	if (((a | 0x2020202020202020ull) ^ b) | ((c | 0x2020202020202020ull) ^ d))
+		return 0;
+	return len <= 16 || name_eq(n + 16, lit + 16, len - 16);
 }
 
 /* Which header a name is, case-insensitively; the length decides first, since nearly
@@ -522,10 +526,15 @@ static inline const char *find3(const char *lo, const char *p, const char *end, 
 		m &= ~0u << (p - q);
 		return m ? q + __builtin_ctz(m) : NULL;
 	}
-	for (; p < end; p++)
-		if (*p == a || *p == b || *p == c)
-			return p;
-	return NULL;
+	/* a buffer shorter than 16 bytes: its copy (the padding is masked off) */
+	char tmp[16];
+	memset(tmp, 0, sizeof tmp);
+	memcpy(tmp, p, (size_t)(end - p));
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+	unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
+	m &= (1u << (end - p)) - 1;
+	return m ? p + __builtin_ctz(m) : NULL;
 }
 #else
 static inline const char *find3(const char *lo, const char *p, const char *end, char a, char b,
@@ -601,6 +610,15 @@ static int header_value(rt_http_state_t *s, const char *lo, const char *v, const
 		v++;
 	if (has_ctl(lo, v, end, 0x1f, '\t'))
 		return -1;
+	/* The two values nearly every Connection header has, without the window. */
+	if (s->hdr == H_CONN && end - v == 10 && name_eq(v, "keep-alive", 10)) {
+		s->conn_keep = 1;
+		return 0;
+	}
+	if (s->hdr == H_CONN && end - v == 5 && name_eq(v, "close", 5)) {
+		s->conn_close = 1;
+		return 0;
+	}
 	s->win_len = 0;
 	if (value_bytes(s, v, (size_t)(end - v), k) != 0 ||
 	    framing_value_end(s, k->content_length, k->has_cl, k->chunked) != 0)
@@ -635,11 +653,9 @@ static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
 			blank = 2;
 		}
 		if (blank) {
-			s->head_bytes += (uint32_t)blank;
-			if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
-				return -1;
+			p += blank;
 			*head_end = 1;
-			return (long)(p + blank - buf);
+			break;
 		}
 		const char *colon = find3(buf, p, end, ':', '\r', '\n');
 		if (!colon)
@@ -651,17 +667,19 @@ static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
 		const char *lf = find_lf(buf, colon + 1, end);
 		if (!lf)
 			break;
-		size_t n = (size_t)(lf - p);
-		s->head_bytes += (uint32_t)(n < RT_HTTP_HEADER_LIMIT ? n + 1 : RT_HTTP_HEADER_LIMIT + 1);
-		if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
-			return -1;
 		s->hdr = classify_name(p, (size_t)(colon - p));
 		if (s->hdr != H_NONE &&
 		    header_value(s, buf, colon + 1, lf[-1] == '\r' ? lf - 1 : lf, k) != 0)
 			return -1;
 		p = lf + 1;
 	}
-	return (long)(p - buf);
+	/* The head's size is charged once for all the lines taken: past the limit is an
+	 * error whichever line crossed it. */
+	size_t used = (size_t)(p - buf);
+	if (s->head_bytes > RT_HTTP_HEADER_LIMIT || used > RT_HTTP_HEADER_LIMIT - s->head_bytes)
+		return -1;
+	s->head_bytes += (uint32_t)used;
+	return (long)used;
 }
 
 /* ====================================================================== */
