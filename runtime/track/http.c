@@ -882,13 +882,13 @@ static int request_line_byte(rt_http_req_t *p, unsigned char c)
 	return -1;
 }
 
+static size_t req_feed_bytes(rt_http_req_t *p, const char *buf, size_t len, int *ev);
+
+/* The calls that move no byte (an END owed, a stopped parser) return before the
+ * frame and state of the byte loop are set up: a request's END is one of them. */
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
-	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
-			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
-			    &p->user_agent_len };
-	size_t i = 0;
 	*ev = RT_HTTP_EV_NONE;
 	if (s->state == S_ERROR) {
 		*ev = RT_HTTP_EV_ERROR;
@@ -899,6 +899,17 @@ size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 		*ev = RT_HTTP_EV_END;
 		return 0;
 	}
+	return req_feed_bytes(p, buf, len, ev);
+}
+
+static __attribute__((noinline)) size_t req_feed_bytes(rt_http_req_t *p, const char *buf,
+							size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
+			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
+			    &p->user_agent_len };
+	size_t i = 0;
 	while (i < len) {
 		if (s->state >= S_BODY) {
 			int done = 0, err = 0;
@@ -1103,12 +1114,12 @@ static int status_line_byte(rt_http_resp_t *p, unsigned char c)
 	return -1;
 }
 
+static size_t resp_feed_bytes(rt_http_resp_t *p, const char *buf, size_t len, int *ev);
+
+/* As rt_http_req_feed: the calls that move no byte return first. */
 size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
-	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
-			    NULL, NULL, NULL };
-	size_t i = 0;
 	*ev = RT_HTTP_EV_NONE;
 	if (s->state == S_ERROR || s->state == S_UPGRADED) {
 		*ev = s->state == S_ERROR ? RT_HTTP_EV_ERROR : RT_HTTP_EV_UPGRADE;
@@ -1119,6 +1130,16 @@ size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev
 		*ev = RT_HTTP_EV_END;
 		return 0;
 	}
+	return resp_feed_bytes(p, buf, len, ev);
+}
+
+static __attribute__((noinline)) size_t resp_feed_bytes(rt_http_resp_t *p, const char *buf,
+							 size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
+			    NULL, NULL, NULL };
+	size_t i = 0;
 	while (i < len) {
 		if (s->state >= S_BODY) {
 			int done = 0, err = 0;
