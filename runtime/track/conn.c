@@ -3,6 +3,7 @@
  * deciding that a request is slow happens here only as the watchdog's scan. */
 #include "track/conn.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,8 +26,25 @@
 
 #define CONN_TABLE_MAX (1u << 20)
 
+/* A connection's lock is taken twice per request by the thread serving it and almost
+ * never by anyone else (the watchdog's scan of a late request, a heap sample asking
+ * for ids): an exchange to take it and a store to release it, where a pthread mutex
+ * cost some 130 instructions a pair. A waiter yields its CPU rather than spin: the
+ * holder may be the watchdog arming a timer (system calls). */
+static inline void conn_lock(_Atomic int *mu)
+{
+	while (atomic_exchange_explicit(mu, 1, memory_order_acquire) != 0)
+		while (atomic_load_explicit(mu, memory_order_relaxed) != 0)
+			sched_yield();
+}
+
+static inline void conn_unlock(_Atomic int *mu)
+{
+	atomic_store_explicit(mu, 0, memory_order_release);
+}
+
 struct rt_conn {
-	pthread_mutex_t mu;
+	_Atomic int mu;               /* conn_lock(); 0 free */
 	int fd;
 	_Atomic uint64_t gen;         /* incarnation: unique per accept, never 0 */
 	dev_t sock_dev;               /* the accepted socket's identity (ino 0: unknown) */
@@ -126,12 +144,12 @@ static rt_conn_t *conn_alloc(int fd)
 		c = calloc(1, sizeof *c);
 		if (!c)
 			return NULL;
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 		atomic_fetch_add(&n_structs, 1);
 	}
 	struct stat st;
 	int known = fstat(fd, &st) == 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	c->fd = fd;
 	atomic_store_explicit(&c->gen, atomic_fetch_add(&last_gen, 1) + 1, memory_order_relaxed);
 	c->sock_dev = known ? st.st_dev : 0;
@@ -152,7 +170,7 @@ static rt_conn_t *conn_alloc(int fd)
 	atomic_store(&c->head_start, 0);
 	rt_http_req_init(&c->rq);
 	rt_http_resp_init(&c->rs);
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 
 	pthread_mutex_lock(&list_mu);
 	c->prev = NULL;
@@ -238,7 +256,7 @@ static int ids_for_sample(rt_thread_t *t, uint64_t serial)
 	int ok = 0;
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	rt_req_t *h = c->head;
 	/* Before its head is read, a request's trace id is not known. */
 	if (c->live && h && h->serial == serial && h->head_done) {
@@ -246,7 +264,7 @@ static int ids_for_sample(rt_thread_t *t, uint64_t serial)
 		rt_thread_set_ids(t, serial, h->ctx.trace_id, h->span_id);
 		ok = 1;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return ok;
 }
 
@@ -346,11 +364,11 @@ void rt_conn_accepted(int fd)
 	 * close system call, freopen): its state is stale. */
 	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
 	if (old) {
-		pthread_mutex_lock(&old->mu);
+		conn_lock(&old->mu);
 		int was_live = old->live && old->fd == fd;
 		if (was_live)
 			conn_stop(old, fd, 1);
-		pthread_mutex_unlock(&old->mu);
+		conn_unlock(&old->mu);
 		if (was_live)
 			conn_recycle(old);
 		/* conn_stop may have cleared the slot we just filled; put ours back. */
@@ -361,15 +379,15 @@ void rt_conn_accepted(int fd)
 
 void rt_conn_closing(rt_conn_t *c, int fd)
 {
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (!c->live || c->fd != fd) {
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		return;
 	}
 	c->io_thread = rt_thread_self();
 	if (c->head && !same_socket(c)) {
 		conn_stop(c, fd, 0); /* what is closed is not our connection */
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		conn_recycle(c);
 		return;
 	}
@@ -380,7 +398,7 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 		end_request(c, r, 1);
 	}
 	conn_stop(c, fd, 1);
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	conn_recycle(c);
 }
 
@@ -518,7 +536,7 @@ static int feed_response(rt_conn_t *c, const char *p, size_t n)
 /* Locks c if it is still the connection on fd that tok was taken from. */
 static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 {
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (c->live && c->fd == fd && atomic_load_explicit(&c->gen, memory_order_relaxed) == tok) {
 		rt_thread_t *t = rt_thread_self();
 		if (t && t != c->io_thread) {
@@ -530,7 +548,7 @@ static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 		}
 		return 0;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return -1;
 }
 
@@ -641,7 +659,7 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 	else if (rc != 0)
 		conn_give_up(c, fd);
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -670,7 +688,7 @@ void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, 
 	else if (rc > 0)
 		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -692,7 +710,7 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 				next = start + slow_ns;
 			continue;
 		}
-		pthread_mutex_lock(&c->mu);
+		conn_lock(&c->mu);
 		rt_req_t *h = c->head;
 		if (c->live && c->h2) { /* streams: each may be slow, all on the serving thread */
 			rt_h2_conn_scan(c->h2, now, slow_ns, c->io_thread);
@@ -703,7 +721,7 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 			rt_req_mark_slow(h, c->io_thread, now);
 			queue_changed(c);
 		}
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 	}
 	pthread_mutex_unlock(&list_mu);
 	return next;
@@ -733,10 +751,10 @@ void rt_conn_fork_child(void)
 	/* Recycled ones too: a racing lookup, or a heap sample asking for ids, may have
 	 * held one's lock at the fork. */
 	for (rt_conn_t *c = free_list; c; c = c->next)
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 		c->io_thread = NULL;
 		for (rt_req_t *r = c->head; r; r = r->next) {
 			/* The sampled thread is the parent's: nothing to release or unwatch. */

@@ -218,6 +218,7 @@ if want http; then
 	#   tcheap     tcmalloc with its heap profiler (HEAPPROFILE): every allocation recorded
 	#   heaptrack  heaptrack, every allocation traced through a pipe to its interpreter
 	#   shim       otshim, defaults (no request is slow)
+	#   shimsys    otshim with OTSHIM_ALLOCATOR=system (glibc's malloc behind the shim)
 	#   cont       otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2: whole-process CPU at
 	#              100 Hz and a heap snapshot written every 2 s)
 	#   otlp       otshim, every request exported as an OTLP span (demo only)
@@ -229,8 +230,8 @@ if want http; then
 	#              the same mix, so the ratio is what profiling the slow ones costs.
 	#              nginx serving a static file has no request that lasts 1 ms: not run.
 	# A profiler that writes files gets a directory nginx's workers (nobody) can write.
-	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim cont otlp base1 slow1"
-	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim cont"
+	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys cont otlp base1 slow1"
+	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys cont"
 	if [ -n "${BENCH_CONFIGS:-}" ]; then # a subset, e.g. "base shim" (in the lists' order)
 		only_cfgs() { local c; for c in $1; do case " $BENCH_CONFIGS " in *" $c "*) printf '%s ' "$c" ;; esac; done; }
 		DEMO_CFGS=$(only_cfgs "$DEMO_CFGS") NGINX_CFGS=$(only_cfgs "$NGINX_CFGS")
@@ -265,6 +266,7 @@ if want http; then
 			fi ;;
 		tcheap) echo "LD_PRELOAD=$TCMALLOC HEAPPROFILE=$d/heap" ;;
 		shim) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d" ;;
+		shimsys) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_ALLOCATOR=system" ;;
 		cont) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CONTINUOUS_SEC=2" ;;
 		otlp) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d $OTLP_ENV" ;;
 		slow1) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=1" ;;
@@ -412,6 +414,27 @@ if want rss; then
 			kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 		done
 	done
+	# What the first profile set adds: the demo's resident set before and 2 s after a
+	# slow request's files are written (symboliser, kept for later sets, and the
+	# profile's building), anonymous and file-backed.
+	first_set_rss() { # round
+		local d=$WORK/fs.$1 port spid a b
+		port=$(free_port)
+		LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=100 "$SRV" --port "$port" >/dev/null 2>&1 &
+		spid=$!
+		wait_up "$port"
+		for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/"; done
+		sleep 0.5
+		a=$(rss_of "$spid")
+		curl -s -o /dev/null "http://127.0.0.1:$port/cpu?ms=300"
+		for _ in $(seq 100); do ls "$d"/cpu-*.pb.gz >/dev/null 2>&1 && break; sleep 0.1; done
+		sleep 2
+		b=$(rss_of "$spid")
+		kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+		echo $((b - a))
+	}
+	wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
+	for r in $(seq "$ROUNDS"); do first_set_rss "$r" > "$WORK/rss.firstset.$r"; done
 	took rss
 fi
 
@@ -456,6 +479,7 @@ if want instr; then
 		for svc in demo nginx; do
 			eval "IPR_${svc}_base=\$(instr_per_req $svc '')"
 			eval "IPR_${svc}_shim=\$(instr_per_req $svc '$LIB')"
+			[ -e "$JEMALLOC" ] && eval "IPR_${svc}_jemalloc=\$(instr_per_req $svc '$JEMALLOC')"
 		done
 		IPR_demo_otlp=$(EXPORT=1 instr_per_req demo "$LIB")
 	fi
@@ -499,6 +523,7 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			tcheap) label="tcmalloc + its heap profiler (HEAPPROFILE)" ;;
 			heaptrack) label="heaptrack" ;;
 			shim) label="**otshim, defaults, no slow requests**" ;;
+			shimsys) label="otshim, OTSHIM_ALLOCATOR=system" ;;
 			cont) label="otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2)" ;;
 			otlp) label="otshim, every request exported as an OTLP span" ;;
 			base1) label="no preload; every 100th request /cpu?ms=2" ;;
@@ -554,11 +579,17 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		for svc in demo nginx; do
 			b=$(eval echo "\${IPR_${svc}_base:-n/a}"); w=$(eval echo "\${IPR_${svc}_shim:-n/a}")
 			printf "| %s user-space instructions per keep-alive request (callgrind) | %s | %s | %s |\n" "$svc" "$b" "$w" "$(delta "$w" "$b" %+d)"
+			j=$(eval echo "\${IPR_${svc}_jemalloc:-n/a}")
+			printf "| %s user-space instructions per keep-alive request, jemalloc alone vs no preload (callgrind) | %s | %s | %s |\n" "$svc" "$b" "$j" "$(delta "$j" "$b" %+d)"
 		done
 		printf "| demo user-space instructions per keep-alive request, span export on (callgrind) | %s | %s | %s |\n" \
 			"${IPR_demo_base:-n/a}" "${IPR_demo_otlp:-n/a}" "$(delta "${IPR_demo_otlp:-}" "${IPR_demo_base:-}" %+d)"
 	fi
 	if want http; then
+		for svc in demo nginx; do
+			printf "| %s req/s, otshim vs jemalloc alone | %s | %s | %s |\n" "$svc" \
+				"$(rps $svc jemalloc)" "$(rps $svc shim)" "$(ratio "$(rps $svc shim)" "$(rps $svc jemalloc)")"
+		done
 		printf "| demo req/s, span export on vs the shim without it | %s | %s | %s |\n" \
 			"$(rps demo shim)" "$(rps demo otlp)" "$(ratio "$(rps demo otlp)" "$(rps demo shim)")"
 		printf "| demo req/s, continuous mode vs the shim without it | %s | %s | %s |\n" \
@@ -571,6 +602,8 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 	if want rss; then
 		b=$(med "$WORK"/rss.idle.base.*); w=$(med "$WORK"/rss.idle.shim.*)
 		printf "| resident set of an idle process (sleep), kB | %s | %s | %s kB |\n" "$b" "$w" "$(delta "$w" "$b" %+d)"
+		printf "| demo: resident set added by its first profile set (symboliser, kept; profile building), kB | n/a | %s | |\n" \
+			"$(med "$WORK"/rss.firstset.*)"
 	fi
 	if want malloc; then
 		echo
