@@ -122,8 +122,12 @@ COLD void *realloc_sampled(void *old, size_t n)
 COLD void *sampled_realloc(void *old, size_t n)
 {
 	void *p = n ? take(0, n, 0) : (rt_heap_cross(), NULL);
-	if (!p)
-		return rt_alloc.realloc(old, n);
+	if (!p) {
+		p = rt_alloc.realloc(old, n);
+		if (!p && n)
+			errno = ENOMEM; /* as below */
+		return p;
+	}
 	if (old) {
 		size_t had = rt_alloc.usable_size(old);
 		memcpy(p, old, had < n ? had : n);
