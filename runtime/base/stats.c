@@ -24,8 +24,9 @@ void rt_stats_json(rt_json_t *b, int pid, const rt_stats_gauges_t *g)
 		     N(RT_STAT_PROFILES_EXPORT_DROPPED), N(RT_STAT_HEAP_UNLABELLED),
 		     N(RT_STAT_HEAP_FREED_UNLABELLED), g->tracked_conns, g->tracked_conn_bytes);
 	rt_json_putf(b, ",\"h2_connections\":%llu,\"h2_connections_dropped\":%llu,"
-		     "\"h2_streams_untracked\":%llu}\n", N(RT_STAT_H2_CONNECTIONS),
+		     "\"h2_streams_untracked\":%llu", N(RT_STAT_H2_CONNECTIONS),
 		     N(RT_STAT_H2_DROPPED), N(RT_STAT_H2_STREAMS_UNTRACKED));
+	rt_json_putf(b, ",\"heap_samples_dropped\":%llu}\n", N(RT_STAT_HEAP_DROPPED));
 #undef N
 }
 

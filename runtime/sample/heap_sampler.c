@@ -74,7 +74,6 @@ static shard_t shards[NSHARDS] = {
 static pthread_mutex_t stacks_mu = ADAPTIVE;
 static _Atomic uint64_t rate;
 static _Atomic int ready;
-static _Atomic uint64_t dropped;
 
 static stack_t_ **stack_buckets, **stack_by_id; /* under stacks_mu */
 static size_t stack_nbuckets, nstacks, stack_id_cap, stack_pcs_total;
@@ -351,7 +350,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 			b->next = sh->pool;
 			sh->pool = b;
 		}
-		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+		rt_stat_add(RT_STAT_HEAP_DROPPED, 1);
 	} else {
 		/* A record for this address can only be stale (the block was freed by a
 		 * path we do not see): it goes, counted as freed, rather than linger. */
@@ -411,7 +410,7 @@ void *rt_heap_take(size_t align, size_t n, int zero)
 	if (p)
 		record(t, p, n);
 	else
-		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+		rt_stat_add(RT_STAT_HEAP_DROPPED, 1);
 	errno = saved;
 	return p;
 }
