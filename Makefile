@@ -31,7 +31,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototype
 OPT     ?= -O2
 CFLAGS  = $(OPT) -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(SANFLAGS) \
           -I$(B)/gen -Iruntime
-LIBS    = -ljemalloc -lm -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
+LIBS    = -ljemalloc -lm -lunwind -lunwind-x86_64 -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
 
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 RT_SRC   := $(sort $(wildcard runtime/*/*.c))
