@@ -29,6 +29,9 @@ typedef enum rt_stat_id {
 	RT_STAT_PROFILES_EXPORT_DROPPED, /* profile files a destination never got */
 	RT_STAT_HEAP_UNLABELLED,         /* heap samples taken in a request, left unlabelled */
 	RT_STAT_HEAP_FREED_UNLABELLED,   /* freed (stack, request) totals that lost the request */
+	RT_STAT_PRE_RING_OPENED,         /* threads given a CPU ring kept before the threshold */
+	RT_STAT_PRE_RING_REFUSED,        /* threads that could not get one */
+	RT_STAT_PRE_INCOMPLETE,          /* slow requests whose part before it was not read whole */
 	RT_STAT_COUNT
 } rt_stat_id_t;
 

@@ -53,7 +53,9 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 		rt_json_put(b, ",\"query\":", 9);
 		rt_json_put_str(b, r->query, r->query_len);
 	}
-	uint64_t cpu = r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0;
+	/* From the first byte: what the ring kept before the threshold, then the clock. */
+	uint64_t cpu = r->cpu_pre_ns +
+		       (r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0);
 	rt_json_putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
 	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
 	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);

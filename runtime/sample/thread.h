@@ -22,6 +22,8 @@ enum { RT_CPU_ROUTE_NONE = 0, RT_CPU_ROUTE_PERF = 1, RT_CPU_ROUTE_TIMER = 2 };
 
 #define RT_HANDOFF_DONE_MAX 8
 
+struct rt_prering;
+
 /* A pool thread's work, in segments: one begins each time it is woken for a job (or
  * hands one back), and a segment that ends by handing work back to the thread serving
  * request R is known to have been R's. Written by the thread itself (track/handoff.c),
@@ -74,6 +76,11 @@ typedef struct rt_thread {
 	timer_t timer;
 	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
 	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
+
+	/* The perf ring kept before the threshold (sample/prering.c): opened by the
+	 * thread on its first request (tried once per life), closed as it exits. */
+	_Atomic(struct rt_prering *) prering;
+	int prering_tried;
 } rt_thread_t;
 
 /* The calling thread's state, or NULL. Signal-safe. */

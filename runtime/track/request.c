@@ -82,6 +82,13 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->alloc_key = rt_heap_thread_key();
 	r->alloc_at_begin = rt_heap_thread_allocated();
 	r->alloc_bytes = -1;
+	rt_thread_t *self = rt_thread_peek();
+	if (self) {
+		r->pre_pos = rt_prering_mark(self, &r->pre_ring);
+	} else {
+		r->pre_ring = NULL;
+		r->pre_pos = RT_PRERING_NOPOS;
+	}
 	return r;
 }
 
@@ -126,6 +133,9 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	/* The worker must be collecting this serial before the first sample lands. */
 	rt_req_sink->slow(r->serial);
 	rt_handoff_slow(r->serial); /* threads acting for it get sampled too */
+	/* What its thread's ring kept from its first byte to now (the worker reads it). */
+	r->cpu_pre_ns = 0;
+	rt_prering_want(r->serial, r->pre_ring, r->pre_pos, r->tid, r->start_mono_ns, now_mono);
 	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
 	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
 }

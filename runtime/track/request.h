@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "base/clock.h"
+#include "sample/prering.h"
 #include "sample/thread.h"
 #include "track/http.h"
 #include "track/traceparent.h"
@@ -58,6 +59,11 @@ typedef struct rt_req {
 	pid_t tid;
 	uint64_t slow_mono_ns;        /* when it crossed the threshold */
 	uint64_t cpu_at_slow_ns, cpu_at_end_ns; /* thread CPU clock at arm and at end */
+	/* Before the threshold: the perf ring of the thread that read the first byte and
+	 * its position then (sample/prering.h); the CPU the worker found there. */
+	rt_prering_t *pre_ring;
+	uint64_t pre_pos;
+	uint64_t cpu_pre_ns;
 
 	/* bytes allocated by the thread that read the first byte, from then until the end
 	 * (-1: the request ended on another thread, so the count is unknown) */
