@@ -153,7 +153,8 @@ static void pre_sample(uint64_t serial, pid_t tid, uint64_t weight_ns, const uin
 	watch_t *w = watch_find(serial, NULL);
 	if (!w)
 		return;
-	rt_samples_add(&w->samples, weight_ns, tid, pcs, npcs);
+	if (rt_samples_add(&w->samples, weight_ns, tid, pcs, npcs) == 0)
+		rt_samples_mark_before(&w->samples);
 	if (!w->thread_name[0])
 		rt_thread_read_name(tid, w->thread_name);
 }

@@ -30,14 +30,16 @@ index_has() {
 		compgen -G "$1/cpu-$2-*.pb.gz" >/dev/null
 }
 
-# pprof_facts FILE TRACE SPAN: what `go tool pprof` itself shows, one fact a line:
-# samples total, burn_cpu flat share of samples, cpu total in ns, tags verdict.
+# pprof_facts FILE TRACE SPAN [PPROF_FLAGS...]: what `go tool pprof` itself shows, one
+# fact a line: samples total, burn_cpu flat share of samples, cpu total in ns, tags verdict.
 pprof_facts() {
+	local f=$1 trace=$2 span=$3
+	shift 3
 	{
-		echo "@samples"; pprof -top -sample_index=samples "$1"
-		echo "@cpu"; pprof -top -sample_index=cpu "$1"
-		echo "@tags"; pprof -tags -sample_index=samples "$1"
-	} | python3 "$TOOLS/pprof_facts.py" "$2" "$3"
+		echo "@samples"; pprof -top -sample_index=samples "$@" "$f"
+		echo "@cpu"; pprof -top -sample_index=cpu "$@" "$f"
+		echo "@tags"; pprof -tags -sample_index=samples "$@" "$f"
+	} | python3 "$TOOLS/pprof_facts.py" "$trace" "$span"
 }
 
 # slow_cpu_case ROUTE MIN_SAMPLES MAX_SAMPLES MS COVERS: one /cpu?ms=MS request on the
@@ -99,6 +101,18 @@ slow_cpu_case() {
 			[ "$(stats_field "$dir" cpu_pre_rings_opened)" -ge 1 ] 2>/dev/null
 		check "$route: and read them whole (stats: cpu_pre_incomplete 0)" \
 			[ "$(stats_field "$dir" cpu_pre_incomplete)" = 0 ]
+		# The samples kept before the threshold, told apart by their label.
+		python3 "$TOOLS/pprof_raw.py" "$dir/$file" phase=before_threshold >"$WORK/before.$route" 2>&1
+		local b_samples b_ms b_share
+		read -r b_samples b_ms b_share < <(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(s["totals"][0], s["totals"][1] // 1000000, s["leaf_share"].get("burn_cpu", [0])[0])' "$WORK/before.$route")
+		diag "$route: before the threshold: $b_samples samples, $b_ms ms, burn_cpu share $b_share"
+		check "$route: samples labelled phase=before_threshold (>= 10 in the first 100 ms)" \
+			[ "${b_samples:-0}" -ge 10 ]
+		check "$route: >= 90% of them in burn_cpu, unwound from the ring's registers and stack" \
+			python3 -c "import sys; sys.exit(not float('${b_share:-0}') >= 0.9)"
 	else
 		check "$route: cpu/nanoseconds total within 10% of the CPU spent after the threshold" [ "$v_cpu" = 1 ]
 		check "$route: no ring before the threshold (stats: cpu_pre_rings_opened 0)" \
