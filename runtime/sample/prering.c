@@ -333,7 +333,11 @@ static unsigned char *copy_stretch(const struct want *w, size_t *len)
 	size_t off = (size_t)(w->pos % size), first = n < size - off ? n : size - off;
 	memcpy(buf, data + off, first);
 	memcpy(buf + first, data, n - first);
+	/* The copy's reads before the second look at the writer (a seqlock's reader). TSan
+	 * has no fences, and cannot see the kernel's writes anyway. */
+#if !defined(__SANITIZE_THREAD__)
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+#endif
 	uint64_t head2 = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
 	uint64_t tail2 = __atomic_load_n(&pg->data_tail, __ATOMIC_RELAXED);
 	/* With the tail still at pos the kernel cannot have reached past pos + size; once

@@ -25,6 +25,7 @@ enum { MAX_SEGS = 512, PAGE_CACHE = 16 };
 
 struct seg {
 	uintptr_t lo, hi;
+	int exec;
 };
 
 /* One walk's state: libunwind's `arg`. */
@@ -53,6 +54,7 @@ static int add_segs(struct dl_phdr_info *info, size_t size, void *arg)
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
 		w->segs[w->nsegs].lo = lo;
 		w->segs[w->nsegs].hi = lo + ph->p_memsz;
+		w->segs[w->nsegs].exec = (ph->p_flags & PF_X) != 0;
 		w->nsegs++;
 	}
 	return 0;
@@ -105,6 +107,34 @@ static int read_mem(struct walk *w, uintptr_t a, void *out, size_t len)
 	if (!w->stack)
 		return read_checked(w, a, out, len);
 	return -1; /* beyond the copy: what is there now is not what the walk needs */
+}
+
+static int in_code(const struct walk *w, uintptr_t a)
+{
+	for (int i = 0; i < w->nsegs; i++)
+		if (w->segs[i].exec && a >= w->segs[i].lo && a < w->segs[i].hi)
+			return 1;
+	return 0;
+}
+
+/* No frame pointer given (a thread's /proc syscall file has sp and pc only): the
+ * innermost frame record above sp -- a word pointing a little higher up the stack,
+ * then a return address into code -- is taken as the frame pointer's value, which
+ * frames that keep one (CFA = rbp + 16) need. Frames that do not ignore it. */
+static int guess_bp(struct walk *w, uintptr_t *bp)
+{
+	uintptr_t sp = w->regs->sp;
+	for (uintptr_t a = sp; a < sp + 4096; a += sizeof(uintptr_t)) {
+		uintptr_t rec[2];
+		if (read_mem(w, a, rec, sizeof rec) != 0)
+			return 0;
+		if (rec[0] >= a + 16 && rec[0] < a + (1u << 20) && (rec[0] & 7) == 0 &&
+		    in_code(w, rec[1])) {
+			*bp = a;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
@@ -198,6 +228,7 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	if (!as)
 		return 1;
 	struct walk w;
+	rt_uregs_t guessed;
 	w.regs = regs;
 	w.stack = stack;
 	w.stack_len = stack ? stack_len : 0;
@@ -206,6 +237,13 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	memset(w.pages, 0, sizeof w.pages);
 	w.page_size = sysconf(_SC_PAGESIZE);
 	dl_iterate_phdr(add_segs, &w);
+	if (!(regs->have & RT_UREG_BP)) {
+		guessed = *regs;
+		if (guess_bp(&w, &guessed.bp)) {
+			guessed.have |= RT_UREG_BP;
+			w.regs = &guessed;
+		}
+	}
 	unw_cursor_t c;
 	if (unw_init_remote(&c, as, &w) < 0)
 		return 1;

@@ -37,7 +37,10 @@ typedef struct rt_uregs {
  * stack, stack_len: a copy of the stack's bytes from regs->sp up (what
  * PERF_SAMPLE_STACK_USER gives); reads of the stack beyond it fail, ending the walk.
  * stack NULL: the stack is read live (another thread of this process that stays
- * blocked meanwhile; if it runs on, the walk may be wrong but never faults). */
+ * blocked meanwhile; if it runs on, the walk may be wrong but never faults).
+ * Without RT_UREG_BP, the frame pointer is guessed as the innermost frame record above
+ * sp (a word pointing a little higher up the stack, then a return address into
+ * code): frames whose unwind rule is "CFA = rbp + 16" need it, others ignore it. */
 size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_len,
 		      uintptr_t *pcs, size_t max);
 

@@ -15,7 +15,7 @@
 #include "sample/unwind_regs.h"
 
 static int pipefd[2];
-static volatile pid_t blocked_tid;
+static pid_t blocked_tid; /* atomic accesses */
 
 /* Each in a section of its own, so the linker's __start_/__stop_ symbols bound it. */
 __attribute__((noinline, section("otshim_inner"))) static long inner(int fd)
@@ -38,7 +38,7 @@ extern const char __start_otshim_outer[], __stop_otshim_outer[];
 static void *blocker(void *arg)
 {
 	(void)arg;
-	blocked_tid = (pid_t)syscall(SYS_gettid);
+	__atomic_store_n(&blocked_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	outer(pipefd[0]);
 	return NULL;
 }
@@ -77,7 +77,8 @@ int main(void)
 	for (int i = 0; i < 2000 && !found; i++) {
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
-		found = blocked_tid && rt_eintr_safe_probe(blocked_tid, &st) == 0 &&
+		pid_t tid = __atomic_load_n(&blocked_tid, __ATOMIC_ACQUIRE);
+		found = tid && rt_eintr_safe_probe(tid, &st) == 0 &&
 			st.kind == RT_EINTR_SAFE_SYSCALL && st.nr == SYS_read &&
 			st.args[0] == (uint64_t)pipefd[0];
 	}
