@@ -256,6 +256,7 @@ static int work_once(void)
 {
 	msg_t *done = take_inbox();
 	rt_handoff_sync();
+	rt_prering_tick();
 	rt_prering_collect(&pre_sink);
 	drain_rings();
 	int n = 0;

@@ -147,7 +147,7 @@ static void event_close(int fd, uint64_t id)
 	rt_owned_fd_close(fd);
 }
 
-static int event_open(void)
+static int event_open(pid_t tid)
 {
 	struct perf_event_attr pe;
 	memset(&pe, 0, sizeof pe);
@@ -169,14 +169,12 @@ static int event_open(void)
 #endif
 	pe.watermark = 1;
 	pe.wakeup_watermark = 0x7fffffff; /* nobody polls it */
-	return RT_OWNED_FD_OPEN((int)syscall(SYS_perf_event_open, &pe, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+	return RT_OWNED_FD_OPEN((int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
-void rt_prering_open_self(rt_thread_t *t)
+/* A ring for thread tid, or NULL (counted and said once). Worker. */
+static rt_prering_t *ring_open(pid_t tid)
 {
-	t->prering_tried = 1;
-	if (!__atomic_load_n(&enabled, __ATOMIC_RELAXED))
-		return;
 	size_t len = page_bytes + data_bytes;
 	rt_prering_t *p = NULL;
 	pthread_mutex_lock(&mu);
@@ -190,14 +188,16 @@ void rt_prering_open_self(rt_thread_t *t)
 	pthread_mutex_unlock(&mu);
 	if (!p) {
 		refuse("the process's ring budget is spent", 0);
-		return;
+		return NULL;
 	}
-	int fd = event_open(), err = errno;
+	int fd = event_open(tid), err = errno;
 	void *map = MAP_FAILED;
 	uint64_t id = 0;
 	if (fd < 0) {
-		if (err == EACCES || err == EPERM || err == ENOSYS || err == ENOENT || err == EINVAL ||
-		    err == EOPNOTSUPP) {
+		if (err == ESRCH) {
+			/* the thread is gone: nothing to count */
+		} else if (err == EACCES || err == EPERM || err == ENOSYS || err == ENOENT ||
+			   err == EINVAL || err == EOPNOTSUPP) {
 			__atomic_store_n(&enabled, 0, __ATOMIC_RELAXED);
 			rt_log(RT_LOG_INFO, "perf_event_open refused for the CPU ring kept before the "
 			       "threshold (%s); slow requests are sampled from the threshold on",
@@ -225,14 +225,14 @@ void rt_prering_open_self(rt_thread_t *t)
 	p->id = id;
 	p->map_len = len;
 	p->data_len = data_bytes;
-	p->tid = (pid_t)syscall(SYS_gettid);
+	p->tid = tid;
 	p->opened_ns = mono_ns();
 	p->page = map;
+	atomic_store(&p->orphan, 0);
 	atomic_store(&p->open, 1);
 	pthread_mutex_unlock(&mu);
 	rt_stat_add(RT_STAT_PRE_RING_OPENED, 1);
-	atomic_store_explicit(&t->prering, p, memory_order_release);
-	return;
+	return p;
 fail:
 	if (map != MAP_FAILED)
 		munmap(map, len);
@@ -242,6 +242,7 @@ fail:
 	p->page = NULL;
 	mapped -= len;
 	pthread_mutex_unlock(&mu);
+	return NULL;
 }
 
 /* mu held. */
@@ -255,15 +256,78 @@ static void slot_free(rt_prering_t *p, int unmap)
 	p->page = NULL;
 }
 
+/* A thread's life is over (or the ring turned out to be another life's): the worker
+ * closes it at its next round. */
+static void let_go(rt_prering_t *p)
+{
+	atomic_store(&p->orphan, 1);
+}
+
 void rt_prering_close(rt_thread_t *t)
 {
 	rt_prering_t *p = atomic_exchange(&t->prering, NULL);
-	t->prering_tried = 0; /* the state's next life opens its own */
+	t->prering_asked = 0; /* the state's next life asks again */
+	atomic_store(&t->prering_want_ns, 0);
+	if (p)
+		let_go(p);
+}
+
+/* Opens t's ring if t asked a while ago and serves a request now. Worker. */
+static int open_for(rt_thread_t *t, uint64_t now)
+{
+	uint64_t asked = atomic_load_explicit(&t->prering_want_ns, memory_order_relaxed);
+	if (!asked || now - asked < RT_PRERING_OPEN_AFTER_NS ||
+	    !atomic_load_explicit(&t->in_use, memory_order_acquire) ||
+	    !atomic_load_explicit(&t->cur_serial, memory_order_relaxed) ||
+	    atomic_load_explicit(&t->prering, memory_order_relaxed))
+		return 0;
+	pid_t tid = __atomic_load_n(&t->tid, __ATOMIC_RELAXED);
+	/* Answered, whatever comes of it: a thread asks once per life. */
+	if (!atomic_compare_exchange_strong(&t->prering_want_ns, &asked, 0))
+		return 0;
+	rt_prering_t *p = ring_open(tid);
 	if (!p)
+		return 1;
+	rt_prering_t *none = NULL;
+	if (!atomic_compare_exchange_strong(&t->prering, &none, p)) {
+		let_go(p);
+		return 1;
+	}
+	/* The thread may have exited meanwhile and its state begun another life: the ring
+	 * then stays with that life, useless (its requests' wants name another thread id)
+	 * but harmless, until it exits; it is not taken back, for that life may be using
+	 * its control page this instant. */
+	return 1;
+}
+
+void rt_prering_tick(void)
+{
+	static uint64_t window_ns;
+	static int opened;
+	if (!__atomic_load_n(&enabled, __ATOMIC_RELAXED) && !rt_prering_bytes())
 		return;
+	uint64_t now = mono_ns();
+	if (now - window_ns >= 1000000000ull) {
+		window_ns = now;
+		opened = 0;
+	}
+	for (rt_thread_t *t = rt_thread_first(); t && opened < RT_PRERING_OPENS_PER_S; t = t->next)
+		if (__atomic_load_n(&enabled, __ATOMIC_RELAXED))
+			opened += open_for(t, now);
 	pthread_mutex_lock(&mu);
-	slot_free(p, 1);
+	for (int i = 0; i < RT_PRERING_MAX; i++)
+		if (atomic_load(&slots[i].open) && atomic_load(&slots[i].orphan))
+			slot_free(&slots[i], 1);
 	pthread_mutex_unlock(&mu);
+}
+
+rt_prering_t *rt_prering_made_since(rt_thread_t *t, uint64_t start_ns, uint64_t *pos)
+{
+	rt_prering_t *p = atomic_load_explicit(&t->prering, memory_order_acquire);
+	if (!p || p->opened_ns < start_ns)
+		return NULL;
+	*pos = 0;
+	return p;
 }
 
 void rt_prering_fork_child(void)
@@ -279,7 +343,8 @@ void rt_prering_fork_child(void)
 	mapped = 0;
 	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
 		atomic_store(&t->prering, NULL);
-		t->prering_tried = 0;
+		t->prering_asked = 0;
+		atomic_store(&t->prering_want_ns, 0);
 	}
 }
 
@@ -310,7 +375,7 @@ int rt_prering_want(uint64_t serial, rt_prering_t *ring, uint64_t pos, pid_t tid
 
 /* Copies the ring's bytes from pos to its writer into a new buffer (*len bytes).
  * NULL when the stretch is not there whole: another ring, or written over. */
-static unsigned char *copy_stretch(const struct want *w, size_t *len)
+static unsigned char *copy_stretch(const struct want *w, size_t *len, uint64_t *opened_ns)
 {
 	rt_prering_t *p = w->ring;
 	unsigned char *buf = NULL;
@@ -320,6 +385,7 @@ static unsigned char *copy_stretch(const struct want *w, size_t *len)
 	 * its own begin). */
 	if (!atomic_load(&p->open) || p->tid != w->tid)
 		goto out;
+	*opened_ns = p->opened_ns;
 	struct perf_event_mmap_page *pg = p->page;
 	const unsigned char *data = (const unsigned char *)pg + page_bytes;
 	size_t size = p->data_len, maxrec = record_bytes(stack_bytes);
@@ -424,7 +490,8 @@ static size_t unwind_sample(const struct psample *s, uintptr_t *pcs, size_t max)
 static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 {
 	size_t len = 0;
-	unsigned char *buf = copy_stretch(w, &len);
+	uint64_t opened_ns = 0;
+	unsigned char *buf = copy_stretch(w, &len, &opened_ns);
 	if (!buf) {
 		rt_log(RT_LOG_DEBUG, "request %llu: its ring's part before the threshold is gone",
 		       (unsigned long long)w->serial);
@@ -436,7 +503,7 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 	memset(&prev, 0, sizeof prev);
 	memset(&next, 0, sizeof next);
 	int have_prev = 0, have_next = 0, lost = 0;
-	uint64_t total = 0;
+	uint64_t total = 0, first_count = 0;
 	uintptr_t pcs[RT_STACK_MAX];
 	size_t npcs = 0;
 	for (size_t off = 0; off + 8 <= len;) {
@@ -464,6 +531,8 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 			if (npcs)
 				sink->sample(w->serial, w->tid, wgt, pcs, (uint32_t)npcs, sink->arg);
 			total += wgt;
+		} else {
+			first_count = cur.count;
 		}
 		npcs = unwind_sample(&cur, pcs, RT_STACK_MAX);
 		prev = cur;
@@ -481,7 +550,11 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 		} else if (w->slow_ns - prev.time < gap) {
 			gap = w->slow_ns - prev.time;
 		}
-		uint64_t wgt = period_ns + gap;
+		/* And the CPU before the first sample: at most a period since the first byte
+		 * in user mode; since the ring's making, its count, when it was made during
+		 * the request. */
+		uint64_t lead = opened_ns > w->start_ns ? first_count : period_ns;
+		uint64_t wgt = lead + gap;
 		if (npcs)
 			sink->sample(w->serial, w->tid, wgt, pcs, (uint32_t)npcs, sink->arg);
 		total += wgt;

@@ -77,10 +77,13 @@ typedef struct rt_thread {
 	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
 	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
 
-	/* The perf ring kept before the threshold (sample/prering.c): opened by the
-	 * thread on its first request (tried once per life), closed as it exits. */
+	/* The perf ring kept before the threshold (sample/prering.c): asked for by the
+	 * thread at its first request (once per life: prering_asked, its own), opened by
+	 * the worker once that thread has served a request for a while, given back as the
+	 * thread exits. */
 	_Atomic(struct rt_prering *) prering;
-	int prering_tried;
+	int prering_asked;
+	_Atomic uint64_t prering_want_ns; /* when it asked; 0: not asked, or answered */
 } rt_thread_t;
 
 /* The calling thread's state, or NULL. Signal-safe. */

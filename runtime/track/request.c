@@ -85,7 +85,7 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->alloc_bytes = -1;
 	rt_thread_t *self = rt_thread_peek();
 	if (self) {
-		r->pre_pos = rt_prering_mark(self, &r->pre_ring);
+		r->pre_pos = rt_prering_mark(self, r->start_mono_ns, &r->pre_ring);
 		r->pre_requests = atomic_load_explicit(&self->requests, memory_order_relaxed);
 	} else {
 		r->pre_ring = NULL;
@@ -139,6 +139,8 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	 * if the thread worked for this request alone meanwhile: an event loop's other
 	 * requests' CPU must not be counted as this one's (then: from the threshold on). */
 	r->cpu_pre_ns = 0;
+	if (!r->pre_ring) /* its thread's ring may have been made since its first byte */
+		r->pre_ring = rt_prering_made_since(t, r->start_mono_ns, &r->pre_pos);
 	if (r->pre_ring && r->pre_pos != RT_PRERING_NOPOS) {
 		if (r->pre_alone &&
 		    atomic_load_explicit(&t->requests, memory_order_relaxed) == r->pre_requests)
