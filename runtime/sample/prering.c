@@ -32,7 +32,11 @@
 
 #define STACK_MAX_BYTES 8192u      /* user stack copied per sample, at most */
 #define STACK_MIN_BYTES 2048u
-#define RING_MAX_BYTES (1u << 20)  /* one thread's ring data, at most */
+/* One thread's ring data, at most: the kernel locks it, and a process's share of
+ * locked memory is small (perf_event_mlock_kb, 516 KiB a CPU per user, then
+ * RLIMIT_MEMLOCK), so half a MiB, which holds the default threshold's 100 ms at 1 kHz
+ * with 4 KiB of stack a sample (enough for C servers' and CPython's depth: tested). */
+#define RING_MAX_BYTES (1u << 19)
 #define WANTS_MAX 32
 #define WANT_WAIT_NS (2 * 1000000000ull) /* a want whose request is never watched */
 
