@@ -563,6 +563,11 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 			sink->sample(w->serial, w->tid, wgt, pcs, (uint32_t)npcs, sink->arg);
 		total += wgt;
 	}
+	/* A full ring drops what does not fit, and says so (a lost record) only once it
+	 * has room again, which a request that outran it does not give it: a stretch that
+	 * fills the ring and holds nothing after the threshold lost its last part. */
+	if (!have_next && len + record_bytes(stack_bytes) > data_bytes)
+		lost = 1;
 	if (lost)
 		rt_stat_add(RT_STAT_PRE_INCOMPLETE, 1);
 	rt_log(RT_LOG_DEBUG, "request %llu: %zu bytes before the threshold, %llu ns of CPU%s",
