@@ -5,8 +5,8 @@
 # total is the CPU the request really spent (as the server itself measured it): from
 # its first byte where perf is allowed (the ring kept before the threshold, then the
 # perf task-clock sampler), after the threshold only on the fallback (timer_create,
-# forced with OTSHIM_CPU_ROUTE=timer, which stands for a host refusing perf). The
-# index line's cpu_ms agrees with the profile either way. Fast requests write
+# forced with OTSHIM_CPU_ROUTE=timer, and where a seccomp filter refuses
+# perf_event_open). The index line's cpu_ms agrees with the profile either way. Fast requests write
 # nothing; a sleeping slow request gets an index line and a near-empty profile; a
 # request without traceparent gets a fresh random trace id.
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +50,10 @@ pprof_facts() {
 slow_cpu_case() {
 	local route=$1 min=$2 max=$3 ms=$4 covers=$5 dir=$WORK/prof-$1 trace
 	trace=4bf92f3577b34da6a3ce929d0e0e$(printf '%04x' "$RANDOM")
-	start_demo "$dir" OTSHIM_SLOW_MS=$SLOW_MS OTSHIM_CPU_ROUTE="${route%-warm}"
+	local cfg_route=auto wrap=""
+	[ "$route" = timer ] && cfg_route=timer
+	[ "$route" = noperf ] && wrap=$BUILD/tests/servers/no_perf
+	DEMO_WRAP=$wrap start_demo "$dir" OTSHIM_SLOW_MS=$SLOW_MS OTSHIM_CPU_ROUTE=$cfg_route OTSHIM_LOG=info
 	if [ "$route" = perf-warm ]; then
 		$HTTPC idle --port "$PORT" --req 'GET /sleep?ms=30' --req "GET /cpu?ms=$ms" --pause-ms 100 \
 			--header "traceparent: 00-$trace-$PARENT-01" --show-last >"$WORK/resp.$route"
@@ -80,7 +83,10 @@ slow_cpu_case() {
 	[ "$(sed -n 1p "$WORK/idx.$route")" = ok ] || diag "$(sed -n 1p "$WORK/idx.$route")"
 	local idx_cpu_ms duration_ms used_route after_ms
 	read -r idx_cpu_ms duration_ms used_route after_ms < <(sed -n 2p "$WORK/idx.$route")
-	[ "$route" = timer ] && check "timer: the fallback route was used" [ "$used_route" = timer ]
+	[ "$route" = timer ] || [ "$route" = noperf ] &&
+		check "$route: the fallback route was used" [ "$used_route" = timer ]
+	[ "$route" = noperf ] && check "noperf: one line says the ring before the threshold is off" \
+		[ "$(grep -c 'perf_event_open refused for the CPU ring' "$dir.err")" = 1 ]
 	# Kernel CPU timers tick at CONFIG_HZ, so the fallback route has a lower bar.
 	[ "$used_route" = timer ] && min=50
 
@@ -143,6 +149,8 @@ slow_cpu_case perf 320 480 400 request
 # The timer route ticks at CONFIG_HZ (often 250): 300 ms after the threshold is only
 # 75 ticks, so its bar is 50.
 slow_cpu_case timer 50 480 400 after
+# perf_event_open refused by a seccomp filter: the timer route, no ring, one line.
+slow_cpu_case noperf 50 480 400 after
 
 # Fast requests write nothing; a sleeping slow request is recorded with (almost) no
 # samples and the server carries on; no traceparent means a fresh random trace id.
