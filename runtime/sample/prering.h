@@ -11,9 +11,9 @@
  * thread's CPU time (rt_prering_collect).
  * Making a ring costs about a millisecond (the kernel allocates and locks its pages), so
  * it is never made on a request's path: a thread's first request asks for one (a store),
- * and the worker makes it once the thread has been serving a request for
- * RT_PRERING_OPEN_AFTER_NS (a thread that lives through one short request never gets
- * one), at most RT_PRERING_OPENS_PER_S a second. A thread's request that began before
+ * and the worker makes it when it finds the thread serving a request
+ * RT_PRERING_OPEN_AFTER_NS or more after it asked (a thread that lives through one short
+ * request never gets one), at most RT_PRERING_OPENS_PER_S a second. A thread's request that began before
  * its ring existed is covered from the ring's making.
  * Rings are budgeted (RT_PRERING_BUDGET bytes of locked memory per process, the kernel's
  * perf_event_mlock_kb and RLIMIT_MEMLOCK besides): a thread that cannot get one, or a
