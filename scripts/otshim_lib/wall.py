@@ -5,6 +5,7 @@ functions (the innermost real frame of those samples); and, for the flame graph,
 samples with the wait on top of the stack. The library's pseudo-frames
 ("[on CPU, between samples]", ...) are time that nothing else accounts for: they count
 in the split, never as a function. Reading the file is pprof.py's job."""
+import re
 
 TOP_WAITS = 5
 
@@ -21,10 +22,17 @@ def pseudo(name):
     return name.startswith("[")
 
 
+# A sanitizer's interceptor (ASan, TSan) stands between the service and the call when
+# its runtime is preloaded first: the frame that called the wait is then its, not the
+# service's.
+INTERCEPTOR = re.compile(r"^_{2,3}interceptor_|^__(asan|tsan|ubsan|sanitizer)[_:]")
+
+
 def service_frame(frames):
-    """The innermost frame that is a function: where the service waited."""
+    """The innermost frame that is a function of the service: where it waited."""
     for name in frames:
-        if not pseudo(name) and name != "?" and not name.startswith("0x"):
+        if not pseudo(name) and name != "?" and not name.startswith("0x") \
+                and not INTERCEPTOR.search(name):
             return name
     return frames[0] if frames else "?"
 

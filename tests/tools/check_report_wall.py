@@ -45,7 +45,9 @@ def oracle(path):
         if lab.get("state") in state:
             state[lab["state"]] += v
         if lab.get("state") == "off-cpu" and "wait" in lab:
-            real = [f for f in r["funcs"] if not f.startswith("[")]
+            # the innermost frame that is neither a pseudo-frame nor a sanitizer's
+            # interceptor (under ASan or TSan, theirs calls the wait)
+            real = [f for f in r["funcs"] if not f.startswith("[") and "interceptor_" not in f]
             funcs = pairs.setdefault((lab["wait"], lab.get("peer", "")), {})
             name = real[0] if real else "?"
             funcs[name] = funcs.get(name, 0) + v
