@@ -1,0 +1,209 @@
+#!/bin/bash
+# tls.sh: HTTPS through a shared libssl. The shim sees the plaintext of SSL_read and
+# SSL_write (and their _ex forms), never parses the ciphertext on the socket, and
+# counts and profiles HTTPS requests as it does plain ones:
+#   1. Python's http.server wrapped by the ssl module (libssl dlopen'ed by _ssl): the
+#      count equals its log, a CPU-bound request with a traceparent gets its CPU
+#      profile of the interpreter, and the spans say url.scheme https;
+#   2. nginx with `listen ssl`, two workers, under wrk: the count equals its access
+#      log, and a slow request (proxied to a slow upstream) gets its trace-named files;
+#   3. a service with no libssl at all: a TLS handshake on it is counted in
+#      tls_unseen_connections and dropped, and its plain requests count as before.
+# Both TLS servers also meet hostile clients: a record cut in half, garbage after the
+# handshake, half a ClientHello, every request byte in its own record, ciphertext
+# trickling in 7-byte pieces (SSL_read returns partial data, then WANT_READ).
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+NGINX=/usr/sbin/nginx
+SAN_NO_PREFORK="TSan does not support threads started after a multi-threaded fork: nginx runs as one process"
+command -v openssl >/dev/null || { echo "1..0 # SKIP openssl not installed"; exit 77; }
+[ -x "$PY" ] || { echo "1..0 # SKIP no /usr/bin/python3"; exit 77; }
+TLSC="$PY $TOOLS/tls_client.py"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+	-days 2 -subj /CN=localhost 2>/dev/null ||
+	{ echo "Bail out! openssl req could not make a certificate"; exit 1; }
+CURL=(curl -sk --max-time 10)
+
+# hostile PORT: the clients that end badly; each must leave the server serving.
+hostile() {
+	$TLSC midrecord --port "$1"
+	$TLSC garbage --port "$1"
+	$TLSC hello --port "$1"
+}
+
+# ---- 1. Python ----
+RECV="$TOOLS/otlp_receiver.js"
+spans=""
+if [ -d "$TOOLS/node_modules/@opentelemetry/otlp-transformer" ]; then
+	spans=$WORK/spans
+	pf=$WORK/rport
+	node "$RECV" --port-file "$pf" --out "$spans" 2>"$spans.err" &
+	RPID=$!
+	PIDS+=("$RPID")
+	wait_for 10 test -s "$pf"
+	OTLP=(OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$(cat "$pf")"
+		OTEL_BSP_SCHEDULE_DELAY=100)
+else
+	OTLP=()
+fi
+port=$(free_port)
+prof=$WORK/pyprof
+log=$WORK/py.log
+env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$prof" OTSHIM_SLOW_MS=100 "${OTLP[@]}" \
+	"$PY" "$ROOT/tests/servers/py_demo.py" "$port" "$log" --tls "$WORK/cert.pem" "$WORK/key.pem" \
+	2>"$WORK/py.err" &
+PYPID=$!
+PIDS+=("$PYPID")
+for _ in $(seq 100); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.1; done
+$TLSC requests --port "$port" --n 30 >/dev/null
+check "python: a request split into one-byte records is answered" $TLSC requests --port "$port" --n 2 --split
+check "python: ciphertext trickling in 7-byte pieces is answered" \
+	$TLSC requests --port "$port" --n 2 --chunk 7 --delay 0.002
+hostile "$port"
+for _ in $(seq 5); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/"; done
+TRACE=4bf92f3577b34da6a3ce929d0e0e4736
+"${CURL[@]}" -o /dev/null -H "traceparent: 00-$TRACE-00f067aa0ba902b7-01" "https://127.0.0.1:$port/cpu"
+check "python: still serving after the hostile clients" "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/"
+wait_for 5 test -s "$prof/index.jsonl"
+[ -n "$spans" ] && wait_for 5 bash -c "[ \$(cat '$spans' 2>/dev/null | wc -l) -ge \$(wc -l <'$log') ]"
+kill -TERM "$PYPID"
+wait_for 5 pid_gone "$PYPID" || kill -KILL "$PYPID"
+wait "$PYPID" 2>/dev/null
+
+logged=$(wc -l <"$log")
+counted=$(stats_field "$prof" requests)
+diag "python log $logged lines, shim counted $counted; non-HTTP $(stats_field "$prof" non_http_connections), TLS unseen $(stats_field "$prof" tls_unseen_connections)"
+check "python: requests were served over TLS" [ "$logged" -ge 40 ]
+check "python: the shim counted exactly what the server logged" [ "$counted" = "$logged" ]
+check "python: no TLS connection went unseen (libssl was found)" [ "$(stats_field "$prof" tls_unseen_connections)" = 0 ]
+check "python: no connection was taken for non-HTTP (the ciphertext was never parsed)" \
+	[ "$(stats_field "$prof" non_http_connections)" = 0 ]
+check "python: no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
+f=$(ls "$prof"/cpu-"$TRACE"-*.pb.gz 2>/dev/null | head -1)
+check "python: the slow HTTPS request has its trace-named CPU profile" [ -n "$f" ]
+python3 "$TOOLS/pprof_raw.py" "$f" >"$WORK/sum" 2>/dev/null
+RAW_CHECK=(python3 "$TOOLS/pprof_raw_check.py" "$WORK/sum")
+diag "$("${RAW_CHECK[@]}" 2>/dev/null)"
+check "python: at least 100 samples, labelled with the trace id" \
+	"${RAW_CHECK[@]}" --min-samples 100 --labels trace_id="$TRACE"
+check "python: the profile names interpreter functions" bash -c "pprof() { go tool pprof \"\$@\" 2>/dev/null; }; pprof -top '$f' | grep -q -E '_PyEval_EvalFrameDefault|PyObject|time_process_time'"
+if [ -n "$spans" ]; then
+	scheme_https() {
+		python3 - "$spans" "$logged" "$TRACE" <<'EOF'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+schemes = {s["attributes"].get("url.scheme") for s in spans}
+print("# %d spans, url.scheme %s" % (len(spans), sorted(map(str, schemes))))
+sys.exit(not (len(spans) == int(sys.argv[2]) and schemes == {"https"} and
+              any(s["trace_id"] == sys.argv[3] for s in spans)))
+EOF
+	}
+	check "python: one span per request, each with url.scheme https" scheme_https
+	kill -TERM "$RPID" 2>/dev/null
+else
+	skip "python: spans carry url.scheme https" "tests/tools/node_modules missing (make deps)"
+fi
+
+# ---- 2. nginx ----
+if [ ! -x "$NGINX" ]; then
+	skip "nginx over HTTPS" "nginx not installed"
+else
+	MASTER=on
+	[ "$SAN" = thread ] && MASTER=off
+	# The slow upstream: Python's demo server without the shim, plain HTTP.
+	uport=$(free_port)
+	"$PY" "$ROOT/tests/servers/py_demo.py" "$uport" "$WORK/upstream.log" 2>/dev/null &
+	PIDS+=("$!")
+	port=$(free_port)
+	n=$WORK/nginx
+	mkdir -p "$n/html" "$n/logs" "$n/tmp"
+	head -c 1024 /dev/urandom | base64 | head -c 1024 >"$n/html/index.html"
+	cat >"$n/nginx.conf" <<EOF
+worker_processes 2;
+user root root;  # workers write their stats into our temporary directory
+pid $n/nginx.pid;
+error_log $n/logs/error.log;
+events { worker_connections 512; }
+http {
+  access_log $n/logs/access.log;
+  client_body_temp_path $n/tmp;
+  proxy_temp_path $n/tmp;
+  fastcgi_temp_path $n/tmp;
+  uwsgi_temp_path $n/tmp;
+  scgi_temp_path $n/tmp;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    root $n/html;
+    location /slow { proxy_pass http://127.0.0.1:$uport/cpu; }
+  }
+}
+EOF
+	prof=$WORK/ngprof
+	LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$prof OTSHIM_SLOW_MS=100 \
+		"$NGINX" -p "$n" -c "$n/nginx.conf" -g "daemon off; master_process $MASTER;" 2>"$n/stderr" &
+	NPID=$!
+	PIDS+=("$NPID")
+	for _ in $(seq 100); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.05; done
+	san_check "$SAN_NO_PREFORK" "nginx runs with two workers under the shim" \
+		[ "$(pgrep -P "$NPID" | grep -c .)" -eq 2 ]
+	if command -v wrk >/dev/null; then
+		wrk -t1 -c8 -d3s "https://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1
+		diag "$(grep -E 'requests in|Requests/sec|Non-2xx' "$WORK/wrk.out" | tr -s ' ')"
+	else
+		diag "wrk not installed: curl only"
+	fi
+	for i in $(seq 20); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/?n=$i"; done
+	for i in $(seq 5); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/missing-$i"; done
+	$TLSC requests --port "$port" --n 30 >/dev/null
+	check "nginx: a request split into one-byte records is answered" $TLSC requests --port "$port" --n 2 --split
+	check "nginx: ciphertext trickling in 7-byte pieces is answered" \
+		$TLSC requests --port "$port" --n 2 --chunk 7 --delay 0.002
+	hostile "$port"
+	TRACE=0af7651916cd43dd8448eb211c80319c
+	"${CURL[@]}" -o /dev/null -H "traceparent: 00-$TRACE-b7ad6b7169203331-01" "https://127.0.0.1:$port/slow"
+	check "nginx: still serving after the hostile clients" "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/"
+	wait_for 5 test -s "$prof/index.jsonl"
+	kill -QUIT "$NPID"
+	wait_for 10 pid_gone "$NPID" || { diag "nginx did not quit within 10 s"; kill -KILL "$NPID"; }
+	wait "$NPID" 2>/dev/null
+
+	logged=$(wc -l <"$n/logs/access.log")
+	counted=$(stats_field "$prof" requests)
+	diag "nginx access log $logged lines, shim counted $counted; non-HTTP $(stats_field "$prof" non_http_connections), TLS unseen $(stats_field "$prof" tls_unseen_connections)"
+	check "nginx: requests were served over TLS" [ "$logged" -gt 60 ]
+	check "nginx: the shim counted exactly what the access log holds" [ "$counted" = "$logged" ]
+	check "nginx: no TLS connection went unseen" [ "$(stats_field "$prof" tls_unseen_connections)" = 0 ]
+	check "nginx: no connection was taken for non-HTTP" [ "$(stats_field "$prof" non_http_connections)" = 0 ]
+	check "nginx: no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
+	line=$(grep "\"trace_id\":\"$TRACE\"" "$prof/index.jsonl" 2>/dev/null)
+	diag "$(echo "$line" | cut -c1-300)"
+	check "nginx: the slow HTTPS request has its index line, path /slow" \
+		bash -c "echo '$line' | grep -q '\"path\":\"/slow\"'"
+	readable() {
+		local kind ok=0
+		for kind in cpu heap threads; do
+			f=$(ls "$prof/$kind-$TRACE"-*.pb.gz 2>/dev/null | head -1)
+			[ -n "$f" ] && go tool pprof -raw "$f" >/dev/null 2>&1 && ok=$((ok + 1))
+		done
+		[ "$ok" = 3 ]
+	}
+	check "nginx: its cpu, heap and threads files are named by the trace id and read by go tool pprof" readable
+	check "nginx logged no crash" bash -c "! grep -q -E 'signal [0-9]+|core dumped' '$n/logs/error.log'"
+fi
+
+# ---- 3. a service with no libssl ----
+d=$WORK/plain
+start_demo "$d"
+"${CURL[@]}" -o /dev/null "https://127.0.0.1:$PORT/" 2>/dev/null
+for _ in $(seq 5); do curl -s -o /dev/null "http://127.0.0.1:$PORT/"; done
+check "no libssl: the plain service still serves after a TLS handshake" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
+stop_demo
+diag "plain service: access log $(wc -l <"$d.access"), counted $(stats_field "$d" requests), TLS unseen $(stats_field "$d" tls_unseen_connections)"
+check "no libssl: the TLS connection is counted as unseen, once" [ "$(stats_field "$d" tls_unseen_connections)" = 1 ]
+check "no libssl: and not as non-HTTP" [ "$(stats_field "$d" non_http_connections)" = 0 ]
+check "no libssl: plain requests counted as the access log" [ "$(stats_field "$d" requests)" = "$(wc -l <"$d.access")" ]
+san_reports
+done_testing
