@@ -24,6 +24,9 @@ PKGS="$PKGS protobuf-compiler"
 # Services that start as root and run their workers as another user, as they are
 # deployed (tests/integration/root.sh, with nginx above): Apache's prefork and gunicorn.
 PKGS="$PKGS apache2 gunicorn"
+# openssl: tests/integration/tls.sh makes its self-signed certificate with it (the shim
+# itself needs no OpenSSL headers or library to build).
+PKGS="$PKGS openssl"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.
