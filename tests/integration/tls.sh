@@ -8,7 +8,10 @@
 #   2. nginx with `listen ssl`, two workers, under wrk: the count equals its access
 #      log, and a slow request (proxied to a slow upstream) gets its trace-named files;
 #   3. a service with no libssl at all: a TLS handshake on it is counted in
-#      tls_unseen_connections and dropped, and its plain requests count as before.
+#      tls_unseen_connections and dropped, and its plain requests count as before;
+#   4. node: the official builds have OpenSSL linked in, so every HTTPS connection is
+#      counted unseen (and otshim doctor, on the command or the running pid, says so);
+#      a node using a shared libssl has its requests counted.
 # Both TLS servers also meet hostile clients: a record cut in half, garbage after the
 # handshake, half a ClientHello, every request byte in its own record, ciphertext
 # trickling in 7-byte pieces (SSL_read returns partial data, then WANT_READ).
@@ -23,6 +26,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/ce
 	-days 2 -subj /CN=localhost 2>/dev/null ||
 	{ echo "Bail out! openssl req could not make a certificate"; exit 1; }
 CURL=(curl -sk --max-time 10)
+holds() { grep -q -e "$1" <<<"$2"; } # holds PATTERN TEXT
 
 # hostile PORT: the clients that end badly; each must leave the server serving.
 hostile() {
@@ -64,6 +68,10 @@ for _ in $(seq 5); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/"; done
 TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 "${CURL[@]}" -o /dev/null -H "traceparent: 00-$TRACE-00f067aa0ba902b7-01" "https://127.0.0.1:$port/cpu"
 check "python: still serving after the hostile clients" "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/"
+doctor_pid=$(python3 "$ROOT/scripts/otshim" doctor --pid "$PYPID" 2>/dev/null | grep -E '^ *(ok|info|warn) +(tls|process) ')
+diag "$doctor_pid"
+check "python: otshim doctor --pid finds the shim in it" holds "with libotshim.so loaded" "$doctor_pid"
+check "  and the libssl it loaded at run time" holds "ok .*tls .*libssl" "$doctor_pid"
 wait_for 5 test -s "$prof/index.jsonl"
 [ -n "$spans" ] && wait_for 5 bash -c "[ \$(cat '$spans' 2>/dev/null | wc -l) -ge \$(wc -l <'$log') ]"
 kill -TERM "$PYPID"
@@ -180,8 +188,7 @@ EOF
 	check "nginx: no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
 	line=$(grep "\"trace_id\":\"$TRACE\"" "$prof/index.jsonl" 2>/dev/null)
 	diag "$(echo "$line" | cut -c1-300)"
-	check "nginx: the slow HTTPS request has its index line, path /slow" \
-		bash -c "echo '$line' | grep -q '\"path\":\"/slow\"'"
+	check "nginx: the slow HTTPS request has its index line, path /slow" holds '"path":"/slow"' "$line"
 	readable() {
 		local kind ok=0
 		for kind in cpu heap threads; do
@@ -205,5 +212,47 @@ diag "plain service: access log $(wc -l <"$d.access"), counted $(stats_field "$d
 check "no libssl: the TLS connection is counted as unseen, once" [ "$(stats_field "$d" tls_unseen_connections)" = 1 ]
 check "no libssl: and not as non-HTTP" [ "$(stats_field "$d" non_http_connections)" = 0 ]
 check "no libssl: plain requests counted as the access log" [ "$(stats_field "$d" requests)" = "$(wc -l <"$d.access")" ]
+# ---- 4. Node.js: OpenSSL linked in (official builds) or a shared libssl (Debian's) ----
+NODE=$(command -v node || command -v nodejs)
+if [ -z "$NODE" ]; then
+	skip "node over HTTPS" "node not installed"
+else
+	port=$(free_port)
+	prof=$WORK/nodeprof
+	cat >"$WORK/https.js" <<'JS'
+const fs = require("fs"), https = require("https");
+const [port, key, cert] = process.argv.slice(2);
+https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
+  (req, res) => res.end("ok\n")).listen(+port, "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
+JS
+	(cd "$WORK" && exec env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$prof" \
+		"$NODE" "$WORK/https.js" "$port" "$WORK/key.pem" "$WORK/cert.pem" 2>"$WORK/node.err") &
+	NPID=$!
+	PIDS+=("$NPID")
+	served=0
+	for _ in $(seq 100); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.1; done && served=1
+	for _ in $(seq 3); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/" && served=$((served + 1)); done
+	doctor_pid=$(python3 "$ROOT/scripts/otshim" doctor --pid "$NPID" 2>/dev/null | grep -E '^ *(ok|info|warn) +tls ')
+	kill -TERM "$NPID"
+	wait_for 5 pid_gone "$NPID" || kill -KILL "$NPID"
+	wait "$NPID" 2>/dev/null
+	unseen=$(stats_field "$prof" tls_unseen_connections)
+	counted=$(stats_field "$prof" requests)
+	doctor=$(python3 "$ROOT/scripts/otshim" doctor -- "$NODE" 2>/dev/null | grep -E '^ *(ok|info|warn) +tls ')
+	diag "node ($NODE): $served served, counted $counted, TLS unseen $unseen; doctor: $doctor"
+	check "node served HTTPS under the shim" [ "$served" = 4 ]
+	if readelf --wide --dyn-syms "$(readlink -f "$NODE")" 2>/dev/null | grep -v UND | grep -q ' SSL_read$'; then
+		check "node with OpenSSL linked in: every HTTPS connection counted as TLS unseen" \
+			[ "$unseen" = "$served" ]
+		check "  and no request invented from its ciphertext" [ "$counted" = 0 ]
+		check "  otshim doctor warns that its HTTPS cannot be seen" holds 'warn .*OpenSSL linked in' "$doctor"
+		check "  and so does otshim doctor --pid on the running node" holds 'warn .*OpenSSL linked in' "$doctor_pid"
+	else
+		check "node with a shared libssl: its HTTPS requests are counted" [ "$counted" = "$served" ]
+		check "  none unseen" [ "$unseen" = 0 ]
+	fi
+fi
+
 san_reports
 done_testing
