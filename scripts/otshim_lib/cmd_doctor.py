@@ -191,25 +191,37 @@ def check_elf(rep, path, lib_info):
 # ---- TLS ----
 
 TLS_OTHER = r"libgnutls|libwolfssl|libmbedtls|libnss3|librustls"
-TLS_STATIC_FIX = ("its HTTPS connections are counted in tls_unseen_connections, not as "
-                  "requests. Run a build that uses the system's shared libssl (Debian's "
-                  "nodejs package does; node builds with --shared-openssl)")
+TLS_UNSEEN = ("its HTTPS connections are counted in tls_unseen_connections, not as requests; "
+              "terminate TLS in a proxy in front of it (nginx, HAProxy) to see them")
+# Servers that hand OpenSSL their bytes through BIOs of their own (memory, filters), so
+# that no SSL session can be tied to its socket: named by their binary or a library.
+FROM_MEMORY = [
+    (r"(^|/)(node|nodejs)$|/libnode\.so", "Node.js feeds OpenSSL from memory, not from the socket, "
+     "in every build (Debian's nodejs links the system's libssl through libnode, and still does)"),
+    (r"(^|/)(apache2|httpd)$", "Apache's mod_ssl feeds OpenSSL through filters of its own, not "
+     "from the socket"),
+]
 
 
 def check_tls(rep, path, libs, running=False):
     """Whether the HTTPS of the binary PATH, loading the shared objects LIBS (paths), can
-    be seen: the shim sees the plaintext of a shared OpenSSL's SSL_read and SSL_write."""
+    be seen: the shim sees the plaintext of a shared OpenSSL's SSL_read and SSL_write on
+    a session that reads its socket itself (SSL_set_fd)."""
     own = elf.defines(path, ("SSL_read", "SSL_write"))
     ssl = [l for l in libs if re.search(r"/libssl\.so", l)]
     other = [l for l in libs if re.search(TLS_OTHER, l)]
+    memory = [why for pat, why in FROM_MEMORY if any(re.search(pat, x) for x in [path] + libs)]
     if own:
-        rep.line("warn", "tls", "%s has OpenSSL linked in (it defines %s itself, as node's "
-                 "bundled OpenSSL does): %s" % (path, own[0], TLS_STATIC_FIX))
+        rep.line("warn", "tls", "%s has OpenSSL linked in (it defines %s itself, as the official "
+                 "Node.js builds do): %s" % (path, own[0], TLS_UNSEEN))
+    elif memory:
+        rep.line("warn", "tls", "%s: %s" % (memory[0], TLS_UNSEEN))
     elif ssl:
-        rep.line("ok", "tls", "HTTPS through %s: its plaintext is tracked" % ssl[0])
+        rep.line("ok", "tls", "HTTPS through %s: its plaintext is tracked where OpenSSL reads the "
+                 "socket itself (SSL_set_fd; not a server's own BIOs, as asyncio's)" % ssl[0])
     elif other:
-        rep.line("warn", "tls", "it uses %s, not OpenSSL: its HTTPS connections are counted in "
-                 "tls_unseen_connections, not as requests" % os.path.basename(other[0]))
+        rep.line("warn", "tls", "it uses %s, not OpenSSL: %s" % (os.path.basename(other[0]),
+                                                                 TLS_UNSEEN))
     elif running:
         rep.line("info", "tls", "no libssl loaded now: HTTPS is tracked once the process loads "
                  "one (Python's ssl module does); TLS linked into it is not seen")
