@@ -155,7 +155,7 @@ EOF
 	NPID=$!
 	PIDS+=("$NPID")
 	for _ in $(seq 100); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.05; done
-	san_check "$SAN_NO_PREFORK" "nginx runs with two workers under the shim" \
+	tsan_check "$SAN_NO_PREFORK" "nginx runs with two workers under the shim" \
 		[ "$(pgrep -P "$NPID" | grep -c .)" -eq 2 ]
 	if command -v wrk >/dev/null; then
 		wrk -t1 -c8 -d3s "https://127.0.0.1:$port/" >"$WORK/wrk.out" 2>&1
