@@ -14,7 +14,8 @@
 #      running pid, says so.
 # Both TLS servers also meet hostile clients: a record cut in half, garbage after the
 # handshake, half a ClientHello, every request byte in its own record, ciphertext
-# trickling in 7-byte pieces (SSL_read returns partial data, then WANT_READ).
+# trickling in 7-byte pieces (SSL_read returns partial data, then WANT_READ); and nginx
+# gets plaintext that is not HTTP, a non-HTTP connection as on a plain socket.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 NGINX=/usr/sbin/nginx
@@ -170,6 +171,9 @@ EOF
 	check "nginx: ciphertext trickling in 7-byte pieces is answered" \
 		$TLSC requests --port "$port" --n 2 --chunk 7 --delay 0.002
 	hostile "$port"
+	# Plaintext that is not HTTP: nginx answers 400 and logs it; the shim drops it as a
+	# non-HTTP connection, as it would on a plain socket.
+	$TLSC plaintext --port "$port" --hex 00010203ff0d0a0d0a
 	TRACE=0af7651916cd43dd8448eb211c80319c
 	"${CURL[@]}" -o /dev/null -H "traceparent: 00-$TRACE-b7ad6b7169203331-01" "https://127.0.0.1:$port/slow"
 	check "nginx: still serving after the hostile clients" "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/"
@@ -178,13 +182,16 @@ EOF
 	wait_for 10 pid_gone "$NPID" || { diag "nginx did not quit within 10 s"; kill -KILL "$NPID"; }
 	wait "$NPID" 2>/dev/null
 
-	logged=$(wc -l <"$n/logs/access.log")
+	garbage=$(grep -c '" 400 ' "$n/logs/access.log")
+	logged=$(($(wc -l <"$n/logs/access.log") - garbage))
 	counted=$(stats_field "$prof" requests)
-	diag "nginx access log $logged lines, shim counted $counted; non-HTTP $(stats_field "$prof" non_http_connections), TLS unseen $(stats_field "$prof" tls_unseen_connections)"
+	diag "nginx access log $logged lines and $garbage of garbage, shim counted $counted; non-HTTP $(stats_field "$prof" non_http_connections), TLS unseen $(stats_field "$prof" tls_unseen_connections)"
 	check "nginx: requests were served over TLS" [ "$logged" -gt 60 ]
-	check "nginx: the shim counted exactly what the access log holds" [ "$counted" = "$logged" ]
+	check "nginx: the plaintext that is not HTTP is in the access log (400)" [ "$garbage" = 1 ]
+	check "nginx: the shim counted exactly the HTTP requests the access log holds" [ "$counted" = "$logged" ]
 	check "nginx: no TLS connection went unseen" [ "$(stats_field "$prof" tls_unseen_connections)" = 0 ]
-	check "nginx: no connection was taken for non-HTTP" [ "$(stats_field "$prof" non_http_connections)" = 0 ]
+	check "nginx: one connection was non-HTTP, the one whose plaintext was not HTTP" \
+		[ "$(stats_field "$prof" non_http_connections)" = 1 ]
 	check "nginx: no tracking errors" [ "$(stats_field "$prof" errors)" = 0 ]
 	line=$(grep "\"trace_id\":\"$TRACE\"" "$prof/index.jsonl" 2>/dev/null)
 	diag "$(echo "$line" | cut -c1-300)"
