@@ -3,10 +3,12 @@
 (ssl.SSLObject over memory buffers), so it can write records in pieces, stop halfway
 through one, or follow the handshake with garbage. Certificates are not verified.
 
-  requests --port P --n N [--chunk C] [--delay S] [--split]
-        N keep-alive GETs of / on one connection, each ciphertext write sent C bytes
-        at a time (default: all at once) with S seconds between pieces; --split makes
-        each request byte its own TLS record. Checks every answer is a 200.
+  requests --port P --n N [--path /x] [--chunk C] [--delay S] [--split] [--slow-read]
+        N keep-alive GETs of PATH (default /) on one connection, each ciphertext write
+        sent C bytes at a time (default: all at once) with S seconds between pieces;
+        --split makes each request byte its own TLS record; --slow-read takes the
+        answers 4 KiB a millisecond, so that a big one fills the server's socket buffer
+        (SSL_write then wants to write). Checks every answer is a 200 with its body whole.
   midrecord --port P    handshake, then half an application-data record, then close
   garbage --port P      handshake, then 64 random bytes that are no TLS record, then close
   plaintext --port P --hex HEX
@@ -23,7 +25,7 @@ import time
 
 
 class Conn:
-    def __init__(self, port, chunk, delay):
+    def __init__(self, port, chunk, delay, slow_read=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -32,6 +34,8 @@ class Conn:
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.obj = ctx.wrap_bio(self.inc, self.out, server_side=False)
         self.chunk, self.delay = chunk, delay
+        self.recv_size = 4096 if slow_read else 65536
+        self.slow_read = slow_read
 
     def flush(self):
         data = self.out.read()
@@ -42,7 +46,9 @@ class Conn:
                 time.sleep(self.delay)
 
     def pump(self):
-        data = self.sock.recv(65536)
+        if self.slow_read:
+            time.sleep(0.001)
+        data = self.sock.recv(self.recv_size)
         if not data:
             raise EOFError("server closed the connection")
         self.inc.write(data)
@@ -107,9 +113,11 @@ def main():
     ap.add_argument("--chunk", type=int, default=0)
     ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--split", action="store_true")
+    ap.add_argument("--slow-read", action="store_true")
+    ap.add_argument("--path", default="/")
     ap.add_argument("--hex", default="")
     a = ap.parse_args()
-    c = Conn(a.port, a.chunk, a.delay)
+    c = Conn(a.port, a.chunk, a.delay, a.slow_read)
     if a.mode == "hello":
         try:
             c.obj.do_handshake()
@@ -122,7 +130,7 @@ def main():
     c.handshake()
     if a.mode == "requests":
         for i in range(a.n):
-            c.write(b"GET /?tls=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i, a.split)
+            c.write(b"GET %s?tls=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (a.path.encode(), i), a.split)
             status = c.response()
             if status != 200:
                 sys.exit("request %d: status %d" % (i, status))
