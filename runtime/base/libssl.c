@@ -2,13 +2,15 @@
  * us (a service linked with libssl), else any loaded object named libssl.so* (one
  * dlopen'ed locally, as python's _ssl brings it); every entry then comes from that one
  * object, through a handle on it, so two OpenSSL versions in one process are not mixed.
- * The handle is kept: an object whose SSL_read the service called stays loaded. */
+ * The handle is kept: an object whose SSL_read the service called stays loaded.
+ * Each call site is routed to the libssl its own object links (rt_libssl_route). */
 #include "base/libssl.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/libc.h"
@@ -112,4 +114,99 @@ int rt_libssl_resolve(void)
 		sched_yield();
 	errno = saved;
 	return 1;
+}
+
+/* ---- routing call sites ---- */
+
+static const char *const routed_names[RT_SSL_ROUTED] = {
+	"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex", "SSL_peek", "SSL_peek_ex",
+	"SSL_shutdown", "SSL_free",
+};
+
+static void *table_fn(int fn)
+{
+	const struct rt_libssl *t = rt_libssl();
+	if (!t)
+		return NULL;
+	switch (fn) {
+	case RT_SSL_READ: return (void *)t->SSL_read;
+	case RT_SSL_READ_EX: return (void *)t->SSL_read_ex;
+	case RT_SSL_WRITE: return (void *)t->SSL_write;
+	case RT_SSL_WRITE_EX: return (void *)t->SSL_write_ex;
+	case RT_SSL_PEEK: return (void *)t->SSL_peek;
+	case RT_SSL_PEEK_EX: return (void *)t->SSL_peek_ex;
+	case RT_SSL_SHUTDOWN: return (void *)t->SSL_shutdown;
+	case RT_SSL_FREE: return (void *)t->SSL_free;
+	}
+	return NULL;
+}
+
+static void *own_base(void)
+{
+	static void *base;
+	Dl_info info;
+	void *b = __atomic_load_n(&base, __ATOMIC_RELAXED);
+	if (!b && dladdr((void *)own_base, &info)) {
+		b = info.dli_fbase;
+		__atomic_store_n(&base, b, __ATOMIC_RELAXED);
+	}
+	return b;
+}
+
+/* What the caller's object finds for name among its dependencies: NULL for the main
+ * program and the global scope (where the first definition is ours). */
+static void *callers_own(const void *ra, const char *name)
+{
+	Dl_info info;
+	void *f = NULL;
+	if (!dladdr(ra, &info) || !info.dli_fname || !info.dli_fname[0] ||
+	    info.dli_fbase == own_base())
+		return NULL;
+	void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return NULL;
+	f = dlsym(h, name);
+	dlclose(h);
+	if (f && dladdr(f, &info) && info.dli_fbase == own_base())
+		f = NULL;
+	return f;
+}
+
+/* Call sites seen, direct-mapped by return address; entries are never freed (call
+ * sites are few) and are published whole. */
+#define ROUTE_SLOTS 512
+struct route {
+	const void *ra;
+	int fn, tracked;
+	void *target;
+};
+static struct route route_pool[ROUTE_SLOTS];
+static int route_used;
+static struct route *route_slot[ROUTE_SLOTS];
+
+void *rt_libssl_route(const void *ra, int fn, int *tracked)
+{
+	size_t i = ((uintptr_t)ra >> 2) % ROUTE_SLOTS;
+	struct route *r = __atomic_load_n(&route_slot[i], __ATOMIC_ACQUIRE);
+	if (r && r->ra == ra && r->fn == fn) {
+		*tracked = r->tracked;
+		return r->target;
+	}
+	int saved = errno;
+	void *mine = table_fn(fn);
+	void *f = callers_own(ra, routed_names[fn]);
+	if (!f)
+		f = mine;
+	*tracked = f && f == mine;
+	int n = __atomic_fetch_add(&route_used, 1, __ATOMIC_RELAXED);
+	if (f && n < ROUTE_SLOTS) {
+		struct route *e = &route_pool[n];
+		e->ra = ra;
+		e->fn = fn;
+		e->tracked = *tracked;
+		e->target = f;
+		__atomic_store_n(&route_slot[i], e, __ATOMIC_RELEASE);
+	}
+	errno = saved;
+	return f;
 }

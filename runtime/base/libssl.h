@@ -34,6 +34,21 @@ extern int rt_libssl_state; /* LIBSSL_READY once the table is filled */
  * is loaded (looked for again only after the process loads another object). */
 int rt_libssl_resolve(void);
 
+/* The interposed functions, for rt_libssl_route. */
+enum rt_ssl_fn {
+	RT_SSL_READ, RT_SSL_READ_EX, RT_SSL_WRITE, RT_SSL_WRITE_EX, RT_SSL_PEEK, RT_SSL_PEEK_EX,
+	RT_SSL_SHUTDOWN, RT_SSL_FREE, RT_SSL_ROUTED
+};
+
+/* The function fn that the code returning to ra would have called without the shim:
+ * the definition its own object's dependencies give, else the table's. A library that
+ * bundles an OpenSSL of its own (a Python wheel's libssl-<hash>.so.1.1 beside the
+ * system's libssl.so.3) reaches its own, as symbol versions make it without us, and
+ * the runtime must not touch its SSL objects with the table's functions: *tracked is 1
+ * only when the function is the table's. NULL when there is none. Cached per call
+ * site: after the first call from a site, a hash and two loads. */
+void *rt_libssl_route(const void *ra, int fn, int *tracked);
+
 /* The table, or NULL when no libssl is loaded. */
 static inline const struct rt_libssl *rt_libssl(void)
 {

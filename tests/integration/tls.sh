@@ -11,7 +11,9 @@
 #      tls_unseen_connections and dropped, and its plain requests count as before;
 #   4. node, whose TLS is never seen (OpenSSL linked in, or fed from memory): every
 #      HTTPS connection is counted unseen, and otshim doctor, on the command or the
-#      running pid, says so.
+#      running pid, says so;
+#   5. a library bundling its own OpenSSL beside the system's keeps reaching its own
+#      (the shim's unversioned SSL_read must not hand its objects to the other).
 # Both TLS servers also meet hostile clients: a record cut in half, garbage after the
 # handshake, half a ClientHello, every request byte in its own record, ciphertext
 # trickling in 7-byte pieces (SSL_read returns partial data, then WANT_READ); and nginx
@@ -268,6 +270,27 @@ JS
 	check "  and no request invented from its ciphertext" [ "$counted" = 0 ]
 	check "  otshim doctor warns that its HTTPS cannot be seen" holds 'warn .*tls_unseen' "$doctor"
 	check "  and so does otshim doctor --pid on the running node" holds 'warn .*tls_unseen' "$doctor_pid"
+fi
+
+# ---- 5. a library that bundles its own OpenSSL (tests/tools/bundled_ssl.c) ----
+b=$WORK/bundled
+mkdir -p "$b"
+src=$TOOLS/bundled_ssl.c
+printf 'OPENSSL_1_1_0 { global: SSL_read; SSL_write; SSL_free; fake_ssl_new; local: *; };\n' >"$b/v.map"
+if cc -O1 -fPIC -shared -DFAKE_SSL -Wl,--version-script="$b/v.map" -Wl,-soname,libssl-fake.so.1.1 \
+	-o "$b/libssl-fake.so.1.1" "$src" &&
+	cc -O1 -fPIC -shared -DFAKE_CLIENT -o "$b/libfakeclient.so" "$src" "$b/libssl-fake.so.1.1" \
+		-Wl,-rpath,'$ORIGIN' &&
+	cc -O1 -o "$b/prog" "$src" -ldl; then
+	plain=$("$b/prog" "$b/libfakeclient.so")
+	shimmed=$(env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$WORK/bprof" "$b/prog" "$b/libfakeclient.so" 2>"$b/err")
+	rc=$?
+	diag "without the shim: '$plain'; with it: '$shimmed' (exit $rc)"
+	check "bundled OpenSSL: without the shim, the symbol versions send its calls to it" [ "$plain" = bundled ]
+	check "  with the shim its SSL_read, SSL_write and SSL_free still reach it (no crash)" \
+		[ "$rc:$shimmed" = 0:bundled ]
+else
+	skip "a library that bundles its own OpenSSL" "no C compiler to build tests/tools/bundled_ssl.c"
 fi
 
 san_reports
