@@ -3,6 +3,7 @@
  * deciding that a request is slow happens here only as the watchdog's scan. */
 #include "track/conn.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,15 +17,35 @@
 #include "base/stats.h"
 #include "sample/process_cpu.h"
 #include "sample/thread.h"
+#include "track/h2.h"
+#include "track/h2_conn.h"
 #include "track/http.h"
 #include "track/request.h"
 #include "track/sink.h"
 #include "track/tls.h"
+#include "track/waits.h"
 
 #define CONN_TABLE_MAX (1u << 20)
 
+/* A connection's lock is taken twice per request by the thread serving it and almost
+ * never by anyone else (the watchdog's scan of a late request, a heap sample asking
+ * for ids): an exchange to take it and a store to release it, where a pthread mutex
+ * cost some 130 instructions a pair. A waiter yields its CPU rather than spin: the
+ * holder may be the watchdog arming a timer (system calls). */
+static inline void conn_lock(_Atomic int *mu)
+{
+	while (atomic_exchange_explicit(mu, 1, memory_order_acquire) != 0)
+		while (atomic_load_explicit(mu, memory_order_relaxed) != 0)
+			sched_yield();
+}
+
+static inline void conn_unlock(_Atomic int *mu)
+{
+	atomic_store_explicit(mu, 0, memory_order_release);
+}
+
 struct rt_conn {
-	pthread_mutex_t mu;
+	_Atomic int mu;               /* conn_lock(); 0 free */
 	int fd;
 	_Atomic uint64_t gen;         /* incarnation: unique per accept, never 0 */
 	dev_t sock_dev;               /* the accepted socket's identity (ino 0: unknown) */
@@ -41,6 +62,9 @@ struct rt_conn {
 	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
 	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
 	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+	uint8_t proto;                /* PROTO_*: what the first bytes read said */
+	uint8_t preface;              /* bytes of the HTTP/2 preface matched so far */
+	rt_h2_conn_t *h2;             /* the HTTP/2 side (PROTO_H2), else NULL */
 	/* TLS (track/tls.h): the socket's own bytes are libssl's ciphertext, not parsed;
 	 * the plaintext comes through rt_conn_tls_read/rt_conn_tls_wrote */
 	_Atomic int tls;              /* a TLS connection (its first bytes were a record) */
@@ -52,6 +76,10 @@ struct rt_conn {
 	struct sockaddr_storage peer;
 	uint16_t local_port;
 };
+
+/* Until its first bytes are read a connection may be HTTP/2: they are held back from
+ * the HTTP/1.x parser while they match the preface (then replayed from it). */
+enum { PROTO_FIRST, PROTO_H1, PROTO_H2 };
 
 _Atomic(rt_conn_t *) *rt_conn_table;
 size_t rt_conn_table_len;
@@ -66,7 +94,8 @@ static _Atomic size_t n_structs, n_live, n_spares;
 size_t rt_conn_tracked(size_t *live)
 {
 	*live = atomic_load(&n_live);
-	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t);
+	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t) +
+	       rt_h2_conn_bytes();
 }
 
 static int ids_for_sample(rt_thread_t *t, uint64_t serial);
@@ -123,12 +152,12 @@ static rt_conn_t *conn_alloc(int fd)
 		c = calloc(1, sizeof *c);
 		if (!c)
 			return NULL;
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 		atomic_fetch_add(&n_structs, 1);
 	}
 	struct stat st;
 	int known = fstat(fd, &st) == 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	c->fd = fd;
 	atomic_store_explicit(&c->gen, atomic_fetch_add(&last_gen, 1) + 1, memory_order_relaxed);
 	c->sock_dev = known ? st.st_dev : 0;
@@ -139,6 +168,9 @@ static rt_conn_t *conn_alloc(int fd)
 	c->ends = 0;
 	c->head = c->tail = c->reading = NULL;
 	c->io_thread = NULL;
+	c->proto = PROTO_FIRST;
+	c->preface = 0;
+	c->h2 = NULL;
 	atomic_store_explicit(&c->tls, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->tls_seen, 0, memory_order_relaxed);
 	c->moved = 0;
@@ -151,7 +183,7 @@ static rt_conn_t *conn_alloc(int fd)
 	atomic_store(&c->head_start, 0);
 	rt_http_req_init(&c->rq);
 	rt_http_resp_init(&c->rs);
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 
 	pthread_mutex_lock(&list_mu);
 	c->prev = NULL;
@@ -237,7 +269,7 @@ static int ids_for_sample(rt_thread_t *t, uint64_t serial)
 	int ok = 0;
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	rt_req_t *h = c->head;
 	/* Before its head is read, a request's trace id is not known. */
 	if (c->live && h && h->serial == serial && h->head_done) {
@@ -245,7 +277,7 @@ static int ids_for_sample(rt_thread_t *t, uint64_t serial)
 		rt_thread_set_ids(t, serial, h->ctx.trace_id, h->span_id);
 		ok = 1;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return ok;
 }
 
@@ -311,6 +343,10 @@ static void conn_stop(rt_conn_t *c, int fd, int count_pending)
 		else
 			rt_req_discard(r);
 	}
+	if (c->h2) {
+		rt_h2_conn_free(c->h2, count_pending);
+		c->h2 = NULL;
+	}
 	atomic_store(&c->head_start, 0);
 }
 
@@ -341,11 +377,11 @@ void rt_conn_accepted(int fd)
 	 * close system call, freopen): its state is stale. */
 	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
 	if (old) {
-		pthread_mutex_lock(&old->mu);
+		conn_lock(&old->mu);
 		int was_live = old->live && old->fd == fd;
 		if (was_live)
 			conn_stop(old, fd, 1);
-		pthread_mutex_unlock(&old->mu);
+		conn_unlock(&old->mu);
 		if (was_live)
 			conn_recycle(old);
 		/* conn_stop may have cleared the slot we just filled; put ours back. */
@@ -357,14 +393,14 @@ void rt_conn_accepted(int fd)
 /* The stream on fd ends (c->mu held; released here). */
 static void close_locked(rt_conn_t *c, int fd)
 {
-	c->io_thread = rt_thread_self();
+	__atomic_store_n(&c->io_thread, rt_thread_self(), __ATOMIC_RELAXED);
 	/* A TLS connection whose plaintext no SSL_* call ever showed us. */
 	if (atomic_load_explicit(&c->tls, memory_order_relaxed) &&
 	    !atomic_load_explicit(&c->tls_seen, memory_order_relaxed))
 		rt_stat_add(RT_STAT_TLS_UNSEEN, 1);
 	if (c->head && !same_socket(c)) {
 		conn_stop(c, fd, 0); /* what is closed is not our connection */
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		conn_recycle(c);
 		return;
 	}
@@ -375,15 +411,15 @@ static void close_locked(rt_conn_t *c, int fd)
 		end_request(c, r, 1);
 	}
 	conn_stop(c, fd, 1);
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	conn_recycle(c);
 }
 
 void rt_conn_closing(rt_conn_t *c, int fd)
 {
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (!c->live || c->fd != fd) {
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		return;
 	}
 	close_locked(c, fd);
@@ -524,18 +560,105 @@ static int feed_response(rt_conn_t *c, const char *p, size_t n)
 /* Locks c if it is still the connection on fd that tok was taken from. */
 static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 {
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (c->live && c->fd == fd && atomic_load_explicit(&c->gen, memory_order_relaxed) == tok) {
 		rt_thread_t *t = rt_thread_self();
 		if (t && t != c->io_thread) {
 			c->io_thread = t;
 		}
-		if (t)
+		if (t) {
+			rt_waits_ensure(t);
 			set_current(t, c, c->head);
+		}
 		return 0;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return -1;
+}
+
+/* The first bytes of a connection, and all of an HTTP/2 one. Returns -1 when
+ * tracking must stop (an HTTP/2 connection's drop is counted by track/h2_conn.c). */
+static int feed_first_or_h2(rt_conn_t *c, const char *p, size_t n)
+{
+	if (c->proto == PROTO_H2)
+		return rt_h2_conn_read(c->h2, p, n);
+	int m = rt_h2_preface_match(c->preface, p, n);
+	if (m >= 0 && m < RT_H2_PREFACE_LEN) {
+		c->preface = (uint8_t)m; /* all of it matched: wait for more */
+		return 0;
+	}
+	size_t held = c->preface;
+	if (m < 0 && c->h2) { /* the server spoke first, not HTTP/2: not HTTP at all */
+		rt_h2_conn_free(c->h2, 0);
+		c->h2 = NULL;
+		return -1;
+	}
+	if (m < 0) { /* HTTP/1.x or not HTTP: what was held back, then these bytes */
+		c->proto = PROTO_H1;
+		if (held && feed_request(c, RT_H2_PREFACE, held) != 0)
+			return -1;
+		return feed_request(c, p, n);
+	}
+	if (!c->h2)
+		c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
+	if (!c->h2)
+		return -1;
+	if (atomic_load_explicit(&c->tls, memory_order_relaxed))
+		rt_h2_conn_set_tls(c->h2);
+	c->proto = PROTO_H2;
+	rt_stat_add(RT_STAT_H2_CONNECTIONS, 1);
+	size_t rest = RT_H2_PREFACE_LEN - held;
+	if (rt_h2_conn_read(c->h2, RT_H2_PREFACE, RT_H2_PREFACE_LEN) != 0)
+		return -1;
+	return rt_h2_conn_read(c->h2, p + rest, n - rest);
+}
+
+/* A read or write's pieces for a connection that is HTTP/2 or not yet known. */
+static int feed_pieces(rt_conn_t *c, int write, const struct iovec *iov, int iovcnt, size_t n)
+{
+	int rc = 0;
+	if (!iov) /* bytes we could not see: only an HTTP/2 DATA payload may be skipped */
+		return !c->h2 ? -1 : write ? rt_h2_conn_wrote(c->h2, NULL, n)
+					   : rt_h2_conn_read(c->h2, NULL, n);
+	for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (write)
+			rc = rt_h2_conn_wrote(c->h2, iov[i].iov_base, len);
+		else if (c->proto == PROTO_H1) /* decided by an earlier piece */
+			rc = feed_request(c, iov[i].iov_base, len);
+		else
+			rc = feed_first_or_h2(c, iov[i].iov_base, len);
+		n -= len;
+	}
+	return rc;
+}
+
+/* An HTTP/2 server may send its SETTINGS before it reads the client's preface: a
+ * first write that begins with a SETTINGS frame makes the HTTP/2 side early, kept only
+ * if the client's first bytes are the preface. Anything else written first is not
+ * HTTP (the caller gives up as before). */
+static int server_spoke_first(rt_conn_t *c, const struct iovec *iov, int iovcnt)
+{
+	const uint8_t *f = iov && iovcnt > 0 ? iov[0].iov_base : NULL;
+	if (c->proto != PROTO_FIRST || c->head || !f || iov[0].iov_len < 9)
+		return 0;
+	uint32_t len = (uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2];
+	if (f[3] != 4 || f[4] != 0 || (f[5] | f[6] | f[7] | f[8]) != 0 || len % 6 != 0)
+		return 0;
+	c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
+	return c->h2 != NULL;
+}
+
+/* After an HTTP/2 connection's bytes: stop on error, else tell the watchdog. */
+static void h2_after(rt_conn_t *c, int fd, int rc)
+{
+	if (rc != 0) {
+		conn_stop(c, fd, 1); /* counted by track/h2_conn.c */
+		return;
+	}
+	atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2), memory_order_release);
+	if (c->io_thread)
+		set_current(c->io_thread, c, rt_h2_conn_current(c->h2));
 }
 
 /* ---- TLS (c->mu held unless said) ---- */
@@ -578,7 +701,7 @@ static void tls_check_lib(rt_conn_t *c, int fd, uint64_t tok)
 		conn_stop(c, fd, 0);
 	}
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -596,11 +719,11 @@ static int lock_for_bytes(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 		return 0;
 	}
 	if (atomic_load_explicit(&c->tls, memory_order_relaxed)) {
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		return -1;
 	}
 	if (tls_begins(c, iov, iovcnt, n)) {
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		tls_check_lib(c, fd, tok);
 		return -1;
 	}
@@ -613,7 +736,9 @@ static void conn_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 	int rc = 0;
 	if (lock_for_bytes(c, fd, tok, ssl, iov, iovcnt, n) != 0)
 		return;
-	if (!iov) {
+	if (c->proto != PROTO_H1) {
+		rc = feed_pieces(c, 0, iov, iovcnt, n);
+	} else if (!iov) {
 		rc = -1; /* bytes we could not see: framing is lost */
 	} else {
 		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
@@ -624,10 +749,12 @@ static void conn_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 	}
 	if (rc == 0 && c->head && c->io_thread)
 		set_current(c->io_thread, c, c->head);
-	if (rc != 0)
+	if (c->h2)
+		h2_after(c, fd, rc);
+	else if (rc != 0)
 		conn_give_up(c, fd);
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -638,7 +765,9 @@ static void conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 	int rc = 0;
 	if (lock_for_bytes(c, fd, tok, ssl, iov, iovcnt, n) != 0)
 		return;
-	if (!iov) {
+	if (c->h2 || server_spoke_first(c, iov, iovcnt)) {
+		h2_after(c, fd, feed_pieces(c, 1, iov, iovcnt, n));
+	} else if (!iov) {
 		rc = feed_response(c, NULL, n);
 	} else {
 		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
@@ -654,7 +783,7 @@ static void conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 	else if (rc > 0)
 		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -700,7 +829,7 @@ void rt_conn_tls_free(rt_conn_t *c, int fd, uint64_t tok, const void *ssl)
 	if (lock_live(c, fd, tok) != 0)
 		return;
 	if (c->ssl != ssl) {
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		return;
 	}
 	close_locked(c, fd);
@@ -723,14 +852,18 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 				next = start + slow_ns;
 			continue;
 		}
-		pthread_mutex_lock(&c->mu);
+		conn_lock(&c->mu);
 		rt_req_t *h = c->head;
-		if (c->live && h && !h->slow && h->start_mono_ns <= now &&
+		if (c->live && c->h2) { /* streams: each may be slow, all on the serving thread */
+			rt_h2_conn_scan(c->h2, now, slow_ns, c->io_thread);
+			atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2),
+					      memory_order_release);
+		} else if (c->live && h && !h->slow && h->start_mono_ns <= now &&
 		    now - h->start_mono_ns >= slow_ns) {
 			rt_req_mark_slow(h, c->io_thread, now);
 			queue_changed(c);
 		}
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 	}
 	pthread_mutex_unlock(&list_mu);
 	return next;
@@ -760,10 +893,10 @@ void rt_conn_fork_child(void)
 	/* Recycled ones too: a racing lookup, or a heap sample asking for ids, may have
 	 * held one's lock at the fork. */
 	for (rt_conn_t *c = free_list; c; c = c->next)
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 		c->io_thread = NULL;
 		for (rt_req_t *r = c->head; r; r = r->next) {
 			/* The sampled thread is the parent's: nothing to release or unwatch. */
@@ -771,7 +904,10 @@ void rt_conn_fork_child(void)
 			r->thread = NULL;
 			r->cpu_route = 0;
 		}
-		if (c->head || c->reading) {
+		/* An HTTP/2 connection's frames and streams are mid-way too. */
+		if (c->h2)
+			rt_h2_conn_fork_child(c->h2);
+		if (c->head || c->reading || c->h2) {
 			conn_stop(c, c->fd, 0);
 			conn_recycle(c);
 		}

@@ -5,8 +5,9 @@
 #   1. Python's http.server wrapped by the ssl module (libssl dlopen'ed by _ssl): the
 #      count equals its log, a CPU-bound request with a traceparent gets its CPU
 #      profile of the interpreter, and the spans say url.scheme https;
-#   2. nginx with `listen ssl`, two workers, under wrk: the count equals its access
-#      log, and a slow request (proxied to a slow upstream) gets its trace-named files;
+#   2. nginx with `listen ssl http2`, two workers, under wrk (HTTP/1.1) and curl (h2 by
+#      ALPN): the count equals its access log, and a slow request (proxied to a slow
+#      upstream) gets its trace-named files;
 #   3. a service with no libssl at all: a TLS handshake on it is counted in
 #      tls_unseen_connections and dropped, and its plain requests count as before;
 #   4. node, whose TLS is never seen (OpenSSL linked in, or fed from memory): every
@@ -154,7 +155,7 @@ http {
   scgi_temp_path $n/tmp;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:$port ssl;
+    listen 127.0.0.1:$port ssl http2;
     ssl_certificate $WORK/cert.pem;
     ssl_certificate_key $WORK/key.pem;
     root $n/html;
@@ -176,7 +177,9 @@ EOF
 	else
 		diag "wrk not installed: curl only"
 	fi
+	# curl asks for h2 by ALPN when it can (HTTP/2 over TLS); wrk and tls_client.py do not.
 	for i in $(seq 20); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/?n=$i"; done
+	for i in $(seq 5); do "${CURL[@]}" --http1.1 -o /dev/null "https://127.0.0.1:$port/?h1=$i"; done
 	for i in $(seq 5); do "${CURL[@]}" -o /dev/null "https://127.0.0.1:$port/missing-$i"; done
 	$TLSC requests --port "$port" --n 30 >/dev/null
 	check "nginx: a request split into one-byte records is answered" $TLSC requests --port "$port" --n 2 --split
@@ -204,6 +207,14 @@ EOF
 	check "nginx: the plaintext that is not HTTP is in the access log (400)" [ "$garbage" = 1 ]
 	check "nginx: the shim counted exactly the HTTP requests the access log holds" [ "$counted" = "$logged" ]
 	check "nginx: no TLS connection went unseen" [ "$unseen" = 0 ]
+	if curl -V | grep -q HTTP2; then
+		h2=$(stats_field "$prof" h2_connections)
+		diag "HTTP/2 connections over TLS: $h2"
+		check "nginx: curl's connections were HTTP/2 over TLS (h2 by ALPN), their streams counted" \
+			[ "$h2" -ge 20 ]
+	else
+		skip "nginx: HTTP/2 over TLS" "curl without HTTP/2"
+	fi
 	check "nginx: one connection was non-HTTP, the one whose plaintext was not HTTP" \
 		[ "$non_http" = 1 ]
 	check "nginx: no tracking errors" [ "$errors" = 0 ]
