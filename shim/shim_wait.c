@@ -79,7 +79,7 @@ COLD int timed_usleep(useconds_t u, const void *site)
  * error-checking one): then the real lock runs and says what it says. */
 COLD int timed_mutex_lock(pthread_mutex_t *m, const void *site)
 {
-	int rc = pthread_mutex_trylock(m);
+	int rc = REAL(pthread_mutex_trylock)(m);
 	if (rc != EBUSY)
 		return rc;
 	TIMED(int, RT_WAIT_MUTEX_LOCK, -1, REAL(pthread_mutex_lock)(m));

@@ -172,6 +172,7 @@ struct rt_libc rt_libc = {
 	boot_poll, boot_ppoll, boot_select, boot_pselect, boot_epoll_wait, boot_epoll_pwait,
 	boot_nanosleep, boot_clock_nanosleep, boot_sleep, boot_usleep,
 	sys_pthread_mutex_lock, /* resolving may itself lock: see sys_pthread_mutex_lock */
+	pthread_mutex_trylock,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -246,6 +247,8 @@ void rt_libc_resolve(void)
 	RESOLVE(sleep);
 	RESOLVE(usleep);
 	RESOLVE(pthread_mutex_lock);
+	__atomic_store_n((void **)&rt_libc.pthread_mutex_trylock,
+			 find("pthread_mutex_trylock", (void *)pthread_mutex_trylock), __ATOMIC_RELAXED);
 	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

@@ -93,6 +93,9 @@ struct rt_libc {
 	unsigned int (*sleep)(unsigned int);
 	int (*usleep)(useconds_t);
 	int (*pthread_mutex_lock)(pthread_mutex_t *);
+	/* Not interposed: called by the pthread_mutex_lock interposer, which must reach
+	 * libc's own (a sanitizer's interceptor in between would count the lock twice). */
+	int (*pthread_mutex_trylock)(pthread_mutex_t *);
 };
 
 extern struct rt_libc rt_libc;

@@ -32,6 +32,10 @@ typedef enum rt_stat_id {
 	RT_STAT_H2_CONNECTIONS,          /* connections that began with the HTTP/2 preface */
 	RT_STAT_H2_DROPPED,              /* of those, given up on (bad frames, over a limit) */
 	RT_STAT_H2_STREAMS_UNTRACKED,    /* streams over the per-connection table's size */
+	RT_STAT_PRE_RING_OPENED,         /* threads given a CPU ring kept before the threshold */
+	RT_STAT_PRE_RING_REFUSED,        /* threads that could not get one */
+	RT_STAT_PRE_INCOMPLETE,          /* slow requests whose part before it was not read whole */
+	RT_STAT_PRE_SHARED,              /* slow requests whose thread served others before it */
 	RT_STAT_TLS_UNSEEN,              /* TLS connections whose plaintext no SSL_* call showed */
 	RT_STAT_COUNT
 } rt_stat_id_t;

@@ -24,6 +24,7 @@
 #include "profile/symbols.h"
 #include "sample/cputimer.h"
 #include "sample/heap_sampler.h"
+#include "sample/prering.h"
 #include "sample/process_cpu.h"
 #include "sample/sampler.h"
 #include "sample/shim_threads.h"
@@ -118,6 +119,8 @@ static void init_runtime(void)
 	rt_thread_init();
 	rt_sinks_install();
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
+	/* The timer route stands for a host refusing perf: no ring before the threshold. */
+	rt_prering_init(!rt_cfg.cpu_route_timer, rt_cfg.cpu_hz, rt_cfg.slow_ms);
 	rt_sampler_init();
 	rt_unwind_locate_self();
 	rt_ticks_mark();

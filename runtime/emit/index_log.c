@@ -55,7 +55,7 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 		rt_json_put(b, ",\"query\":", 9);
 		rt_json_put_str(b, r->query, r->query_len);
 	}
-	uint64_t cpu = rt_req_cpu_ns(r);
+	uint64_t cpu = rt_req_cpu_ns(r); /* from the first byte */
 	rt_json_putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
 	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
 	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);

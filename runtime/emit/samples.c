@@ -15,14 +15,16 @@ int rt_samples_add(rt_samples_t *s, uint64_t weight, int32_t tid, const uintptr_
 	if (s->n >= SAMPLES_MAX)
 		goto lost;
 	if (s->n + 1 > s->cap) {
-		size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
+		size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap;
 		if (rt_grow((void **)&s->weights, &c1, s->n + 1, sizeof *s->weights) ||
 		    rt_grow((void **)&s->npcs, &c2, s->n + 1, sizeof *s->npcs) ||
 		    rt_grow((void **)&s->offs, &c3, s->n + 1, sizeof *s->offs) ||
-		    rt_grow((void **)&s->tids, &c4, s->n + 1, sizeof *s->tids))
+		    rt_grow((void **)&s->tids, &c4, s->n + 1, sizeof *s->tids) ||
+		    rt_grow((void **)&s->before, &c5, s->n + 1, sizeof *s->before))
 			goto lost;
 		c1 = c1 < c2 ? c1 : c2;
 		c3 = c3 < c4 ? c3 : c4;
+		c1 = c1 < c5 ? c1 : c5;
 		s->cap = c1 < c3 ? c1 : c3;
 	}
 	if (rt_grow((void **)&s->pcs, &s->pcs_cap, s->pcs_len + npcs, sizeof *s->pcs))
@@ -30,6 +32,7 @@ int rt_samples_add(rt_samples_t *s, uint64_t weight, int32_t tid, const uintptr_
 	s->weights[s->n] = weight;
 	s->tids[s->n] = tid;
 	s->npcs[s->n] = npcs;
+	s->before[s->n] = 0;
 	s->offs[s->n] = s->pcs_len;
 	memcpy(s->pcs + s->pcs_len, pcs, npcs * sizeof *pcs);
 	s->pcs_len += npcs;
@@ -40,8 +43,15 @@ lost:
 	return -1;
 }
 
+void rt_samples_mark_before(rt_samples_t *s)
+{
+	if (s->n)
+		s->before[s->n - 1] = 1;
+}
+
 void rt_samples_free(rt_samples_t *s)
 {
+	free(s->before);
 	free(s->weights);
 	free(s->npcs);
 	free(s->offs);

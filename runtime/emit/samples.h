@@ -16,6 +16,8 @@ typedef struct rt_samples {
 	uint32_t *npcs;
 	int32_t *tids;
 	size_t *offs;
+	uint8_t *before;        /* 1: taken before the request turned slow (its thread's
+	                           ring, sample/prering.h); 0: by the sampler after */
 	uintptr_t *pcs;
 	size_t pcs_len, pcs_cap;
 	uint64_t lost;          /* samples not kept (cap reached or no memory) */
@@ -23,6 +25,8 @@ typedef struct rt_samples {
 
 int rt_samples_add(rt_samples_t *s, uint64_t weight, int32_t tid, const uintptr_t *pcs,
 		   uint32_t npcs);
+/* The sample just added was taken before the threshold. */
+void rt_samples_mark_before(rt_samples_t *s);
 void rt_samples_free(rt_samples_t *s);
 
 #endif

@@ -16,6 +16,7 @@
 #include "emit/pool_samples.h"
 #include "emit/stats_file.h"
 #include "emit/writer.h"
+#include "sample/prering.h"
 #include "sample/shim_threads.h"
 #include "sample/thread.h"
 #include "sample/thread_capture.h"
@@ -40,6 +41,7 @@ typedef struct watch {
 	uint64_t serial;
 	rt_samples_t samples;
 	char thread_name[16];  /* its thread's, read while it runs ("" until a sample) */
+	uint64_t cpu_pre_ns;   /* its thread's CPU before the threshold, from its ring */
 } watch_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -140,6 +142,40 @@ static void drain_rings(void)
 	}
 }
 
+/* ---- the part before the threshold (sample/prering.h) ---- */
+
+static int pre_known(uint64_t serial, void *arg)
+{
+	(void)arg;
+	return watch_find(serial, NULL) != NULL;
+}
+
+static void pre_sample(uint64_t serial, pid_t tid, uint64_t weight_ns, const uintptr_t *pcs,
+		       uint32_t npcs, void *arg)
+{
+	(void)arg;
+	watch_t *w = watch_find(serial, NULL);
+	if (!w)
+		return;
+	if (rt_samples_add(&w->samples, weight_ns, tid, pcs, npcs) == 0)
+		rt_samples_mark_before(&w->samples);
+	if (!w->thread_name[0])
+		rt_thread_read_name(tid, w->thread_name);
+}
+
+static void pre_done(uint64_t serial, uint64_t cpu_ns, int complete, void *arg)
+{
+	(void)complete;
+	(void)arg;
+	watch_t *w = watch_find(serial, NULL);
+	if (w)
+		w->cpu_pre_ns = cpu_ns;
+}
+
+static const rt_prering_sink_t pre_sink = {
+	.known = pre_known, .sample = pre_sample, .done = pre_done, .arg = NULL,
+};
+
 /* Gathers what an admitted slow request's set is made of, as the request ends: the
  * heap's sampled blocks and every thread's stack (the capture signals each thread:
  * done here, by the one thread that drives the pipeline, and only for a set that will
@@ -169,6 +205,7 @@ static void finish(rt_req_t *r)
 	rt_samples_t none;
 	memset(&none, 0, sizeof none);
 	rt_req_ensure_ids(r);
+	r->cpu_pre_ns = w ? w->cpu_pre_ns : 0;
 	if (r->head_done) {
 		/* The span names the files: the writer says which it wrote. */
 		if (rt_export_enabled())
@@ -223,6 +260,8 @@ static int work_once(void)
 {
 	msg_t *done = take_inbox();
 	rt_handoff_sync();
+	rt_prering_tick();
+	rt_prering_collect(&pre_sink);
 	drain_rings();
 	int n = 0;
 	while (done) {

@@ -83,14 +83,16 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 	snprintf(line, sizeof line, "cpu_route=%s", rt_index_route_name(r->cpu_route));
 	rt_profile_add_comment(p, line);
 	/* thread_id: which thread the sample was taken on -- the one that read the
-	 * request, or a pool thread acting for it (track/handoff.h). */
+	 * request, or a pool thread acting for it (track/handoff.h). phase: whether it
+	 * was kept before the request turned slow (sample/prering.h) or sampled after. */
 	char tid[16];
-	rt_label_t labels[3] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 },
-				 { "thread_id", tid, 0 } };
+	rt_label_t labels[4] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 },
+				 { "thread_id", tid, 0 }, { "phase", "", 0 } };
 	for (size_t i = 0; i < s->n; i++) {
 		int64_t v[2] = { 1, (int64_t)s->weights[i] };
 		snprintf(tid, sizeof tid, "%d", (int)s->tids[i]);
-		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 3);
+		labels[3].str = s->before[i] ? "before_threshold" : "after_threshold";
+		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 4);
 	}
 	int rc = save(p, path, r, "cpu");
 	rt_profile_free(p);

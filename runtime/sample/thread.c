@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sample/cputimer.h"
+#include "sample/prering.h"
 #include "sample/unwind.h"
 
 __thread rt_thread_t *rt_tls_self __attribute__((tls_model("initial-exec")));
@@ -89,6 +90,7 @@ static void thread_retire(void *arg)
 	int saved = rt_tls_depth;
 	rt_tls_depth = 1;
 	rt_cputimer_release_all(t);
+	rt_prering_close(t);
 	atomic_store(&t->cur_serial, 0);
 	atomic_store(&t->cur_owner, NULL);
 	atomic_store(&t->handoff.borrowed, 0);
@@ -162,6 +164,7 @@ void rt_thread_work_for(rt_thread_t *t, uint64_t serial)
 void rt_thread_after_fork_child(void)
 {
 	rt_thread_t *self = rt_tls_self;
+	rt_prering_fork_child();
 	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
 		pthread_mutex_init(&t->arm_mu, NULL);
 		rt_cputimer_forget(t);

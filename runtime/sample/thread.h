@@ -23,6 +23,8 @@ enum { RT_CPU_ROUTE_NONE = 0, RT_CPU_ROUTE_PERF = 1, RT_CPU_ROUTE_TIMER = 2 };
 
 #define RT_HANDOFF_DONE_MAX 8
 
+struct rt_prering;
+
 /* A pool thread's work, in segments: one begins each time it is woken for a job (or
  * hands one back), and a segment that ends by handing work back to the thread serving
  * request R is known to have been R's. Written by the thread itself (track/handoff.c),
@@ -79,6 +81,14 @@ typedef struct rt_thread {
 	/* Its waits within its current request (track/waits.c; made when it first serves
 	 * one, kept for the state's life). Only this thread touches them. */
 	struct rt_waits *waits;
+
+	/* The perf ring kept before the threshold (sample/prering.c): asked for by the
+	 * thread at its first request (once per life: prering_asked, its own), opened by
+	 * the worker once that thread has served a request for a while, given back as the
+	 * thread exits. */
+	_Atomic(struct rt_prering *) prering;
+	int prering_asked;
+	_Atomic uint64_t prering_want_ns; /* when it asked; 0: not asked, or answered */
 } rt_thread_t;
 
 /* The calling thread's state, or NULL. Signal-safe. */

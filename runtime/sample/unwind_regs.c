@@ -117,24 +117,61 @@ static int in_code(const struct walk *w, uintptr_t a)
 	return 0;
 }
 
+/* Whether a is a frame record: a word pointing a little higher up the stack (the
+ * caller's record, or 0 at the outermost frame), then a return address into code. */
+static int frame_record(struct walk *w, uintptr_t a, uintptr_t *next)
+{
+	uintptr_t rec[2];
+	if (read_mem(w, a, rec, sizeof rec) != 0 || !in_code(w, rec[1]))
+		return 0;
+	if (rec[0] != 0 && (rec[0] < a + 16 || rec[0] >= a + (1u << 20) || (rec[0] & 7) != 0))
+		return 0;
+	*next = rec[0];
+	return 1;
+}
+
+/* How many frame records chain from a (at most 4 looked at); *outermost: the chain
+ * ended at the outermost frame's 0. */
+static int chain_length(struct walk *w, uintptr_t a, int *outermost)
+{
+	int n = 0;
+	uintptr_t next;
+	*outermost = 0;
+	while (n < 4 && frame_record(w, a, &next)) {
+		n++;
+		if (next == 0) {
+			*outermost = 1;
+			break;
+		}
+		a = next;
+	}
+	return n;
+}
+
 /* No frame pointer given (a thread's /proc syscall file has sp and pc only): the
- * innermost frame record above sp -- a word pointing a little higher up the stack,
- * then a return address into code -- is taken as the frame pointer's value, which
- * frames that keep one (CFA = rbp + 16) need. Frames that do not ignore it. */
+ * innermost frame record above sp is taken as the frame pointer's value, which frames
+ * that keep one (CFA = rbp + 16) need; frames that do not ignore it. Stale words on the
+ * stack can look like a record: the first candidate from which three records chain (or
+ * two, to the outermost frame) is preferred to the first one. */
 static int guess_bp(struct walk *w, uintptr_t *bp)
 {
-	uintptr_t sp = w->regs->sp;
+	uintptr_t sp = w->regs->sp, first = 0, next;
+	int outermost;
 	for (uintptr_t a = sp; a < sp + 4096; a += sizeof(uintptr_t)) {
-		uintptr_t rec[2];
-		if (read_mem(w, a, rec, sizeof rec) != 0)
-			return 0;
-		if (rec[0] >= a + 16 && rec[0] < a + (1u << 20) && (rec[0] & 7) == 0 &&
-		    in_code(w, rec[1])) {
+		if (!frame_record(w, a, &next) || next == 0)
+			continue;
+		if (!first)
+			first = a;
+		int n = chain_length(w, a, &outermost);
+		if (n >= 3 || (n == 2 && outermost)) {
 			*bp = a;
 			return 1;
 		}
 	}
-	return 0;
+	if (!first)
+		return 0;
+	*bp = first;
+	return 1;
 }
 
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)

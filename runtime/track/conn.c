@@ -61,7 +61,8 @@ struct rt_conn {
 	rt_req_t *reading;            /* request whose bytes are being read */
 	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
 	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
-	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection
+	                                 (written atomically: the watchdog reads it unlocked) */
 	uint8_t proto;                /* PROTO_*: what the first bytes read said */
 	uint8_t preface;              /* bytes of the HTTP/2 preface matched so far */
 	rt_h2_conn_t *h2;             /* the HTTP/2 side (PROTO_H2), else NULL */
@@ -167,7 +168,7 @@ static rt_conn_t *conn_alloc(int fd)
 	c->resp_fresh = 1;
 	c->ends = 0;
 	c->head = c->tail = c->reading = NULL;
-	c->io_thread = NULL;
+	__atomic_store_n(&c->io_thread, NULL, __ATOMIC_RELAXED);
 	c->proto = PROTO_FIRST;
 	c->preface = 0;
 	c->h2 = NULL;
@@ -564,7 +565,7 @@ static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 	if (c->live && c->fd == fd && atomic_load_explicit(&c->gen, memory_order_relaxed) == tok) {
 		rt_thread_t *t = rt_thread_self();
 		if (t && t != c->io_thread) {
-			c->io_thread = t;
+			__atomic_store_n(&c->io_thread, t, __ATOMIC_RELAXED);
 		}
 		if (t) {
 			rt_waits_ensure(t);
@@ -837,6 +838,25 @@ void rt_conn_tls_free(rt_conn_t *c, int fd, uint64_t tok, const void *ssl)
 
 /* ---- watchdog scan ---- */
 
+/* Whether thread t served c's request alone until now, as far as the watchdog can
+ * tell: no slow request has it sampled, and no other connection it moves bytes for has
+ * a request in flight that began before now. (One that began and ended meanwhile shows
+ * in t's request count: track/request.c.) Then what t's ring kept before the threshold
+ * is c's request's. list_mu held. */
+static int thread_alone(const rt_conn_t *c, rt_thread_t *t, uint64_t now)
+{
+	if (!t || atomic_load_explicit(&t->armed, memory_order_acquire))
+		return 0;
+	for (rt_conn_t *o = live_list; o; o = o->next) {
+		if (o == c || __atomic_load_n(&o->io_thread, __ATOMIC_RELAXED) != t)
+			continue;
+		uint64_t s = atomic_load_explicit(&o->head_start, memory_order_acquire);
+		if (s && s <= now)
+			return 0;
+	}
+	return 1;
+}
+
 uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 {
 	uint64_t next = 0;
@@ -860,6 +880,7 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 					      memory_order_release);
 		} else if (c->live && h && !h->slow && h->start_mono_ns <= now &&
 		    now - h->start_mono_ns >= slow_ns) {
+			h->pre_alone = thread_alone(c, c->io_thread, now);
 			rt_req_mark_slow(h, c->io_thread, now);
 			queue_changed(c);
 		}
@@ -897,7 +918,7 @@ void rt_conn_fork_child(void)
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;
 		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
-		c->io_thread = NULL;
+		__atomic_store_n(&c->io_thread, NULL, __ATOMIC_RELAXED);
 		for (rt_req_t *r = c->head; r; r = r->next) {
 			/* The sampled thread is the parent's: nothing to release or unwatch. */
 			r->slow = 0;

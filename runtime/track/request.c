@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/cfg.h"
+#include "base/stats.h"
 #include "sample/cputimer.h"
 #include "sample/heap_sampler.h"
 #include "track/handoff.h"
@@ -103,6 +104,14 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->alloc_key = rt_heap_thread_key();
 	r->alloc_at_begin = rt_heap_thread_allocated();
 	r->alloc_bytes = -1;
+	rt_thread_t *self = rt_thread_peek();
+	if (self) {
+		r->pre_pos = rt_prering_mark(self, r->start_mono_ns, &r->pre_ring);
+		r->pre_requests = atomic_load_explicit(&self->requests, memory_order_relaxed);
+	} else {
+		r->pre_ring = NULL;
+		r->pre_pos = RT_PRERING_NOPOS;
+	}
 	return r;
 }
 
@@ -151,6 +160,20 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	/* The worker must be collecting this serial before the first sample lands. */
 	rt_req_sink->slow(r->serial);
 	rt_handoff_slow(r->serial); /* threads acting for it get sampled too */
+	/* What its thread's ring kept from its first byte to now (the worker reads it),
+	 * if the thread worked for this request alone meanwhile: an event loop's other
+	 * requests' CPU must not be counted as this one's (then: from the threshold on). */
+	r->cpu_pre_ns = 0;
+	if (!r->pre_ring) /* its thread's ring may have been made since its first byte */
+		r->pre_ring = rt_prering_made_since(t, r->start_mono_ns, &r->pre_pos);
+	if (r->pre_ring && r->pre_pos != RT_PRERING_NOPOS) {
+		if (r->pre_alone &&
+		    atomic_load_explicit(&t->requests, memory_order_relaxed) == r->pre_requests)
+			rt_prering_want(r->serial, r->pre_ring, r->pre_pos, r->tid, r->start_mono_ns,
+					now_mono);
+		else
+			rt_stat_add(RT_STAT_PRE_SHARED, 1);
+	}
 	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
 	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "base/clock.h"
+#include "sample/prering.h"
 #include "sample/thread.h"
 #include "track/http.h"
 #include "track/traceparent.h"
@@ -61,6 +62,13 @@ typedef struct rt_req {
 	pid_t tid;
 	uint64_t slow_mono_ns;        /* when it crossed the threshold */
 	uint64_t cpu_at_slow_ns, cpu_at_end_ns; /* thread CPU clock at arm and at end */
+	/* Before the threshold: the perf ring of the thread that read the first byte and
+	 * its position then (sample/prering.h); the CPU the worker found there. */
+	rt_prering_t *pre_ring;
+	uint64_t pre_pos;
+	uint64_t pre_requests;        /* that thread's completed requests then */
+	int pre_alone;                /* the watchdog saw no other request on its thread */
+	uint64_t cpu_pre_ns;
 
 	/* bytes allocated by the thread that read the first byte, from then until the end
 	 * (-1: the request ended on another thread, so the count is unknown) */
@@ -92,10 +100,12 @@ void rt_req_ensure_ids(rt_req_t *r);
 void rt_req_fork_child(void);
 /* The wall-clock time at which r began. */
 uint64_t rt_req_start_real_ns(const rt_req_t *r);
-/* The CPU time r's thread spent on it, as far as it was measured (0 when unknown). */
+/* The CPU time r's thread spent on it, as far as it was measured (0 when unknown):
+ * what its ring kept before the threshold, then its thread clock to the end. */
 static inline uint64_t rt_req_cpu_ns(const rt_req_t *r)
 {
-	return r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0;
+	return r->cpu_pre_ns +
+	       (r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0);
 }
 /* Frees r and what it owns. */
 void rt_req_free(rt_req_t *r);

@@ -18,6 +18,15 @@
 RT_API uint64_t rt_wait_min_ticks; /* 0 until the tick rate is known: nothing is timed */
 static uint64_t stack_ticks;
 
+/* Under ThreadSanitizer our interposers run inside its interceptors, and libunwind set
+ * up there (its per-thread cache, its lock) breaks TSan's own bookkeeping of that lock
+ * when the thread exits: a wait there keeps its call site only. */
+#if defined(__SANITIZE_THREAD__)
+#define WALKS_IN_INTERCEPTORS_BREAK 1
+#else
+#define WALKS_IN_INTERCEPTORS_BREAK 0
+#endif
+
 /* The thread's table: sites grouped by (kind, return address, stack depth, fd), so a
  * call made from one place on one descriptor, again and again, is walked once. */
 typedef struct site {
@@ -143,7 +152,7 @@ void rt_waits_record(rt_thread_t *t, int kind, int fd, uint64_t t0, uint64_t t1,
 	/* A request already slow, or a wait long enough to matter, is worth a walk; a
 	 * wait for libunwind's own lock (a service that walks its stacks) never is. */
 	int walk_now = (d >= stack_ticks || atomic_load_explicit(&t->armed, memory_order_relaxed)) &&
-		       !rt_unwind_is_unwinder((uintptr_t)site);
+		       !rt_unwind_is_unwinder((uintptr_t)site) && !WALKS_IN_INTERCEPTORS_BREAK;
 	for (uint32_t i = 0; i < w->n; i++) {
 		site_t *s = &w->site[i];
 		if (s->ret == (uintptr_t)site && s->sp == (uintptr_t)sp && s->fd == fd &&

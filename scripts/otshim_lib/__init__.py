@@ -10,9 +10,11 @@ Modules, each importing only modules before it in this list:
     elf              readelf -> an ELF file's class, machine, interpreter, Go or not
     pprof            gzip + protobuf -> Profile (sample types, samples, labels)
     index            DIR/index.jsonl -> dicts; the --since/--path/--min-ms filters
-    analysis         one index line + its cpu and heap files -> top functions, top sites
+    wall             a wall profile -> on/off CPU split, top waits; its flame samples
+    analysis         one index line + its cpu, wall and heap files -> time split, top
+                     waits, top functions, top sites
     table            the request table's columns and cells, shared by text and HTML
-    report, flame    text and JSON; SVG flame graph
+    report, flame    text and JSON; SVG flame graph (CPU, heap, threads, wall)
     html_report      report.html (table, per-request sections, inlined flame graphs)
     cmd_run, cmd_doctor, cmd_report, cmd_flame
                      the commands: options -> output and exit status

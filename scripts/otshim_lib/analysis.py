@@ -1,5 +1,6 @@
 """otshim_lib/analysis.py: what one slow request was doing, from its index line and the
-profiles the line names: its top functions by CPU (flat: the leaf frame of each cpu
+profiles the line names: how its time split on and off CPU and its top waits (from the
+wall file, wall.py), its top functions by CPU (flat: the leaf frame of each cpu
 sample) and its top allocation sites by alloc_space (the leaf-most frame that is not
 the allocator). The heap file is a whole-process snapshot, so when some of its samples
 carry the request's span_id only those count. The result is the plain dict that
@@ -8,6 +9,7 @@ import os
 import re
 
 from .pprof import ProfileError, load_profile
+from .wall import wall_summary
 
 TOP_N = 5
 
@@ -46,8 +48,11 @@ def top_by(samples, idx, key, n=TOP_N):
 def analyse(rec, directory, skipped):
     """One request: its index fields (in their order) plus "files" (absolute paths),
     "notes", "top_cpu", "cpu_sampled_ms", "top_alloc", "alloc_sampled_bytes",
-    "alloc_scope" and "_cpu_profile" (the Profile, for the HTML flame graph, or None).
-    The sampled totals and the scope stay None when there is no such profile."""
+    "alloc_scope", "_cpu_profile" (the Profile, for the HTML flame graph, or None), and
+    from the wall file "wall_ms", "on_cpu_ms", "off_cpu_ms", "off_cpu_share",
+    "waited_ms", "top_waits" and "_wall_profile". The sampled totals, the scope and the
+    wall numbers stay None when there is no such profile (an index line written before
+    wall profiles existed has no wall file)."""
     out = {k: v for k, v in rec.items() if k != "_line"}
     files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
     out["files"] = {k: os.path.join(directory, v) for k, v in files.items() if isinstance(v, str)}
@@ -55,9 +60,14 @@ def analyse(rec, directory, skipped):
     out["top_cpu"], out["cpu_sampled_ms"] = [], None
     out["top_alloc"], out["alloc_sampled_bytes"], out["alloc_scope"] = [], None, None
     out["_cpu_profile"] = None
+    out.update(dict.fromkeys(WALL_KEYS))
+    out["top_waits"], out["_wall_profile"] = [], None
     cpu = load_kind(out, "cpu", skipped)
     if cpu:
         add_cpu(out, cpu)
+    wall = load_kind(out, "wall", skipped)
+    if wall:
+        add_wall(out, wall)
     heap = load_kind(out, "heap", skipped)
     if heap:
         add_alloc(out, heap, rec.get("span_id"))
@@ -76,6 +86,18 @@ def load_kind(out, kind, skipped):
         skipped.add(path, str(e))
         out["notes"].append("%s profile skipped: %s" % (kind, e))
         return None
+
+
+WALL_KEYS = ("wall_ms", "on_cpu_ms", "off_cpu_ms", "off_cpu_share", "waited_ms")
+
+
+def add_wall(out, wall):
+    summary = wall_summary(wall)
+    if summary is None:
+        out["notes"].append("wall profile has no wall/nanoseconds sample type")
+        return
+    out.update(summary)
+    out["_wall_profile"] = wall
 
 
 def add_cpu(out, cpu):

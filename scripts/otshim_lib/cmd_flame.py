@@ -5,8 +5,11 @@ rect per frame, width = cumulative value, root at the bottom, colour from a hash
 function name; hover shows name, value and share (native tooltips and a details line),
 click zooms into a frame, click the bottom frame to zoom out. Frames narrower than
 0.5 px are left out. The sample type is the profile's default (cpu/nanoseconds for cpu
-files, inuse_space for heap files, threads/count), or --sample-index NAME (e.g.
-alloc_space, samples) or a 0-based number. The drawing is flame.py's.
+files, wall/nanoseconds for wall files, inuse_space for heap files, threads/count), or
+--sample-index NAME (e.g. alloc_space, samples) or a 0-based number. In a wall file's
+graph, frames mostly off CPU are blue and each wait's call and peer ("[recv
+127.0.0.1:5432]", from the sample's wait and peer labels) is a frame on top of the
+function that waited. The drawing is flame.py's.
 
 Exit status: 0 the SVG was written; 1 FILE is missing or not a pprof profile; 2 usage,
 or an unknown --sample-index."""

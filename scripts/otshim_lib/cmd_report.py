@@ -4,25 +4,33 @@ files libotshim.so writes, with nothing but Python's standard library.
 
 Reads DIR/index.jsonl (DIR defaults to $OTSHIM_PROFILE_DIR, else ./profiles) and the
 profiles its lines name. Prints every slow request, slowest first: start time, trace
-id, method, path, status, duration, CPU ms, allocated bytes, threads; then its top 5
-functions by CPU (flat cpu/nanoseconds of the leaf function, from the cpu file) and its
-top 5 allocation sites by alloc_space (the leaf-most frame that is not an allocator,
-from the heap file). The heap file is a whole-process snapshot: when some of its
+id, method, path, status, duration, CPU ms, allocated bytes, threads; then, from its
+wall file, how its time split on and off CPU and its top 5 waits (off-CPU time per
+call and peer, with the innermost function of the service that waited there); its top
+5 functions by CPU (flat cpu/nanoseconds of the leaf function, from the cpu file) and
+its top 5 allocation sites by alloc_space (the leaf-most frame that is not an
+allocator, from the heap file). An index line without a wall file (written before
+there were any) gets no split and no waits. The heap file is a whole-process snapshot: when some of its
 samples carry the request's span_id, those are used ("this request"), else the whole
 snapshot ("whole process"), and the heading says which.
   --json          the same as one JSON document on stdout:
                   {"dir", "filters", "requests": [{<index line fields>, "files": {kind:
                   absolute path}, "cpu_sampled_ms", "top_cpu": [{"function", "cpu_ms",
                   "share"}], "alloc_scope": "request"|"process", "alloc_sampled_bytes",
-                  "top_alloc": [{"function", "bytes", "share"}], "notes": [...]}],
-                  "skipped": [{"file", "reason"}]}   (share is 0..1)
+                  "top_alloc": [{"function", "bytes", "share"}], "wall_ms",
+                  "on_cpu_ms", "off_cpu_ms", "off_cpu_share", "waited_ms" (off CPU
+                  inside the timed calls), "top_waits": [{"wait", "peer", "function",
+                  "ms", "share"}], "notes": [...]}], "skipped": [{"file", "reason"}]}
+                  (share is 0..1, of the duration for waits; wall numbers null and
+                  top_waits [] without a wall file)
   --since WHEN    only requests that started at or after WHEN: ISO 8601
                   (2026-11-24T07:30:00Z, 2026-11-24; no zone means UTC) or relative
                   to now: -30s, -15m, -2h, -1d
   --path PREFIX   only requests whose path starts with PREFIX
   --min-ms N      only requests that took at least N ms
   --html          also write DIR/report.html: the table and, per request, its CPU
-                  flame graph inlined as SVG; static, no external URL, works offline
+                  and wall flame graphs inlined as SVG; static, no external URL,
+                  works offline
 A line of index.jsonl that is not a JSON object, and a profile that is missing or not a
 readable pprof file, is skipped with one line on stderr naming it; the rest is still
 reported.

@@ -1,12 +1,14 @@
 """otshim_lib/flame.py: an SVG flame graph of one pprof profile's sample type: one rect
 per frame, width = cumulative value, root at the bottom, colour from a hash of the
-function name in a palette per kind (CPU, memory, threads); frames narrower than 0.5 px
-are left out. Hover shows a frame's name and share, click zooms (the script below).
+function name in a palette per kind (CPU, memory, threads; in a wall profile, blue for
+frames mostly off CPU and warm for the rest, with each wait and its peer as a frame on
+top of the function that waited, wall.py); frames narrower than 0.5 px are left out. Hover shows a frame's name and share, click zooms (the script below).
 Standalone for `otshim flame`, or inline in report.html (html_report.py)."""
 import html
 import re
 
 from .fmt import fmt_value
+from .wall import flame_samples, is_wall, off_cpu
 
 WIDTH, FRAME_H, FONT, CHAR_W, PAD = 1200, 17, 12, 7.0, 10
 MIN_PX = 0.5
@@ -18,19 +20,24 @@ def xml_text(s):
     return html.escape(s, quote=True)
 
 
-def palette_for(stype, unit):
+def palette_for(stype, unit, wall=False):
+    if wall:
+        return "wall"
     if unit == "bytes" or stype.endswith("_objects"):
         return "mem"
     return "threads" if stype in ("threads", "threadcreate", "goroutine") else "cpu"
 
 
-def colour(name, palette):
-    """A stable colour per function name (FNV-1a), in the profile kind's palette."""
+def colour(name, palette, off=False):
+    """A stable colour per function name (FNV-1a), in the profile kind's palette; in
+    the wall palette, blue when the frame was mostly OFF CPU."""
     h = 2166136261
     for b in name.encode("utf-8", "replace"):
         h = ((h ^ b) * 16777619) & 0xFFFFFFFF
     v1, v2, v3 = (h & 0xFF) / 255, ((h >> 8) & 0xFF) / 255, ((h >> 16) & 0xFF) / 255
-    if palette == "mem":
+    if palette == "wall" and off:
+        r, g, b = 70 + 50 * v3, 120 + 60 * v1, 200 + 55 * v2
+    elif palette == "mem":
         r, g, b = 40 * v3, 160 + 60 * v1, 40 + 100 * v2
     elif palette == "threads":
         r, g, b = 60 + 60 * v3, 150 + 60 * v1, 190 + 50 * v2
@@ -50,30 +57,35 @@ def fit(name, px):
 # ---- layout ----
 
 def build_tree(samples, idx):
-    """The call tree of value idx: {"name", "value", "kids": {name: node}}, root "all"."""
-    root = {"name": "all", "value": 0, "kids": {}}
-    for frames, values, _ in samples:
+    """The call tree of value idx: {"name", "value", "off", "kids": {name: node}}, root
+    "all"; "off" is the part of the value whose samples are labelled off CPU."""
+    root = {"name": "all", "value": 0, "off": 0, "kids": {}}
+    for frames, values, labels in samples:
         v = values[idx]
         if v <= 0:
             continue
+        off = v if off_cpu(labels) else 0
         root["value"] += v
+        root["off"] += off
         node = root
         for name in reversed(frames):
             kid = node["kids"].get(name)
             if kid is None:
-                kid = node["kids"][name] = {"name": name, "value": 0, "kids": {}}
+                kid = node["kids"][name] = {"name": name, "value": 0, "off": 0, "kids": {}}
             kid["value"] += v
+            kid["off"] += off
             node = kid
     return root
 
 
 def layout(root):
-    """[(depth, x fraction, w fraction, name, value)], parents before their children,
-    siblings by name; subtrees narrower than MIN_PX are left out."""
+    """[(depth, x fraction, w fraction, name, value, mostly off CPU)], parents before
+    their children, siblings by name; subtrees narrower than MIN_PX are left out."""
     total, span, rects = root["value"], WIDTH - 2 * PAD, []
 
     def walk(node, depth, x):
-        rects.append((depth, x, node["value"] / total, node["name"], node["value"]))
+        rects.append((depth, x, node["value"] / total, node["name"], node["value"],
+                      2 * node["off"] > node["value"]))
         for kid in sorted(node["kids"].values(), key=lambda k: k["name"]):
             w = kid["value"] / total
             if w * span >= MIN_PX:
@@ -142,19 +154,22 @@ def flame_svg(prof, idx, svg_id="fg", standalone=True, heading=None):
     title line and the profile's comments; else an <svg> element to inline in HTML,
     titled HEADING."""
     stype, unit = prof.sample_types[idx]
-    root = build_tree(prof.samples, idx)
+    wall = is_wall(prof)
+    root = build_tree(flame_samples(prof) if wall else prof.samples, idx)
     total, rects = root["value"], layout(root)
     depth = max((r[0] for r in rects), default=0)
     top = 48 if heading is None else 36
     height = top + (depth + 1) * FRAME_H + 30
     title = "%s (%s), total %s" % (stype, unit, fmt_value(total, unit))
+    if wall:
+        title += "; blue: off CPU, warm: on CPU"
     out = [svg_open(svg_id, height, standalone)]
     out.append('<rect x="0" y="0" width="%d" height="%d" fill="#f8f8f4"/>\n' % (WIDTH, height))
     out.append(svg_heading(prof, title, heading))
     if total <= 0:
         out.append('<text x="%d" y="%d">no samples with a positive %s value</text>\n'
                    % (PAD, top + FRAME_H - 4, xml_text(stype)))
-    palette = palette_for(stype, unit)
+    palette = palette_for(stype, unit, wall)
     out.extend(svg_frame(rect, top + depth * FRAME_H, unit, stype, palette) for rect in rects)
     out.append('<text class="fg-details" x="%d" y="%d" data-idle="%s">%s</text>\n'
                % (PAD, height - 10, xml_text(IDLE), xml_text(IDLE)))
@@ -190,7 +205,7 @@ def svg_heading(prof, title, heading):
 
 def svg_frame(rect, root_y, unit, stype, palette):
     """One frame: a <g> with its tooltip, rect and label; ROOT_Y is the root's row."""
-    d, x, w, name, value = rect
+    d, x, w, name, value, off = rect
     span = WIDTH - 2 * PAD
     px = w * span
     y = root_y - d * FRAME_H
@@ -200,5 +215,5 @@ def svg_frame(rect, root_y, unit, stype, palette):
             '<text x="%.2f" y="%d">%s</text></g>\n'
             % (xml_text(name), x, w, d, xml_text(tip),
                PAD + x * span, y, max(px - 0.5, 0.1), FRAME_H - 1,
-               "rgb(200,200,200)" if d == 0 else colour(name, palette),
+               "rgb(200,200,200)" if d == 0 else colour(name, palette, off),
                PAD + x * span + 3, y + FRAME_H - 5, xml_text(fit(name, px))))

@@ -1,5 +1,6 @@
 """otshim_lib/html_report.py: report.html as one string: the request table, then per
-request its details, top lists, notes and CPU flame graph inlined as SVG (flame.py).
+request its details, how its time split on and off CPU, top waits and top lists,
+notes, and its CPU and wall flame graphs inlined as SVG (flame.py).
 Static and self-contained: no external URL, works offline. Writing the file is
 cmd_report.py's job. (Not named html.py: that would shadow the standard library's html
 for anything run from this directory.)"""
@@ -10,9 +11,10 @@ import os
 
 from .flame import flame_svg
 from .fmt import fmt_ms, slow_requests
-from .table import COLUMNS, alloc_scope_label, row_cells, top_alloc_rows, top_cpu_rows
+from .table import (COLUMNS, alloc_scope_label, row_cells, time_split, top_alloc_rows,
+                    top_cpu_rows, top_wait_rows)
 
-HTML_FLAMES_MAX = 50  # the slowest requests that get a flame graph in report.html
+HTML_FLAMES_MAX = 50  # the slowest requests that get flame graphs in report.html
 e = html.escape
 
 CSS = """
@@ -57,16 +59,18 @@ def html_head(reqs, directory, filters, n_all):
 
 
 def html_table(reqs):
-    out = ['<table id="requests"><thead><tr><th>#</th>%s<th>top CPU function</th></tr></thead><tbody>\n'
-           % "".join("<th>%s</th>" % e(h.lower()) for h, _, _ in COLUMNS)]
+    out = ['<table id="requests"><thead><tr><th>#</th>%s<th>top CPU function</th><th>top wait</th>'
+           '</tr></thead><tbody>\n' % "".join("<th>%s</th>" % e(h.lower()) for h, _, _ in COLUMNS)]
     for i, r in enumerate(reqs, 1):
         c = row_cells(r)
         tc = r["top_cpu"][0] if r["top_cpu"] else None
-        out.append('<tr class="req" data-trace="%s"><td><a href="#r%d">%d</a></td>%s<td>%s</td></tr>\n' % (
+        tw = top_wait_rows(r)[0] if r["top_waits"] else None
+        out.append('<tr class="req" data-trace="%s"><td><a href="#r%d">%d</a></td>%s<td>%s</td><td>%s</td></tr>\n' % (
             e(str(r.get("trace_id", ""))), i, i,
             "".join('<td class="%s">%s</td>' % ("id" if k == "trace_id" else "n" if al == ">" else "", e(c[k]))
                     for _, k, al in COLUMNS),
-            "%s (%.1f%%)" % (e(tc["function"]), 100 * tc["share"]) if tc else "-"))
+            "%s (%.1f%%)" % (e(tc["function"]), 100 * tc["share"]) if tc else "-",
+            "%s %s (%.1f%%)" % (e(tw[0]), e(tw[1]), 100 * tw[4]) if tw else "-"))
     out.append("</tbody></table>\n")
     return "".join(out)
 
@@ -81,8 +85,13 @@ def html_section(i, r, directory):
         '<p class="meta">started %s &middot; trace <code>%s</code> span <code>%s</code> &middot; '
         'CPU %s &middot; allocated %s &middot; %s threads &middot; files: %s</p>\n' % (
             e(c["time"]), e(c["trace_id"]), e(str(r.get("span_id", "-"))), e(c["cpu"]), e(c["alloc"]),
-            e(c["threads"]), files),
-        '<div class="tops">']
+            e(c["threads"]), files)]
+    split = time_split(r)
+    if split:
+        out.append('<p class="meta split">time (wall profile): %s</p>\n' % e(split))
+    out.append('<div class="tops">')
+    if r["top_waits"]:
+        out.append(wait_table(top_wait_rows(r)))
     if r["cpu_sampled_ms"] is not None:
         out.append(top_table("top CPU (%s sampled)" % fmt_ms(r["cpu_sampled_ms"]), top_cpu_rows(r)))
     if r["alloc_sampled_bytes"] is not None:
@@ -90,7 +99,14 @@ def html_section(i, r, directory):
     out.append("</div>\n")
     out.extend('<p class="notes">%s</p>\n' % e(msg) for msg in r["notes"])
     out.append(html_flame(i, r))
+    out.append(html_wall_flame(i, r))
     return "".join(out)
+
+
+def left_out(r, kind):
+    return ('<p class="empty">%s flame graph left out (only the %d slowest get them here); '
+            'run <code>otshim flame %s</code></p>\n'
+            % (kind, HTML_FLAMES_MAX, e(os.path.basename(r["files"][kind]))))
 
 
 def html_flame(i, r):
@@ -99,13 +115,32 @@ def html_flame(i, r):
     if prof is None:
         return '<p class="empty">no CPU profile to draw</p>\n'
     if i > HTML_FLAMES_MAX:
-        return ('<p class="empty">flame graph left out (only the %d slowest get one here); '
-                'run <code>otshim flame %s</code></p>\n'
-                % (HTML_FLAMES_MAX, e(os.path.basename(r["files"]["cpu"]))))
+        return left_out(r, "cpu")
     if r["cpu_sampled_ms"] == 0:
-        return '<p class="empty">no CPU samples: the request waited rather than computed</p>\n'
+        why = "the request waited rather than computed" if r["_wall_profile"] is None else \
+            "the request waited rather than computed (the wall flame graph below shows where)"
+        return '<p class="empty">no CPU samples: %s</p>\n' % why
     return flame_svg(prof, prof.sample_index_or_default("cpu"), svg_id="fg%d" % i, standalone=False,
                      heading="CPU flame graph, trace %s" % r.get("trace_id", "?"))
+
+
+def html_wall_flame(i, r):
+    """Request number I's wall flame graph (on and off CPU); nothing without a wall file."""
+    prof = r["_wall_profile"]
+    if prof is None:
+        return ""
+    if i > HTML_FLAMES_MAX:
+        return left_out(r, "wall")
+    return flame_svg(prof, prof.sample_index_or_default("wall"), svg_id="wfg%d" % i, standalone=False,
+                     heading="Wall flame graph, trace %s" % r.get("trace_id", "?"))
+
+
+def wait_table(rows):
+    """The top waits: share, time, call, peer, the function that waited."""
+    return '<table class="waits"><caption>top waits (off CPU)</caption>%s</table>' % "".join(
+        '<tr><td class="n">%.1f%%</td><td class="n">%s</td><td><code>%s</code></td><td><code>%s</code></td>'
+        '<td>in <code>%s</code></td></tr>' % (100 * s, e(ms), e(w), e(p), e(f))
+        for w, p, f, ms, s in rows)
 
 
 def top_table(caption, rows):

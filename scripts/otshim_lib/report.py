@@ -1,8 +1,10 @@
 """otshim_lib/report.py: the text report (an aligned table, slowest first, each request
-followed by its top CPU functions and allocation sites) and the --json document. Both
-take analysis.py's request dicts; the cells come from table.py."""
+followed by how its time split on and off CPU, its top waits, its top CPU functions and
+its allocation sites) and the --json document. Both take analysis.py's request dicts;
+the cells come from table.py."""
 from .fmt import fmt_bytes, fmt_ms, printable, slow_requests
-from .table import COLUMNS, alloc_scope_label, row_cells, top_alloc_rows, top_cpu_rows
+from .table import (COLUMNS, alloc_scope_label, no_cpu_samples, row_cells, time_split,
+                    top_alloc_rows, top_cpu_rows, top_wait_rows)
 
 
 def print_text(reqs, directory, filtered):
@@ -24,13 +26,19 @@ def print_text(reqs, directory, filtered):
 
 
 def print_request(r):
-    """The lines under a request's row: its top lists and notes."""
+    """The lines under a request's row: its time split, top lists and notes."""
+    split = time_split(r)
+    if split:
+        print("    time (wall profile): %s" % split)
+    if r["top_waits"]:
+        print("    top waits (off CPU; call, peer, the function that waited):")
+        print_waits(top_wait_rows(r))
     if r["cpu_sampled_ms"] is not None:
         if r["top_cpu"]:
             print("    top CPU (flat, %s sampled):" % fmt_ms(r["cpu_sampled_ms"]))
             print_top(top_cpu_rows(r))
         else:
-            print("    top CPU: no samples (the request waited rather than computed)")
+            print("    top CPU: no samples (%s)" % no_cpu_samples(r))
     if r["alloc_sampled_bytes"] is not None:
         scope = alloc_scope_label(r)
         if r["top_alloc"]:
@@ -45,6 +53,13 @@ def print_request(r):
 def print_top(rows):
     for function, value, share in rows:
         print("      %5.1f%%  %10s  %s" % (100 * share, value, printable(function)))
+
+
+def print_waits(rows):
+    ww = max(len(w) for w, _, _, _, _ in rows)
+    pw = max(len(p) for _, p, _, _, _ in rows)
+    for wait, peer, function, ms, share in rows:
+        print("      %5.1f%%  %10s  %-*s  %-*s  in %s" % (100 * share, ms, ww, wait, pw, peer, function))
 
 
 def json_doc(reqs, directory, filters, skipped):

@@ -1,7 +1,8 @@
 """otshim_lib/table.py: what the request table shows and how each cell reads, shared by
 the text report (report.py) and report.html (html_report.py) so the two never drift:
-the columns, a request's cells, its top lists as (function, value, share) rows and the
-allocation scope's label. Layout (padding, markup) stays with each output."""
+the columns, a request's cells, its top lists as (function, value, share) rows, its
+top waits, how its time split on and off CPU, and the allocation scope's label. Layout
+(padding, markup) stays with each output."""
 from .fmt import fmt_bytes, fmt_ms, printable
 from .index import number
 
@@ -31,3 +32,30 @@ def top_alloc_rows(r):
 
 def alloc_scope_label(r):
     return "this request" if r["alloc_scope"] == "request" else "whole process"
+
+
+def top_wait_rows(r):
+    """(wait, peer or "-", function, ms, share) per top wait."""
+    return [(printable(t["wait"]), printable(t["peer"] or "-"), printable(t["function"]),
+             fmt_ms(t["ms"]), t["share"]) for t in r["top_waits"]]
+
+
+def time_split(r):
+    """How the request's time split, from its wall profile; None without one."""
+    if r["wall_ms"] is None:
+        return None
+    total = r["wall_ms"] or 1
+    text = "%s on CPU (%.1f%%), %s off CPU (%.1f%%)" % (
+        fmt_ms(r["on_cpu_ms"]), 100 * r["on_cpu_ms"] / total,
+        fmt_ms(r["off_cpu_ms"]), 100 * r["off_cpu_share"])
+    if r["off_cpu_ms"] > 0:
+        text += ", %s of it in timed waits" % fmt_ms(r["waited_ms"])
+    return text
+
+
+def no_cpu_samples(r):
+    """Why a request's CPU profile has no samples."""
+    if r["wall_ms"] is None:
+        return "the request waited rather than computed"
+    return "off CPU %.1f%% of its %s; where it waited is above" % (
+        100 * r["off_cpu_share"], fmt_ms(r["wall_ms"]))

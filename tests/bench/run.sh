@@ -219,6 +219,9 @@ if want http; then
 	#   heaptrack  heaptrack, every allocation traced through a pipe to its interpreter
 	#   shim       otshim, defaults (no request is slow)
 	#   shimsys    otshim with OTSHIM_ALLOCATOR=system (glibc's malloc behind the shim)
+	#   noring     otshim without the CPU ring kept before the threshold (OTSHIM_CPU_ROUTE=timer,
+	#              which has no ring; no request is slow, so its timers never run): the ring's
+	#              cost is shim against noring (the kernel's sampling of each busy serving thread)
 	#   cont       otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2: whole-process CPU at
 	#              100 Hz and a heap snapshot written every 2 s)
 	#   otlp       otshim, every request exported as an OTLP span (demo only)
@@ -230,8 +233,8 @@ if want http; then
 	#              the same mix, so the ratio is what profiling the slow ones costs.
 	#              nginx serving a static file has no request that lasts 1 ms: not run.
 	# A profiler that writes files gets a directory nginx's workers (nobody) can write.
-	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys cont otlp base1 slow1"
-	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys cont"
+	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys noring cont otlp base1 slow1"
+	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys noring cont"
 	if [ -n "${BENCH_CONFIGS:-}" ]; then # a subset, e.g. "base shim" (in the lists' order)
 		only_cfgs() { local c; for c in $1; do case " $BENCH_CONFIGS " in *" $c "*) printf '%s ' "$c" ;; esac; done; }
 		DEMO_CFGS=$(only_cfgs "$DEMO_CFGS") NGINX_CFGS=$(only_cfgs "$NGINX_CFGS")
@@ -267,6 +270,7 @@ if want http; then
 		tcheap) echo "LD_PRELOAD=$TCMALLOC HEAPPROFILE=$d/heap" ;;
 		shim) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d" ;;
 		shimsys) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_ALLOCATOR=system" ;;
+		noring) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CPU_ROUTE=timer" ;;
 		cont) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CONTINUOUS_SEC=2" ;;
 		otlp) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d $OTLP_ENV" ;;
 		slow1) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=1" ;;
@@ -602,6 +606,7 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			heaptrack) label="heaptrack" ;;
 			shim) label="**otshim, defaults, no slow requests**" ;;
 			shimsys) label="otshim, OTSHIM_ALLOCATOR=system" ;;
+			noring) label="otshim without the CPU ring before the threshold (OTSHIM_CPU_ROUTE=timer)" ;;
 			cont) label="otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2)" ;;
 			otlp) label="otshim, every request exported as an OTLP span" ;;
 			base1) label="no preload; every 100th request /cpu?ms=2" ;;
@@ -678,6 +683,10 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			"$(rps demo shim)" "$(rps demo otlp)" "$(ratio "$(rps demo otlp)" "$(rps demo shim)")"
 		printf "| demo req/s, continuous mode vs the shim without it | %s | %s | %s |\n" \
 			"$(rps demo shim)" "$(rps demo cont)" "$(ratio "$(rps demo cont)" "$(rps demo shim)")"
+		printf "| demo req/s, the CPU ring before the threshold vs the shim without it | %s | %s | %s |\n" \
+			"$(rps demo noring)" "$(rps demo shim)" "$(ratio "$(rps demo shim)" "$(rps demo noring)")"
+		printf "| nginx req/s, the CPU ring before the threshold vs the shim without it | %s | %s | %s |\n" \
+			"$(rps nginx noring)" "$(rps nginx shim)" "$(ratio "$(rps nginx shim)" "$(rps nginx noring)")"
 	fi
 	if want threads; then
 		printf "| pthread_create+join, us per thread | %s | %s | %s |\n" "$(thr base)" "$(thr shim)" "$(ratio "$(thr shim)" "$(thr base)")"

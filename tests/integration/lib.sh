@@ -175,13 +175,13 @@ pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_demo DIR [VAR=VALUE ...]: the demo server under the shim, profiles into DIR
-# (created by the shim), stdout/stderr/access log in DIR.out/.err/.access.
-# Sets SPID and PORT.
+# (created by the shim), stdout/stderr/access log in DIR.out/.err/.access; run through
+# the program DEMO_WRAP when set (e.g. tests/servers/no_perf). Sets SPID and PORT.
 start_demo() {
 	local dir=$1 pf
 	shift
 	pf=$WORK/port.$RANDOM$RANDOM
-	env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$dir" "$@" \
+	env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$dir" "$@" ${DEMO_WRAP:+"$DEMO_WRAP"} \
 		"$SRV" --port 0 --port-file "$pf" --access-log "$dir.access" \
 		>"$dir.out" 2>"$dir.err" &
 	SPID=$!

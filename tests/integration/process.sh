@@ -49,6 +49,18 @@ pid_cpu_valid() {
 	f=$(grep "\"pid\":$2," "$1/index.jsonl" | head -1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["files"]["cpu"])' 2>/dev/null)
 	[ -n "$f" ] && pprof -top "$1/$f" | awk '$NF == "burn_cpu" { f = 1 } END { exit !f }'
 }
+# pid_has_before DIR PID: some CPU profile of process PID holds samples its thread's
+# ring kept before the threshold (label phase=before_threshold).
+pid_has_before() {
+	local f
+	for f in $(grep "\"pid\":$2," "$1/index.jsonl" | python3 -c '
+import json, sys
+for l in sys.stdin: print(json.loads(l)["files"]["cpu"])' 2>/dev/null); do
+		python3 "$TOOLS/pprof_raw.py" "$1/$f" phase=before_threshold 2>/dev/null |
+			python3 -c 'import json, sys; sys.exit(not json.load(sys.stdin)["rows"])' && return 0
+	done
+	return 1
+}
 # run_bounded SECONDS OUT ERR CMD...: RC and MS (wall time) of CMD; 124 if it timed out.
 run_bounded() {
 	local s=$1 out=$2 err=$3 t0
@@ -116,7 +128,7 @@ prefork_case() {
 	check "SIGTERM: the parent stopped its workers, and all exited 0 (status $pf_status)" \
 		bash -c "[ $pf_status = 0 ] && grep -qx 'workers: 3, stopped cleanly: 3' '$WORK/pf.out'"
 	sent=$(grep -c . "$WORK/pf.pids")
-	stats_ok=0 counts_ok=0 index_ok=0 cpu_ok=0 summary=""
+	stats_ok=0 counts_ok=0 index_ok=0 cpu_ok=0 pre_ok=0 summary=""
 	for p in "$spid" $workers; do
 		f=$dir/otshim-stats-$p.json
 		[ "$(stat_of "$f" pid)" = "$p" ] && stats_ok=$((stats_ok + 1))
@@ -127,6 +139,8 @@ prefork_case() {
 		i=$(index_count "$dir" "$p")
 		[ "$i" = "$s" ] && [ "$(stat_of "$f" slow)" = "$s" ] && index_ok=$((index_ok + 1))
 		[ "$p" != "$spid" ] && pid_cpu_valid "$dir" "$p" && cpu_ok=$((cpu_ok + 1))
+		[ "$p" != "$spid" ] && [ "$(stat_of "$f" cpu_pre_rings_opened)" -ge 1 ] 2>/dev/null &&
+			pid_has_before "$dir" "$p" && pre_ok=$((pre_ok + 1))
 		summary="$summary $p: requests $r, log $l, slow answered $s, index lines $i;"
 	done
 	diag "requests answered: $sent;$summary"
@@ -136,6 +150,8 @@ prefork_case() {
 	check "each process has one index line (its pid) per slow request it answered, none for others'" \
 		[ "$index_ok" = 4 ]
 	check "each worker's CPU profiles are valid for go tool pprof, burn_cpu on top" [ "$cpu_ok" = 3 ]
+	check "each worker made its own CPU rings (the parent's are not inherited) and its profiles have samples from before the threshold" \
+		[ "$pre_ok" = 3 ]
 }
 
 # ---- exec: fork+exec, vfork+exec, posix_spawn, from a busy multithreaded process ----

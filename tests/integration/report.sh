@@ -12,6 +12,13 @@
 # HTML report is rendered in headless Chromium (Debian's chromium; scripts/install-
 # deps.sh installs it, and its absence fails this test): its DOM lists the requests
 # and its screenshot is a real picture, flame colours included.
+# Then wall profiles: tests/servers/srv_wait under the shim serves a request that waits
+# 300 ms in recv on its upstream and one that sleeps 300 ms. The report gives each its
+# on/off-CPU split and its top waits (recv on the upstream's address in wait_in_recv;
+# nanosleep in wait_in_sleep), with the numbers of the index line and of the wall file
+# as `go tool pprof -raw` reads it; report.html draws their wall flame graphs; `otshim
+# flame` of a wall file draws the wait on top of wait_in_recv; an index line without
+# files.wall (as written before wall profiles) is reported as before.
 . "$(dirname "$0")/lib.sh"
 
 # rc_and RC WANT COMMAND...: RC is WANT and COMMAND succeeds.
@@ -127,8 +134,9 @@ check "the truncated cpu file: one note naming it" [ "$(grep -c "skipped $bad/$c
 check "the missing heap file: one note naming it" [ "$(grep -c "skipped $bad/heap-$T1-.*: No such file" "$WORK/bad.err")" = 1 ]
 check "the corrupt index line: one note naming its line" [ "$(grep -c "skipped $bad/index.jsonl line 5: not a JSON object" "$WORK/bad.err")" = 1 ]
 check "exactly 3 notes" [ "$(grep -c . "$WORK/bad.err")" = 3 ]
+# (each request's lines run from its row to the next row)
 check "the others' profiles are still read: burn_cpu under T3 and T1" \
-	[ "$(grep -A2 -E "^\S+ +($T3|$T1) " "$WORK/bad.txt" | grep -c 'burn_cpu$')" = 2 ]
+	[ "$(awk -v a=$T3 -v b=$T1 '/^[0-9][0-9][0-9][0-9]-/ { t = $2 } (t == a || t == b) && /burn_cpu$/' "$WORK/bad.txt" | grep -c .)" = 2 ]
 check "the request with the truncated cpu file says so" \
 	grep -q "note: cpu profile skipped: bad gzip data" "$WORK/bad.txt"
 
@@ -191,18 +199,23 @@ rc=$?
 check "report --html: exit 0, writes DIR/report.html" rc_and "$rc" 0 [ -s "$dir/report.html" ]
 check "report --html: says where it wrote it" grep -q "wrote $dir/report.html (4 slow requests)" "$WORK/html.err"
 check "report.html is offline: no http(s) URL at all" bash -c "! grep -Eiq 'https?:|//[a-z]' '$dir/report.html'"
+chrome() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$(mktemp -d "$WORK/chrome.XXXXXX")" "$@" 2>>"$WORK/chrome.err"
+}
 if ! command -v chromium >/dev/null 2>&1; then
 	ok 1 "chromium is installed (scripts/install-deps.sh installs Debian's chromium): CANNOT RENDER report.html"
 else
-	chrome() {
-		timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-			--disable-background-networking --disable-component-update --disable-sync \
-			--user-data-dir="$(mktemp -d "$WORK/chrome.XXXXXX")" "$@" 2>>"$WORK/chrome.err"
-	}
 	chrome --dump-dom "file://$dir/report.html" >"$WORK/dom.html"
-	python3 "$TOOLS/check_report_dom.py" "$WORK/dom.html" "$EXPECT" >"$WORK/dom.check"
-	check "Chromium's DOM of report.html lists the 4 requests' trace ids in order, with 3 CPU flame graphs" \
-		[ "$(cat "$WORK/dom.check")" = ok ]
+	# A CPU flame graph for each request with CPU samples (the three /cpu ones; /hold
+	# too if it burnt CPU after the threshold, as under TSan); a wall one for each wall file.
+	ncpu=$(grep -Ec '"samples":[1-9]' "$dir/index.jsonl")
+	nwall=$(grep -c '"wall":"wall-' "$dir/index.jsonl")
+	python3 "$TOOLS/check_report_dom.py" "$WORK/dom.html" "$EXPECT" --cpu-flames "$ncpu" --wall-flames "$nwall" \
+		--frame burn_cpu --wall-frame "$T3=burn_cpu" >"$WORK/dom.check"
+	check "Chromium's DOM of report.html lists the 4 requests' trace ids in order, with $ncpu CPU (>= 3) and $nwall wall flame graphs" \
+		[ "$(cat "$WORK/dom.check")" = ok -a "$ncpu" -ge 3 ]
 	[ "$(cat "$WORK/dom.check")" = ok ] || diag "$(cat "$WORK/dom.check")" "$(tail -5 "$WORK/chrome.err")"
 	# The flame graph's script: hover fills the details line, a click zooms, a click on
 	# the root zooms out. A page holding the threads graph drives it with synthetic events.
@@ -229,4 +242,80 @@ else
 	check "screenshot: >= 10x the size of a blank page's" [ "${bigger:-0}" = 1 ]
 fi
 
+# ---- wall profiles: where a request waited ----
+TR=55555555555555555555555555555b01 # /recv?ms=300: waits in recv on its upstream
+TS=66666666666666666666666666666b02 # /sleep?ms=300: nanosleep
+wdir=$WORK/wprof
+DEMO_SRV=$SRV
+SRV=$BUILD/tests/servers/srv_wait
+start_demo "$wdir" OTSHIM_SLOW_MS=100
+SRV=$DEMO_SRV
+curl -s -o /dev/null -D "$WORK/recv.head" -H "traceparent: 00-$TR-$PARENT-01" "http://127.0.0.1:$PORT/recv?ms=300"
+curl -s -o /dev/null -H "traceparent: 00-$TS-$PARENT-01" "http://127.0.0.1:$PORT/sleep?ms=300"
+UP=$(awk -F': ' 'tolower($1) == "x-upstream-port" { print $2 }' "$WORK/recv.head" | tr -d '\r')
+wlines() { [ "$(grep -c . "$wdir/index.jsonl" 2>/dev/null)" -ge 2 ]; }
+wait_for 5 wlines
+stop_demo
+check "srv_wait: 2 index lines, each naming a wall file" [ "$(grep -c '"wall":"wall-' "$wdir/index.jsonl" 2>/dev/null)" = 2 ]
+otr report "$wdir" >"$WORK/wtext" 2>"$WORK/wtext.err"
+rc=$?
+check "wall: report exits 0, no note" rc_and "$rc" 0 [ ! -s "$WORK/wtext.err" ]
+diag "$(cat "$WORK/wtext")"
+python3 "$TOOLS/check_report_wall.py" text "$WORK/wtext" "$wdir/index.jsonl" "$TR" "$TS" "$UP" >"$WORK/wtext.check"
+check "wall text: the index's off-CPU ms (>= 250) and top wait: recv 127.0.0.1:$UP in wait_in_recv; nanosleep in wait_in_sleep; no dead end" \
+	[ "$(cat "$WORK/wtext.check")" = ok ]
+[ "$(cat "$WORK/wtext.check")" = ok ] || diag "$(cat "$WORK/wtext.check")"
+otr report "$wdir" --json >"$WORK/wjson" 2>/dev/null
+python3 "$TOOLS/check_report_wall.py" json "$WORK/wjson" "$wdir/index.jsonl" "$TR" "$TS" "$UP" >"$WORK/wjson.check" 2>&1
+check "wall --json: on/off-CPU ms and top waits (call, peer, function, ms) are go tool pprof's of the wall file, and the index's" \
+	[ "$(cat "$WORK/wjson.check")" = ok ]
+[ "$(cat "$WORK/wjson.check")" = ok ] || diag "$(cat "$WORK/wjson.check")"
+
+wrecv=$(ls "$wdir"/wall-$TR-*.pb.gz)
+otr flame "$wrecv" >"$WORK/wall.svg" 2>/dev/null
+check "flame on a wall file: wall/nanoseconds by default" grep -q 'Flame graph: wall (nanoseconds)' "$WORK/wall.svg"
+read -r fshare _ < <(svg_frame "$WORK/wall.svg" wait_in_recv)
+read -r pshare _ < <(svg_frame "$WORK/wall.svg" "[recv 127.0.0.1:$UP]")
+jshare=$(python3 -c 'import json,sys; r=[r for r in json.load(open(sys.argv[1]))["requests"] if r["trace_id"] == sys.argv[2]][0]
+print(100 * r["top_waits"][0]["share"])' "$WORK/wjson" "$TR" 2>/dev/null)
+diag "wall flame: wait_in_recv ${fshare:-?} %, [recv 127.0.0.1:$UP] ${pshare:-?} %, --json's top wait ${jshare:-?} %"
+check "flame on a wall file: [recv 127.0.0.1:$UP] on top of wait_in_recv, both >= 80 %, as wide as --json's top wait" \
+	python3 -c "import sys; f, p, j = map(float, sys.argv[1:]); sys.exit(not (p >= 80 and f >= p - 0.01 and abs(p - j) <= 0.01))" \
+	"${fshare:-0}" "${pshare:-0}" "${jshare:-0}"
+otr flame "$wrecv" --sample-index samples >"$WORK/wall-n.svg" 2>/dev/null
+check "flame on a wall file --sample-index samples: titled samples (count), parses" \
+	bash -c "grep -q 'Flame graph: samples (count)' '$WORK/wall-n.svg' && python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' '$WORK/wall-n.svg'"
+
+# (Chromium renders wall flame graphs above, in the first report.html; this one's
+# markup is checked as written, which saves a browser start.)
+# (No CPU flame graph unless a request was sampled on CPU, as under TSan.)
+otr report "$wdir" --html >/dev/null 2>&1
+wcpu=$(grep -Ec '"samples":[1-9]' "$wdir/index.jsonl")
+python3 "$TOOLS/check_report_dom.py" "$wdir/report.html" "$(python3 "$TOOLS/index_query.py" slowest "$wdir/index.jsonl")" --cpu-flames "$wcpu" --wall-flames 2 \
+	--wall-frame "$TR=wait_in_recv" --wall-frame "$TR=[recv 127.0.0.1:$UP]" \
+	--wall-frame "$TS=wait_in_sleep" --wall-frame "$TS=[nanosleep]" >"$WORK/wdom.check"
+check "the wall report.html: 2 wall flame graphs, recv's with wait_in_recv and [recv 127.0.0.1:$UP], sleep's with wait_in_sleep and [nanosleep]" \
+	[ "$(cat "$WORK/wdom.check")" = ok ]
+[ "$(cat "$WORK/wdom.check")" = ok ] || diag "$(cat "$WORK/wdom.check")"
+
+# Index lines as written before wall profiles: no files.wall, wall_off_cpu_ms, top_wait.
+wold=$WORK/wold
+cp -a "$wdir" "$wold"
+python3 -c 'import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+with open(sys.argv[1], "w") as f:
+    for l in lines:
+        l["files"].pop("wall"); l.pop("wall_off_cpu_ms"); l.pop("top_wait")
+        f.write(json.dumps(l) + "\n")' "$wold/index.jsonl"
+otr report "$wold" >"$WORK/wold.txt" 2>"$WORK/wold.err"
+rc=$?
+check "without files.wall: exit 0, no note, both listed, no time split or waits, 'waited rather than computed' as before for the $((2 - wcpu)) not sampled on CPU" \
+	rc_and "$rc" 0 bash -c "[ ! -s '$WORK/wold.err' ] && [ $(rows "$WORK/wold.txt" | wc -w) = 2 ] &&
+		! grep -Eq 'wall profile|top waits' '$WORK/wold.txt' && [ \$(grep -c 'waited rather than computed' '$WORK/wold.txt') = $((2 - wcpu)) ]"
+otr report "$wold" --json --html 2>/dev/null | python3 -c 'import json, sys
+sys.exit(not all(r["wall_ms"] is None and r["top_waits"] == [] for r in json.load(sys.stdin)["requests"]))'
+check "without files.wall: --json has wall_ms null, top_waits [], report.html no wall flame graph" \
+	bash -c "[ $? = 0 ] && ! grep -q 'id=\"wfg' '$wold/report.html'"
+
+san_reports
 done_testing

@@ -40,12 +40,15 @@ one_wait() {
 	check "$kind: answered 200" grep -qx 'status 200' "$WORK/resp.$kind"
 	check "$kind: index line names a wall file that exists, mode 0600" \
 		[ -n "$file" -a "$(stat -c %a "$dir/$file" 2>/dev/null)" = 600 ]
-	local verdict
-	verdict=$(python3 "$TOOLS/wall_check.py" "$dir/$file" "wait_in_$kind" "$wait" "$peer" \
+	local verdict func=wait_in_$kind
+	# Under TSan a wait keeps its call site only (runtime/track/waits.c says why), which
+	# is in TSan's interceptor: the waiting function is not checked there.
+	[ "$SAN" = thread ] && func=-
+	verdict=$(python3 "$TOOLS/wall_check.py" "$dir/$file" "$func" "$wait" "$peer" \
 		"$(echo "$line" | field '["duration_ms"]')" "$trace" \
 		"$(echo "$line" | field '["span_id"]')" 2>&1)
 	[ -n "$verdict" ] && diag "$verdict"
-	check "$kind: wall total = duration, >= 250 ms off CPU, >= 80 % under wait_in_$kind as $wait${3:+ (peer $peer)}, ids on every sample" \
+	check "$kind: wall total = duration, >= 250 ms off CPU, >= 80 % under $func as $wait${3:+ (peer $peer)}, ids on every sample" \
 		[ -z "$verdict" ]
 	check "$kind: index says wall_off_cpu_ms >= 250 and top_wait $wait >= 250 ms" \
 		python3 -c 'import json,sys,re; d=json.loads(sys.argv[1]); t=d["top_wait"]
@@ -102,7 +105,8 @@ check "the three requests were answered 200 meanwhile" \
 	[ "$(cat "$WORK"/whole.* | grep -cx 200)" = 3 ]
 verdict=$(python3 "$TOOLS/wall_whole_check.py" "$WORK/wall.pb.gz" 2 2>&1)
 [ -n "$verdict" ] && diag "$verdict"
-check "/debug/pprof/wall?seconds=2: go tool pprof reads it; each service thread ~2 s; wait_in_sleep off CPU in clock_nanosleep, wait_in_mutex off CPU in futex, burn_cpu on CPU" \
+TSAN_WALL="TSan holds a running thread's capture signal until its next intercepted call, and a sleeping thread's walk stops in TSan's interceptor frames"
+tsan_check "$TSAN_WALL" "/debug/pprof/wall?seconds=2: go tool pprof reads it; each service thread ~2 s; wait_in_sleep off CPU in clock_nanosleep, wait_in_mutex off CPU in futex, burn_cpu on CPU" \
 	[ -z "$verdict" ]
 check "the server is alive and never saw an EINTR" \
 	bash -c "kill -0 $SPID && ! grep -q EINTR '$dir.err'"

@@ -8,9 +8,11 @@
                                         a normal request on a new connection works
   get       --port P --path /x [--header 'k: v' ...]
                                         one request; prints status and headers
-  idle      --port P --req 'METHOD /path' ... --pause-ms MS
+  idle      --port P --req 'METHOD /path' ... --pause-ms MS [--show-last]
                                         the requests one by one on one connection,
                                         pausing MS after each answer; prints the count
+                                        (--show-last: the last answer's status and
+                                        headers instead, as get prints them)
 Exits non-zero on any mismatch; prints a count or 'ok'."""
 import argparse
 import os
@@ -126,12 +128,17 @@ def cmd_idle(a):
     for r in a.req:
         method, path = r.split(" ", 1)
         s.sendall(request(path, a.header, method=method))
-        st, _, _ = read_response(f, head_request=(method == "HEAD"))
+        st, headers, _ = read_response(f, head_request=(method == "HEAD"))
         if st >= 400:
             sys.exit("%s: status %d" % (r, st))
         time.sleep(a.pause_ms / 1000)
     s.close()
-    print(len(a.req))
+    if a.show_last:
+        print("status", st)
+        for k, v in headers.items():
+            print("%s: %s" % (k, v))
+    else:
+        print(len(a.req))
 
 
 def main():
@@ -149,6 +156,7 @@ def main():
         sp.add_argument("--seed", type=int, default=os.getpid())
         sp.add_argument("--req", action="append", default=[])
         sp.add_argument("--pause-ms", type=int, default=0)
+        sp.add_argument("--show-last", action="store_true")
     a = p.parse_args()
     try:
         globals()["cmd_" + a.cmd](a)

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""pprof_raw.py FILE: reads a profile through `go tool pprof -raw` (the real client)
-and prints a JSON summary: sample types, totals per type, sample count (rows), the
-share of each leaf function per type, and the set of label values seen on samples
-(plus how many samples lack each label)."""
+"""pprof_raw.py FILE [KEY=VALUE]: reads a profile through `go tool pprof -raw` (the real
+client) and prints a JSON summary: sample types, totals per type, sample count (rows),
+the share of each leaf function per type, the share of the samples whose stack holds a
+function anywhere ("stack_share"), and the set of label values seen on samples (plus
+how many samples lack each label). With KEY=VALUE, of the samples carrying that label
+only."""
 import json
 import re
 import subprocess
 import sys
 
 
-def summarize(path):
+def summarize(path, focus=None):
     out = subprocess.run(["go", "tool", "pprof", "-raw", path], capture_output=True,
                          text=True, check=True).stdout
     lines = out.splitlines()
@@ -34,7 +36,16 @@ def summarize(path):
         if m:
             funcs[int(m.group(1))] = m.group(2)
         j += 1
+    if focus:
+        k, v = focus.split("=", 1)
+        samples = [s for s in samples if s["labels"].get(k) == v]
     totals = [sum(s["values"][k] for s in samples) for k in range(len(types))]
+    anywhere = {}
+    for s in samples:
+        for name in set(funcs.get(l, "?") for l in s["locs"]):
+            acc = anywhere.setdefault(name, [0] * len(types))
+            for k in range(len(types)):
+                acc[k] += s["values"][k]
     leaf = {}
     for s in samples:
         name = funcs.get(s["locs"][0], "?") if s["locs"] else "?"
@@ -49,8 +60,10 @@ def summarize(path):
     return {"types": types, "totals": totals, "rows": len(samples),
             "leaf_share": {f: [v[k] / totals[k] if totals[k] else 0 for k in range(len(types))]
                            for f, v in leaf.items()},
+            "stack_share": {f: [v[k] / totals[k] if totals[k] else 0 for k in range(len(types))]
+                            for f, v in anywhere.items()},
             "labels": labels, "unlabelled": missing}
 
 
 if __name__ == "__main__":
-    print(json.dumps(summarize(sys.argv[1])))
+    print(json.dumps(summarize(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)))

@@ -5,8 +5,8 @@ and exiting 1 if any failed:
   - sample types samples/count, wall/nanoseconds, and the wall total equal to the
     request's duration (DURATION_MS from its index line, within 1 ms);
   - at least 250 ms of it off CPU, and at least 80 % of the total in samples whose stack
-    holds FUNC, labelled state=off-cpu, wait=WAIT and (unless PEER_RE is '-') a peer
-    matching PEER_RE;
+    holds FUNC (any stack when FUNC is '-'), labelled state=off-cpu, wait=WAIT and
+    (unless PEER_RE is '-') a peer matching PEER_RE;
   - every sample labelled trace_id=TRACE, span_id=SPAN, and state on-cpu or off-cpu."""
 import re
 import subprocess
@@ -58,7 +58,7 @@ def main():
     if off < 250e6:
         bad.append(f"only {off / 1e6:.1f} ms off CPU")
     under = sum(r["values"][w] for r in rows
-                if func in r["funcs"] and r["labels"].get("state") == "off-cpu"
+                if (func == "-" or func in r["funcs"]) and r["labels"].get("state") == "off-cpu"
                 and r["labels"].get("wait") == wait
                 and (peer_re == "-" or re.fullmatch(peer_re, r["labels"].get("peer", ""))))
     if total == 0 or under < 0.8 * total:
