@@ -8,6 +8,7 @@
 #include "boot/init.h"
 #include "emit/dir_owner.h"
 #include "sample/thread.h"
+#include "sample/unwind.h"
 #include "track/conn.h"
 #include "track/handoff.h"
 #include "track/waits.h"
@@ -140,7 +141,9 @@ void rt_on_uid_changed(void)
 void rt_on_wait(int kind, int fd, uint64_t t0, uint64_t t1, const void *site, const void *sp)
 {
 	rt_thread_t *t = rt_thread_peek();
-	if (!t || rt_tls_enter() != 0)
+	uintptr_t pc = (uintptr_t)site;
+	/* A lock the runtime itself took is not where the service waited. */
+	if (!t || rt_unwind_own_prefix(&pc, 1) || rt_tls_enter() != 0)
 		return;
 	rt_waits_record(t, kind, fd, t0, t1, site, sp);
 	rt_tls_leave();
