@@ -114,6 +114,11 @@ COLD ssize_t tracked_recvmsg(int fd, struct msghdr *msg, int flags)
 
 COLD ssize_t tracked_write(int fd, const void *buf, size_t len)
 {
+	struct iovec v = { (void *)buf, len };
+	rt_send_t s = { .kind = RT_SEND_WRITE, .iov = &v, .iovcnt = 1 };
+	ssize_t r;
+	if (rt_on_send(fd, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(write)(fd, buf, len);
 	if (n > 0 && rt_fd_tracked(fd))
@@ -123,6 +128,10 @@ COLD ssize_t tracked_write(int fd, const void *buf, size_t len)
 
 COLD ssize_t tracked_writev(int fd, const struct iovec *iov, int cnt)
 {
+	rt_send_t s = { .kind = RT_SEND_WRITEV, .iov = iov, .iovcnt = cnt };
+	ssize_t r;
+	if (rt_on_send(fd, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(writev)(fd, iov, cnt);
 	if (n > 0 && rt_fd_tracked(fd))
@@ -132,6 +141,11 @@ COLD ssize_t tracked_writev(int fd, const struct iovec *iov, int cnt)
 
 COLD ssize_t tracked_send(int fd, const void *buf, size_t len, int flags)
 {
+	struct iovec v = { (void *)buf, len };
+	rt_send_t s = { .kind = RT_SEND_SEND, .iov = &v, .iovcnt = 1, .flags = flags };
+	ssize_t r;
+	if (rt_on_send(fd, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(send)(fd, buf, len, flags);
 	if (n > 0 && rt_fd_tracked(fd))
@@ -142,6 +156,12 @@ COLD ssize_t tracked_send(int fd, const void *buf, size_t len, int flags)
 COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 			    const struct sockaddr *a, socklen_t alen)
 {
+	struct iovec v = { (void *)buf, len };
+	rt_send_t s = { .kind = RT_SEND_SENDTO, .iov = &v, .iovcnt = 1, .flags = flags, .to = a,
+			.tolen = alen };
+	ssize_t r;
+	if (rt_on_send(fd, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(sendto)(fd, buf, len, flags, a, alen);
 	if (n > 0 && rt_fd_tracked(fd))
@@ -151,6 +171,11 @@ COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 
 COLD ssize_t tracked_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	rt_send_t s = { .kind = RT_SEND_SENDMSG, .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen,
+			.flags = flags, .msg = msg };
+	ssize_t r;
+	if (rt_on_send(fd, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(fd);
 	ssize_t n = REAL(sendmsg)(fd, msg, flags);
 	if (n > 0 && rt_fd_tracked(fd))
@@ -160,6 +185,10 @@ COLD ssize_t tracked_sendmsg(int fd, const struct msghdr *msg, int flags)
 
 COLD ssize_t tracked_sendfile(int out, int in, off_t *off, size_t len)
 {
+	rt_send_t s = { .kind = RT_SEND_SENDFILE, .in_fd = in, .off = off, .count = len };
+	ssize_t r;
+	if (rt_on_send(out, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(out);
 	ssize_t n = REAL(sendfile)(out, in, off, len);
 	if (n > 0 && rt_fd_tracked(out))
@@ -169,6 +198,10 @@ COLD ssize_t tracked_sendfile(int out, int in, off_t *off, size_t len)
 
 COLD ssize_t tracked_sendfile64(int out, int in, off_t *off, size_t len)
 {
+	rt_send_t s = { .kind = RT_SEND_SENDFILE64, .in_fd = in, .off = off, .count = len };
+	ssize_t r;
+	if (rt_on_send(out, &s, &r))
+		return r;
 	uint64_t tok = rt_fd_token(out);
 	ssize_t n = REAL(sendfile64)(out, in, off, len);
 	if (n > 0 && rt_fd_tracked(out))

@@ -77,6 +77,8 @@ static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct i
 static int sys_setuid(uid_t u) { (void)u; errno = ENOSYS; return -1; }
 static int sys_setreuid(uid_t r, uid_t e) { (void)r, (void)e; errno = ENOSYS; return -1; }
 static int sys_setresuid(uid_t r, uid_t e, uid_t s) { (void)r, (void)e, (void)s; errno = ENOSYS; return -1; }
+static int sys_connect(int fd, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_connect, fd, a, l); }
+static int sys_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { return (int)syscall(SYS_getsockopt, fd, lv, o, v, l); }
 
 /* ---- first-call trampolines ----
  * The table starts out pointing at these: the first call through an entry resolves
@@ -126,6 +128,8 @@ static int boot_sem_clockwait(sem_t *s, clockid_t k, const struct timespec *t) {
 static int boot_setuid(uid_t u) { rt_libc_resolve(); return rt_libc.setuid(u); }
 static int boot_setreuid(uid_t r, uid_t e) { rt_libc_resolve(); return rt_libc.setreuid(r, e); }
 static int boot_setresuid(uid_t r, uid_t e, uid_t s) { rt_libc_resolve(); return rt_libc.setresuid(r, e, s); }
+static int boot_connect(int fd, const struct sockaddr *a, socklen_t l) { rt_libc_resolve(); return rt_libc.connect(fd, a, l); }
+static int boot_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { rt_libc_resolve(); return rt_libc.getsockopt(fd, lv, o, v, l); }
 
 struct rt_libc rt_libc = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
@@ -139,6 +143,7 @@ struct rt_libc rt_libc = {
 	boot_pthread_cond_timedwait, boot_pthread_cond_clockwait,
 	boot_sem_post, boot_sem_wait, boot_sem_trywait, boot_sem_timedwait, boot_sem_clockwait,
 	boot_setuid, boot_setreuid, boot_setresuid,
+	boot_connect, boot_getsockopt,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -202,6 +207,8 @@ void rt_libc_resolve(void)
 	RESOLVE(setuid);
 	RESOLVE(setreuid);
 	RESOLVE(setresuid);
+	RESOLVE(connect);
+	RESOLVE(getsockopt);
 	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

@@ -77,6 +77,8 @@ struct rt_libc {
 	int (*setuid)(uid_t);
 	int (*setreuid)(uid_t, uid_t);
 	int (*setresuid)(uid_t, uid_t, uid_t);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
 };
 
 extern struct rt_libc rt_libc;

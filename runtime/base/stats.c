@@ -18,11 +18,15 @@ void rt_stats_json(rt_json_t *b, int pid, const rt_stats_gauges_t *g)
 		     "\"dropped_fd_limit\":%llu,\"dropped_write_failed\":%llu,"
 		     "\"profiles_exported\":%llu,\"profiles_export_dropped\":%llu,"
 		     "\"heap_samples_unlabelled\":%llu,\"heap_freed_unlabelled\":%llu,"
-		     "\"tracked_connections\":%zu,\"tracked_connection_bytes\":%zu}\n",
+		     "\"tracked_connections\":%zu,\"tracked_connection_bytes\":%zu",
 		     N(RT_STAT_DROPPED_RATE), N(RT_STAT_DROPPED_DISK), N(RT_STAT_DROPPED_FDS),
 		     N(RT_STAT_DROPPED_IO), N(RT_STAT_PROFILES_EXPORTED),
 		     N(RT_STAT_PROFILES_EXPORT_DROPPED), N(RT_STAT_HEAP_UNLABELLED),
 		     N(RT_STAT_HEAP_FREED_UNLABELLED), g->tracked_conns, g->tracked_conn_bytes);
+	rt_json_putf(b, ",\"outbound_connections\":%llu,\"outbound_calls\":%llu,"
+		     "\"traceparent_injected\":%llu,\"traceparent_skipped\":%llu}\n",
+		     N(RT_STAT_OUT_CONNS), N(RT_STAT_OUT_CALLS), N(RT_STAT_OUT_INJECTED),
+		     N(RT_STAT_OUT_INJECT_SKIPPED));
 #undef N
 }
 

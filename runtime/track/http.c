@@ -740,6 +740,11 @@ static int request_line_byte(rt_http_req_t *p, unsigned char c)
 	return -1;
 }
 
+uint64_t rt_http_req_body_left(const rt_http_req_t *p)
+{
+	return p->s.state == S_BODY && !p->s.pending_end ? p->s.remaining : 0;
+}
+
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;

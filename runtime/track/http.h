@@ -80,6 +80,9 @@ typedef struct rt_http_req {
 
 void rt_http_req_init(rt_http_req_t *p);
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev);
+/* Bytes of a Content-Length body still expected, 0 when not inside one: as many opaque
+ * bytes (a client's sendfile of a body) rt_http_req_feed then takes with buf NULL. */
+uint64_t rt_http_req_body_left(const rt_http_req_t *p);
 
 /* ---- response direction ---- */
 
