@@ -250,24 +250,26 @@ static int own_flags(const rt_send_t *s)
 	return 0;
 }
 
-/* The service's bytes with pl's line at pl->at: one sendmsg, the service's own
- * message fields (address, control data) kept. */
+/* The service's bytes with pl's lines at their offsets: one sendmsg, the service's
+ * own message fields (address, control data) kept. */
 static ssize_t send_edited(int fd, const rt_send_t *s, const rt_out_plan_t *pl)
 {
-	struct iovec v[EDIT_IOV_MAX + 2];
-	int n = 0;
+	struct iovec v[EDIT_IOV_MAX + 2 * RT_OUT_EDITS_MAX];
+	int n = 0, k = 0;
 	size_t off = 0;
 	for (int i = 0; i < s->iovcnt; i++) {
 		const struct iovec *e = &s->iov[i];
-		if (off <= pl->at && pl->at < off + e->iov_len) {
-			size_t head = pl->at - off;
-			if (head)
-				v[n++] = (struct iovec){ e->iov_base, head };
-			v[n++] = (struct iovec){ (void *)pl->line, pl->line_len };
-			v[n++] = (struct iovec){ (char *)e->iov_base + head, e->iov_len - head };
-		} else {
-			v[n++] = *e;
+		size_t done = 0; /* of this piece */
+		while (k < pl->nedits && pl->e[k].at < off + e->iov_len) {
+			size_t cut = pl->e[k].at - off;
+			if (cut > done)
+				v[n++] = (struct iovec){ (char *)e->iov_base + done, cut - done };
+			v[n++] = (struct iovec){ (void *)pl->e[k].line, pl->line_len };
+			done = cut;
+			k++;
 		}
+		if (e->iov_len > done)
+			v[n++] = (struct iovec){ (char *)e->iov_base + done, e->iov_len - done };
 		off += e->iov_len;
 	}
 	struct msghdr m = { 0 };
@@ -300,7 +302,7 @@ static void account(rt_conn_t *c, int fd, uint64_t tok, const rt_send_t *s,
 	*svc = m;
 	if (!o)
 		return;
-	if (m >= 0 && pl && pl->line_len)
+	if (m >= 0 && pl && pl->nedits)
 		*svc = (ssize_t)rt_out_edit_sent(o, pl, (size_t)m, &d);
 	if (*svc > 0) {
 		o->connecting = 0;
@@ -344,10 +346,10 @@ static int send_round(rt_conn_t *c, int fd, uint64_t tok, const rt_send_t *s,
 		errno = saved;
 		return 0;
 	}
-	ssize_t m = pl.line_len ? send_edited(fd, s, &pl) : send_as_made(fd, s);
+	ssize_t m = pl.nedits ? send_edited(fd, s, &pl) : send_as_made(fd, s);
 	int saved = errno;
 	rt_tls_enter();
-	account(c, fd, tok, s, p, propagate, pl.line_len ? &pl : NULL, m, t0, ret);
+	account(c, fd, tok, s, p, propagate, pl.nedits ? &pl : NULL, m, t0, ret);
 	errno = saved;
 	/* All the service's call wrote was part of the line (it went at offset 0). */
 	return !(m > 0 && *ret == 0 && total_len(s) > 0);

@@ -110,8 +110,8 @@ void rt_out_init(rt_out_t *o, const struct sockaddr *a, socklen_t len, uint64_t 
 	o->writing = -1;
 	o->wr_pos = 0;
 	o->want_tp = 0;
-	o->inj_pos = UINT64_MAX;
-	o->next_span_ready = 0;
+	o->inj_n = 0;
+	o->next_h = o->next_n = 0;
 	o->owed_off = o->owed_len = 0;
 	o->ex_open = o->ex_read = 0;
 }
@@ -189,22 +189,35 @@ static rt_call_t *q_at(rt_out_t *o, unsigned i)
 	return &o->q[(o->qh + i) % RT_OUT_CALLS];
 }
 
-static void on_req_begin(rt_out_t *o, const rt_call_parent_t *parent, uint64_t t0,
-			 rt_out_done_t *d)
+static void on_req_begin(rt_out_t *o, const rt_call_parent_t *parent, int propagate,
+			 uint64_t t0, rt_out_done_t *d)
 {
-	if (o->qn == RT_OUT_CALLS) {
+	if (o->qn == RT_OUT_CALLS) { /* more in flight than we follow: the rest go unseen */
+		if (propagate && parent)
+			d->skipped++;
 		http_give_up(o, 0);
 		return;
 	}
 	rt_call_t *c = q_at(o, o->qn);
 	call_begin(o, c, RT_CALL_HTTP, parent, t0, d);
-	if (o->next_span_ready)
-		memcpy(c->span_id, o->next_span, 8);
-	else
+	if (o->next_n) {
+		memcpy(c->span_id, o->next_span[o->next_h], 8);
+		o->next_h = (o->next_h + 1) % RT_OUT_CALLS;
+		o->next_n--;
+	} else {
 		rt_req_new_span_id(c->span_id);
-	o->next_span_ready = 0;
+	}
 	o->writing = (int)((o->qh + o->qn) % RT_OUT_CALLS);
 	o->qn++;
+}
+
+static int injected_at(const rt_out_t *o, uint64_t pos)
+{
+	unsigned n = o->inj_n < RT_OUT_EDITS_MAX ? o->inj_n : RT_OUT_EDITS_MAX;
+	for (unsigned i = 0; i < n; i++)
+		if (o->inj_pos[i] == pos)
+			return 1;
+	return 0;
 }
 
 static void on_req_head(rt_out_t *o, int propagate, rt_out_done_t *d)
@@ -224,7 +237,7 @@ static void on_req_head(rt_out_t *o, int propagate, rt_out_done_t *d)
 	}
 	c->is_head = p->is_head;
 	/* The head's blank line began at wr_pos - 2 (CRLF) or - 1 (LF). */
-	c->injected = o->inj_pos != UINT64_MAX && o->inj_pos + 2 >= o->wr_pos && o->inj_pos < o->wr_pos;
+	c->injected = injected_at(o, o->wr_pos - 2) || injected_at(o, o->wr_pos - 1);
 	if (propagate && c->parent.serial && !c->injected && p->traceparent_len == 0 &&
 	    !p->traceparent_overlong)
 		d->skipped++;
@@ -247,7 +260,7 @@ static void feed_requests(rt_out_t *o, const rt_call_parent_t *parent, int propa
 				http_give_up(o, 0);
 			return;
 		case RT_HTTP_EV_BEGIN:
-			on_req_begin(o, parent, t0, d);
+			on_req_begin(o, parent, propagate, t0, d);
 			break;
 		case RT_HTTP_EV_HEAD:
 			on_req_head(o, propagate, d);
@@ -340,6 +353,8 @@ static void feed_answers(rt_out_t *o, const char *p, size_t n, uint64_t now, rt_
 			if (n)
 				http_give_up(o, 0);
 			return;
+		case RT_HTTP_EV_BEGIN:
+			break;
 		case RT_HTTP_EV_HEAD:
 			q_at(o, 0)->status = o->rs.status;
 			break;
@@ -433,61 +448,74 @@ static char iov_byte(const struct iovec *iov, int iovcnt, size_t off)
 	return 0;
 }
 
-/* Where the blank line ending the first head completed within the first n bytes of
- * iov begins (a flat offset), reading them with a copy of the request parser. Returns
- * -1 when no head ends there, when that head has a traceparent, or when its blank line
- * began in an earlier write (then it is too late to put a line before it). */
-static long find_blank_line(const rt_out_t *o, const struct iovec *iov, int iovcnt, size_t n)
+/* Where the blank lines ending the heads completed within the first n bytes of iov
+ * begin (flat offsets into at[], at most max), reading them with a copy of the
+ * request parser (the last may be a blank line whose LF is still to come). A head with
+ * a traceparent of its own is left out, and so is one whose blank line began in an
+ * earlier write (too late to put a line before it).
+ * Returns how many. */
+static int find_blank_lines(const rt_out_t *o, const struct iovec *iov, int iovcnt, size_t n,
+			    size_t *at, int max)
 {
 	rt_http_req_t p = o->rq;
 	size_t off = 0;
-	for (int i = 0; i < iovcnt && n > 0; i++) {
+	int found = 0;
+	for (int i = 0; i < iovcnt && n > 0 && found < max; i++) {
 		const char *b = iov[i].iov_base;
-		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n, at = 0;
+		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n, used = 0;
 		n -= len;
-		while (at < len) {
+		while (used < len && found < max) {
 			int ev = RT_HTTP_EV_NONE;
-			at += rt_http_req_feed(&p, b + at, len - at, &ev);
+			used += rt_http_req_feed(&p, b + used, len - used, &ev);
 			if (ev == RT_HTTP_EV_ERROR || ev == RT_HTTP_EV_UPGRADE)
-				return -1;
-			if (ev != RT_HTTP_EV_HEAD)
+				return found;
+			if (ev != RT_HTTP_EV_HEAD || p.traceparent_len || p.traceparent_overlong)
 				continue;
-			if (p.traceparent_len || p.traceparent_overlong)
-				return -1;
-			size_t end = off + at; /* just past the blank line's LF */
-			if (end >= 2 && iov_byte(iov, iovcnt, end - 2) == '\r')
-				return (long)(end - 2);
-			if (end >= 2 && iov_byte(iov, iovcnt, end - 2) == '\n')
-				return (long)(end - 1); /* a bare LF blank line */
-			return -1;
+			size_t end = off + used; /* just past the blank line's LF */
+			char before = end >= 2 ? iov_byte(iov, iovcnt, end - 2) : 0;
+			if (before == '\r')
+				at[found++] = end - 2;
+			else if (before == '\n')
+				at[found++] = end - 1; /* a bare LF blank line */
 		}
 		off += len;
 	}
-	return -1;
+	/* Cut between the blank line's CR and LF: the line goes before that CR. */
+	if (found < max && off > 0 && rt_http_req_in_blank_line(&p) && !p.traceparent_len &&
+	    !p.traceparent_overlong)
+		at[found++] = off - 1;
+	return found;
 }
 
 void rt_out_plan(rt_out_t *o, const rt_call_parent_t *parent, int propagate,
 		 const struct iovec *iov, int iovcnt, size_t n, rt_out_plan_t *pl)
 {
+	size_t at[RT_OUT_EDITS_MAX];
 	pl->owed_len = o->owed_len - o->owed_off;
 	memcpy(pl->owed, o->owed + o->owed_off, pl->owed_len);
+	pl->nedits = 0;
 	pl->line_len = 0;
-	pl->reserve = 0;
 	if (!propagate || !parent || !parent->serial || o->mode > RT_OUT_HTTP || !iov)
 		return;
-	long at = find_blank_line(o, iov, iovcnt, n);
-	if (at < 0 || o->inj_pos == o->wr_pos + (uint64_t)at)
-		return; /* no head ends here, or this one has its line already */
-	pl->at = (size_t)at;
-	pl->pos = o->wr_pos + (uint64_t)at;
-	if (o->writing >= 0 && o->q[o->writing].method_len == 0) { /* this head's call began */
-		memcpy(pl->span_id, o->q[o->writing].span_id, 8);
-	} else {
-		rt_req_new_span_id(pl->span_id);
-		pl->reserve = 1;
+	int found = find_blank_lines(o, iov, iovcnt, n, at, RT_OUT_EDITS_MAX);
+	for (int k = 0; k < found; k++) {
+		uint64_t pos = o->wr_pos + at[k];
+		if (injected_at(o, pos))
+			continue; /* this head has its line already (sent in part) */
+		typeof(pl->e[0]) *e = &pl->e[pl->nedits++];
+		e->at = at[k];
+		e->pos = pos;
+		e->reserve = 0;
+		/* The first head may have begun in an earlier write: its call has its id. */
+		if (pl->nedits == 1 && o->writing >= 0 && o->q[o->writing].method_len == 0) {
+			memcpy(e->span_id, o->q[o->writing].span_id, 8);
+		} else {
+			rt_req_new_span_id(e->span_id);
+			e->reserve = 1;
+		}
+		pl->line_len = rt_out_traceparent_line(e->line, parent->trace_id, e->span_id,
+						       parent->flags);
 	}
-	pl->line_len = rt_out_traceparent_line(pl->line, parent->trace_id, pl->span_id,
-					       parent->flags);
 }
 
 void rt_out_owed_sent(rt_out_t *o, size_t sent)
@@ -500,19 +528,25 @@ void rt_out_owed_sent(rt_out_t *o, size_t sent)
 
 size_t rt_out_edit_sent(rt_out_t *o, const rt_out_plan_t *pl, size_t m, rt_out_done_t *d)
 {
-	if (m <= pl->at)
-		return m; /* the line did not start: the next call plans it again */
-	o->inj_pos = pl->pos;
-	d->injected++;
-	if (pl->reserve) {
-		memcpy(o->next_span, pl->span_id, 8);
-		o->next_span_ready = 1;
+	size_t L = pl->line_len;
+	for (int k = 0; k < pl->nedits; k++) {
+		const typeof(pl->e[0]) *e = &pl->e[k];
+		size_t start = e->at + (size_t)k * L; /* where line k begins in what was sent */
+		if (m <= start)
+			return m - (size_t)k * L; /* it did not start: planned again next call */
+		o->inj_pos[o->inj_n++ % RT_OUT_EDITS_MAX] = e->pos;
+		d->injected++;
+		if (e->reserve && o->next_n < RT_OUT_CALLS) {
+			memcpy(o->next_span[(o->next_h + o->next_n) % RT_OUT_CALLS], e->span_id, 8);
+			o->next_n++;
+		}
+		if (m < start + L) { /* the rest of the line is owed to the stream */
+			size_t sent = m - start;
+			memcpy(o->owed, e->line + sent, L - sent);
+			o->owed_off = 0;
+			o->owed_len = (uint8_t)(L - sent);
+			return e->at;
+		}
 	}
-	if (m >= pl->at + pl->line_len)
-		return m - pl->line_len;
-	size_t sent = m - pl->at;
-	memcpy(o->owed, pl->line + sent, pl->line_len - sent);
-	o->owed_off = 0;
-	o->owed_len = (uint8_t)(pl->line_len - sent);
-	return pl->at;
+	return m - (size_t)pl->nedits * L;
 }

@@ -20,6 +20,7 @@
 #define RT_OUT_CALLS    8   /* requests in flight on one connection (pipelining) */
 #define RT_OUT_LINE_MAX 80  /* "traceparent: 00-<32>-<16>-<2>\r\n" is 70 bytes */
 #define RT_OUT_DS_MAX   4
+#define RT_OUT_EDITS_MAX 8  /* heads edited in one call (pipelined requests) */
 
 enum { RT_OUT_UNKNOWN = 0, RT_OUT_HTTP, RT_OUT_OTHER, RT_OUT_DEAD };
 
@@ -57,9 +58,12 @@ typedef struct rt_out {
 	uint64_t wr_pos;              /* service bytes fed to rq so far */
 	int want_tp;                  /* propagation was wanted for the head being written */
 	/* propagation */
-	uint64_t inj_pos;             /* stream position (service bytes) of the last insertion */
-	uint8_t next_span[8];         /* the id a head not yet begun was given in its line */
-	int next_span_ready;
+	uint64_t inj_pos[RT_OUT_EDITS_MAX]; /* stream positions (service bytes) of the last
+	                                     * insertions, a ring */
+	unsigned inj_n;
+	uint8_t next_span[RT_OUT_CALLS][8]; /* ids heads not yet begun were given in their
+	                                     * lines, in stream order */
+	unsigned next_h, next_n;
 	char owed[RT_OUT_LINE_MAX];   /* the part of a line not yet sent */
 	uint8_t owed_off, owed_len;
 	/* other protocols */
@@ -96,20 +100,25 @@ void rt_out_closing(rt_out_t *o, uint64_t now, rt_out_done_t *d);
 /* ---- propagation ---- */
 
 /* How to write the service's bytes: first the owed part of an earlier line, then the
- * service's bytes with line inserted at offset at (line_len 0: unedited). */
+ * service's bytes with line[k] inserted at offset at (in the service's bytes) of each
+ * edit k, in order (nedits 0: unedited). Every line is line_len bytes. */
 typedef struct rt_out_plan {
 	char owed[RT_OUT_LINE_MAX];
 	size_t owed_len;
-	char line[RT_OUT_LINE_MAX];
-	size_t line_len, at;
-	uint64_t pos;                 /* stream position of the insertion */
-	uint8_t span_id[8];
-	int reserve;                  /* span_id is for a head not begun yet */
+	int nedits;
+	size_t line_len;
+	struct {
+		size_t at;
+		uint64_t pos;             /* stream position of the insertion */
+		uint8_t span_id[8];
+		int reserve;              /* span_id is for a head not begun yet */
+		char line[RT_OUT_LINE_MAX];
+	} e[RT_OUT_EDITS_MAX];
 } rt_out_plan_t;
 
 /* Plans the writing of the first n bytes of iov (the service's call) for parent
- * (NULL: none): a line goes into a head ending in these bytes when propagation is on,
- * the head has no traceparent, and its blank line begins within them. */
+ * (NULL: none): a line goes into each head ending in these bytes when propagation is
+ * on, the head has no traceparent, and its blank line begins within them. */
 void rt_out_plan(rt_out_t *o, const rt_call_parent_t *parent, int propagate,
 		 const struct iovec *iov, int iovcnt, size_t n, rt_out_plan_t *pl);
 /* sent bytes of the owed part went out. */
