@@ -578,6 +578,8 @@ static uint8_t *put_profile_attrs(uint8_t *o, const rt_span_rec_t *r, const char
 		o = kv_int(o, KEY("profile.heap.alloc_bytes"), r->alloc_bytes);
 	if (f->nthreads >= 0)
 		o = kv_int(o, KEY("process.thread.count"), f->nthreads);
+	if (f->downstream[0])
+		o = kv_str(o, KEY("otshim.downstream"), f->downstream, strlen(f->downstream));
 	return o;
 }
 
@@ -588,7 +590,8 @@ static size_t span_bound(const rt_span_rec_t *r, const char *dir)
 	size_t strings = 2 * r->method_len + 2 * r->path_len + r->query_len + r->ua_len +
 			 INET6_ADDRSTRLEN + 8;
 	size_t keys = 512; /* the attribute names and fixed values */
-	size_t files = r->files ? 3 * (strlen(dir) + 1 + sizeof r->files->cpu) : 0;
+	size_t files = r->files ? 3 * (strlen(dir) + 1 + sizeof r->files->cpu) +
+				  sizeof r->files->downstream + 32 : 0;
 	if (r->kind != RT_SPAN_SERVER) /* url.full, the address twice, db.system */
 		strings += 2 * (r->path_len + r->query_len) + 4 * INET6_ADDRSTRLEN + 128;
 	return strings + keys + files + 24 * (4 * 11 + 10) + 64;

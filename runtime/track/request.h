@@ -32,6 +32,7 @@ typedef struct rt_req_ds {
 typedef struct rt_req_files {
 	char cpu[128], heap[128], threads[128];
 	int nthreads;                 /* threads in the capture, -1 when unknown */
+	char downstream[512];         /* the index line's "downstream" array, "" when none */
 } rt_req_files_t;
 
 typedef struct rt_req {

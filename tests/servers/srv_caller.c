@@ -16,6 +16,8 @@
  *       tp=1             the request carries a traceparent of its own
  *       curl=1           made with libcurl instead (dlopen'ed), one easy handle
  *       path=/x          upstream path (default /up); each request adds ?i=<i>
+ *       hop=P2&via=V     the upstream is a hop (tests/tools/py_hop.py, node_hop.js):
+ *                        the request asks it to call 127.0.0.1:P2 with V
  *       log=FILE         the bytes of every request, as written, appended to FILE
  *   /connect?port=P      a connect that fails (nothing listens on P): 502
  *   /redis?port=P&n=N    N exchanges of a line protocol ("PING\r\n" -> a line)
@@ -25,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -175,6 +178,9 @@ static int connect_to(int port, int nonblocking)
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	if (fd < 0)
 		return -1;
+	/* Pieces go out as written (no Nagle wait for the peer's delayed ACK). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
 		return fd;
 	if (!nonblocking || errno != EINPROGRESS) {
@@ -245,7 +251,8 @@ static int calls_with_curl(int port, long n, const char *path, int *last)
 	for (long i = 0; i < n && h; i++) {
 		char url[512];
 		long code = 0;
-		snprintf(url, sizeof url, "http://127.0.0.1:%d%s?i=%ld", port, path, i);
+		snprintf(url, sizeof url, "http://127.0.0.1:%d%s%ci=%ld", port, path,
+			 strchr(path, '?') ? '&' : '?', i);
 		cu.setopt(h, CURLOPT_URL, url);
 		cu.setopt(h, CURLOPT_NOSIGNAL, 1L);
 		cu.setopt(h, CURLOPT_WRITEFUNCTION, discard);
@@ -266,8 +273,8 @@ static int build_request(char *out, size_t cap, long i, const char *path, int bo
 	static const char pad[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 	int post = body && i % 3 == 2;
 	*body_len = post ? (size_t)(i % 97) * 13 + 1 : 0;
-	int n = snprintf(out, cap, "%s %s?i=%ld HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: %.*s\r\n%s",
-			 post ? "POST" : "GET", path, i, (int)(i % 36), pad,
+	int n = snprintf(out, cap, "%s %s%ci=%ld HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: %.*s\r\n%s",
+			 post ? "POST" : "GET", path, strchr(path, '?') ? '&' : '?', i, (int)(i % 36), pad,
 			 tp ? "traceparent: 00-0123456789abcdef0123456789abcdef-0123456789abcdef-01\r\n" : "");
 	if (post)
 		n += snprintf(out + n, cap - (size_t)n, "Content-Length: %zu\r\n", *body_len);
@@ -286,7 +293,12 @@ static int handle_call(int cfd, const char *target)
 	char path[256], logp[512];
 	q_str(target, "path", path, sizeof path);
 	q_str(target, "log", logp, sizeof logp);
-	if (!path[0])
+	char via[32];
+	q_str(target, "via", via, sizeof via);
+	if (q(target, "hop", 0) > 0)
+		snprintf(path, sizeof path, "/hop?next=http%%3A%%2F%%2F127.0.0.1%%3A%ld%%2Fleaf&via=%s",
+			 q(target, "hop", 0), via);
+	else if (!path[0])
 		snprintf(path, sizeof path, "/up");
 	int failed = 0, last = 0, fd = -1;
 	if (q(target, "curl", 0) == 1) {
