@@ -8,6 +8,8 @@
  *                        status (X-Upstream-Status) and how many failed (X-Failed):
  *       n=N              requests (default 1)
  *       keep=1           all on one keep-alive connection (default: one each)
+ *       pool=1           on this thread's keep-alive connection, kept from one of its
+ *                        requests to the next (a connection pool of one)
  *       split=1          each request written in pieces cut at varying offsets (the
  *                        head's end among them, even between its CR and LF), each piece
  *                        with the next of write, send, writev, sendmsg, sendto
@@ -284,6 +286,11 @@ static int build_request(char *out, size_t cap, long i, const char *path, int bo
 	return n;
 }
 
+/* The pool of pool=1: each serving thread's connection to the upstream. */
+static __thread int pool_fd = -1, pool_port;
+static __thread size_t pool_have;
+static __thread char pool_buf[16384];
+
 static int handle_call(int cfd, const char *target)
 {
 	int port = (int)q(target, "port", 0), keep = q(target, "keep", 0) == 1;
@@ -305,8 +312,17 @@ static int handle_call(int cfd, const char *target)
 		failed = calls_with_curl(port, n, path, &last);
 	} else {
 		FILE *log = logp[0] ? fopen(logp, "ab") : NULL;
-		char req[4096], buf[16384];
+		char req[4096], local_buf[16384];
+		int pool = q(target, "pool", 0) == 1;
+		char *buf = pool ? pool_buf : local_buf;
 		size_t have = 0;
+		if (pool && pool_port == port) {
+			fd = pool_fd;
+			have = pool_have;
+		} else if (pool && pool_fd >= 0) {
+			close(pool_fd);
+			pool_fd = -1;
+		}
 		for (long i = 0; i < n; i++) {
 			size_t blen;
 			int len = build_request(req, sizeof req, i, path, body, tp, &blen);
@@ -321,19 +337,24 @@ static int handle_call(int cfd, const char *target)
 			}
 			int st = write_pieces(fd, req, (size_t)len, (unsigned)i * 7919u + 1u, split);
 			if (st == 0)
-				st = read_response(fd, buf, sizeof buf, &have);
+				st = read_response(fd, buf, sizeof local_buf, &have);
 			if (st < 0)
 				failed++;
 			else
 				last = st;
-			if (!keep || st < 0) {
+			if ((!keep && !pool) || st < 0) {
 				close(fd);
 				fd = -1;
 				have = 0;
 			}
 		}
-		if (fd >= 0)
+		if (pool) {
+			pool_fd = fd;
+			pool_port = port;
+			pool_have = have;
+		} else if (fd >= 0) {
 			close(fd);
+		}
 		if (log)
 			fclose(log);
 	}
@@ -397,6 +418,8 @@ static int serve_one(int fd, const char *method, const char *target)
 static void *conn_thread(void *arg)
 {
 	serve_gets((int)(intptr_t)arg, serve_one);
+	if (pool_fd >= 0)
+		close(pool_fd);
 	return NULL;
 }
 
