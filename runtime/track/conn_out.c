@@ -116,14 +116,15 @@ static void connect_failed_at_once(const struct sockaddr *a, socklen_t len, uint
 	free(d);
 }
 
-/* The outcome of a non-blocking connect, however learnt. c locked, o its state. */
-static void connect_outcome(rt_out_t *o, int err, rt_out_done_t *d)
+/* The outcome of a non-blocking connect, however learnt. c locked, o its state; p
+ * looked up before (it takes another connection's lock). */
+static void connect_outcome(rt_out_t *o, const rt_call_parent_t *p, int err, rt_out_done_t *d)
 {
 	if (!o->connecting)
 		return;
 	o->connecting = 0;
 	if (err)
-		rt_out_connect_failed(o, current_parent(), rt_mono_ns(), d);
+		rt_out_connect_failed(o, p, rt_mono_ns(), d);
 }
 
 void rt_conn_connect(int fd, const struct sockaddr *a, socklen_t len, uint64_t t0, int rc, int err)
@@ -133,12 +134,13 @@ void rt_conn_connect(int fd, const struct sockaddr *a, socklen_t len, uint64_t t
 		/* connect again on a connecting socket: how some learn the outcome */
 		if (rc != 0 && (err == EALREADY || err == EINPROGRESS || err == EINTR))
 			return;
+		const rt_call_parent_t *p = current_parent();
 		rt_out_t *o = rt_conn_out_lock(c, fd, 0);
 		if (!o)
 			return;
 		rt_out_done_t d;
 		done_init(&d);
-		connect_outcome(o, rc == 0 || err == EISCONN ? 0 : err, &d);
+		connect_outcome(o, p, rc == 0 || err == EISCONN ? 0 : err, &d);
 		rt_conn_out_unlock(c, fd, 0);
 		deliver(&d);
 		return;
@@ -163,12 +165,13 @@ void rt_conn_connect(int fd, const struct sockaddr *a, socklen_t len, uint64_t t
 
 void rt_conn_sock_error(rt_conn_t *c, int fd, int so_error)
 {
+	const rt_call_parent_t *p = so_error ? current_parent() : NULL;
 	rt_out_t *o = rt_conn_out_lock(c, fd, 0);
 	if (!o)
 		return;
 	rt_out_done_t d;
 	done_init(&d);
-	connect_outcome(o, so_error, &d);
+	connect_outcome(o, p, so_error, &d);
 	rt_conn_out_unlock(c, fd, 0);
 	deliver(&d);
 }

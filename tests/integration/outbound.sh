@@ -142,6 +142,9 @@ for t in "${!CHAIN[@]}"; do
 	f=$(call "$PORT" "/call?hop=$NPORT&${CHAIN[$t]%%|*}" -H "traceparent: 00-$t-$P0-01")
 	[ "$f" = 0 ] || diag "chain $t: the caller's call failed ($f)"
 done
+# A server span is queued just after its last write returns, when its client may
+# already have moved on: the services are stopped once the receiver has them all.
+wait_for 15 bash -c "[ \$(grep -c '\"kind\":2' '$out' 2>/dev/null) -ge 15 ]"
 stop_demo
 stop_pid "$PYPID"
 stop_pid "$NODEPID"
