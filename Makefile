@@ -31,7 +31,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototype
 OPT     ?= -O2
 CFLAGS  = $(OPT) -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(SANFLAGS) \
           -I$(B)/gen -Iruntime
-LIBS    = -ljemalloc -lm -lunwind -lprotobuf-c -ldw -lelf -lz -ldl -lpthread
+LIBS    = -ljemalloc -lm -lunwind -lunwind-x86_64 -lprotobuf-c -ldw -lelf -lz -ldl -lpthread -lnghttp2
 
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 RT_SRC   := $(sort $(wildcard runtime/*/*.c))
@@ -188,7 +188,7 @@ FUZZ_CC            ?= clang-14
 FUZZ_B             := build-fuzz
 FUZZ_SECONDS       ?= 300
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS       ?= http traceparent cfg
+FUZZ_TARGETS       ?= http traceparent cfg h2
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iruntime -Itests/fuzz \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
@@ -198,10 +198,13 @@ $(FUZZ_B)/fuzz_http:        runtime/track/http.c
 $(FUZZ_B)/fuzz_traceparent: runtime/track/traceparent.c runtime/track/http.c runtime/base/hex.c \
                             runtime/emit/file_names.c
 $(FUZZ_B)/fuzz_cfg:         runtime/base/cfg.c runtime/base/log.c runtime/base/libc.c
+$(FUZZ_B)/fuzz_h2:          runtime/track/h2.c
+# ... and the libraries (the HTTP/2 parser's HPACK decoder is libnghttp2's)
+FUZZ_LIBS_h2 := -lnghttp2
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard runtime/*.h runtime/*/*.h) | deps
 	@mkdir -p $(FUZZ_B)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(filter %.c,$^) -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(filter %.c,$^) -o $@ $(FUZZ_LIBS_$*)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -18,6 +18,8 @@
 
 #include <stdatomic.h>
 
+#include "base/guard.h"
+
 #define RT_API __attribute__((visibility("hidden")))
 
 /* The fd -> connection table (owned by track/conn.c). Visible here only so an interposer
@@ -38,6 +40,44 @@ static inline int rt_fd_tracked(int fd)
  * number given to another connection then reports nothing, rather than the old
  * connection's bytes as the newcomer's. */
 RT_API uint64_t rt_fd_token(int fd);
+
+/* Timing the service's blocking calls (track/waits.h). A thread serving a request
+ * (its current-request word, owned by track/conn.c, is not 0) times each call that may
+ * block -- socket and file I/O, connect, poll/select/epoll, sleeps, lock and condition
+ * waits -- with rt_ticks() (base/ticks.h) and reports the calls that took at least
+ * rt_wait_min_ticks. Any other thread, and every thread until the tick rate is known
+ * (rt_wait_min_ticks 0), and the runtime itself (the reentrancy guard, base/guard.h:
+ * its own locks, and libunwind's while it walks a stack), pays a few thread-local
+ * loads and a branch. */
+extern __thread _Atomic uint64_t *rt_tls_serving __attribute__((tls_model("initial-exec")));
+extern RT_API uint64_t rt_wait_min_ticks;
+
+static inline int rt_wait_timed(void)
+{
+	_Atomic uint64_t *serving = rt_tls_serving;
+	return serving && atomic_load_explicit(serving, memory_order_relaxed) != 0 &&
+	       rt_wait_min_ticks != 0 && !rt_tls_depth;
+}
+
+/* What a thread waited in: the wall profile's `wait` label is its name (rt_wait_name). */
+enum rt_wait_kind {
+	RT_WAIT_READ = 1, RT_WAIT_READV, RT_WAIT_RECV, RT_WAIT_RECVFROM, RT_WAIT_RECVMSG,
+	RT_WAIT_WRITE, RT_WAIT_WRITEV, RT_WAIT_SEND, RT_WAIT_SENDTO, RT_WAIT_SENDMSG,
+	RT_WAIT_SENDFILE, RT_WAIT_CONNECT, RT_WAIT_ACCEPT,
+	RT_WAIT_POLL, RT_WAIT_PPOLL, RT_WAIT_SELECT, RT_WAIT_PSELECT, RT_WAIT_EPOLL_WAIT,
+	RT_WAIT_EPOLL_PWAIT, RT_WAIT_NANOSLEEP, RT_WAIT_CLOCK_NANOSLEEP, RT_WAIT_SLEEP,
+	RT_WAIT_USLEEP, RT_WAIT_MUTEX_LOCK, RT_WAIT_COND_WAIT, RT_WAIT_COND_TIMEDWAIT,
+	RT_WAIT_COND_CLOCKWAIT, RT_WAIT_SEM_WAIT, RT_WAIT_SEM_TIMEDWAIT, RT_WAIT_SEM_CLOCKWAIT,
+	RT_WAIT_KINDS
+};
+
+/* A call of kind ran from tick t0 to t1 on a thread serving a request; fd is its
+ * descriptor (-1: none, or several); site is the service's return address from the
+ * interposer and sp a stack address inside it (together they tell call paths apart
+ * without walking the stack). Signal-safe in the sense that it never allocates: it
+ * may run inside a lock the service (or its allocator) holds. */
+RT_API void rt_on_wait(int kind, int fd, uint64_t t0, uint64_t t1, const void *site,
+		       const void *sp);
 
 /* The descriptors the shim owns (base/owned_fds.c), by number: FREE, OWNED (ours, open),
  * LENT (ours, handed to a library that closes it with close()), or LOST (the service

@@ -24,6 +24,9 @@ PKGS="$PKGS protobuf-compiler"
 # Services that start as root and run their workers as another user, as they are
 # deployed (tests/integration/root.sh, with nginx above): Apache's prefork and gunicorn.
 PKGS="$PKGS apache2 gunicorn"
+# HTTP/2: libnghttp2's HPACK decoder reads the headers of each stream (runtime/track/h2.c);
+# nghttpd, h2load and nghttp serve and drive h2c in tests/integration/h2.sh and the bench.
+PKGS="$PKGS libnghttp2-dev nghttp2-server nghttp2-client"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

@@ -9,9 +9,25 @@
 #ifndef SHIM_H
 #define SHIM_H
 
+#include <errno.h>
+
 #include "../runtime/base/libc.h"
+#include "../runtime/base/ticks.h"
 #include "../runtime/rt.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* A call that may have blocked (kind, on fd or -1) ran from tick t0 until now on a
+ * thread serving a request (rt_wait_timed): reported when it took long enough to be a
+ * wait, with the service's return address `site`. errno is kept. */
+static inline void shim_waited(int kind, int fd, uint64_t t0, const void *site)
+{
+	uint64_t t1 = rt_ticks();
+	if (t1 > t0 && t1 - t0 >= rt_wait_min_ticks) {
+		int saved = errno;
+		rt_on_wait(kind, fd, t0, t1, site, &t1);
+		errno = saved;
+	}
+}
 
 #endif

@@ -9,6 +9,19 @@
 
 #include <errno.h>
 
+/* A thread serving a request also times its waits (rt.h): where the request waited,
+ * for its wall-clock profile. */
+static inline uint64_t wait_start(void)
+{
+	return rt_wait_timed() ? rt_ticks() : 0;
+}
+
+static inline void wait_done(int kind, uint64_t t0, const void *site)
+{
+	if (t0)
+		shim_waited(kind, -1, t0, site);
+}
+
 SHIM_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 {
 	rt_on_sync_init(c);
@@ -36,7 +49,9 @@ SHIM_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
 	rt_on_wait_begin(c);
+	uint64_t t0 = wait_start();
 	int rc = REAL(pthread_cond_wait)(c, m);
+	wait_done(RT_WAIT_COND_WAIT, t0, __builtin_return_address(0));
 	rt_on_wait_end(c, rc == 0);
 	return rc;
 }
@@ -45,7 +60,9 @@ SHIM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 				       const struct timespec *abstime)
 {
 	rt_on_wait_begin(c);
+	uint64_t t0 = wait_start();
 	int rc = REAL(pthread_cond_timedwait)(c, m, abstime);
+	wait_done(RT_WAIT_COND_TIMEDWAIT, t0, __builtin_return_address(0));
 	rt_on_wait_end(c, rc == 0);
 	return rc;
 }
@@ -54,7 +71,9 @@ SHIM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cl
 				       const struct timespec *abstime)
 {
 	rt_on_wait_begin(c);
+	uint64_t t0 = wait_start();
 	int rc = REAL(pthread_cond_clockwait)(c, m, clock, abstime);
+	wait_done(RT_WAIT_COND_CLOCKWAIT, t0, __builtin_return_address(0));
 	rt_on_wait_end(c, rc == 0);
 	return rc;
 }
@@ -66,10 +85,12 @@ SHIM_EXPORT int sem_post(sem_t *s)
 }
 
 /* The semaphore waits report errno: it is kept as the real call left it. */
-#define SEM_WAIT(call)                          \
+#define SEM_WAIT(kind, call)                    \
 	do {                                    \
 		rt_on_wait_begin(s);            \
+		uint64_t t0_ = kind ? wait_start() : 0; \
 		int rc_ = call;                 \
+		wait_done(kind, t0_, __builtin_return_address(0)); \
 		int saved_ = errno;             \
 		rt_on_wait_end(s, rc_ == 0);    \
 		errno = saved_;                 \
@@ -78,20 +99,20 @@ SHIM_EXPORT int sem_post(sem_t *s)
 
 SHIM_EXPORT int sem_wait(sem_t *s)
 {
-	SEM_WAIT(REAL(sem_wait)(s));
+	SEM_WAIT(RT_WAIT_SEM_WAIT, REAL(sem_wait)(s));
 }
 
 SHIM_EXPORT int sem_trywait(sem_t *s)
 {
-	SEM_WAIT(REAL(sem_trywait)(s));
+	SEM_WAIT(0, REAL(sem_trywait)(s));
 }
 
 SHIM_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
-	SEM_WAIT(REAL(sem_timedwait)(s, abstime));
+	SEM_WAIT(RT_WAIT_SEM_TIMEDWAIT, REAL(sem_timedwait)(s, abstime));
 }
 
 SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
 {
-	SEM_WAIT(REAL(sem_clockwait)(s, clock, abstime));
+	SEM_WAIT(RT_WAIT_SEM_CLOCKWAIT, REAL(sem_clockwait)(s, clock, abstime));
 }

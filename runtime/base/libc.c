@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -77,6 +78,25 @@ static int sys_setitimer(__itimer_which_t w, const struct itimerval *n, struct i
 static int sys_setuid(uid_t u) { (void)u; errno = ENOSYS; return -1; }
 static int sys_setreuid(uid_t r, uid_t e) { (void)r, (void)e; errno = ENOSYS; return -1; }
 static int sys_setresuid(uid_t r, uid_t e, uid_t s) { (void)r, (void)e, (void)s; errno = ENOSYS; return -1; }
+static int sys_poll(struct pollfd *f, nfds_t n, int t) { return (int)syscall(SYS_ppoll, f, n, t < 0 ? NULL : &(struct timespec){ t / 1000, t % 1000 * 1000000L }, NULL, 8); }
+static int sys_ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m) { return (int)syscall(SYS_ppoll, f, n, t, m, 8); }
+static int sys_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) { return (int)syscall(SYS_select, n, r, w, e, t); }
+static int sys_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *m) { (void)n, (void)r, (void)w, (void)e, (void)t, (void)m; errno = ENOSYS; return -1; }
+static int sys_epoll_wait(int fd, struct epoll_event *e, int n, int t) { return (int)syscall(SYS_epoll_pwait, fd, e, n, t, NULL, 8); }
+static int sys_epoll_pwait(int fd, struct epoll_event *e, int n, int t, const sigset_t *m) { return (int)syscall(SYS_epoll_pwait, fd, e, n, t, m, 8); }
+static int sys_nanosleep(const struct timespec *r, struct timespec *rem) { return (int)syscall(SYS_nanosleep, r, rem); }
+static int sys_clock_nanosleep(clockid_t c, int f, const struct timespec *r, struct timespec *rem) { long rc = syscall(SYS_clock_nanosleep, c, f, r, rem); return rc < 0 ? errno : 0; }
+static unsigned int sys_sleep(unsigned int s) { struct timespec r = { s, 0 }; return syscall(SYS_nanosleep, &r, &r) == 0 ? 0 : (unsigned int)r.tv_sec; }
+static int sys_usleep(useconds_t u) { struct timespec r = { u / 1000000, (long)(u % 1000000) * 1000 }; return (int)syscall(SYS_nanosleep, &r, NULL); }
+/* No system call locks a mutex: before the table is resolved (another library's
+ * constructor, earlier than ours), a lock is a polite spin on trylock. */
+static int sys_pthread_mutex_lock(pthread_mutex_t *m)
+{
+	int rc;
+	while ((rc = pthread_mutex_trylock(m)) == EBUSY)
+		sched_yield();
+	return rc;
+}
 static int sys_connect(int fd, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_connect, fd, a, l); }
 static int sys_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { return (int)syscall(SYS_getsockopt, fd, lv, o, v, l); }
 
@@ -128,6 +148,16 @@ static int boot_sem_clockwait(sem_t *s, clockid_t k, const struct timespec *t) {
 static int boot_setuid(uid_t u) { rt_libc_resolve(); return rt_libc.setuid(u); }
 static int boot_setreuid(uid_t r, uid_t e) { rt_libc_resolve(); return rt_libc.setreuid(r, e); }
 static int boot_setresuid(uid_t r, uid_t e, uid_t s) { rt_libc_resolve(); return rt_libc.setresuid(r, e, s); }
+static int boot_poll(struct pollfd *f, nfds_t n, int t) { rt_libc_resolve(); return rt_libc.poll(f, n, t); }
+static int boot_ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m) { rt_libc_resolve(); return rt_libc.ppoll(f, n, t, m); }
+static int boot_select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t) { rt_libc_resolve(); return rt_libc.select(n, r, w, e, t); }
+static int boot_pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *m) { rt_libc_resolve(); return rt_libc.pselect(n, r, w, e, t, m); }
+static int boot_epoll_wait(int fd, struct epoll_event *e, int n, int t) { rt_libc_resolve(); return rt_libc.epoll_wait(fd, e, n, t); }
+static int boot_epoll_pwait(int fd, struct epoll_event *e, int n, int t, const sigset_t *m) { rt_libc_resolve(); return rt_libc.epoll_pwait(fd, e, n, t, m); }
+static int boot_nanosleep(const struct timespec *r, struct timespec *rem) { rt_libc_resolve(); return rt_libc.nanosleep(r, rem); }
+static int boot_clock_nanosleep(clockid_t c, int f, const struct timespec *r, struct timespec *rem) { rt_libc_resolve(); return rt_libc.clock_nanosleep(c, f, r, rem); }
+static unsigned int boot_sleep(unsigned int s) { rt_libc_resolve(); return rt_libc.sleep(s); }
+static int boot_usleep(useconds_t u) { rt_libc_resolve(); return rt_libc.usleep(u); }
 static int boot_connect(int fd, const struct sockaddr *a, socklen_t l) { rt_libc_resolve(); return rt_libc.connect(fd, a, l); }
 static int boot_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { rt_libc_resolve(); return rt_libc.getsockopt(fd, lv, o, v, l); }
 
@@ -143,6 +173,9 @@ struct rt_libc rt_libc = {
 	boot_pthread_cond_timedwait, boot_pthread_cond_clockwait,
 	boot_sem_post, boot_sem_wait, boot_sem_trywait, boot_sem_timedwait, boot_sem_clockwait,
 	boot_setuid, boot_setreuid, boot_setresuid,
+	boot_poll, boot_ppoll, boot_select, boot_pselect, boot_epoll_wait, boot_epoll_pwait,
+	boot_nanosleep, boot_clock_nanosleep, boot_sleep, boot_usleep,
+	sys_pthread_mutex_lock, /* resolving may itself lock: see sys_pthread_mutex_lock */
 	boot_connect, boot_getsockopt,
 };
 
@@ -207,6 +240,17 @@ void rt_libc_resolve(void)
 	RESOLVE(setuid);
 	RESOLVE(setreuid);
 	RESOLVE(setresuid);
+	RESOLVE(poll);
+	RESOLVE(ppoll);
+	RESOLVE(select);
+	RESOLVE(pselect);
+	RESOLVE(epoll_wait);
+	RESOLVE(epoll_pwait);
+	RESOLVE(nanosleep);
+	RESOLVE(clock_nanosleep);
+	RESOLVE(sleep);
+	RESOLVE(usleep);
+	RESOLVE(pthread_mutex_lock);
 	RESOLVE(connect);
 	RESOLVE(getsockopt);
 	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);

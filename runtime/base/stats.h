@@ -29,6 +29,9 @@ typedef enum rt_stat_id {
 	RT_STAT_PROFILES_EXPORT_DROPPED, /* profile files a destination never got */
 	RT_STAT_HEAP_UNLABELLED,         /* heap samples taken in a request, left unlabelled */
 	RT_STAT_HEAP_FREED_UNLABELLED,   /* freed (stack, request) totals that lost the request */
+	RT_STAT_H2_CONNECTIONS,          /* connections that began with the HTTP/2 preface */
+	RT_STAT_H2_DROPPED,              /* of those, given up on (bad frames, over a limit) */
+	RT_STAT_H2_STREAMS_UNTRACKED,    /* streams over the per-connection table's size */
 	RT_STAT_OUT_CONNS,               /* outbound connections tracked (connect) */
 	RT_STAT_OUT_CALLS,               /* calls on them: HTTP requests, other exchanges */
 	RT_STAT_OUT_INJECTED,            /* traceparent headers written into outbound heads */

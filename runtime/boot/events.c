@@ -12,6 +12,7 @@
 #include "sample/thread.h"
 #include "track/conn.h"
 #include "track/handoff.h"
+#include "track/waits.h"
 
 void rt_on_accept(int fd)
 {
@@ -175,5 +176,14 @@ void rt_on_uid_changed(void)
 	int saved = errno;
 	rt_dir_owner_after();
 	errno = saved;
+	rt_tls_leave();
+}
+
+void rt_on_wait(int kind, int fd, uint64_t t0, uint64_t t1, const void *site, const void *sp)
+{
+	rt_thread_t *t = rt_thread_peek();
+	if (!t || rt_tls_enter() != 0)
+		return;
+	rt_waits_record(t, kind, fd, t0, t1, site, sp);
 	rt_tls_leave();
 }

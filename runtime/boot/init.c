@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/owned_fds.h"
 #include "base/stats.h"
+#include "base/ticks.h"
 #include "emit/caps.h"
 #include "emit/continuous.h"
 #include "emit/endpoint.h"
@@ -34,6 +35,7 @@
 #include "track/conn.h"
 #include "track/handoff.h"
 #include "track/request.h"
+#include "track/waits.h"
 #include "track/watchdog.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -118,6 +120,7 @@ static void init_runtime(void)
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
 	rt_sampler_init();
 	rt_unwind_locate_self();
+	rt_ticks_mark();
 	rt_heap_init(rt_cfg.heap_sample_bytes);
 	rt_thread_capture_init((int)rt_cfg.threads_signal);
 	rt_export_init();
@@ -133,6 +136,7 @@ static void start_threads(void)
 {
 	pthread_mutex_lock(&start_mu);
 	if (!atomic_load(&threads_up)) {
+		rt_waits_enable(0); /* before the first request, when start-up was 10 ms ago */
 		rt_worker_start();
 		rt_watchdog_start();
 		rt_export_start();

@@ -1,6 +1,7 @@
 /* continuous.c: continuous profiling (see emit/continuous.h). It shares the one
  * whole-process CPU profiler with the pprof endpoint: while an on-demand profile runs,
- * a period waits for it rather than run beside it. */
+ * a period waits for it rather than run beside it. The wall profile of each period is
+ * taken beside it, on a thread of its own (profile/wall_process.h). */
 #include "emit/continuous.h"
 
 #include <dirent.h>
@@ -19,12 +20,15 @@
 #include "emit/profile_export.h"
 #include "profile/cpu_profile.h"
 #include "profile/heap_profile.h"
+#include "profile/wall_process.h"
 #include "sample/heap_sampler.h"
 #include "sample/process_cpu.h"
 #include "sample/shim_threads.h"
 #include "sample/thread.h"
+#include "sample/thread_capture.h"
 
 #define CONTINUOUS_HZ 100
+#define CONTINUOUS_WALL_HZ 10 /* captures of every thread per second */
 
 /* The oldest continuous file (names carry the unix time; cpu and heap of one period
  * sort together), into oldest[cap]; 0 when there is none. */
@@ -127,11 +131,33 @@ static void *continuous_main(void *arg)
 	return NULL;
 }
 
+/* continuous-wall-<unix>.pb.gz, period after period, while thread captures are on. */
+static void *continuous_wall_main(void *arg)
+{
+	int forked = arg != NULL;
+	rt_tls_mark_internal();
+	rt_shim_thread_mark();
+	pthread_setname_np(pthread_self(), "otshim-contwall");
+	unsigned period = rt_cfg.continuous_sec;
+	while (rt_thread_capture_enabled()) {
+		rt_profile_t *wall = rt_wall_process_collect(period, CONTINUOUS_WALL_HZ);
+		if (!wall)
+			break;
+		/* Its file is pruned with the others by the CPU thread's next period. */
+		if (write_profile(wall, "wall", forked ? (int)getpid() : 0, (uint64_t)time(NULL)) != 0)
+			rt_dir_fault("a continuous profile", errno ? errno : EIO);
+		rt_profile_free(wall);
+	}
+	return NULL;
+}
+
 void rt_continuous_start(int forked)
 {
 	static const char in_child; /* its address: the thread's "forked" argument */
 	if (rt_cfg.continuous_sec == 0)
 		return;
-	if (rt_spawn_detached(continuous_main, forked ? (void *)&in_child : NULL) != 0)
-		rt_log(RT_LOG_WARN, "cannot start the continuous-mode thread");
+	if (rt_spawn_detached(continuous_main, forked ? (void *)&in_child : NULL) != 0 ||
+	    (rt_thread_capture_enabled() &&
+	     rt_spawn_detached(continuous_wall_main, forked ? (void *)&in_child : NULL) != 0))
+		rt_log(RT_LOG_WARN, "cannot start the continuous-mode threads");
 }

@@ -31,6 +31,7 @@
 #include "profile/heap_profile.h"
 #include "profile/pprof_text.h"
 #include "profile/thread_profile.h"
+#include "profile/wall_process.h"
 #include "sample/heap_sampler.h"
 #include "sample/process_cpu.h"
 #include "sample/shim_threads.h"
@@ -102,6 +103,8 @@ static const char index_html[] =
 	"created the live threads</td></tr>\n"
 	"<tr><td><a href=\"threads?debug=1\">threads</a></td><td>every thread's stack "
 	"now</td></tr>\n"
+	"<tr><td><a href=\"wall\">wall</a></td><td>wall-clock profile of every thread, on and "
+	"off CPU, ?seconds=N (default 30)</td></tr>\n"
 	"</table>\n"
 	"<p><a href=\"goroutine?debug=2\">full goroutine stack dump</a> (every thread, by "
 	"name)</p>\n"
@@ -199,7 +202,7 @@ static void serve_heap(int fd, const char *default_type, long debug)
 static void serve_threads(int fd, long debug, int go_words)
 {
 	rt_thread_capture_t cap;
-	if (rt_thread_capture_take(&cap) != 0) {
+	if (rt_thread_capture_take(&cap, NULL) != 0) {
 		answer_text(fd, 500, "could not capture the threads\n");
 		return;
 	}
@@ -217,17 +220,36 @@ static void serve_threads(int fd, long debug, int go_words)
 typedef struct cpu_job {
 	int fd;
 	long seconds;
+	int wall;                /* /wall rather than /profile */
 } cpu_job_t;
 
-/* A CPU profile takes seconds: it runs on a thread of its own, so the endpoint stays
- * available and a second one finds the first running (429, like Go). */
+#define WALL_HZ 50 /* captures of every thread per second for /wall */
+
+/* /wall: every thread's stack WALL_HZ times a second (profile/wall_process.h). */
+static void wall_job(const cpu_job_t *job)
+{
+	rt_profile_t *prof = rt_wall_process_collect((unsigned)job->seconds, WALL_HZ);
+	if (!prof && !rt_thread_capture_enabled())
+		answer_text(job->fd, 503, "thread captures are off (OTSHIM_THREADS_SIGNAL=0); no wall profiles\n");
+	else
+		answer_profile(job->fd, prof, "wall", job->seconds);
+}
+
+/* A CPU or wall profile takes seconds: it runs on a thread of its own, so the endpoint
+ * stays available and a second CPU profile finds the first running (429, like Go). */
 static void *cpu_main(void *arg)
 {
 	cpu_job_t job = *(cpu_job_t *)arg;
 	free(arg);
 	rt_tls_mark_internal();
 	rt_shim_thread_mark();
-	pthread_setname_np(pthread_self(), "otshim-cpuprof");
+	pthread_setname_np(pthread_self(), job.wall ? "otshim-wallprof" : "otshim-cpuprof");
+	if (job.wall) {
+		wall_job(&job);
+		rt_owned_fd_close(job.fd);
+		rt_shim_thread_unmark();
+		return NULL;
+	}
 	rt_profile_t *prof;
 	int rc = rt_cpu_profile_collect((unsigned)job.seconds, 100, &prof);
 	if (rc == -2)
@@ -241,9 +263,10 @@ static void *cpu_main(void *arg)
 	return NULL;
 }
 
-/* ?seconds=N (default 30, at most 300), 100 Hz like Go. Returns 1 when the
- * connection was handed to the profile's thread (the caller must not close it). */
-static int serve_cpu(int fd, const char *query)
+/* ?seconds=N (default 30, at most 300), 100 Hz like Go (a wall profile: WALL_HZ).
+ * Returns 1 when the connection was handed to the profile's thread (the caller must
+ * not close it). */
+static int serve_cpu(int fd, const char *query, int wall)
 {
 	long seconds = 30;
 	const char *p = query ? strstr(query, "seconds=") : NULL;
@@ -261,6 +284,7 @@ static int serve_cpu(int fd, const char *query)
 	}
 	job->fd = fd;
 	job->seconds = seconds;
+	job->wall = wall;
 	if (rt_spawn_detached(cpu_main, job) != 0) {
 		free(job);
 		answer_text(fd, 500, "cannot start the profile\n");
@@ -314,7 +338,9 @@ static int route(int fd, const char *path)
 	} else if (IS("cmdline")) {
 		serve_cmdline(fd);
 	} else if (IS("profile")) {
-		return serve_cpu(fd, q);
+		return serve_cpu(fd, q, 0);
+	} else if (IS("wall")) {
+		return serve_cpu(fd, q, 1);
 	} else {
 		answer_text(fd, 404, "unknown profile\n");
 	}

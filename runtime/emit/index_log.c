@@ -58,7 +58,8 @@ void rt_index_downstream(rt_json_t *b, const rt_req_t *r, const char *prefix)
 }
 
 void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
-		   const rt_set_files_t *f, const rt_samples_t *cpu_samples)
+		   const rt_set_files_t *f, const rt_samples_t *cpu_samples,
+		   const rt_wall_summary_t *wall)
 {
 	time_t sec = (time_t)(r->start_real_ns / 1000000000ull);
 	struct tm tm;
@@ -78,7 +79,7 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 		rt_json_put(b, ",\"query\":", 9);
 		rt_json_put_str(b, r->query, r->query_len);
 	}
-	uint64_t cpu = r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0;
+	uint64_t cpu = rt_req_cpu_ns(r);
 	rt_json_putf(b, ",\"status\":%u,\"duration_ms\":%.1f,\"cpu_ms\":%.1f,\"profiled_after_ms\":%.1f",
 	     r->status, (double)(r->end_mono_ns - r->start_mono_ns) / 1e6, (double)cpu / 1e6,
 	     (double)(r->slow_mono_ns - r->start_mono_ns) / 1e6);
@@ -89,10 +90,26 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 	if (others) /* at most 8 counted */
 		rt_json_putf(b, ",\"handed_off\":{\"threads\":%d,\"cpu_ms\":%.1f}", others,
 			     (double)other_ns / 1e6);
+	if (wall) {
+		rt_json_putf(b, ",\"wall_off_cpu_ms\":%.1f", (double)wall->off_cpu_ns / 1e6);
+		if (wall->top_wait) {
+			rt_json_putf(b, ",\"top_wait\":{\"wait\":\"%s\",\"peer\":", wall->top_wait);
+			rt_json_put_str(b, wall->top_peer, strlen(wall->top_peer));
+			rt_json_putf(b, ",\"ms\":%.1f}", (double)wall->top_ns / 1e6);
+		}
+	}
 	if (r->alloc_bytes >= 0)
 		rt_json_putf(b, ",\"alloc_bytes\":%lld", (long long)r->alloc_bytes);
+	/* An HTTP/2 stream: its CPU profile is its serving thread's, which served the
+	 * connection's other streams meanwhile too. */
+	if (r->multiplexed)
+		rt_json_put(b, ",\"multiplexed\":true", 19);
+	if (r->has_grpc_status)
+		rt_json_putf(b, ",\"grpc_status\":%u", r->grpc_status);
 	rt_index_downstream(b, r, ",\"downstream\":");
 	rt_json_putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", f->nthreads, f->cpu);
+	if (f->wall)
+		rt_json_putf(b, ",\"wall\":\"%s\"", f->wall);
 	if (f->heap)
 		rt_json_putf(b, ",\"heap\":\"%s\"", f->heap);
 	if (f->threads)

@@ -337,6 +337,9 @@ void rt_span_rec_fill(rt_span_rec_t *rec, rt_req_t *r, char *long_buf)
 	rec->has_parent = (uint8_t)r->has_parent;
 	rec->trace_flags = r->ctx.flags;
 	rec->http_minor = r->http_minor;
+	rec->http2 = r->multiplexed;
+	rec->has_grpc_status = r->has_grpc_status;
+	rec->grpc_status = r->grpc_status;
 	rec->status = r->status;
 	rec->local_port = r->local_port;
 	rec->peer.family = r->peer.ss_family;
@@ -486,7 +489,11 @@ static uint8_t *put_http_attrs(uint8_t *o, const rt_span_rec_t *r)
 		 * a saturated service ships hundreds of megabytes of spans a minute) */
 		o = kv_str(o, KEY("network.transport"), KEY("unix"));
 	}
-	if (r->http_minor)
+	if (r->has_grpc_status)
+		o = kv_int(o, KEY("rpc.grpc.status_code"), r->grpc_status);
+	if (r->http2)
+		o = kv_str(o, KEY("network.protocol.version"), KEY("2"));
+	else if (r->http_minor)
 		o = kv_str(o, KEY("network.protocol.version"), KEY("1.1"));
 	else
 		o = kv_str(o, KEY("network.protocol.version"), KEY("1.0"));
@@ -570,6 +577,8 @@ static uint8_t *put_profile_attrs(uint8_t *o, const rt_span_rec_t *r, const char
 		return o;
 	o = kv_bool(o, KEY("profile.triggered"), 1);
 	o = kv_file(o, KEY("profile.cpu.path"), dir, f->cpu);
+	if (f->wall[0])
+		o = kv_file(o, KEY("profile.wall.path"), dir, f->wall);
 	if (f->heap[0])
 		o = kv_file(o, KEY("profile.heap.path"), dir, f->heap);
 	if (f->threads[0])
@@ -589,7 +598,7 @@ static size_t span_bound(const rt_span_rec_t *r, const char *dir)
 {
 	size_t strings = 2 * r->method_len + 2 * r->path_len + r->query_len + r->ua_len +
 			 INET6_ADDRSTRLEN + 8;
-	size_t keys = 512; /* the attribute names and fixed values */
+	size_t keys = 560; /* the attribute names and fixed values */
 	size_t files = r->files ? 3 * (strlen(dir) + 1 + sizeof r->files->cpu) +
 				  sizeof r->files->downstream + 32 : 0;
 	if (r->kind != RT_SPAN_SERVER) /* url.full, the address twice, db.system */
@@ -641,7 +650,8 @@ static void put_span_body(rt_pbuf_t *b, const rt_span_rec_t *r, const char *dir)
 	o = put_fixed(o, 8, r->start_real_ns + (r->end_mono_ns - r->start_mono_ns), 8);
 	o = put_http_attrs(o, r);
 	o = put_profile_attrs(o, r, dir);
-	if (r->status >= 500) {
+	/* gRPC: any status but OK is an error, whatever the HTTP status (200) says */
+	if (r->status >= 500 || (r->has_grpc_status && r->grpc_status != 0)) {
 		static const uint8_t error_status[] = { 3 << 3 | WT_VARINT,
 			OTSHIM__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR };
 		o = put_len(o, 15, error_status, sizeof error_status);

@@ -20,6 +20,7 @@
 #include "sample/thread.h"
 #include "sample/thread_capture.h"
 #include "track/handoff.h"
+#include "track/waits.h"
 
 #define DRAIN_INTERVAL_NS (10 * 1000000ull)
 #define STATS_INTERVAL_NS (10 * 1000000000ull)
@@ -149,7 +150,7 @@ static void write_set(rt_req_t *r, const rt_samples_t *samples, const char *thre
 	if (ev.heap_wanted && rt_heap_snapshot(&heap) == 0)
 		ev.heap = &heap;
 	ev.threads_wanted = rt_thread_capture_enabled();
-	if (ev.threads_wanted && rt_thread_capture_take(&threads) == 0)
+	if (ev.threads_wanted && rt_thread_capture_take(&threads, NULL) == 0)
 		ev.threads = &threads;
 	rt_writer_slow_request(r, &ev, r->files);
 	if (ev.heap)
@@ -244,6 +245,7 @@ static void *worker_main(void *arg)
 	rt_tls_mark_internal();
 	rt_shim_thread_mark();
 	pthread_setname_np(pthread_self(), "otshim-worker"); /* so thread profiles say whose it is */
+	rt_waits_enable(1); /* unless start_threads could, then requests' waits are timed */
 	/* A service stopped by a signal runs no exit handlers: the stats file is written
 	 * at once, then every 10 s and whenever profiles were written, so it is never
 	 * staler than that. */

@@ -1,5 +1,5 @@
 /* writer.c: a slow request's profile set (see writer.h): the CPU profile from its
- * samples, the heap and threads profiles from what the worker captured as it ended,
+ * samples, the wall profile from them and its thread's waits, the heap and threads profiles from what the worker captured as it ended,
  * threadcreate from the registry, then its index line. Names come from file_names.c
  * only; request text (method, path) goes only into profile comments and escaped JSON. */
 #include "emit/writer.h"
@@ -19,6 +19,7 @@
 #include "emit/index_log.h"
 #include "emit/profile_dir.h"
 #include "emit/profile_export.h"
+#include "emit/wall_profile.h"
 #include "profile/heap_profile.h"
 #include "profile/thread_profile.h"
 
@@ -92,6 +93,22 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 3);
 	}
 	int rc = save(p, path, r, "cpu");
+	rt_profile_free(p);
+	return rc;
+}
+
+/* The wall profile: where the serving thread spent the request's time (emit/wall_profile.h). */
+static int write_wall_profile(const rt_req_t *r, const rt_samples_t *s, const rt_ids_hex_t *id,
+			      const char *path, rt_wall_summary_t *sum)
+{
+	char line[64];
+	rt_profile_t *p = rt_wall_profile_build(r, s, id, sum);
+	if (!p)
+		return -1;
+	add_request_comments(p, r, id);
+	snprintf(line, sizeof line, "off_cpu_ms=%.1f", (double)sum->off_cpu_ns / 1e6);
+	rt_profile_add_comment(p, line);
+	int rc = save(p, path, r, "wall");
 	rt_profile_free(p);
 	return rc;
 }
@@ -190,6 +207,7 @@ static void report_files(rt_req_files_t *out, const rt_set_files_t *f)
 	if (!out)
 		return;
 	snprintf(out->cpu, sizeof out->cpu, "%s", f->cpu ? f->cpu : "");
+	snprintf(out->wall, sizeof out->wall, "%s", f->wall ? f->wall : "");
 	snprintf(out->heap, sizeof out->heap, "%s", f->heap ? f->heap : "");
 	snprintf(out->threads, sizeof out->threads, "%s", f->threads ? f->threads : "");
 	out->nthreads = f->nthreads;
@@ -235,7 +253,8 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 {
 	rt_ids_hex_t id;
 	uint64_t unix_s = r->start_real_ns / 1000000000ull;
-	char cpu_name[RT_FILE_NAME_MAX], heap_name[RT_FILE_NAME_MAX];
+	char cpu_name[RT_FILE_NAME_MAX], heap_name[RT_FILE_NAME_MAX], wall_name[RT_FILE_NAME_MAX];
+	rt_wall_summary_t wall;
 	char threads_name[RT_FILE_NAME_MAX], create_name[RT_FILE_NAME_MAX];
 	char path[RT_CFG_PATH_MAX + RT_FILE_NAME_MAX + 2];
 	rt_json_t line = { 0 };
@@ -260,6 +279,13 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 	int faults = 0; /* files of this set not written */
 	remember_ids(r->serial, &id);
 	rt_set_files_t files = { .cpu = cpu_name, .nthreads = -1 };
+	rt_file_name_request(wall_name, "wall", &id, unix_s);
+	rt_dir_path(path, sizeof path, wall_name);
+	errno = 0;
+	if (write_wall_profile(r, ev->cpu, &id, path, &wall) == 0)
+		files.wall = wall_name;
+	else
+		file_failed("a wall profile", errno, &faults);
 	if (ev->heap_wanted) {
 		rt_file_name_request(heap_name, "heap", &id, unix_s);
 		rt_dir_path(path, sizeof path, heap_name);
@@ -298,7 +324,7 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 		}
 		rt_json_free(&ds);
 	}
-	rt_index_line(&line, r, &id, &files, ev->cpu);
+	rt_index_line(&line, r, &id, &files, ev->cpu, files.wall ? &wall : NULL);
 	if (rt_index_append(&line) != 0)
 		file_failed("index.jsonl", line.oom ? 0 : errno, &faults);
 	/* A fault is over when a whole set went through: on a nearly full disk the small

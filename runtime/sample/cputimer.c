@@ -44,12 +44,17 @@ uint64_t rt_cputimer_thread_ns(pid_t tid)
 
 int rt_cputimer_perf_open(pid_t tid, uint32_t hz)
 {
+	return rt_cputimer_perf_open_sig(tid, 1000000000ull / hz, SIGPROF);
+}
+
+int rt_cputimer_perf_open_sig(pid_t tid, uint64_t period_ns, int sig)
+{
 	struct perf_event_attr pe;
 	memset(&pe, 0, sizeof pe);
 	pe.type = PERF_TYPE_SOFTWARE;
 	pe.size = sizeof pe;
 	pe.config = PERF_COUNT_SW_TASK_CLOCK;
-	pe.sample_period = 1000000000ull / hz;
+	pe.sample_period = period_ns;
 	pe.disabled = 1;
 	/* perf_event_paranoid 2 (the usual default) allows user-only events. Kernel time
 	 * still advances the clock; it is credited to the next user-mode sample. */
@@ -60,7 +65,7 @@ int rt_cputimer_perf_open(pid_t tid, uint32_t hz)
 	if (fd < 0)
 		return -1;
 	struct f_owner_ex owner = { .type = F_OWNER_TID, .pid = tid };
-	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
+	if (fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0 || fcntl(fd, F_SETSIG, sig) != 0 ||
 	    fcntl(fd, F_SETOWN_EX, &owner) != 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) != 0) {
 		rt_owned_fd_close(fd);
 		return -1;

@@ -38,6 +38,10 @@ uint64_t rt_cputimer_thread_ns(pid_t tid);
  * rt_cputimer_timer_create a timer whose signals carry value (0, or -1), started
  * by rt_cputimer_timer_start. */
 int rt_cputimer_perf_open(pid_t tid, uint32_t hz);
+/* The same, signalling sig every period_ns of tid's CPU time. With exclude_kernel the
+ * kernel samples only in user mode, so the signal reaches the thread on its way back to
+ * user code, never inside a system call: it cannot make one fail with EINTR. */
+int rt_cputimer_perf_open_sig(pid_t tid, uint64_t period_ns, int sig);
 int rt_cputimer_timer_create(pid_t tid, union sigval value, timer_t *out);
 int rt_cputimer_timer_start(timer_t timer, uint32_t hz);
 

@@ -12,6 +12,7 @@
 #include "sample/unwind.h"
 
 __thread rt_thread_t *rt_tls_self __attribute__((tls_model("initial-exec")));
+__thread _Atomic uint64_t *rt_tls_serving __attribute__((tls_model("initial-exec")));
 
 static _Atomic(rt_thread_t *) registry;
 static pthread_key_t exit_key;
@@ -94,6 +95,7 @@ static void thread_retire(void *arg)
 	atomic_store(&t->handoff.pool, 0);
 	rt_thread_set_ids(t, 0, NULL, NULL);
 	rt_tls_self = NULL;
+	rt_tls_serving = NULL;
 	atomic_store_explicit(&t->in_use, 0, memory_order_release);
 	rt_tls_depth = saved;
 }
@@ -142,6 +144,7 @@ rt_thread_t *rt_thread_self(void)
 	atomic_store(&t->handoff.borrowed, 0);
 	atomic_fetch_add(&t->handoff.segment, 1); /* a new life, a new segment */
 	rt_tls_self = t;
+	rt_tls_serving = &t->cur_serial;
 	if (exit_key_ok)
 		pthread_setspecific(exit_key, t);
 	rt_unwind_warm(); /* this thread may be sampled: its unwind cache is set up now */

@@ -5,7 +5,8 @@
  * in a registry that is only ever appended to; a state whose thread exited is recycled
  * by the next new thread, so a pointer to one always points at valid memory.
  * CPU-timer fields are owned by sample/cputimer.c; the current request by track/conn.c,
- * the hand-off fields by track/handoff.c (and, the worker's part, emit/). */
+ * the hand-off fields by track/handoff.c (and, the worker's part, emit/), the waits by
+ * track/waits.c. */
 #ifndef RT_THREAD_H
 #define RT_THREAD_H
 
@@ -74,6 +75,10 @@ typedef struct rt_thread {
 	timer_t timer;
 	uint64_t last_cpu_ns;         /* set before armed (release), then handler-owned */
 	_Atomic(rt_ring_t *) ring;    /* made on first arm, kept for the state's life */
+
+	/* Its waits within its current request (track/waits.c; made when it first serves
+	 * one, kept for the state's life). Only this thread touches them. */
+	struct rt_waits *waits;
 } rt_thread_t;
 
 /* The calling thread's state, or NULL. Signal-safe. */

@@ -1,20 +1,24 @@
 /* thread_capture.c: thread-stack capture and the threads/threadcreate profiles (see
  * sample/thread_capture.h).
  *
+ * No thread is ever made to fail a call with EINTR. A thread asleep in a system call,
+ * or preempted in user code, is not signalled at all: its /proc syscall file gives its
+ * stack pointer and pc, and its stack is walked from there while it stands still
+ * (sample/unwind_regs.h); the file is read again after the walk, and a thread that
+ * moved meanwhile is treated as running.
+ * A thread running, or off a CPU in user code, gets a one-shot perf task-clock event
+ * (exclude_kernel) that raises the capture's signal the next time it runs in user
+ * mode: on its way back to user code, never inside a call. Where perf is refused the
+ * thread is signalled directly, after its /proc state says a signal cannot hurt
+ * (sample/eintr_safe.c); that fallback keeps a window of microseconds in which a
+ * thread seen running enters poll before the signal lands.
+ *
  * Slots live in banks that are mmap'd and never unmapped: a handler that runs after
  * its capture gave up on it still writes into valid memory. A slot moves PENDING ->
  * BUSY -> DONE in the handler, or PENDING -> ABANDONED when the capture stops
  * waiting; whoever wins that compare-and-swap owns it. The handler also checks that
  * the slot names its own thread, so a signal left over from an earlier capture cannot
- * fill a slot with the wrong thread's stack.
- *
- * Before a service thread is signalled, its /proc syscall file is read (sample/eintr_safe.c):
- * one asleep in a call the kernel would not restart after our handler is left alone.
- * A window remains: a thread seen running that enters poll (or is already on its way
- * in, in the kernel) before the signal is delivered still gets EINTR. It spans the
- * time from that read to the delivery (microseconds, more if the thread is preempted
- * meanwhile), against the whole of its sleep before. A thread off a CPU in user code
- * handles the signal before it runs on, so it cannot be caught so. */
+ * fill a slot with the wrong thread's stack. */
 #include "sample/thread_capture.h"
 
 #include <dirent.h>
@@ -26,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -36,17 +42,25 @@
 #include "base/libc.h"
 #include "base/log.h"
 #include "base/owned_fds.h"
+#include "base/util.h"
+#include "sample/cputimer.h"
 #include "sample/eintr_safe.h"
 #include "sample/shim_threads.h"
 #include "sample/sigprof_owner.h"
 #include "sample/thread.h"
 #include "sample/unwind.h"
+#include "sample/unwind_regs.h"
 
 enum { S_IDLE, S_PENDING, S_BUSY, S_DONE, S_ABANDONED };
+
+/* A running thread answers within this much of its CPU time spent in user code. */
+#define ONESHOT_NS 20000ull
+static _Atomic int perf_refused; /* perf_event_open failed once: signal directly */
 
 typedef struct slot {
 	_Atomic int state;
 	_Atomic pid_t tid;
+	_Atomic int fd;          /* its one-shot perf event, or -1 (signalled directly) */
 	uint32_t npcs;
 	uintptr_t pcs[RT_STACK_MAX];
 } slot_t;
@@ -55,6 +69,10 @@ typedef struct slot {
 static slot_t *_Atomic banks[MAX_BANKS];
 static size_t bank_cap[MAX_BANKS];
 static _Atomic int nbanks;
+
+/* The capture in progress, for signals that carry no slot (perf's). */
+static slot_t *_Atomic cur_slots;
+static _Atomic size_t cur_n;
 
 static int signo;
 static _Atomic int enabled;
@@ -76,15 +94,31 @@ static slot_t *valid_slot(void *p)
 	return NULL;
 }
 
+/* A perf event's signal says only which descriptor raised it. */
+static slot_t *slot_of_fd(int fd, pid_t self)
+{
+	slot_t *s = atomic_load_explicit(&cur_slots, memory_order_acquire);
+	size_t n = atomic_load_explicit(&cur_n, memory_order_acquire);
+	for (size_t i = 0; s && i < n; i++)
+		if (atomic_load_explicit(&s[i].fd, memory_order_relaxed) == fd &&
+		    atomic_load_explicit(&s[i].tid, memory_order_relaxed) == self)
+			return &s[i];
+	return NULL;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 	(void)sig;
 	slot_t *s;
-	if (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
-	    !(s = valid_slot(si->si_value.sival_ptr)))
+	pid_t self = gettid_raw();
+	if (si->si_code == SI_QUEUE && si->si_pid == getpid())
+		s = valid_slot(si->si_value.sival_ptr);
+	else if (si->si_code == POLL_IN || si->si_code == POLL_HUP)
+		s = slot_of_fd(si->si_fd, self);
+	else
 		goto out;
-	if (atomic_load_explicit(&s->tid, memory_order_relaxed) != gettid_raw())
+	if (!s || atomic_load_explicit(&s->tid, memory_order_relaxed) != self)
 		goto out;
 	int expect = S_PENDING;
 	if (!atomic_compare_exchange_strong(&s->state, &expect, S_BUSY))
@@ -232,17 +266,12 @@ static int blocks_our_signal(pid_t tid)
 	return (int)((mask >> (signo - 1)) & 1);
 }
 
-/* Whether tid must not be signalled (its call would fail with EINTR, it would not
- * answer, or we cannot tell); if so, t gets the reason and, when known, the call's pc
- * as its only frame. */
+/* Without perf: whether tid must not be signalled (its call would fail with EINTR, or
+ * we cannot tell); if so, t gets the reason and, when known, the call's pc as its only
+ * frame. */
 static int held_back(pid_t tid, rt_thread_stack_t *t)
 {
 	rt_eintr_safe_state_t st;
-	int blocks = blocks_our_signal(tid);
-	if (blocks != 0) {
-		t->held_back = blocks > 0 ? RT_THREAD_CAPTURE_BLOCKS : RT_THREAD_CAPTURE_UNKNOWN;
-		return 1;
-	}
 	if (rt_eintr_safe_probe(tid, &st) != 0) {
 		t->held_back = RT_THREAD_CAPTURE_UNKNOWN;
 		return 1;
@@ -314,7 +343,134 @@ static void wait_answers(slot_t *s, size_t n, uint64_t t0)
 			sched_yield();
 }
 
-int rt_thread_capture_take(rt_thread_capture_t *c)
+/* An earlier capture's walk of tid asleep at the same place, or NULL. */
+static const rt_thread_stack_t *walked_before(const rt_thread_capture_t *prev, pid_t tid,
+					      const rt_eintr_safe_state_t *st)
+{
+	for (size_t i = 0; prev && i < prev->n; i++) {
+		const rt_thread_stack_t *t = &prev->threads[i];
+		if (t->tid == tid)
+			return t->asleep && t->nr == st->nr && t->sp == st->sp && t->pc == st->pc &&
+			       t->npcs ? t : NULL;
+	}
+	return NULL;
+}
+
+/* The stack of tid, asleep in the call st describes (or preempted in user code),
+ * walked without signalling it (or the walk of prev, if it slept there then). 0 when
+ * the thread was still in the same state at the same place after the walk. */
+static int walk_asleep(pid_t tid, const rt_eintr_safe_state_t *st, slot_t *s,
+		       const rt_thread_capture_t *prev)
+{
+	rt_eintr_safe_state_t again;
+	rt_uregs_t regs = { .ip = st->pc, .sp = st->sp };
+	const rt_thread_stack_t *before = walked_before(prev, tid, st);
+	if (!st->pc || !st->sp)
+		return -1;
+	if (before) {
+		s->npcs = before->npcs;
+		memcpy(s->pcs, before->pcs, s->npcs * sizeof *s->pcs);
+	} else {
+		s->npcs = (uint32_t)rt_unwind_regs(&regs, NULL, 0, s->pcs, RT_STACK_MAX);
+	}
+	if (s->npcs == 0 || rt_eintr_safe_probe(tid, &again) != 0 || again.kind != st->kind ||
+	    again.nr != st->nr || again.sp != st->sp || again.pc != st->pc)
+		return -1;
+	return 0;
+}
+
+static void asleep_at(rt_thread_stack_t *t, const rt_eintr_safe_state_t *st)
+{
+	t->asleep = 1;
+	t->nr = st->nr;
+	t->sp = st->sp;
+	t->pc = st->pc;
+}
+
+/* Arms the one-shot event that signals tid the next time it runs user code. */
+static int arm_oneshot(pid_t tid, slot_t *s)
+{
+	int fd = rt_cputimer_perf_open_sig(tid, ONESHOT_NS, signo);
+	if (fd < 0)
+		return -1;
+	if (rt_fd_scarce(fd)) { /* the service needs its last descriptors more */
+		rt_owned_fd_close(fd);
+		return -1;
+	}
+	atomic_store(&s->fd, fd);
+	atomic_store_explicit(&s->state, S_PENDING, memory_order_release);
+	if (ioctl(fd, PERF_EVENT_IOC_REFRESH, 1) != 0) {
+		atomic_store(&s->state, S_IDLE);
+		atomic_store(&s->fd, -1);
+		rt_owned_fd_close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static void disarm_oneshot(slot_t *s)
+{
+	int fd = atomic_exchange(&s->fd, -1);
+	if (fd < 0)
+		return;
+	if (rt_owned_fd_usable(fd)) {
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		rt_owned_fd_close(fd);
+	} else {
+		rt_owned_fd_forget(fd); /* the service dup2'ed over it: its number now */
+	}
+}
+
+/* One thread: walked if asleep in a call, else asked to answer as it runs user code
+ * (or, with no perf, signalled when its state allows). */
+static void ask(pid_t pid, pid_t tid, slot_t *s, rt_thread_stack_t *t,
+		const rt_thread_capture_t *prev)
+{
+	rt_eintr_safe_state_t st;
+	if (rt_eintr_safe_probe(tid, &st) != 0) {
+		t->held_back = RT_THREAD_CAPTURE_UNKNOWN;
+		return;
+	}
+	if (st.kind == RT_EINTR_SAFE_SYSCALL && walk_asleep(tid, &st, s, prev) == 0) {
+		asleep_at(t, &st);
+		atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+		return;
+	}
+	/* Off a CPU in user code (preempted): it stands still while no CPU runs it. */
+	if (st.kind == RT_EINTR_SAFE_USER && walk_asleep(tid, &st, s, NULL) == 0) {
+		atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+		return;
+	}
+	int blocks = blocks_our_signal(tid);
+	if (blocks != 0) {
+		t->held_back = blocks > 0 ? RT_THREAD_CAPTURE_BLOCKS : RT_THREAD_CAPTURE_UNKNOWN;
+		return;
+	}
+	if (!atomic_load(&perf_refused) && arm_oneshot(tid, s) == 0)
+		return;
+	atomic_store(&perf_refused, 1);
+	if (held_back_fresh(tid, t))
+		return;
+	atomic_store_explicit(&s->state, S_PENDING, memory_order_release);
+	if (rt_signal_thread(pid, tid, signo, s) != 0)
+		atomic_store(&s->state, S_IDLE); /* the thread is gone */
+}
+
+/* A thread that did not run user code while we waited is most likely asleep now. */
+static void walk_unanswered(pid_t tid, slot_t *s, rt_thread_stack_t *t,
+			    const rt_thread_capture_t *prev)
+{
+	rt_eintr_safe_state_t st;
+	if (atomic_load_explicit(&s->state, memory_order_acquire) != S_ABANDONED)
+		return;
+	if (rt_eintr_safe_probe(tid, &st) == 0 && st.kind == RT_EINTR_SAFE_SYSCALL &&
+	    walk_asleep(tid, &st, s, prev) == 0) {
+		asleep_at(t, &st);
+		atomic_store_explicit(&s->state, S_DONE, memory_order_release);
+	}
+}
+
+int rt_thread_capture_take(rt_thread_capture_t *c, const rt_thread_capture_t *prev)
 {
 	pid_t *tids;
 	size_t n;
@@ -332,28 +488,33 @@ int rt_thread_capture_take(rt_thread_capture_t *c)
 	uint64_t t0 = rt_mono_ns();
 	for (size_t i = 0; s && i < n; i++) {
 		s[i].npcs = 0;
+		atomic_store(&s[i].fd, -1);
+		atomic_store(&s[i].state, S_IDLE);
 		atomic_store(&s[i].tid, tids[i]);
+	}
+	atomic_store(&cur_n, s ? n : 0);
+	atomic_store_explicit(&cur_slots, s, memory_order_release);
+	for (size_t i = 0; s && i < n; i++) {
 		if (tids[i] == me || rt_shim_thread_is(tids[i])) {
-			atomic_store(&s[i].state, S_IDLE);
 			c->threads[i].internal = 1;
 			continue;
 		}
-		if (held_back_fresh(tids[i], &c->threads[i])) {
-			atomic_store(&s[i].state, S_IDLE);
-			continue;
-		}
-		atomic_store_explicit(&s[i].state, S_PENDING, memory_order_release);
-		if (rt_signal_thread(pid, tids[i], signo, &s[i]) != 0)
-			atomic_store(&s[i].state, S_IDLE); /* the thread is gone */
+		ask(pid, tids[i], &s[i], &c->threads[i], prev);
 	}
 	if (s)
 		wait_answers(s, n, t0);
+	for (size_t i = 0; s && i < n; i++) {
+		disarm_oneshot(&s[i]);
+		walk_unanswered(tids[i], &s[i], &c->threads[i], prev);
+	}
+	atomic_store(&cur_n, 0);
 	c->elapsed_ns = rt_mono_ns() - t0;
 	for (size_t i = 0; i < n; i++) {
 		rt_thread_stack_t *t = &c->threads[i];
 		t->tid = tids[i];
 		if (s && atomic_load_explicit(&s[i].state, memory_order_acquire) == S_DONE) {
 			t->answered = 1;
+			t->held_back = RT_THREAD_CAPTURE_SIGNALLED;
 			t->npcs = s[i].npcs;
 			memcpy(t->pcs, s[i].pcs, t->npcs * sizeof *t->pcs);
 		}

@@ -1,13 +1,15 @@
 /* thread_capture.h: thread profiles, the goroutine profile for native services. A
- * capture lists /proc/self/task, sends each thread the configured real-time signal
- * (OTSHIM_THREADS_SIGNAL) and lets its handler unwind the interrupted stack into a
- * slot that is never freed; a thread that has the signal blocked, or does not answer
- * within RT_THREAD_CAPTURE_WAIT_MS, is reported with its name and no stack. A thread whose
- * current call a signal could make fail with EINTR, even under SA_RESTART (asleep in
- * poll, nanosleep, ...: sample/eintr_safe.h), is not signalled either: it is reported with a
- * one-frame stack, the pc its call returns to, and says why in its "stack" label. The
- * shim's own threads are reported without being signalled. Also builds the
- * "threadcreate" profile from the registry's creation stacks.
+ * capture lists /proc/self/task; a thread asleep in a system call has its stack walked
+ * where it sleeps, never signalled; a running one gets the configured real-time signal
+ * (OTSHIM_THREADS_SIGNAL) from a one-shot perf event that fires only in user code, and
+ * its handler unwinds the interrupted stack into a slot that is never freed. No call
+ * of the service ever fails with EINTR for it. A thread that does not answer within
+ * RT_THREAD_CAPTURE_WAIT_MS is reported with its name and no stack. Where perf is
+ * refused, a running thread is signalled directly, unless its /proc state says the
+ * signal could make its call fail (sample/eintr_safe.h): then it is reported with a
+ * one-frame stack and says why in its "stack" label. The shim's own threads are
+ * reported without being asked. Also builds the "threadcreate" profile from the
+ * registry's creation stacks.
  * Context: rt_thread_capture_capture and the builders run on the worker (or any one
  * thread that may allocate; captures are serialised internally). */
 #ifndef RT_THREAD_CAPTURE_H
@@ -39,6 +41,9 @@ typedef struct rt_thread_stack {
 	int internal;            /* one of the shim's own threads, not signalled */
 	int held_back;           /* RT_THREAD_CAPTURE_*: not signalled, for its service's sake */
 	uint64_t serial;         /* request the thread was serving, or 0 */
+	int asleep;              /* walked while asleep in system call nr (not signalled) */
+	long nr;
+	uintptr_t sp, pc;        /* where it slept: a later capture reuses the walk */
 	uint32_t npcs;
 	uintptr_t pcs[RT_STACK_MAX];
 } rt_thread_stack_t;
@@ -56,8 +61,11 @@ void rt_thread_capture_init(int signo);
 int rt_thread_capture_enabled(void);
 
 
-/* Every thread of the process, with stacks where they answered. 0, or -1. */
-int rt_thread_capture_take(rt_thread_capture_t *c);
+/* Every thread of the process, with stacks where they answered. 0, or -1. prev (or
+ * NULL): an earlier capture whose walks may be reused for threads still asleep in the
+ * same call at the same place (a whole-process wall profile captures many times a
+ * second; most threads sleep on). */
+int rt_thread_capture_take(rt_thread_capture_t *c, const rt_thread_capture_t *prev);
 void rt_thread_capture_free(rt_thread_capture_t *c);
 
 void rt_thread_capture_fork_child(void);

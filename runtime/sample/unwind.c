@@ -177,6 +177,8 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 	}
 	walking++;
 	wait_left_ns = WALK_WAIT_NS;
+	int depth = rt_tls_depth;
+	rt_tls_depth = 1; /* libunwind's lock, taken meanwhile, is not the service's wait */
 	/* On x86-64 libunwind's unw_context_t is the kernel's ucontext_t, so the signal
 	 * frame's context starts the walk at the interrupted instruction. */
 	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) >= 0 &&
@@ -184,6 +186,7 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 		pcs[0] = (uintptr_t)ip;
 		n = walk(&c, pcs, 1, max);
 	}
+	rt_tls_depth = depth;
 	walking--;
 	return n;
 }
@@ -197,7 +200,10 @@ size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
 	size_t want = max + skip + 1;
 	if (want > RT_UNWIND_HERE_MAX + 1)
 		want = RT_UNWIND_HERE_MAX + 1;
+	int depth = rt_tls_depth;
+	rt_tls_depth = 1; /* libunwind's lock, taken meanwhile, is not the service's wait */
 	int got = unw_backtrace(buf, (int)want);
+	rt_tls_depth = depth;
 	size_t n = 0;
 	for (int i = 1 + (int)skip; i < got && n < max; i++) {
 		if (!buf[i])
@@ -210,6 +216,7 @@ size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
 /* ---- our own frames ---- */
 
 static uintptr_t own_lo, own_hi;
+static uintptr_t unwinder_lo, unwinder_hi; /* libunwind's code */
 
 struct locate {
 	uintptr_t me;
@@ -235,10 +242,13 @@ static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
 		if (me >= lo && me < hi) {
 			own_lo = lo;
 			own_hi = hi;
-			return 1;
+		}
+		if ((uintptr_t)&unw_backtrace >= lo && (uintptr_t)&unw_backtrace < hi) {
+			unwinder_lo = lo;
+			unwinder_hi = hi;
 		}
 	}
-	return 0;
+	return own_hi && unwinder_hi;
 }
 
 void rt_unwind_locate_self(void)
@@ -252,6 +262,11 @@ void rt_unwind_locate_self(void)
 	dl_iterate_phdr(find_own_range, &l);
 	if (l.scanned && !__atomic_load_n(&loader_lock, __ATOMIC_ACQUIRE))
 		choose_loader_lock(l.inside, l.n_in, l.tid);
+}
+
+int rt_unwind_is_unwinder(uintptr_t pc)
+{
+	return pc >= unwinder_lo && pc < unwinder_hi;
 }
 
 size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n)

@@ -31,5 +31,8 @@ void rt_unwind_locate_self(void);
 /* How many of the innermost frames of pcs are this library's own (interposers and
  * samplers), to be dropped from stacks shown to the user. Any context. */
 size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n);
+/* Whether pc is in libunwind's code: a wait there (its lock) must not be walked, as the
+ * walk would take that lock again. Any context. */
+int rt_unwind_is_unwinder(uintptr_t pc);
 
 #endif

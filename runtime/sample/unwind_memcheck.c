@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -162,12 +163,12 @@ static int find_relro(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-static int find_got(struct got *g)
+static int find_got(struct got *g, const void *fn)
 {
 	Dl_info info;
 	struct link_map *lm = NULL;
 	/* Any function of libunwind's names its object. */
-	if (!dladdr1((void *)&unw_backtrace, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+	if (!dladdr1(fn, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
 		return -1;
 	g->base = lm->l_addr;
 	const ElfW(Sym) *symtab = NULL;
@@ -207,6 +208,25 @@ static void store(const struct got *g, void **slot, void *fn)
 	__atomic_store_n(slot, fn, __ATOMIC_RELEASE);
 }
 
+static void patch(const struct got *g)
+{
+	void *const fns[P_N] = { (void *)stub_read, (void *)stub_syscall, (void *)stub_write,
+				 (void *)stub_pipe2, (void *)stub_mincore, (void *)stub_msync };
+	for (int k = 0; k < P_N; k++) {
+		if (k == P_WRITE && g->n[P_SYSCALL])
+			continue; /* its write() is then only its error messages */
+		for (int i = 0; i < g->n[k]; i++)
+			store(g, g->slot[k][i], fns[k]);
+	}
+}
+
+/* Both halves of the check must be ours, or none: a read stubbed and a write left to
+ * libunwind would still write into whatever holds its old number. */
+static int complete(const struct got *g)
+{
+	return g->n[P_READ] && (g->n[P_SYSCALL] || g->n[P_WRITE]);
+}
+
 int rt_unwind_memcheck_install(void)
 {
 	static int once;
@@ -214,9 +234,7 @@ int rt_unwind_memcheck_install(void)
 		return rt_unwind_memcheck_mode();
 	struct got g;
 	memset(&g, 0, sizeof g);
-	/* Both halves of the check must be ours, or none: a read stubbed and a write
-	 * left to libunwind would still write into whatever holds its old number. */
-	if (find_got(&g) != 0 || !g.n[P_READ] || (!g.n[P_SYSCALL] && !g.n[P_WRITE])) {
+	if (find_got(&g, (const void *)&unw_backtrace) != 0 || !complete(&g)) {
 		rt_log(RT_LOG_WARN, "libunwind's memory checks were not found; they keep "
 		       "their own pipe (a service that closes all descriptors may see it)");
 		return RT_UNWIND_MEMCHECK_OFF;
@@ -230,13 +248,31 @@ int rt_unwind_memcheck_install(void)
 		rt_log(RT_LOG_WARN, "process_vm_readv is refused here: CPU stacks stop at the "
 		       "first frame libunwind must check memory for (often the first)");
 	}
-	void *const fns[P_N] = { (void *)stub_read, (void *)stub_syscall, (void *)stub_write,
-				 (void *)stub_pipe2, (void *)stub_mincore, (void *)stub_msync };
-	for (int k = 0; k < P_N; k++) {
-		if (k == P_WRITE && g.n[P_SYSCALL])
-			continue; /* its write() is then only its error messages */
-		for (int i = 0; i < g.n[k]; i++)
-			store(&g, g.slot[k][i], fns[k]);
-	}
+	patch(&g);
 	return rt_unwind_memcheck_mode();
+}
+
+int rt_unwind_memcheck_cover(const void *fn)
+{
+	static pthread_mutex_t cover_mu = PTHREAD_MUTEX_INITIALIZER;
+	static uintptr_t covered[4];
+	if (rt_unwind_memcheck_install() == RT_UNWIND_MEMCHECK_OFF)
+		return -1;
+	struct got g;
+	memset(&g, 0, sizeof g);
+	if (find_got(&g, fn) != 0 || !complete(&g))
+		return -1;
+	int rc = -1;
+	pthread_mutex_lock(&cover_mu);
+	for (int i = 0; i < 4 && rc != 0; i++) {
+		if (covered[i] == g.base) {
+			rc = 0;
+		} else if (!covered[i]) {
+			patch(&g);
+			covered[i] = g.base;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&cover_mu);
+	return rc;
 }

@@ -24,6 +24,11 @@ enum {
 /* Normal context, before libunwind's first use if possible; idempotent. Returns the
  * mode in use (RT_UNWIND_MEMCHECK_*). */
 int rt_unwind_memcheck_install(void);
+/* The same redirection in another libunwind object, the one holding function fn (the
+ * generic library sample/unwind_regs.c uses beside the local-only one): installs first
+ * if need be. Normal context, before that object's first cursor; idempotent. 0, or -1
+ * when its calls were not found (or the checks are not ours at all). */
+int rt_unwind_memcheck_cover(const void *fn);
 /* The mode in use. Any context. */
 int rt_unwind_memcheck_mode(void);
 /* 1 if the byte at addr is readable by this process, 0 if not. Signal-safe; touches

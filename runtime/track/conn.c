@@ -3,6 +3,7 @@
  * deciding that a request is slow happens here only as the watchdog's scan. */
 #include "track/conn.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,15 +17,35 @@
 #include "base/stats.h"
 #include "sample/process_cpu.h"
 #include "sample/thread.h"
+#include "track/h2.h"
+#include "track/h2_conn.h"
 #include "track/http.h"
 #include "track/outbound.h"
 #include "track/request.h"
 #include "track/sink.h"
+#include "track/waits.h"
 
 #define CONN_TABLE_MAX (1u << 20)
 
+/* A connection's lock is taken twice per request by the thread serving it and almost
+ * never by anyone else (the watchdog's scan of a late request, a heap sample asking
+ * for ids): an exchange to take it and a store to release it, where a pthread mutex
+ * cost some 130 instructions a pair. A waiter yields its CPU rather than spin: the
+ * holder may be the watchdog arming a timer (system calls). */
+static inline void conn_lock(_Atomic int *mu)
+{
+	while (atomic_exchange_explicit(mu, 1, memory_order_acquire) != 0)
+		while (atomic_load_explicit(mu, memory_order_relaxed) != 0)
+			sched_yield();
+}
+
+static inline void conn_unlock(_Atomic int *mu)
+{
+	atomic_store_explicit(mu, 0, memory_order_release);
+}
+
 struct rt_conn {
-	pthread_mutex_t mu;
+	_Atomic int mu;               /* conn_lock(); 0 free */
 	int fd;
 	_Atomic uint64_t gen;         /* incarnation: unique per accept, never 0 */
 	dev_t sock_dev;               /* the accepted socket's identity (ino 0: unknown) */
@@ -41,6 +62,9 @@ struct rt_conn {
 	rt_req_t *spare;              /* a finished request kept for reuse (saves malloc) */
 	_Atomic uint64_t head_start;  /* head's start (0 when none or already slow) */
 	rt_thread_t *io_thread;       /* thread that last moved bytes on this connection */
+	uint8_t proto;                /* PROTO_*: what the first bytes read said */
+	uint8_t preface;              /* bytes of the HTTP/2 preface matched so far */
+	rt_h2_conn_t *h2;             /* the HTTP/2 side (PROTO_H2), else NULL */
 	/* for spans only (read at accept when export is on) */
 	struct sockaddr_storage peer;
 	uint16_t local_port;
@@ -49,6 +73,10 @@ struct rt_conn {
 	_Atomic int outbound;
 	rt_out_t *out;
 };
+
+/* Until its first bytes are read a connection may be HTTP/2: they are held back from
+ * the HTTP/1.x parser while they match the preface (then replayed from it). */
+enum { PROTO_FIRST, PROTO_H1, PROTO_H2 };
 
 _Atomic(rt_conn_t *) *rt_conn_table;
 size_t rt_conn_table_len;
@@ -63,7 +91,8 @@ static _Atomic size_t n_structs, n_live, n_spares;
 size_t rt_conn_tracked(size_t *live)
 {
 	*live = atomic_load(&n_live);
-	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t);
+	return atomic_load(&n_structs) * sizeof(rt_conn_t) + atomic_load(&n_spares) * sizeof(rt_req_t) +
+	       rt_h2_conn_bytes();
 }
 
 static int ids_for_sample(rt_thread_t *t, uint64_t serial);
@@ -120,12 +149,12 @@ static rt_conn_t *conn_alloc(int fd)
 		c = calloc(1, sizeof *c);
 		if (!c)
 			return NULL;
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 		atomic_fetch_add(&n_structs, 1);
 	}
 	struct stat st;
 	int known = fstat(fd, &st) == 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	c->fd = fd;
 	atomic_store_explicit(&c->gen, atomic_fetch_add(&last_gen, 1) + 1, memory_order_relaxed);
 	c->sock_dev = known ? st.st_dev : 0;
@@ -136,6 +165,9 @@ static rt_conn_t *conn_alloc(int fd)
 	c->ends = 0;
 	c->head = c->tail = c->reading = NULL;
 	c->io_thread = NULL;
+	c->proto = PROTO_FIRST;
+	c->preface = 0;
+	c->h2 = NULL;
 	c->peer.ss_family = AF_UNSPEC;
 	c->local_port = 0;
 	atomic_store_explicit(&c->outbound, 0, memory_order_relaxed);
@@ -144,7 +176,7 @@ static rt_conn_t *conn_alloc(int fd)
 	atomic_store(&c->head_start, 0);
 	rt_http_req_init(&c->rq);
 	rt_http_resp_init(&c->rs);
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 
 	pthread_mutex_lock(&list_mu);
 	c->prev = NULL;
@@ -230,7 +262,7 @@ static int ids_for_sample(rt_thread_t *t, uint64_t serial)
 	int ok = 0;
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	rt_req_t *h = c->head;
 	/* Before its head is read, a request's trace id is not known. */
 	if (c->live && h && h->serial == serial && h->head_done) {
@@ -238,7 +270,7 @@ static int ids_for_sample(rt_thread_t *t, uint64_t serial)
 		rt_thread_set_ids(t, serial, h->ctx.trace_id, h->span_id);
 		ok = 1;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return ok;
 }
 
@@ -304,6 +336,10 @@ static void conn_stop(rt_conn_t *c, int fd, int count_pending)
 		else
 			rt_req_discard(r);
 	}
+	if (c->h2) {
+		rt_h2_conn_free(c->h2, count_pending);
+		c->h2 = NULL;
+	}
 	atomic_store(&c->head_start, 0);
 }
 
@@ -334,11 +370,11 @@ void rt_conn_accepted(int fd)
 	 * close system call, freopen): its state is stale. */
 	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
 	if (old) {
-		pthread_mutex_lock(&old->mu);
+		conn_lock(&old->mu);
 		int was_live = old->live && old->fd == fd;
 		if (was_live)
 			conn_stop(old, fd, 1);
-		pthread_mutex_unlock(&old->mu);
+		conn_unlock(&old->mu);
 		if (was_live)
 			conn_recycle(old);
 		/* conn_stop may have cleared the slot we just filled; put ours back. */
@@ -353,15 +389,15 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 		rt_conn_out_closing(c, fd);
 		return;
 	}
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (!c->live || c->fd != fd) {
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		return;
 	}
 	c->io_thread = rt_thread_self();
 	if (c->head && !same_socket(c)) {
 		conn_stop(c, fd, 0); /* what is closed is not our connection */
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		conn_recycle(c);
 		return;
 	}
@@ -372,7 +408,7 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 		end_request(c, r, 1);
 	}
 	conn_stop(c, fd, 1);
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	conn_recycle(c);
 }
 
@@ -510,18 +546,103 @@ static int feed_response(rt_conn_t *c, const char *p, size_t n)
 /* Locks c if it is still the connection on fd that tok was taken from. */
 static int lock_live(rt_conn_t *c, int fd, uint64_t tok)
 {
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (c->live && c->fd == fd && atomic_load_explicit(&c->gen, memory_order_relaxed) == tok) {
 		rt_thread_t *t = rt_thread_self();
 		if (t && t != c->io_thread) {
 			c->io_thread = t;
 		}
-		if (t)
+		if (t) {
+			rt_waits_ensure(t);
 			set_current(t, c, c->head);
+		}
 		return 0;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return -1;
+}
+
+/* The first bytes of a connection, and all of an HTTP/2 one. Returns -1 when
+ * tracking must stop (an HTTP/2 connection's drop is counted by track/h2_conn.c). */
+static int feed_first_or_h2(rt_conn_t *c, const char *p, size_t n)
+{
+	if (c->proto == PROTO_H2)
+		return rt_h2_conn_read(c->h2, p, n);
+	int m = rt_h2_preface_match(c->preface, p, n);
+	if (m >= 0 && m < RT_H2_PREFACE_LEN) {
+		c->preface = (uint8_t)m; /* all of it matched: wait for more */
+		return 0;
+	}
+	size_t held = c->preface;
+	if (m < 0 && c->h2) { /* the server spoke first, not HTTP/2: not HTTP at all */
+		rt_h2_conn_free(c->h2, 0);
+		c->h2 = NULL;
+		return -1;
+	}
+	if (m < 0) { /* HTTP/1.x or not HTTP: what was held back, then these bytes */
+		c->proto = PROTO_H1;
+		if (held && feed_request(c, RT_H2_PREFACE, held) != 0)
+			return -1;
+		return feed_request(c, p, n);
+	}
+	if (!c->h2)
+		c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
+	if (!c->h2)
+		return -1;
+	c->proto = PROTO_H2;
+	rt_stat_add(RT_STAT_H2_CONNECTIONS, 1);
+	size_t rest = RT_H2_PREFACE_LEN - held;
+	if (rt_h2_conn_read(c->h2, RT_H2_PREFACE, RT_H2_PREFACE_LEN) != 0)
+		return -1;
+	return rt_h2_conn_read(c->h2, p + rest, n - rest);
+}
+
+/* A read or write's pieces for a connection that is HTTP/2 or not yet known. */
+static int feed_pieces(rt_conn_t *c, int write, const struct iovec *iov, int iovcnt, size_t n)
+{
+	int rc = 0;
+	if (!iov) /* bytes we could not see: only an HTTP/2 DATA payload may be skipped */
+		return !c->h2 ? -1 : write ? rt_h2_conn_wrote(c->h2, NULL, n)
+					   : rt_h2_conn_read(c->h2, NULL, n);
+	for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
+		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (write)
+			rc = rt_h2_conn_wrote(c->h2, iov[i].iov_base, len);
+		else if (c->proto == PROTO_H1) /* decided by an earlier piece */
+			rc = feed_request(c, iov[i].iov_base, len);
+		else
+			rc = feed_first_or_h2(c, iov[i].iov_base, len);
+		n -= len;
+	}
+	return rc;
+}
+
+/* An HTTP/2 server may send its SETTINGS before it reads the client's preface: a
+ * first write that begins with a SETTINGS frame makes the HTTP/2 side early, kept only
+ * if the client's first bytes are the preface. Anything else written first is not
+ * HTTP (the caller gives up as before). */
+static int server_spoke_first(rt_conn_t *c, const struct iovec *iov, int iovcnt)
+{
+	const uint8_t *f = iov && iovcnt > 0 ? iov[0].iov_base : NULL;
+	if (c->proto != PROTO_FIRST || c->head || !f || iov[0].iov_len < 9)
+		return 0;
+	uint32_t len = (uint32_t)f[0] << 16 | (uint32_t)f[1] << 8 | f[2];
+	if (f[3] != 4 || f[4] != 0 || (f[5] | f[6] | f[7] | f[8]) != 0 || len % 6 != 0)
+		return 0;
+	c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
+	return c->h2 != NULL;
+}
+
+/* After an HTTP/2 connection's bytes: stop on error, else tell the watchdog. */
+static void h2_after(rt_conn_t *c, int fd, int rc)
+{
+	if (rc != 0) {
+		conn_stop(c, fd, 1); /* counted by track/h2_conn.c */
+		return;
+	}
+	atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2), memory_order_release);
+	if (c->io_thread)
+		set_current(c->io_thread, c, rt_h2_conn_current(c->h2));
 }
 
 void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
@@ -534,7 +655,9 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 	}
 	if (lock_live(c, fd, tok) != 0)
 		return;
-	if (!iov) {
+	if (c->proto != PROTO_H1) {
+		rc = feed_pieces(c, 0, iov, iovcnt, n);
+	} else if (!iov) {
 		rc = -1; /* bytes we could not see: framing is lost */
 	} else {
 		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
@@ -545,10 +668,12 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 	}
 	if (rc == 0 && c->head && c->io_thread)
 		set_current(c->io_thread, c, c->head);
-	if (rc != 0)
+	if (c->h2)
+		h2_after(c, fd, rc);
+	else if (rc != 0)
 		conn_give_up(c, fd);
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -563,7 +688,9 @@ void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, 
 	}
 	if (lock_live(c, fd, tok) != 0)
 		return;
-	if (!iov) {
+	if (c->h2 || server_spoke_first(c, iov, iovcnt)) {
+		h2_after(c, fd, feed_pieces(c, 1, iov, iovcnt, n));
+	} else if (!iov) {
 		rc = feed_response(c, NULL, n);
 	} else {
 		for (int i = 0; i < iovcnt && n > 0 && rc == 0; i++) {
@@ -579,7 +706,7 @@ void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, 
 	else if (rc > 0)
 		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -598,12 +725,12 @@ rt_conn_t *rt_conn_opened(int fd, rt_out_t **out)
 	rt_conn_t *c = conn_alloc(fd);
 	if (!c)
 		return NULL;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (!c->out)
 		c->out = malloc(sizeof *c->out);
 	if (!c->out) {
 		conn_stop(c, fd, 0);
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 		conn_recycle(c);
 		return NULL;
 	}
@@ -614,20 +741,20 @@ rt_conn_t *rt_conn_opened(int fd, rt_out_t **out)
 
 void rt_conn_publish(rt_conn_t *c, int fd)
 {
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
 	while (fd > high && !atomic_compare_exchange_weak(&fd_high, &high, fd))
 		;
 	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
 	if (old) { /* closed behind our back: as in rt_conn_accepted */
-		pthread_mutex_lock(&old->mu);
+		conn_lock(&old->mu);
 		int was_live = old->live && old->fd == fd;
 		if (was_live) {
 			if (old->out && rt_conn_is_outbound(old))
 				old->out->mode = RT_OUT_DEAD;
 			conn_stop(old, fd, 1);
 		}
-		pthread_mutex_unlock(&old->mu);
+		conn_unlock(&old->mu);
 		if (was_live)
 			conn_recycle(old);
 		rt_conn_t *none = NULL;
@@ -637,11 +764,11 @@ void rt_conn_publish(rt_conn_t *c, int fd)
 
 rt_out_t *rt_conn_out_lock(rt_conn_t *c, int fd, uint64_t tok)
 {
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	if (c->live && c->fd == fd && rt_conn_is_outbound(c) &&
 	    (!tok || atomic_load_explicit(&c->gen, memory_order_relaxed) == tok))
 		return c->out;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return NULL;
 }
 
@@ -650,7 +777,7 @@ void rt_conn_out_unlock(rt_conn_t *c, int fd, int stop)
 	if (stop && c->live)
 		conn_stop(c, fd, 0);
 	int stopped = !c->live;
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
 }
@@ -667,7 +794,7 @@ int rt_conn_thread_parent(rt_call_parent_t *p)
 	if (!serial || !c)
 		return 0;
 	int ok = 0;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	for (rt_req_t *r = c->live ? c->head : NULL; r && !ok; r = r->next) {
 		if (r->serial != serial || !r->head_done)
 			continue;
@@ -679,7 +806,7 @@ int rt_conn_thread_parent(rt_call_parent_t *p)
 		p->flags = r->ctx.flags;
 		ok = 1;
 	}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 	return ok;
 }
 
@@ -689,13 +816,13 @@ void rt_conn_add_downstream(const rt_call_parent_t *p, const char *peer, size_t 
 	rt_conn_t *c = p->owner;
 	if (!c || !p->serial)
 		return;
-	pthread_mutex_lock(&c->mu);
+	conn_lock(&c->mu);
 	for (rt_req_t *r = c->live ? c->head : NULL; r; r = r->next)
 		if (r->serial == p->serial) {
 			rt_req_add_downstream(r, peer, len, calls, ns);
 			break;
 		}
-	pthread_mutex_unlock(&c->mu);
+	conn_unlock(&c->mu);
 }
 
 /* ---- watchdog scan ---- */
@@ -715,14 +842,18 @@ uint64_t rt_conn_scan(uint64_t now, uint64_t slow_ns)
 				next = start + slow_ns;
 			continue;
 		}
-		pthread_mutex_lock(&c->mu);
+		conn_lock(&c->mu);
 		rt_req_t *h = c->head;
-		if (c->live && h && !h->slow && h->start_mono_ns <= now &&
+		if (c->live && c->h2) { /* streams: each may be slow, all on the serving thread */
+			rt_h2_conn_scan(c->h2, now, slow_ns, c->io_thread);
+			atomic_store_explicit(&c->head_start, rt_h2_conn_oldest(c->h2),
+					      memory_order_release);
+		} else if (c->live && h && !h->slow && h->start_mono_ns <= now &&
 		    now - h->start_mono_ns >= slow_ns) {
 			rt_req_mark_slow(h, c->io_thread, now);
 			queue_changed(c);
 		}
-		pthread_mutex_unlock(&c->mu);
+		conn_unlock(&c->mu);
 	}
 	pthread_mutex_unlock(&list_mu);
 	return next;
@@ -752,10 +883,10 @@ void rt_conn_fork_child(void)
 	/* Recycled ones too: a racing lookup, or a heap sample asking for ids, may have
 	 * held one's lock at the fork. */
 	for (rt_conn_t *c = free_list; c; c = c->next)
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 	for (rt_conn_t *c = live_list; c; c = next) {
 		next = c->next;
-		pthread_mutex_init(&c->mu, NULL);
+		atomic_store_explicit(&c->mu, 0, memory_order_relaxed);
 		c->io_thread = NULL;
 		for (rt_req_t *r = c->head; r; r = r->next) {
 			/* The sampled thread is the parent's: nothing to release or unwatch. */
@@ -763,7 +894,10 @@ void rt_conn_fork_child(void)
 			r->thread = NULL;
 			r->cpu_route = 0;
 		}
-		if (c->head || c->reading) {
+		/* An HTTP/2 connection's frames and streams are mid-way too. */
+		if (c->h2)
+			rt_h2_conn_fork_child(c->h2);
+		if (c->head || c->reading || c->h2) {
 			conn_stop(c, c->fd, 0);
 			conn_recycle(c);
 		}

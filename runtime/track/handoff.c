@@ -32,6 +32,11 @@ typedef struct slot {
 
 static slot_t slots[1u << SLOT_BITS];
 static _Atomic uint64_t slow[SLOW_MAX];
+/* Entries of slow in use, and pool threads armed after the worker's last pass: while
+ * both are 0 (nearly always) its pass is two loads, not a walk of every slot and
+ * thread each time it wakes. */
+static _Atomic int n_slow;
+static int armed_last; /* the worker's own */
 
 static slot_t *slot_of(const void *obj)
 {
@@ -171,8 +176,10 @@ void rt_handoff_slow(uint64_t serial)
 {
 	for (size_t i = 0; i < SLOW_MAX; i++) {
 		uint64_t expect = 0;
-		if (atomic_compare_exchange_strong(&slow[i], &expect, serial))
+		if (atomic_compare_exchange_strong(&slow[i], &expect, serial)) {
+			atomic_fetch_add_explicit(&n_slow, 1, RLX);
 			return;
+		}
 	}
 	/* Full: this request's helpers are not sampled (its own thread still is). */
 }
@@ -181,14 +188,18 @@ void rt_handoff_ended(uint64_t serial)
 {
 	for (size_t i = 0; i < SLOW_MAX; i++) {
 		uint64_t expect = serial;
-		if (atomic_compare_exchange_strong(&slow[i], &expect, 0))
+		if (atomic_compare_exchange_strong(&slow[i], &expect, 0)) {
+			atomic_fetch_sub_explicit(&n_slow, 1, RLX);
 			return;
+		}
 	}
 }
 
 void rt_handoff_sync(void)
 {
 	int any_slow = 0, armed = 0;
+	if (atomic_load_explicit(&n_slow, RLX) == 0 && armed_last == 0)
+		return;
 	for (size_t i = 0; i < SLOW_MAX && !any_slow; i++)
 		any_slow = atomic_load_explicit(&slow[i], RLX) != 0;
 	for (rt_thread_t *t = rt_thread_first(); t; t = t->next) {
@@ -206,10 +217,12 @@ void rt_handoff_sync(void)
 		}
 		armed += h->armed;
 	}
+	armed_last = armed;
 }
 
 void rt_handoff_fork_child(void)
 {
 	for (size_t i = 0; i < SLOW_MAX; i++)
 		atomic_store_explicit(&slow[i], 0, RLX);
+	atomic_store_explicit(&n_slow, 0, RLX);
 }

@@ -5,7 +5,9 @@
 #include "track/http.h"
 
 #include <string.h>
-#include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- grammar positions ---- */
 
@@ -96,23 +98,46 @@ static void state_reset(rt_http_state_t *s, uint8_t start)
 
 /* ---- header fields (shared by both directions) ---- */
 
+/* n[0..len) equals lit (lowercase letters and '-') ignoring case. OR-ing 0x20 folds
+ * case exactly for letters; the only other byte it maps onto '-' is CR, which no name
+ * holds (both paths refuse it before classifying). Eight bytes at a time.
+ */
+static int name_eq(const char *n, const char *lit, size_t len)
+{
+	uint64_t a, b, c, d;
+	if (len < 8) {
+		for (size_t i = 0; i < len; i++)
+			if (((unsigned char)n[i] | 0x20) != (unsigned char)lit[i])
+				return 0;
+		return 1;
+	}
+	/* 8..16 bytes: the first eight and the last eight, overlapping */
+	memcpy(&a, n, 8);
+	memcpy(&b, lit, 8);
+	memcpy(&c, n + len - 8, 8);
+	memcpy(&d, lit + len - 8, 8);
+	if (((a | 0x2020202020202020ull) ^ b) | ((c | 0x2020202020202020ull) ^ d))
+		return 0;
+	return len <= 16 || name_eq(n + 16, lit + 16, len - 16);
+}
+
 /* Which header a name is, case-insensitively; the length decides first, since nearly
  * every header a server sees is one we ignore. */
 static uint8_t classify_name(const char *name, size_t len)
 {
 	switch (len) {
 	case 10:
-		if (strncasecmp(name, "connection", 10) == 0)
+		if (name_eq(name, "connection", 10))
 			return H_CONN;
-		if (strncasecmp(name, "user-agent", 10) == 0)
+		if (name_eq(name, "user-agent", 10))
 			return H_UA;
 		return H_NONE;
 	case 11:
-		return strncasecmp(name, "traceparent", 11) == 0 ? H_TRACEPARENT : H_NONE;
+		return name_eq(name, "traceparent", 11) ? H_TRACEPARENT : H_NONE;
 	case 14:
-		return strncasecmp(name, "content-length", 14) == 0 ? H_CL : H_NONE;
+		return name_eq(name, "content-length", 14) ? H_CL : H_NONE;
 	case 17:
-		return strncasecmp(name, "transfer-encoding", 17) == 0 ? H_TE : H_NONE;
+		return name_eq(name, "transfer-encoding", 17) ? H_TE : H_NONE;
 	}
 	return H_NONE;
 }
@@ -354,7 +379,7 @@ static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
 			s->state = S_HDR_OWS;
 			return 0;
 		}
-		/* As in header_line(): past the first byte a name is not judged, but a
+		/* As in header_line_fast(): past the first byte a name is not judged, but a
 		 * line break inside one cannot be a header. */
 		if (c == '\r' || c == '\n')
 			return -1;
@@ -370,7 +395,7 @@ static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
 		__attribute__((fallthrough));
 	case S_HDR_VALUE:
 		/* A value we do not read is only looked at for its LF, as skip_ignored() and
-		 * header_line() do; judging its first byte here made the outcome depend on
+		 * header_line_fast() do; judging its first byte here made the outcome depend on
 		 * where a read happened to split the line (found by tests/fuzz/fuzz_http). */
 		if (s->hdr == H_NONE) {
 			if (c == '\n')
@@ -474,31 +499,126 @@ static int value_bytes(rt_http_state_t *s, const char *v, size_t n, const hdr_si
 	return 0;
 }
 
-/* One complete line (without its LF) at the start of a header line. Returns -1 on
- * error, 1 when it was the blank line ending the head, 0 otherwise. */
-static int header_line(rt_http_state_t *s, const char *line, size_t n, const hdr_sink_t *k)
+/* ---- vectorised scanning ----
+ * The first byte of [p, end) equal to one of up to three given bytes, or NULL. lo is
+ * the start of the caller's buffer: a last partial block is read as the 16 bytes
+ * ending at end (which lie inside [lo, end) when the buffer holds 16), with the bytes
+ * before p masked off, so nothing outside the buffer is ever read. */
+#ifdef __SSE2__
+static inline const char *find3(const char *lo, const char *p, const char *end, char a, char b,
+				char c)
 {
-	if (n > 0 && line[n - 1] == '\r')
-		n--;
-	if (n == 0)
-		return 1;
-	const char *colon = memchr(line, ':', n);
-	if (!colon || colon == line)
-		return -1;
-	/* Only the first byte of a name is checked (a space there is obsolete line
-	 * folding, which we refuse): judging the rest is the server's business, and this
-	 * loop ran for every byte of every header name. */
-	if (!is_tchar((unsigned char)line[0]) || memchr(line, '\r', (size_t)(colon - line)))
-		return -1;
-	s->hdr = classify_name(line, (size_t)(colon - line));
-	if (s->hdr == H_NONE)
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+	for (; end - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+	if (p == end)
+		return NULL;
+	if (end - lo >= 16) {
+		const char *q = end - 16;
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
+		m &= ~0u << (p - q);
+		return m ? q + __builtin_ctz(m) : NULL;
+	}
+	/* a buffer shorter than 16 bytes: its copy (the padding is masked off) */
+	char tmp[16];
+	memset(tmp, 0, sizeof tmp);
+	memcpy(tmp, p, (size_t)(end - p));
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+	unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
+	m &= (1u << (end - p)) - 1;
+	return m ? p + __builtin_ctz(m) : NULL;
+}
+#else
+static inline const char *find3(const char *lo, const char *p, const char *end, char a, char b,
+				char c)
+{
+	(void)lo;
+	for (; p < end; p++)
+		if (*p == a || *p == b || *p == c)
+			return p;
+	return NULL;
+}
+#endif
+
+/* Whether [p, end) holds a byte <= max other than allow, or DEL: a control character
+ * where HTTP allows none (max 0x1f, allow '\t': field values; max 0x20, allow 0xff:
+ * the request target, where a space also ends it). lo as in find3(). */
+#ifdef __SSE2__
+static inline int has_ctl(const char *lo, const char *p, const char *end, unsigned char max,
+			  unsigned char allow)
+{
+	const __m128i vmax = _mm_set1_epi8((char)max), vallow = _mm_set1_epi8((char)allow),
+		      vdel = _mm_set1_epi8(0x7f);
+#define CTL_MASK(x)                                                                            \
+	((unsigned)_mm_movemask_epi8(_mm_or_si128(                                              \
+		 _mm_andnot_si128(_mm_cmpeq_epi8(x, vallow),                                    \
+				  _mm_cmpeq_epi8(_mm_min_epu8(x, vmax), x)),                    \
+		 _mm_cmpeq_epi8(x, vdel))))
+	for (; end - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		if (CTL_MASK(x))
+			return 1;
+	}
+	if (p == end)
 		return 0;
-	const char *v = colon + 1, *end = line + n;
+	if (end - lo >= 16) {
+		const char *q = end - 16;
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+		return (CTL_MASK(x) & (~0u << (p - q))) != 0;
+	}
+#undef CTL_MASK
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c <= max && c != allow) || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+#else
+static inline int has_ctl(const char *lo, const char *p, const char *end, unsigned char max,
+			  unsigned char allow)
+{
+	(void)lo;
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c <= max && c != allow) || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+#endif
+
+static inline const char *find_lf(const char *lo, const char *p, const char *end)
+{
+	return find3(lo, p, end, '\n', '\n', '\n');
+}
+
+/* The value of a header we read, from after its colon to its line's end (without a
+ * trailing CR). Returns -1 on error. */
+static int header_value(rt_http_state_t *s, const char *lo, const char *v, const char *end,
+			const hdr_sink_t *k)
+{
 	while (v < end && (*v == ' ' || *v == '\t'))
 		v++;
-	for (const char *c = v; c < end; c++)
-		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
-			return -1;
+	if (has_ctl(lo, v, end, 0x1f, '\t'))
+		return -1;
+	/* The two values nearly every Connection header has, without the window. */
+	if (s->hdr == H_CONN && end - v == 10 && name_eq(v, "keep-alive", 10)) {
+		s->conn_keep = 1;
+		return 0;
+	}
+	if (s->hdr == H_CONN && end - v == 5 && name_eq(v, "close", 5)) {
+		s->conn_close = 1;
+		return 0;
+	}
 	s->win_len = 0;
 	if (value_bytes(s, v, (size_t)(end - v), k) != 0 ||
 	    framing_value_end(s, k->content_length, k->has_cl, k->chunked) != 0)
@@ -509,34 +629,60 @@ static int header_line(rt_http_state_t *s, const char *line, size_t n, const hdr
 }
 
 /* At the start of a header line: handles every whole line that is here, up to the end
- * of the head. Returns bytes consumed (0: the first line is incomplete, use the byte
- * machine), -1 on error; *head_end is set when the head ended. One call for all the
- * lines of a head saves the caller's per-line dispatch, most of the cost of a
- * typical response head. */
+ * of the head, in one call. Per line, one scan finds the first of ':', CR and LF (a
+ * name must end at a colon, with no line break before it), the name is classified by
+ * its length, and a second scan finds the LF; only the value of a header we read is
+ * looked at byte by byte. Returns bytes consumed (0: the first line is incomplete,
+ * use the byte machine), -1 on error; *head_end is set when the head ended. The byte
+ * machine above remains for lines split across reads and agrees with this (test_http
+ * feeds every case split at every offset). */
 static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
 			     const hdr_sink_t *k, int *head_end)
 {
-	long used = 0;
+	const char *p = buf, *end = buf + len;
 	*head_end = 0;
-	for (;;) {
-		const char *lf = memchr(buf, '\n', len);
-		if (!lf)
-			return used;
-		size_t n = (size_t)(lf - buf);
-		s->head_bytes += (uint32_t)(n < RT_HTTP_HEADER_LIMIT ? n + 1 : RT_HTTP_HEADER_LIMIT + 1);
-		if (s->head_bytes > RT_HTTP_HEADER_LIMIT)
-			return -1;
-		int rc = header_line(s, buf, n, k);
-		if (rc < 0)
-			return -1;
-		used += (long)n + 1;
-		if (rc) {
-			*head_end = 1;
-			return used;
+	while (p < end) {
+		size_t blank = 0;
+		if (p[0] == '\n')
+			blank = 1;
+		else if (p[0] == '\r') {
+			if (end - p < 2)
+				break;
+			if (p[1] != '\n')
+				return -1; /* a CR that ends no line */
+			blank = 2;
 		}
-		buf += n + 1;
-		len -= n + 1;
+		if (blank) {
+			p += blank;
+			*head_end = 1;
+			break;
+		}
+		const char *colon = find3(buf, p, end, ':', '\r', '\n');
+		if (!colon)
+			break;
+		/* No colon in the line, a line break inside the name, an empty name, or
+		 * obsolete line folding: the byte machine would refuse each as well. */
+		if (*colon != ':' || colon == p || !is_tchar((unsigned char)p[0]))
+			return -1;
+		const char *lf = find_lf(buf, colon + 1, end);
+		if (!lf)
+			break;
+		/* Most names are none of ours, and their length (10, 11, 14, 17) says so
+		 * without a call. */
+		size_t nlen = (size_t)(colon - p);
+		s->hdr = nlen - 10 <= 7 && ((0x93u >> (nlen - 10)) & 1) ? classify_name(p, nlen) : H_NONE;
+		if (s->hdr != H_NONE &&
+		    header_value(s, buf, colon + 1, lf[-1] == '\r' ? lf - 1 : lf, k) != 0)
+			return -1;
+		p = lf + 1;
 	}
+	/* The head's size is charged once for all the lines taken: past the limit is an
+	 * error whichever line crossed it. */
+	size_t used = (size_t)(p - buf);
+	if (s->head_bytes > RT_HTTP_HEADER_LIMIT || used > RT_HTTP_HEADER_LIMIT - s->head_bytes)
+		return -1;
+	s->head_bytes += (uint32_t)used;
+	return (long)used;
 }
 
 /* ====================================================================== */
@@ -651,9 +797,8 @@ static size_t request_line_fast(rt_http_req_t *p, const char *buf, size_t len)
 	const char *tend = version - 1;
 	if (tend == target)
 		return 0;
-	for (const char *c = target; c < tend; c++)
-		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-			return 0;
+	if (has_ctl(buf, target, tend, 0x20, 0xff))
+		return 0;
 	req_clear_fields(p);
 	memcpy(p->method, buf, i);
 	p->method_len = (uint8_t)i;
@@ -740,6 +885,11 @@ static int request_line_byte(rt_http_req_t *p, unsigned char c)
 	return -1;
 }
 
+int rt_http_req_in_header_block(const rt_http_req_t *p)
+{
+	return p->s.state >= S_LINE_LF && p->s.state <= S_HEAD_LF && !p->s.pending_end;
+}
+
 int rt_http_req_in_blank_line(const rt_http_req_t *p)
 {
 	return p->s.state == S_HEAD_LF && !p->s.pending_end;
@@ -750,13 +900,13 @@ uint64_t rt_http_req_body_left(const rt_http_req_t *p)
 	return p->s.state == S_BODY && !p->s.pending_end ? p->s.remaining : 0;
 }
 
+static size_t req_feed_bytes(rt_http_req_t *p, const char *buf, size_t len, int *ev);
+
+/* The calls that move no byte (an END owed, a stopped parser) return before the
+ * frame and state of the byte loop are set up: a request's END is one of them. */
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
-	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
-			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
-			    &p->user_agent_len };
-	size_t i = 0;
 	*ev = RT_HTTP_EV_NONE;
 	if (s->state == S_ERROR) {
 		*ev = RT_HTTP_EV_ERROR;
@@ -767,6 +917,17 @@ size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 		*ev = RT_HTTP_EV_END;
 		return 0;
 	}
+	return req_feed_bytes(p, buf, len, ev);
+}
+
+static __attribute__((noinline)) size_t req_feed_bytes(rt_http_req_t *p, const char *buf,
+							size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
+			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
+			    &p->user_agent_len };
+	size_t i = 0;
 	while (i < len) {
 		if (s->state >= S_BODY) {
 			int done = 0, err = 0;
@@ -971,12 +1132,12 @@ static int status_line_byte(rt_http_resp_t *p, unsigned char c)
 	return -1;
 }
 
+static size_t resp_feed_bytes(rt_http_resp_t *p, const char *buf, size_t len, int *ev);
+
+/* As rt_http_req_feed: the calls that move no byte return first. */
 size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
-	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
-			    NULL, NULL, NULL };
-	size_t i = 0;
 	*ev = RT_HTTP_EV_NONE;
 	if (s->state == S_ERROR || s->state == S_UPGRADED) {
 		*ev = s->state == S_ERROR ? RT_HTTP_EV_ERROR : RT_HTTP_EV_UPGRADE;
@@ -987,6 +1148,16 @@ size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev
 		*ev = RT_HTTP_EV_END;
 		return 0;
 	}
+	return resp_feed_bytes(p, buf, len, ev);
+}
+
+static __attribute__((noinline)) size_t resp_feed_bytes(rt_http_resp_t *p, const char *buf,
+							 size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
+			    NULL, NULL, NULL };
+	size_t i = 0;
 	while (i < len) {
 		if (s->state >= S_BODY) {
 			int done = 0, err = 0;

@@ -86,6 +86,8 @@ uint64_t rt_http_req_body_left(const rt_http_req_t *p);
 /* The last byte fed was the CR of the blank line ending a head (its LF still to come):
  * every header of that head has been seen. */
 int rt_http_req_in_blank_line(const rt_http_req_t *p);
+/* The request line is complete and its header block is being read. */
+int rt_http_req_in_header_block(const rt_http_req_t *p);
 
 /* ---- response direction ---- */
 

@@ -249,6 +249,7 @@ static void feed_requests(rt_out_t *o, const rt_call_parent_t *parent, int propa
 {
 	while (o->mode <= RT_OUT_HTTP) {
 		int ev = RT_HTTP_EV_NONE;
+		int in_head = rt_http_req_in_header_block(&o->rq);
 		size_t used = rt_http_req_feed(&o->rq, p, n, &ev);
 		if (p)
 			p += used;
@@ -271,10 +272,10 @@ static void feed_requests(rt_out_t *o, const rt_call_parent_t *parent, int propa
 				return;
 			break;
 		default: {
-			/* Not HTTP: a stream that never was is another protocol (timed as
-			 * exchanges); a head over the parse limit or broken framing is an
-			 * HTTP stream we can no longer follow. */
-			int never = o->mode == RT_OUT_UNKNOWN && o->rq.s.head_bytes <= RT_HTTP_HEADER_LIMIT;
+			/* Not HTTP: a stream whose first request line did not parse is another
+			 * protocol (timed as exchanges); a head over the parse limit or broken
+			 * framing is an HTTP stream we can no longer follow. */
+			int never = o->mode == RT_OUT_UNKNOWN && !in_head;
 			if (propagate && parent && parent->serial && !never)
 				d->skipped++;
 			http_give_up(o, never);

@@ -14,8 +14,27 @@
 #include "sample/heap_sampler.h"
 #include "track/handoff.h"
 #include "track/sink.h"
+#include "track/waits.h"
 
 static _Atomic uint64_t next_serial = 1;
+
+/* Serials are taken by each thread in blocks, so that a request's begin touches no
+ * line shared with other threads; a fork child starts a block afresh (the parent's
+ * thread may have serials left in the block it shared with the child). */
+#define SERIAL_BLOCK 4096
+static __thread struct {
+	uint64_t next, end;
+} serials __attribute__((tls_model("initial-exec")));
+
+static uint64_t new_serial(void)
+{
+	if (__builtin_expect(serials.next == serials.end, 0)) {
+		serials.next = atomic_fetch_add_explicit(&next_serial, SERIAL_BLOCK,
+							 memory_order_relaxed);
+		serials.end = serials.next + SERIAL_BLOCK;
+	}
+	return serials.next++;
+}
 
 /* ---- ids ----
  * Ids cost randomness, so they are made when first needed (a slow request's files,
@@ -68,6 +87,7 @@ void rt_req_add_downstream(rt_req_t *r, const char *peer, size_t len, uint32_t c
 void rt_req_fork_child(void)
 {
 	id_pool.used = 0; /* the parent's next ids must not be the child's too */
+	serials.next = serials.end = 0;
 }
 
 void rt_req_ensure_ids(rt_req_t *r)
@@ -101,7 +121,8 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->slow = 0;
 	r->cpu_route = RT_CPU_ROUTE_NONE;
 	r->thread = NULL;
-	r->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
+	r->waits = NULL;
+	r->serial = new_serial();
 	r->start_mono_ns = rt_mono_ns();
 	r->alloc_key = rt_heap_thread_key();
 	r->alloc_at_begin = rt_heap_thread_allocated();
@@ -132,8 +153,12 @@ void rt_req_head(rt_req_t *r, const rt_http_req_t *p, int record_query)
 		memcpy(r->query, p->query, p->query_len);
 		r->query_len = p->query_len;
 	}
-	memcpy(r->user_agent, p->user_agent, p->user_agent_len);
-	r->user_agent_len = p->user_agent_len;
+	/* Only a span reports the User-Agent. */
+	r->user_agent_len = 0;
+	if (rt_sink_wants_spans()) {
+		memcpy(r->user_agent, p->user_agent, p->user_agent_len);
+		r->user_agent_len = p->user_agent_len;
+	}
 	r->has_parent = p->traceparent_len > 0 && !p->traceparent_overlong &&
 			rt_traceparent_parse(p->traceparent, p->traceparent_len, &r->ctx) == 0;
 }
@@ -159,8 +184,11 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 	rt_thread_t *self = rt_thread_self();
 	if (!status_known)
 		r->status = 0;
+	/* Only this thread writes its count: a load and a store, no locked add. */
 	if (r->head_done && self)
-		atomic_fetch_add_explicit(&self->requests, 1, memory_order_relaxed);
+		atomic_store_explicit(&self->requests,
+				      atomic_load_explicit(&self->requests, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 	if (!r->slow) {
 		if (!r->head_done || !rt_sink_wants_spans())
 			return r; /* the caller may reuse it for the next request */
@@ -179,6 +207,8 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 		r->cpu_at_end_ns = rt_cputimer_thread_ns(r->tid);
 		rt_cputimer_release(r->thread, r->thread_gen);
 	}
+	if (self)
+		r->waits = rt_waits_take(self, r->serial);
 	r->end_mono_ns = rt_mono_ns();
 	r->start_real_ns = rt_req_start_real_ns(r);
 	rt_req_sink->slow_ended(r);
@@ -187,6 +217,7 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 
 void rt_req_free(rt_req_t *r)
 {
+	free(r->waits);
 	free(r->files);
 	free(r);
 }

@@ -30,7 +30,7 @@ typedef struct rt_req_ds {
 /* What a slow request left in the profile directory, for its span (rt_writer fills it;
  * names only, "" when that file was not written). */
 typedef struct rt_req_files {
-	char cpu[128], heap[128], threads[128];
+	char cpu[128], wall[128], heap[128], threads[128];
 	int nthreads;                 /* threads in the capture, -1 when unknown */
 	char downstream[512];         /* the index line's "downstream" array, "" when none */
 } rt_req_files_t;
@@ -48,6 +48,8 @@ typedef struct rt_req {
 	rt_trace_ctx_t ctx;           /* trace id; parent id valid when has_parent */
 	int has_parent;
 	uint8_t span_id[8];
+	uint8_t multiplexed;          /* an HTTP/2 stream: its connection and thread serve others */
+	uint8_t has_grpc_status, grpc_status; /* gRPC: the grpc-status the server ended with */
 
 	char method[RT_HTTP_METHOD_MAX];
 	uint8_t method_len;
@@ -78,6 +80,8 @@ typedef struct rt_req {
 	uint64_t alloc_at_begin;
 	int64_t alloc_bytes;
 
+	/* where its thread waited (track/waits.h): a slow request's, taken as it ends */
+	struct rt_req_waits *waits;
 	rt_req_ds_t ds[RT_REQ_DS_MAX]; /* downstream time by peer (n_ds of them) */
 } rt_req_t;
 
@@ -106,6 +110,11 @@ void rt_req_add_downstream(rt_req_t *r, const char *peer, size_t len, uint32_t c
 void rt_req_fork_child(void);
 /* The wall-clock time at which r began. */
 uint64_t rt_req_start_real_ns(const rt_req_t *r);
+/* The CPU time r's thread spent on it, as far as it was measured (0 when unknown). */
+static inline uint64_t rt_req_cpu_ns(const rt_req_t *r)
+{
+	return r->cpu_at_end_ns > r->cpu_at_slow_ns ? r->cpu_at_end_ns - r->cpu_at_slow_ns : 0;
+}
 /* Frees r and what it owns. */
 void rt_req_free(rt_req_t *r);
 /* Drops r without counting it (a connection found not to be HTTP). */

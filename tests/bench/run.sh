@@ -8,7 +8,7 @@
 # profiles true?). Prints medians and ratios and writes tests/bench/RESULTS.md.
 #   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16),
 #   BENCH_WARMUP seconds of unmeasured load before each run (default 1)
-#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth,
+#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth,h2,
 #     outbound);
 #     default all. A full run writes tests/bench/RESULTS.md (the README keeps a short
 #     summary of it, by hand); a partial run only prints, unless BENCH_OUT names a file
@@ -176,6 +176,39 @@ if want malloc; then
 fi
 
 # ---- 2. HTTP throughput: otshim against the other LD_PRELOAD profilers ----
+# ---- HTTP/2: h2load against nghttpd --no-tls, without and with the shim ----
+# Same run, alternated rounds, server on CPU 0 and load on CPU 1; every response is
+# checked (h2load's succeeded count must equal the requests sent).
+if want h2; then
+	H2_N=${H2_N:-200000}
+	mkdir -p "$WORK/h2www"
+	head -c 1024 /dev/zero | tr '\0' x >"$WORK/h2www/k1"
+	h2round() { # h2round CFG ROUND: one h2load run against a fresh nghttpd
+		local port pid pre=""
+		port=$(free_port)
+		[ "$1" = shim ] && pre=$LIB
+		env ${pre:+LD_PRELOAD=$pre} OTSHIM_PROFILE_DIR="$WORK/p.h2" \
+			taskset -c 0 nghttpd --no-tls -d "$WORK/h2www" "$port" >/dev/null 2>&1 &
+		pid=$!
+		for _ in $(seq 100); do nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 && break; sleep 0.05; done
+		nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 || { echo "h2 bench: $1 round $2: nghttpd did not start" >&2; exit 1; }
+		taskset -c 1 h2load -n "$H2_N" -c 8 -m 16 "http://127.0.0.1:$port/k1" >"$WORK/h2.$1.$2" 2>&1
+		kill -TERM "$pid"; wait "$pid" 2>/dev/null
+		grep -q " $H2_N succeeded" "$WORK/h2.$1.$2" ||
+			{ echo "h2 bench: $1 round $2: not every response succeeded:" >&2; grep -E '^(requests|status|error)' "$WORK/h2.$1.$2" | tail -5 >&2; exit 1; }
+	}
+	for r in $(seq "$ROUNDS"); do h2round base "$r"; h2round shim "$r"; done
+	h2rps() { for f in "$WORK"/h2."$1".*; do awk '/^finished in/ { gsub(/,/, ""); print $4 }' "$f"; done | median; }
+	H2B=$(h2rps base); H2S=$(h2rps shim)
+	{
+		echo "HTTP/2 (nghttpd --no-tls, h2load -c 8 -m 16, 1 KiB file, $ROUNDS rounds alternated, median req/s):"
+		echo "| base | otshim | ratio |"
+		echo "|---|---|---|"
+		awk -v b="$H2B" -v s="$H2S" 'BEGIN { printf "| %.0f | %.0f | %.3f |\n", b, s, s / b }'
+	} >"$WORK/h2.md"
+	took h2
+fi
+
 if want http; then
 
 
@@ -186,6 +219,7 @@ if want http; then
 	#   tcheap     tcmalloc with its heap profiler (HEAPPROFILE): every allocation recorded
 	#   heaptrack  heaptrack, every allocation traced through a pipe to its interpreter
 	#   shim       otshim, defaults (no request is slow)
+	#   shimsys    otshim with OTSHIM_ALLOCATOR=system (glibc's malloc behind the shim)
 	#   cont       otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2: whole-process CPU at
 	#              100 Hz and a heap snapshot written every 2 s)
 	#   otlp       otshim, every request exported as an OTLP span (demo only)
@@ -197,8 +231,8 @@ if want http; then
 	#              the same mix, so the ratio is what profiling the slow ones costs.
 	#              nginx serving a static file has no request that lasts 1 ms: not run.
 	# A profiler that writes files gets a directory nginx's workers (nobody) can write.
-	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim cont otlp base1 slow1"
-	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim cont"
+	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys cont otlp base1 slow1"
+	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys cont"
 	if [ -n "${BENCH_CONFIGS:-}" ]; then # a subset, e.g. "base shim" (in the lists' order)
 		only_cfgs() { local c; for c in $1; do case " $BENCH_CONFIGS " in *" $c "*) printf '%s ' "$c" ;; esac; done; }
 		DEMO_CFGS=$(only_cfgs "$DEMO_CFGS") NGINX_CFGS=$(only_cfgs "$NGINX_CFGS")
@@ -233,6 +267,7 @@ if want http; then
 			fi ;;
 		tcheap) echo "LD_PRELOAD=$TCMALLOC HEAPPROFILE=$d/heap" ;;
 		shim) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d" ;;
+		shimsys) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_ALLOCATOR=system" ;;
 		cont) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CONTINUOUS_SEC=2" ;;
 		otlp) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d $OTLP_ENV" ;;
 		slow1) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=1" ;;
@@ -380,6 +415,27 @@ if want rss; then
 			kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 		done
 	done
+	# What the first profile set adds: the demo's resident set before and 2 s after a
+	# slow request's files are written (symboliser, kept for later sets, and the
+	# profile's building), anonymous and file-backed.
+	first_set_rss() { # round
+		local d=$WORK/fs.$1 port spid a b
+		port=$(free_port)
+		LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=100 "$SRV" --port "$port" >/dev/null 2>&1 &
+		spid=$!
+		wait_up "$port"
+		for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/"; done
+		sleep 0.5
+		a=$(rss_of "$spid")
+		curl -s -o /dev/null "http://127.0.0.1:$port/cpu?ms=300"
+		for _ in $(seq 100); do ls "$d"/cpu-*.pb.gz >/dev/null 2>&1 && break; sleep 0.1; done
+		sleep 2
+		b=$(rss_of "$spid")
+		kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+		echo $((b - a))
+	}
+	wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
+	for r in $(seq "$ROUNDS"); do first_set_rss "$r" > "$WORK/rss.firstset.$r"; done
 	took rss
 fi
 
@@ -424,6 +480,7 @@ if want instr; then
 		for svc in demo nginx; do
 			eval "IPR_${svc}_base=\$(instr_per_req $svc '')"
 			eval "IPR_${svc}_shim=\$(instr_per_req $svc '$LIB')"
+			[ -e "$JEMALLOC" ] && eval "IPR_${svc}_jemalloc=\$(instr_per_req $svc '$JEMALLOC')"
 		done
 		IPR_demo_otlp=$(EXPORT=1 instr_per_req demo "$LIB")
 	fi
@@ -495,6 +552,7 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			tcheap) label="tcmalloc + its heap profiler (HEAPPROFILE)" ;;
 			heaptrack) label="heaptrack" ;;
 			shim) label="**otshim, defaults, no slow requests**" ;;
+			shimsys) label="otshim, OTSHIM_ALLOCATOR=system" ;;
 			cont) label="otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2)" ;;
 			otlp) label="otshim, every request exported as an OTLP span" ;;
 			base1) label="no preload; every 100th request /cpu?ms=2" ;;
@@ -550,11 +608,17 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		for svc in demo nginx; do
 			b=$(eval echo "\${IPR_${svc}_base:-n/a}"); w=$(eval echo "\${IPR_${svc}_shim:-n/a}")
 			printf "| %s user-space instructions per keep-alive request (callgrind) | %s | %s | %s |\n" "$svc" "$b" "$w" "$(delta "$w" "$b" %+d)"
+			j=$(eval echo "\${IPR_${svc}_jemalloc:-n/a}")
+			printf "| %s user-space instructions per keep-alive request, jemalloc alone vs no preload (callgrind) | %s | %s | %s |\n" "$svc" "$b" "$j" "$(delta "$j" "$b" %+d)"
 		done
 		printf "| demo user-space instructions per keep-alive request, span export on (callgrind) | %s | %s | %s |\n" \
 			"${IPR_demo_base:-n/a}" "${IPR_demo_otlp:-n/a}" "$(delta "${IPR_demo_otlp:-}" "${IPR_demo_base:-}" %+d)"
 	fi
 	if want http; then
+		for svc in demo nginx; do
+			printf "| %s req/s, otshim vs jemalloc alone | %s | %s | %s |\n" "$svc" \
+				"$(rps $svc jemalloc)" "$(rps $svc shim)" "$(ratio "$(rps $svc shim)" "$(rps $svc jemalloc)")"
+		done
 		printf "| demo req/s, span export on vs the shim without it | %s | %s | %s |\n" \
 			"$(rps demo shim)" "$(rps demo otlp)" "$(ratio "$(rps demo otlp)" "$(rps demo shim)")"
 		printf "| demo req/s, continuous mode vs the shim without it | %s | %s | %s |\n" \
@@ -567,6 +631,8 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 	if want rss; then
 		b=$(med "$WORK"/rss.idle.base.*); w=$(med "$WORK"/rss.idle.shim.*)
 		printf "| resident set of an idle process (sleep), kB | %s | %s | %s kB |\n" "$b" "$w" "$(delta "$w" "$b" %+d)"
+		printf "| demo: resident set added by its first profile set (symboliser, kept; profile building), kB | n/a | %s | |\n" \
+			"$(med "$WORK"/rss.firstset.*)"
 	fi
 	if want malloc; then
 		echo
@@ -618,6 +684,9 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		echo "| otshim, OTSHIM_PROPAGATE=1 (a traceparent written into every call) | $(obr prop) ($(obs prop)) | $(ratio "$(obr prop)" "$(obr off)") |"
 		echo
 		echo "Headers injected per propagation run: $(cat "$WORK"/ob.inj.* 2>/dev/null | median) (median)."
+	if want h2; then
+		echo
+		cat "$WORK/h2.md"
 	fi
 	if want truth; then
 		echo

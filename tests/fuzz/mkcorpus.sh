@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 rm -rf corpus
-mkdir -p corpus/http corpus/traceparent corpus/cfg
+mkdir -p corpus/http corpus/traceparent corpus/cfg corpus/h2
 
 # seed DIR NAME PRINTF-FORMAT: one file, its bytes given as a printf format.
 # shellcheck disable=SC2059 # the format is the point: it spells the bytes
@@ -70,3 +70,16 @@ seed cfg regress-url-no-host 'OTEL_EXPORTER_OTLP_ENDPOINT=http:///\nOTEL_EXPORTE
 long=$(head -c 4100 /dev/zero | tr '\0' d)
 seed cfg long-dir "@cwd=/$long\\nOTSHIM_PROFILE_DIR=p\\nOTEL_EXPORTER_OTLP_CERTIFICATE=c\\n"
 seed cfg long-url "OTEL_EXPORTER_OTLP_ENDPOINT=http://$(head -c 1000 /dev/zero | tr '\0' h)\\n"
+
+# ---- h2: 2 control bytes (cut pattern, seed), client frames, \0SERVER\0, server frames ----
+P='PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
+S='\000SERVER\000'
+SET='\000\000\000\004\000\000\000\000\000'                   # empty SETTINGS
+# GET / on stream 1 (static :method GET, :path /, :scheme http), answered 200 + DATA
+seed h2 get '\000\000'"$P$SET"'\000\000\003\001\005\000\000\000\001\202\204\206'"$S$SET"'\000\000\001\001\004\000\000\000\001\210\000\000\002\000\001\000\000\000\001ok'
+# a literal :path with a traceparent, indexed into the table, then reused on stream 3
+seed h2 table '\001\000'"$P"'\000\000\006\004\000\000\000\000\000\000\001\000\000\040\000\000\000\044\001\005\000\000\000\001\202\104\004/api\100\013traceparent\0247bf92f3577b34da6a3ce\000\000\003\001\005\000\000\000\003\202\277\276'"$S"'\000\000\001\001\005\000\000\000\001\210\000\000\001\001\005\000\000\000\003\210'
+# PADDED + PRIORITY HEADERS, a CONTINUATION; gRPC trailers; RST_STREAM; GOAWAY
+seed h2 continuation '\002\007'"$P"'\000\000\011\001\050\000\000\000\001\002\000\000\000\000\017\203\000\000\000\000\000\001\011\004\000\000\000\001\204\000\000\004\003\000\000\000\000\003\000\000\000\010'"$S"'\000\000\001\001\004\000\000\000\001\210\000\000\016\001\005\000\000\000\001\000\013grpc-status\00213\000\000\010\007\000\000\000\000\000\000\000\000\001\000\000\000\000'
+# bad frame lengths
+seed h2 badlen '\000\000'"$P"'\000\000\005\004\000\000\000\000\000\000\001\000\000\000'

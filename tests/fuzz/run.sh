@@ -39,6 +39,7 @@ options() {
 	case $1 in
 	http) echo "-max_len=20000 -dict=tests/fuzz/http.dict" ;; # heads up to 8 KiB, and bodies
 	traceparent) echo "-max_len=256 -dict=tests/fuzz/traceparent.dict" ;;
+	h2) echo "-max_len=20000 -dict=tests/fuzz/h2.dict" ;; # header blocks up to 8 KiB
 	cfg) echo "-max_len=8192 -dict=$(cfg_dict)" ;; # past RT_CFG_PATH_MAX
 	*) echo "" ;;
 	esac

@@ -1,7 +1,8 @@
 #!/bin/bash
-# nonhttp.sh: connections that do not speak HTTP/1.x (TLS, HTTP/2, Redis, random
-# bytes, a header block too large to track) are dropped from tracking and counted,
-# and the server still answers everyone normally.
+# nonhttp.sh: connections that do not speak HTTP/1.x (TLS, Redis, random bytes, a
+# header block too large to track) are dropped from tracking and counted, the HTTP/2
+# preface is taken as HTTP/2 (counted as such), and the server still answers everyone
+# normally.
 . "$(dirname "$0")/lib.sh"
 
 dir=$WORK/prof
@@ -10,7 +11,7 @@ CLIENT_HELLO=16030100a5010000a10303$(printf "%064x" 0)00000413011302010000090000
 good=0
 try() { local d=$1; shift; if $HTTPC raw --port "$PORT" "$@" >/dev/null; then good=$((good + 1)); ok 0 "$d"; else ok 1 "$d"; fi; }
 try "TLS ClientHello: dropped, server still answers" --hex "$CLIENT_HELLO"
-try "HTTP/2 preface: dropped, server still answers" --text 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
+try "HTTP/2 preface to an HTTP/1.x server: server still answers" --text 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
 try "Redis PING: dropped, server still answers" --text '*1\r\n$4\r\nPING\r\n'
 for seed in 1 2 3; do
 	try "random bytes (seed $seed): dropped, server still answers" --random 512 --seed "$seed"
@@ -21,6 +22,7 @@ requests=$(stats_field "$dir" requests)
 diag "non_http_connections=$non_http requests=$requests good=$good"
 # Random bytes that happen to start with an uppercase letter and a space are not HTTP
 # either, but are found out a few bytes later: they still count as non-HTTP.
-check "every non-HTTP connection was counted" [ "$non_http" -ge 6 ]
+check "every non-HTTP connection was counted" [ "$non_http" -ge 5 ]
+check "the preface was taken as HTTP/2" [ "$(stats_field "$dir" h2_connections)" = 1 ]
 check "only the real requests were counted" [ "$requests" = "$good" ]
 done_testing

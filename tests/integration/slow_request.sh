@@ -17,7 +17,7 @@ PARENT=00f067aa0ba902b7
 names_are_safe() {
 	local bad
 	bad=$(cd "$1" && find . -mindepth 1 -printf '%f\n' | grep -v -E \
-		'^((cpu|heap|threads|threadcreate)-[0-9a-f]{32}-[0-9a-f]{16}-[0-9]+\.pb\.gz|index\.jsonl|otshim-stats-[0-9]+\.json)$')
+		'^((cpu|wall|heap|threads|threadcreate)-[0-9a-f]{32}-[0-9a-f]{16}-[0-9]+\.pb\.gz|index\.jsonl|otshim-stats-[0-9]+\.json)$')
 	[ -z "$bad" ] || diag "unexpected names in $1: $bad"
 	[ -z "$bad" ]
 }

@@ -166,8 +166,12 @@ static int read_response(int fd, char *buf, size_t cap, size_t *have)
 		got += (size_t)r;
 	}
 	size_t used = head + (size_t)cl;
-	memmove(buf, buf + used, *have - used);
-	*have -= used;
+	if (*have > used) { /* a pipelined answer's first bytes: kept for the next call */
+		memmove(buf, buf + used, *have - used);
+		*have -= used;
+	} else {
+		*have = 0; /* the body's rest was read past buf */
+	}
 	return status;
 }
 

@@ -534,10 +534,10 @@ static void test_not_http(void)
 {
 	static const char ssh[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
 	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x8a\x1b";
-	static const char h2[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const char pri[] = "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"; /* not quite the preface */
 	not_http(ssh, sizeof ssh - 1, "an SSH banner");
 	not_http(tls, sizeof tls - 1, "a TLS ClientHello");
-	not_http(h2, sizeof h2 - 1, "the HTTP/2 preface");
+	not_http(pri, sizeof pri - 1, "a preface that goes wrong at byte 18");
 
 	/* A server that speaks first (SMTP) is not HTTP either. */
 	pair_t p;
@@ -559,6 +559,71 @@ static void test_not_http(void)
 	is_int(rt_stat_get(RT_STAT_CONN_ERRORS) - errors, 1, "counted as an error, not as non-HTTP");
 	ok(nrecs - before == 2 && !strcmp(last()->path, "/pending") && last()->status == 0,
 	   "the request read before the garbage is counted, status unknown");
+	close_pair(&p);
+}
+
+/* ---- HTTP/2 ---- */
+
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define SETTINGS0 "\0\0\0\4\0\0\0\0\0"
+
+static int cli_send(pair_t *p, const char *s, size_t n, size_t chunk)
+{
+	if (write_all(p->cli, s, n) != 0)
+		return -1;
+	return srv_read(p, n, chunk);
+}
+
+static void test_h2(void)
+{
+	pair_t p;
+	if (open_pair(&p) != 0)
+		return;
+	uint64_t conns = rt_stat_get(RT_STAT_H2_CONNECTIONS), dropped = rt_stat_get(RT_STAT_H2_DROPPED);
+	int before = nrecs;
+	/* The server's SETTINGS first, as nghttpd and node send it. */
+	srv_write_n(&p, SETTINGS0, 9);
+	ok(rt_fd_tracked(p.srv), "h2: a SETTINGS frame written first keeps the connection");
+	/* The preface in reads of 5 bytes (held back until it is whole), then a GET on
+	 * stream 1 (:method GET, :path /, :scheme http, then a literal :path) and stream 3. */
+	cli_send(&p, H2_PREFACE SETTINGS0, 24 + 9, 5);
+	static const char get1[] = "\0\0\x0b\1\5\0\0\0\1\x82\x86\x04\x07/h2/one";
+	static const char get3[] = "\0\0\x03\1\5\0\0\0\3\x82\x84\x86";
+	cli_send(&p, get1, sizeof get1 - 1, 4096);
+	cli_send(&p, get3, sizeof get3 - 1, 4096);
+	/* Stream 3 answered first (404, END_STREAM on HEADERS), then stream 1 (200, DATA). */
+	srv_write_n(&p, "\0\0\1\1\5\0\0\0\3\x8d", 10);
+	is_int(nrecs - before, 1, "h2: stream 3 ended first");
+	ok(nrecs > before && !strcmp(last()->path, "/") && last()->status == 404, "h2: / answered 404");
+	srv_write_n(&p, "\0\0\1\1\4\0\0\0\1\x88" "\0\0\2\0\1\0\0\0\1ok", 10 + 11);
+	is_int(nrecs - before, 2, "h2: then stream 1");
+	ok(nrecs > before + 1 && !strcmp(last()->path, "/h2/one") && last()->status == 200 &&
+	   !strcmp(last()->method, "GET"), "h2: GET /h2/one answered 200");
+	is_int(rt_stat_get(RT_STAT_H2_CONNECTIONS) - conns, 1, "h2: counted as an HTTP/2 connection");
+	/* A frame breaking the rules (a 5-byte PING) stops tracking, counted. */
+	cli_send(&p, "\0\0\5\6\0\0\0\0\0" "12345", 14, 4096);
+	ok(!rt_fd_tracked(p.srv), "h2: a bad frame length stops tracking");
+	is_int(rt_stat_get(RT_STAT_H2_DROPPED) - dropped, 1, "h2: counted as dropped");
+	close_pair(&p);
+
+	/* A request in flight when the connection closes is counted, status unknown. */
+	if (open_pair(&p) != 0)
+		return;
+	before = nrecs;
+	cli_send(&p, H2_PREFACE SETTINGS0, 24 + 9, 4096);
+	cli_send(&p, get1, sizeof get1 - 1, 4096);
+	close_pair(&p);
+	ok(nrecs - before == 1 && last()->status == 0, "h2: a stream in flight at close is counted");
+
+	/* "P" then "OST": held back as a possible preface, then replayed as HTTP/1.x. */
+	if (open_pair(&p) != 0)
+		return;
+	before = nrecs;
+	request(&p, "P", 4096);
+	request(&p, "OST /replayed HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 4096);
+	srv_write(&p, OK200);
+	ok(nrecs - before == 1 && !strcmp(last()->path, "/replayed") && !strcmp(last()->method, "POST"),
+	   "a request starting like the preface is HTTP/1.x after all");
 	close_pair(&p);
 }
 
@@ -785,6 +850,7 @@ int main(void)
 	test_traceparent();
 	test_upgrade();
 	test_not_http();
+	test_h2();
 	test_close();
 	test_reuse();
 	test_slow();

@@ -149,7 +149,7 @@ static void test_head(void)
 	is_str(field(r->method, r->method_len), "POST", "method copied");
 	is_str(field(r->path, r->path_len), "/api/v1/items", "path copied, without the query");
 	is_int(r->query_len, 0, "no query kept without record_query");
-	is_str(field(r->user_agent, r->user_agent_len), "curl/8.5.0", "user agent copied");
+	is_int(r->user_agent_len, 0, "no user agent kept while spans are off (only a span reports it)");
 	is_int(r->http_minor, 0, "HTTP/1.0");
 	ok(!r->is_head && !r->path_truncated, "not HEAD, path whole");
 	ok(!r->has_parent, "no traceparent: no parent");
@@ -185,6 +185,17 @@ static void test_head(void)
 		   same->user_agent_len == 0 && same->query_len == 0 && same->status == 0,
 	   "a reused request is reset");
 	rt_req_free(same);
+}
+
+static void test_head_user_agent(void)
+{
+	rt_sink_set_wants_spans(1);
+	rt_req_t *r = req_with(NULL, "GET / HTTP/1.1\r\nUser-Agent: curl/8.5.0\r\n\r\n", 0);
+	rt_sink_set_wants_spans(0);
+	if (!ok(r != NULL, "head parsed (spans on)"))
+		return;
+	is_str(field(r->user_agent, r->user_agent_len), "curl/8.5.0", "user agent copied when spans are on");
+	rt_req_free(r);
 }
 
 /* ---- ids ---- */
@@ -402,6 +413,7 @@ int main(void)
 	rt_req_sink_install(&test_sink);
 	test_begin();
 	test_head();
+	test_head_user_agent();
 	test_ids();
 	test_end();
 	test_slow();

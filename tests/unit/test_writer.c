@@ -517,7 +517,7 @@ static void line_of_handoff(rt_json_t *b, const rt_req_t *r, const rt_set_files_
 		rt_samples_add(&s, 1000000, i + others >= nsamples ? 99 : r->tid, &pc, 1);
 	rt_ids_hex(r->ctx.trace_id, r->span_id, r->ctx.parent_id, &id);
 	memset(b, 0, sizeof *b);
-	rt_index_line(b, r, &id, f, &s);
+	rt_index_line(b, r, &id, f, &s, NULL);
 	rt_samples_free(&s);
 }
 
@@ -898,11 +898,12 @@ static void test_slow_request(void)
 	size_t len = 0;
 	char *index = t_read_file(idx, &len);
 	char want[512];
-	snprintf(want, sizeof want, "\"files\":{\"cpu\":\"%s\"}}\n", cpu_name);
+	snprintf(want, sizeof want, "\"files\":{\"cpu\":\"%s\",\"wall\":\"wall-%s\"}}\n",
+		 cpu_name, cpu_name + 4);
 	ok(index && count_char(index, len, '\n') == 1 && index[len - 1] == '\n',
 	   "index.jsonl has one line");
 	ok(index && len > strlen(want) && !strcmp(index + len - strlen(want), want),
-	   "the line names the CPU profile, and only it");
+	   "the line names the CPU and wall profiles, and only them");
 	ok(index && strstr(index, "\"trace_id\":\"" TRACE_HEX "\",\"span_id\":\"" SPAN_HEX "\"") &&
 		   strstr(index, "\"path\":\"/slow\"") && strstr(index, "\"samples\":4,"),
 	   "the line has the ids, the path and the sample count");
@@ -960,10 +961,11 @@ static void test_slow_request(void)
 	second = second ? second + 1 : NULL;
 	ok(index && count_char(index, len, '\n') == 2 && second && strstr(second, want),
 	   "index.jsonl has a second line, for the second request");
-	snprintf(want, sizeof want, "\"files\":{\"cpu\":\"%s\"}}\n", cpu_name);
+	snprintf(want, sizeof want, "\"files\":{\"cpu\":\"%s\",\"wall\":\"wall-%s\"}}\n",
+		 cpu_name, cpu_name + 4);
 	ok(second && strlen(second) > strlen(want) &&
 		   !strcmp(second + strlen(second) - strlen(want), want) && !strstr(second, "\"heap\""),
-	   "its files: the cpu profile, no heap");
+	   "its files: the cpu and wall profiles, no heap");
 	if (index)
 		check_json_text(index, len, "index.jsonl after two sets");
 	free(index);
