@@ -65,7 +65,7 @@ for prop in 0 1; do
 	start_bg UPORT "$WORK/up$prop.err" up --out "$WORK/up$prop.bytes"
 	UPID=$BGPID
 	d=$WORK/bytes$prop
-	start_demo "$d" OTSHIM_PROPAGATE=$prop
+	start_demo "$d" OTSHIM_PROPAGATE=$prop OTSHIM_SLOW_MS=60000
 	failed=$(call "$PORT" "/call?port=$UPORT&n=10000&keep=1&split=1&body=1&log=$WORK/sent$prop" \
 		-H "traceparent: 00-$T0-$P0-01")
 	failed2=$(call "$PORT" "/call?port=$UPORT&n=300&nb=1&split=1&log=$WORK/sent$prop" \
@@ -167,6 +167,15 @@ for t in $(printf '%s\n' "${!CHAIN[@]}" | sort); do
 done
 
 # ---- 3. a request slow because of its upstream names it ----
+# Under TSan a thread that ran a CPU-sampled request crashes TSan itself as it exits
+# (libunwind's thread-specific-data destructor unlocking its mutex), whether or not
+# calls are tracked: that case is left to the plain and ASan runs.
+TSAN_WHY="a sampled thread's exit crashes TSan in libunwind's destructor"
+if [ "$SAN" = thread ]; then
+	skip "the slow request's index line names its 300 ms upstream" "under thread: $TSAN_WHY"
+	skip "its span carries the same list (otshim.downstream)" "under thread: $TSAN_WHY"
+	skip "otshim report shows its downstream time" "under thread: $TSAN_WHY"
+else
 start_bg UPORT "$WORK/slowup.err" up --delay-ms 300
 SUPID=$BGPID
 d=$WORK/slow
@@ -193,6 +202,7 @@ sys.exit(0 if s and json.loads(s[0]["attributes"]["otshim.downstream"]) == l["do
 ' "$d/index.jsonl" "$out"
 report=$("$ROOT/scripts/otshim" report "$d" 2>&1)
 check "otshim report shows its downstream time" grep -q "127.0.0.1:$UPORT" <<<"$report"
+fi
 
 # ---- 4. hostile answers, a refused connect, another protocol ----
 d=$WORK/hostile
