@@ -5,9 +5,12 @@
 
 #include <errno.h>
 
+#include "base/cfg.h"
+#include "base/clock.h"
 #include "boot/init.h"
 #include "emit/dir_owner.h"
 #include "sample/thread.h"
+#include "sample/unwind.h"
 #include "track/conn.h"
 #include "track/handoff.h"
 #include "track/tls.h"
@@ -137,6 +140,46 @@ void rt_on_ssl_free(struct ssl_st *ssl, int fd, uint64_t tok)
 	rt_tls_leave();
 }
 
+/* ---- connections the service opens ---- */
+
+uint64_t rt_on_connect_begin(void)
+{
+	if (rt_tls_depth || !rt_init_ready() || !rt_cfg.outbound)
+		return 0;
+	return rt_mono_ns();
+}
+
+void rt_on_connect(int fd, const struct sockaddr *a, socklen_t len, uint64_t t0, int rc, int err)
+{
+	/* No thread is started for this: a process that only makes calls (a client
+	 * command) needs none, and a service starts them as it accepts. */
+	if (rt_fd_owned(fd) || !rt_init_ready() || rt_tls_enter() != 0)
+		return;
+	rt_conn_connect(fd, a, len, t0, rc, err);
+	rt_tls_leave();
+}
+
+void rt_on_sock_error(int fd, int so_error)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || !rt_conn_is_outbound(c) || rt_tls_enter() != 0)
+		return;
+	rt_conn_sock_error(c, fd, so_error);
+	rt_tls_leave();
+}
+
+int rt_on_send(int fd, const rt_send_t *s, ssize_t *ret)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || !rt_conn_is_outbound(c) || rt_tls_enter() != 0)
+		return 0;
+	rt_conn_out_send(c, fd, s, ret);
+	int saved = errno;
+	rt_tls_leave();
+	errno = saved;
+	return 1;
+}
+
 /* Hand-offs: only while the runtime is on (its connection table exists); the guard is
  * handoff.c's own check, as a post may come from a signal handler. */
 void rt_on_sync_init(const void *obj)
@@ -187,7 +230,9 @@ void rt_on_uid_changed(void)
 void rt_on_wait(int kind, int fd, uint64_t t0, uint64_t t1, const void *site, const void *sp)
 {
 	rt_thread_t *t = rt_thread_peek();
-	if (!t || rt_tls_enter() != 0)
+	uintptr_t pc = (uintptr_t)site;
+	/* A lock the runtime itself took is not where the service waited. */
+	if (!t || rt_unwind_own_prefix(&pc, 1) || rt_tls_enter() != 0)
 		return;
 	rt_waits_record(t, kind, fd, t0, t1, site, sp);
 	rt_tls_leave();

@@ -20,6 +20,7 @@
 #include "track/h2.h"
 #include "track/h2_conn.h"
 #include "track/http.h"
+#include "track/outbound.h"
 #include "track/request.h"
 #include "track/sink.h"
 #include "track/tls.h"
@@ -76,6 +77,10 @@ struct rt_conn {
 	/* for spans only (read at accept when export is on) */
 	struct sockaddr_storage peer;
 	uint16_t local_port;
+	/* A connection the service opened (track/conn_out.c) rather than accepted: its
+	 * state is out's (made on first use, kept while the struct is recycled). */
+	_Atomic int outbound;
+	rt_out_t *out;
 };
 
 /* Until its first bytes are read a connection may be HTTP/2: they are held back from
@@ -179,6 +184,7 @@ static rt_conn_t *conn_alloc(int fd)
 	c->ssl = NULL;
 	c->peer.ss_family = AF_UNSPEC;
 	c->local_port = 0;
+	atomic_store_explicit(&c->outbound, 0, memory_order_relaxed);
 	if (rt_sink_wants_spans())
 		read_addresses(c, fd);
 	atomic_store(&c->head_start, 0);
@@ -418,6 +424,10 @@ static void close_locked(rt_conn_t *c, int fd)
 
 void rt_conn_closing(rt_conn_t *c, int fd)
 {
+	if (rt_conn_is_outbound(c)) {
+		rt_conn_out_closing(c, fd);
+		return;
+	}
 	conn_lock(&c->mu);
 	if (!c->live || c->fd != fd) {
 		conn_unlock(&c->mu);
@@ -789,19 +799,24 @@ static void conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 		conn_recycle(c);
 }
 
-/* A TLS connection's socket bytes are ciphertext: one load, no lock, and they are
- * dropped (a stale answer is settled under the lock). */
+/* A connection the service opened goes to its own side (track/conn_out.c). A TLS
+ * connection's socket bytes are ciphertext: one load, no lock, and they are dropped
+ * (a stale answer is settled under the lock). */
 void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
 		  size_t n)
 {
-	if (!atomic_load_explicit(&c->tls, memory_order_relaxed))
+	if (rt_conn_is_outbound(c))
+		rt_conn_out_read(c, fd, tok, iov, iovcnt, n);
+	else if (!atomic_load_explicit(&c->tls, memory_order_relaxed))
 		conn_read(c, fd, tok, NULL, iov, iovcnt, n);
 }
 
 void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
 		   size_t n)
 {
-	if (!atomic_load_explicit(&c->tls, memory_order_relaxed))
+	if (rt_conn_is_outbound(c))
+		rt_conn_out_wrote(c, fd, tok, iov, iovcnt, n);
+	else if (!atomic_load_explicit(&c->tls, memory_order_relaxed))
 		conn_wrote(c, fd, tok, NULL, iov, iovcnt, n);
 }
 
@@ -834,6 +849,120 @@ void rt_conn_tls_free(rt_conn_t *c, int fd, uint64_t tok, const void *ssl)
 		return;
 	}
 	close_locked(c, fd);
+}
+
+/* ---- the outbound side's access (track/conn_out.c) ---- */
+
+int rt_conn_is_outbound(rt_conn_t *c)
+{
+	return atomic_load_explicit(&c->outbound, memory_order_relaxed);
+}
+
+rt_conn_t *rt_conn_opened(int fd, rt_out_t **out)
+{
+	if ((size_t)fd >= rt_conn_table_len)
+		return NULL;
+	rt_conn_t *c = conn_alloc(fd);
+	if (!c)
+		return NULL;
+	conn_lock(&c->mu);
+	if (!c->out)
+		c->out = malloc(sizeof *c->out);
+	if (!c->out) {
+		conn_stop(c, fd, 0);
+		conn_unlock(&c->mu);
+		conn_recycle(c);
+		return NULL;
+	}
+	atomic_store_explicit(&c->outbound, 1, memory_order_relaxed);
+	*out = c->out;
+	return c; /* locked: published by rt_conn_publish */
+}
+
+void rt_conn_publish(rt_conn_t *c, int fd)
+{
+	conn_unlock(&c->mu);
+	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
+	while (fd > high && !atomic_compare_exchange_weak(&fd_high, &high, fd))
+		;
+	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
+	if (old) { /* closed behind our back: as in rt_conn_accepted */
+		conn_lock(&old->mu);
+		int was_live = old->live && old->fd == fd;
+		if (was_live) {
+			if (old->out && rt_conn_is_outbound(old))
+				old->out->mode = RT_OUT_DEAD;
+			conn_stop(old, fd, 1);
+		}
+		conn_unlock(&old->mu);
+		if (was_live)
+			conn_recycle(old);
+		rt_conn_t *none = NULL;
+		atomic_compare_exchange_strong(&rt_conn_table[fd], &none, c);
+	}
+}
+
+rt_out_t *rt_conn_out_lock(rt_conn_t *c, int fd, uint64_t tok)
+{
+	conn_lock(&c->mu);
+	if (c->live && c->fd == fd && rt_conn_is_outbound(c) &&
+	    (!tok || atomic_load_explicit(&c->gen, memory_order_relaxed) == tok))
+		return c->out;
+	conn_unlock(&c->mu);
+	return NULL;
+}
+
+void rt_conn_out_unlock(rt_conn_t *c, int fd, int stop)
+{
+	if (stop && c->live)
+		conn_stop(c, fd, 0);
+	int stopped = !c->live;
+	conn_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+/* The request the calling thread serves, with its ids made: the parent of the calls it
+ * makes. Takes that request's connection lock; the caller holds none. */
+int rt_conn_thread_parent(rt_call_parent_t *p)
+{
+	rt_thread_t *t = rt_thread_peek();
+	if (!t)
+		return 0;
+	uint64_t serial = atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
+	rt_conn_t *c = atomic_load_explicit(&t->cur_owner, memory_order_relaxed);
+	if (!serial || !c)
+		return 0;
+	int ok = 0;
+	conn_lock(&c->mu);
+	for (rt_req_t *r = c->live ? c->head : NULL; r && !ok; r = r->next) {
+		if (r->serial != serial || !r->head_done)
+			continue;
+		rt_req_ensure_ids(r);
+		p->serial = serial;
+		p->owner = c;
+		memcpy(p->trace_id, r->ctx.trace_id, 16);
+		memcpy(p->span_id, r->span_id, 8);
+		p->flags = r->ctx.flags;
+		ok = 1;
+	}
+	conn_unlock(&c->mu);
+	return ok;
+}
+
+void rt_conn_add_downstream(const rt_call_parent_t *p, const char *peer, size_t len,
+			    uint32_t calls, uint64_t ns)
+{
+	rt_conn_t *c = p->owner;
+	if (!c || !p->serial)
+		return;
+	conn_lock(&c->mu);
+	for (rt_req_t *r = c->live ? c->head : NULL; r; r = r->next)
+		if (r->serial == p->serial) {
+			rt_req_add_downstream(r, peer, len, calls, ns);
+			break;
+		}
+	conn_unlock(&c->mu);
 }
 
 /* ---- watchdog scan ---- */

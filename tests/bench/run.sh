@@ -8,7 +8,8 @@
 # profiles true?). Prints medians and ratios and writes tests/bench/RESULTS.md.
 #   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16),
 #   BENCH_WARMUP seconds of unmeasured load before each run (default 1)
-#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,https,truth,h2);
+#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,https,truth,
+#     h2,outbound);
 #     default all. A full run writes tests/bench/RESULTS.md (the README keeps a short
 #     summary of it, by hand); a partial run only prints, unless BENCH_OUT names a file
 #     for the tables.
@@ -569,6 +570,34 @@ if want https; then
 fi
 
 # ---- 4. are the profiles true? (truth.sh: gperftools, tcmalloc, jemalloc prof, otshim) ----
+if want outbound; then
+	# A service making one outbound HTTP call per request: srv_caller's /call on its
+	# thread's pooled keep-alive connection to srv_demo (no preload, on CPU 1 with wrk).
+	# Alternated each round: the shim with outbound tracking off (OTSHIM_OUTBOUND=0), on
+	# (the default), and on with traceparent propagation (OTSHIM_PROPAGATE=1).
+	CALLER=$BUILD/tests/servers/srv_caller
+	OB_UP=$(free_port)
+	taskset -c 1 "$SRV" --port "$OB_UP" & PIDS+=("$!")
+	for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$OB_UP/" && break; sleep 0.05; done
+	for round in $(seq "$ROUNDS"); do
+		for cfg in off on prop; do
+			port=$(free_port) d=$WORK/ob.$cfg.$round
+			mkdir -p "$d"
+			case $cfg in off) extra=OTSHIM_OUTBOUND=0 ;; on) extra=OTSHIM_OUTBOUND=1 ;; prop) extra=OTSHIM_PROPAGATE=1 ;; esac
+			env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$d" "$extra" taskset -c 0 "$CALLER" --port "$port" &
+			pid=$!
+			for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+			url="http://127.0.0.1:$port/call?port=$OB_UP&pool=1&path=/"
+			taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" > /dev/null 2>&1
+			taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" 2>/dev/null |
+				awk '/^Requests\/sec/ {print $2}' > "$WORK/ob.rps.$cfg.$round"
+			kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+			[ "$cfg" = prop ] && tr ',' '\n' < "$d"/otshim-stats-*.json | awk -F: '/traceparent_injected/ {print $2}' > "$WORK/ob.inj.$round"
+		done
+	done
+	took outbound
+fi
+
 if want truth; then
 	bash "$HERE/truth.sh" "$BUILD" > "$WORK/truth.md"
 	took truth
@@ -732,6 +761,22 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			mrow "malloc+free $shape user-space instructions per pair (callgrind, 1 thread)" "${vals[@]}"
 		done
 	fi
+	if want outbound; then
+		obr() { cat "$WORK"/ob.rps."$1".* 2>/dev/null | median; }
+		obs() { cat "$WORK"/ob.rps."$1".* 2>/dev/null | spread; }
+		echo
+		echo "## Outbound calls: a service making one HTTP call per request"
+		echo
+		echo "srv_caller's /call, one call per request on its thread's pooled keep-alive connection to srv_demo (no"
+		echo "preload, CPU 1 with wrk); req/s medians (min..max); ratio to the shim with outbound tracking off."
+		echo
+		echo "| configuration | req/s | ratio |"
+		echo "|---|---|---|"
+		echo "| otshim, OTSHIM_OUTBOUND=0 | $(obr off) ($(obs off)) | 1 |"
+		echo "| otshim, outbound tracking on (default) | $(obr on) ($(obs on)) | $(ratio "$(obr on)" "$(obr off)") |"
+		echo "| otshim, OTSHIM_PROPAGATE=1 (a traceparent written into every call) | $(obr prop) ($(obs prop)) | $(ratio "$(obr prop)" "$(obr off)") |"
+		echo
+		echo "Headers injected per propagation run: $(cat "$WORK"/ob.inj.* 2>/dev/null | median) (median)."
 	if want h2; then
 		echo
 		cat "$WORK/h2.md"
