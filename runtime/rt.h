@@ -26,6 +26,7 @@
  * can tell in one load that an fd is not a tracked connection and skip everything
  * else, errno handling included. */
 struct rt_conn;
+struct ssl_st;
 extern RT_API _Atomic(struct rt_conn *) *rt_conn_table;
 extern RT_API size_t rt_conn_table_len;
 
@@ -140,6 +141,15 @@ RT_API void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovc
 /* n bytes went from a file to fd without passing through memory (sendfile). */
 RT_API void rt_on_sendfile(int fd, uint64_t tok, size_t n);
 
+/* TLS through a shared libssl (shim/shim_ssl.c). An SSL_* call on ssl is about to run:
+ * *fd gets its socket; returns the token of the tracked connection on it, or 0 when
+ * there is none (then the call reports nothing else). Plaintext moved: n > 0 bytes
+ * read into / written from buf through ssl by a call that began holding tok. ssl is
+ * about to be freed. */
+RT_API uint64_t rt_on_ssl_begin(struct ssl_st *ssl, int *fd);
+RT_API void rt_on_ssl_read(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n);
+RT_API void rt_on_ssl_write(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n);
+RT_API void rt_on_ssl_free(struct ssl_st *ssl, int fd, uint64_t tok);
 
 /* ---- connections the service opens (track/conn_out.c) ---- */
 

@@ -13,6 +13,7 @@
 #include "sample/unwind.h"
 #include "track/conn.h"
 #include "track/handoff.h"
+#include "track/tls.h"
 #include "track/waits.h"
 
 void rt_on_accept(int fd)
@@ -90,6 +91,52 @@ void rt_on_sendfile(int fd, uint64_t tok, size_t n)
 	if (!c || rt_tls_enter() != 0)
 		return;
 	rt_conn_wrote(c, fd, tok, NULL, 0, n);
+	rt_tls_leave();
+}
+
+/* TLS: a connection's plaintext, by the socket its SSL session reads. Our own
+ * threads' sessions (the exporters') are never the service's. */
+uint64_t rt_on_ssl_begin(struct ssl_st *ssl, int *fd)
+{
+	*fd = -1;
+	if (!ssl || rt_conn_table_len == 0 || rt_tls_depth)
+		return 0;
+	int saved = errno;
+	*fd = rt_tls_ssl_fd(ssl);
+	rt_conn_t *c = rt_conn_lookup(*fd);
+	uint64_t tok = 0;
+	if (c) {
+		rt_conn_tls_call(c);
+		tok = rt_conn_token(c);
+	}
+	errno = saved;
+	return tok;
+}
+
+void rt_on_ssl_read(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_tls_read(c, fd, tok, ssl, buf, n);
+	rt_tls_leave();
+}
+
+void rt_on_ssl_write(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_tls_wrote(c, fd, tok, ssl, buf, n);
+	rt_tls_leave();
+}
+
+void rt_on_ssl_free(struct ssl_st *ssl, int fd, uint64_t tok)
+{
+	rt_conn_t *c = rt_conn_lookup(fd);
+	if (!c || rt_tls_enter() != 0)
+		return;
+	rt_conn_tls_free(c, fd, tok, ssl);
 	rt_tls_leave();
 }
 

@@ -340,6 +340,7 @@ void rt_span_rec_fill(rt_span_rec_t *rec, rt_req_t *r, char *long_buf)
 	rec->http2 = r->multiplexed;
 	rec->has_grpc_status = r->has_grpc_status;
 	rec->grpc_status = r->grpc_status;
+	rec->tls = r->tls;
 	rec->status = r->status;
 	rec->local_port = r->local_port;
 	rec->peer.family = r->peer.ss_family;
@@ -469,7 +470,10 @@ static uint8_t *put_http_attrs(uint8_t *o, const rt_span_rec_t *r)
 	o = kv_str(o, KEY("url.path"), strings, r->path_len);
 	if (r->query_len)
 		o = kv_str(o, KEY("url.query"), strings + r->path_len, r->query_len);
-	o = kv_str(o, KEY("url.scheme"), KEY("http"));
+	if (r->tls)
+		o = kv_str(o, KEY("url.scheme"), KEY("https"));
+	else
+		o = kv_str(o, KEY("url.scheme"), KEY("http"));
 	if (r->status) {
 		o = kv_int(o, KEY("http.response.status_code"), r->status);
 		if (r->status >= 500) {

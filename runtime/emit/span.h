@@ -27,7 +27,7 @@ typedef struct rt_span_rec {
 	uint64_t start_mono_ns, end_mono_ns;
 	uint64_t start_real_ns;       /* 0: the exporter derives it from start_mono_ns */
 	uint8_t trace_id[16], span_id[8], parent_id[8];
-	uint8_t has_parent, trace_flags, http_minor, method_len, ua_len;
+	uint8_t has_parent, trace_flags, http_minor, method_len, ua_len, tls;
 	uint8_t http2, has_grpc_status, grpc_status;
 	uint8_t kind;                 /* RT_SPAN_SERVER, or RT_CALL_HTTP / RT_CALL_PEER: a client span */
 	uint8_t call_failed;          /* client: connect failed or the answer was bad */

@@ -45,6 +45,17 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
 		   size_t n);
 
+/* TLS. Plaintext that moved through the SSL session ssl on c's socket (the socket's
+ * own bytes, libssl's ciphertext, are then no longer parsed); an SSL_* call was made
+ * on c (lock-free); ssl is about to be freed: if its plaintext is c's, the stream ends
+ * as with a close. */
+void rt_conn_tls_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl, const void *buf,
+		      size_t n);
+void rt_conn_tls_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl, const void *buf,
+		       size_t n);
+void rt_conn_tls_call(rt_conn_t *c);
+void rt_conn_tls_free(rt_conn_t *c, int fd, uint64_t tok, const void *ssl);
+
 /* ---- connections the service opened (connect): track/conn_out.c ---- */
 
 struct rt_out;

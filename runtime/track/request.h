@@ -55,6 +55,7 @@ typedef struct rt_req {
 	char method[RT_HTTP_METHOD_MAX];
 	uint8_t method_len;
 	uint8_t is_head, http_minor, path_truncated;
+	uint8_t tls;                  /* read over TLS: url.scheme is https */
 	char path[RT_HTTP_PATH_MAX];
 	uint16_t path_len;
 	char query[RT_HTTP_QUERY_MAX];
