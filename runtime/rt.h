@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
  * can tell in one load that an fd is not a tracked connection and skip everything
  * else, errno handling included. */
 struct rt_conn;
+struct ssl_st;
 extern RT_API _Atomic(struct rt_conn *) *rt_conn_table;
 extern RT_API size_t rt_conn_table_len;
 
@@ -139,6 +141,47 @@ RT_API void rt_on_writev(int fd, uint64_t tok, const struct iovec *iov, int iovc
 /* n bytes went from a file to fd without passing through memory (sendfile). */
 RT_API void rt_on_sendfile(int fd, uint64_t tok, size_t n);
 
+/* TLS through a shared libssl (shim/shim_ssl.c). An SSL_* call on ssl is about to run:
+ * *fd gets its socket; returns the token of the tracked connection on it, or 0 when
+ * there is none (then the call reports nothing else). Plaintext moved: n > 0 bytes
+ * read into / written from buf through ssl by a call that began holding tok. ssl is
+ * about to be freed. */
+RT_API uint64_t rt_on_ssl_begin(struct ssl_st *ssl, int *fd);
+RT_API void rt_on_ssl_read(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n);
+RT_API void rt_on_ssl_write(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n);
+RT_API void rt_on_ssl_free(struct ssl_st *ssl, int fd, uint64_t tok);
+
+/* ---- connections the service opens (track/conn_out.c) ---- */
+
+/* connect(fd, a, len) returned rc (errno err when -1); it was called at t0
+ * (rt_on_connect_begin's clock). */
+RT_API uint64_t rt_on_connect_begin(void);
+RT_API void rt_on_connect(int fd, const struct sockaddr *a, socklen_t len, uint64_t t0, int rc,
+			  int err);
+/* getsockopt(fd, SOL_SOCKET, SO_ERROR) read so_error on a tracked fd: a non-blocking
+ * connect's outcome. */
+RT_API void rt_on_sock_error(int fd, int so_error);
+
+enum { RT_SEND_WRITE, RT_SEND_WRITEV, RT_SEND_SEND, RT_SEND_SENDTO, RT_SEND_SENDMSG,
+       RT_SEND_SENDFILE, RT_SEND_SENDFILE64 };
+/* A write-family call of the service, as made. */
+typedef struct rt_send {
+	int kind;                     /* RT_SEND_* */
+	const struct iovec *iov;      /* its bytes (one entry for write, send, sendto) */
+	int iovcnt;
+	int flags;                    /* send, sendto, sendmsg */
+	const struct msghdr *msg;     /* sendmsg */
+	const struct sockaddr *to;    /* sendto */
+	socklen_t tolen;
+	int in_fd;                    /* sendfile */
+	off_t *off;
+	size_t count;
+} rt_send_t;
+/* A write-family call on a tracked fd: returns 0 when fd is not a connection the
+ * service opened (the caller goes on as for any tracked fd); else 1, having made the
+ * call itself (timed, and with a traceparent line put into a request head when
+ * propagation is on), with its result in *ret and errno as it left it. */
+RT_API int rt_on_send(int fd, const rt_send_t *s, ssize_t *ret);
 
 /* SIGPROF (sample/sigprof_owner.c). The service is about to set SIGPROF's disposition to handler
  * (sa_handler's value: a function, SIG_IGN or SIG_DFL). A handler or SIG_IGN makes the

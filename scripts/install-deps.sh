@@ -27,6 +27,9 @@ PKGS="$PKGS apache2 gunicorn"
 # HTTP/2: libnghttp2's HPACK decoder reads the headers of each stream (runtime/track/h2.c);
 # nghttpd, h2load and nghttp serve and drive h2c in tests/integration/h2.sh and the bench.
 PKGS="$PKGS libnghttp2-dev nghttp2-server nghttp2-client"
+# openssl: tests/integration/tls.sh makes its self-signed certificate with it (the shim
+# itself needs no OpenSSL headers or library to build).
+PKGS="$PKGS openssl"
 
 # tests/tools' node packages (the OTLP test receiver's independent decoder), from the
 # lockfile, when node_modules is missing or older than package-lock.json.

@@ -1,6 +1,6 @@
 /* shim.h: what the interposers share. They reach the runtime through its door
  * (runtime/rt.h: the events a forwarded call reports), the real libc functions through
- * runtime/base/libc.h, and for the malloc family the allocator and the sampler's
+ * runtime/base/libc.h (OpenSSL's through runtime/base/libssl.h), and for the malloc family the allocator and the sampler's
  * inline hot paths (base/alloc.h, sample/heap_sampler.h), and for pthread_create the
  * thread registry (sample/thread_registry.h); scripts/check-layers holds them to that. Every interposer has one
  * shape: take what the runtime needs before the call (a token, a check), call the real

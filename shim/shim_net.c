@@ -1,6 +1,9 @@
 /* shim_net.c: connection life-cycle interposers: accept/accept4 open a connection the
- * runtime may track, close ends it (the other ways an fd is closed are shim_fd.c's);
- * the shim's own descriptors are not the service's to close.
+ * runtime may track, and so does connect (a call the service makes downstream, timed
+ * from before the real call, and a wait of the request being served when it blocks);
+ * getsockopt(SO_ERROR) on a tracked fd tells how a non-blocking connect ended; close
+ * ends a connection (the other ways an fd is closed are shim_fd.c's); the shim's own
+ * descriptors are not the service's to close.
  * Forward, report, return; nothing else. */
 #include "shim.h"
 
@@ -27,6 +30,33 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 		errno = saved;
 	}
 	return c;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	uint64_t t0 = rt_on_connect_begin();
+	uint64_t waited_from = rt_wait_timed() ? rt_ticks() : 0;
+	int rc = REAL(connect)(fd, addr, len);
+	if (waited_from)
+		shim_waited(RT_WAIT_CONNECT, fd, waited_from, __builtin_return_address(0));
+	if (t0) {
+		int saved = errno;
+		rt_on_connect(fd, addr, len, t0, rc, rc ? saved : 0);
+		errno = saved;
+	}
+	return rc;
+}
+
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int rc = REAL(getsockopt)(fd, level, name, val, len);
+	if (rc == 0 && level == SOL_SOCKET && name == SO_ERROR && rt_fd_tracked(fd) && val &&
+	    len && *len >= sizeof(int)) {
+		int saved = errno;
+		rt_on_sock_error(fd, *(int *)val);
+		errno = saved;
+	}
+	return rc;
 }
 
 /* Report before the real close: once it returns, another thread may be handed the

@@ -47,6 +47,8 @@ static const var_t vars[] = {
 	{ "OTSHIM_CONTINUOUS_SEC", K_U32, 0, 86400, F(continuous_sec), "a whole number of seconds (0..86400; 0 = off)" },
 	{ "OTSHIM_LOG", K_LOG, 0, 0, F(log_level), "error, warn, info or debug" },
 	{ "OTSHIM_RECORD_QUERY", K_BOOL, 0, 1, F(record_query), "0 or 1" },
+	{ "OTSHIM_OUTBOUND", K_BOOL, 0, 1, F(outbound), "0 or 1" },
+	{ "OTSHIM_PROPAGATE", K_BOOL, 0, 1, F(propagate), "0 or 1" },
 	{ "OTSHIM_CPU_ROUTE", K_ROUTE, 0, 0, F(cpu_route_timer), "auto or timer" },
 	/* OpenTelemetry's names; generic rows come before the signal-specific ones that
 	 * override them. */
@@ -86,6 +88,7 @@ static void set_defaults(rt_cfg_t *c, const char *cwd)
 {
 	memset(c, 0, sizeof *c);
 	c->enabled = 1;
+	c->outbound = 1;
 	snprintf(c->profile_dir, sizeof c->profile_dir, "%s/profiles",
 		 cwd && *cwd && strcmp(cwd, "/") ? cwd : "");
 	c->slow_ms = 100;

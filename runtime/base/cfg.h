@@ -48,6 +48,8 @@ typedef struct rt_cfg {
 	uint32_t continuous_sec;       /* OTSHIM_CONTINUOUS_SEC, 0..86400, default 0 */
 	int log_level;                 /* OTSHIM_LOG: error/warn/info/debug -> RT_LOG_*, default warn */
 	int record_query;              /* OTSHIM_RECORD_QUERY: 0/1, default 0 */
+	int outbound;                  /* OTSHIM_OUTBOUND: track connections the service opens, default 1 */
+	int propagate;                 /* OTSHIM_PROPAGATE: write traceparent into outbound heads, default 0 */
 	int traces_otlp;               /* OTEL_TRACES_EXPORTER == "otlp" (and OTEL_SDK_DISABLED unset) */
 	int profiles_otlp;             /* OTEL_PROFILES_EXPORTER == "otlp" (and OTEL_SDK_DISABLED unset) */
 	char pyroscope_url[RT_CFG_URL_MAX];     /* OTSHIM_PYROSCOPE_URL: push pprof files there, "" = off */

@@ -97,6 +97,8 @@ static int sys_pthread_mutex_lock(pthread_mutex_t *m)
 		sched_yield();
 	return rc;
 }
+static int sys_connect(int fd, const struct sockaddr *a, socklen_t l) { return (int)syscall(SYS_connect, fd, a, l); }
+static int sys_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { return (int)syscall(SYS_getsockopt, fd, lv, o, v, l); }
 
 /* ---- first-call trampolines ----
  * The table starts out pointing at these: the first call through an entry resolves
@@ -156,6 +158,8 @@ static int boot_nanosleep(const struct timespec *r, struct timespec *rem) { rt_l
 static int boot_clock_nanosleep(clockid_t c, int f, const struct timespec *r, struct timespec *rem) { rt_libc_resolve(); return rt_libc.clock_nanosleep(c, f, r, rem); }
 static unsigned int boot_sleep(unsigned int s) { rt_libc_resolve(); return rt_libc.sleep(s); }
 static int boot_usleep(useconds_t u) { rt_libc_resolve(); return rt_libc.usleep(u); }
+static int boot_connect(int fd, const struct sockaddr *a, socklen_t l) { rt_libc_resolve(); return rt_libc.connect(fd, a, l); }
+static int boot_getsockopt(int fd, int lv, int o, void *v, socklen_t *l) { rt_libc_resolve(); return rt_libc.getsockopt(fd, lv, o, v, l); }
 
 struct rt_libc rt_libc = {
 	boot_accept, boot_accept4, boot_read, boot_readv, boot_recv, boot_recvfrom, boot_recvmsg,
@@ -173,6 +177,7 @@ struct rt_libc rt_libc = {
 	boot_nanosleep, boot_clock_nanosleep, boot_sleep, boot_usleep,
 	sys_pthread_mutex_lock, /* resolving may itself lock: see sys_pthread_mutex_lock */
 	pthread_mutex_trylock,
+	boot_connect, boot_getsockopt,
 };
 
 /* dlsym may set dlerror state and, in some libcs, errno: neither may leak to the host. */
@@ -249,6 +254,8 @@ void rt_libc_resolve(void)
 	RESOLVE(pthread_mutex_lock);
 	__atomic_store_n((void **)&rt_libc.pthread_mutex_trylock,
 			 find("pthread_mutex_trylock", (void *)pthread_mutex_trylock), __ATOMIC_RELAXED);
+	RESOLVE(connect);
+	RESOLVE(getsockopt);
 	__atomic_store_n(&rt_libc_ready, 1, __ATOMIC_RELEASE);
 	errno = saved;
 }

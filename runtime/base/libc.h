@@ -96,6 +96,8 @@ struct rt_libc {
 	/* Not interposed: called by the pthread_mutex_lock interposer, which must reach
 	 * libc's own (a sanitizer's interceptor in between would count the lock twice). */
 	int (*pthread_mutex_trylock)(pthread_mutex_t *);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
 };
 
 extern struct rt_libc rt_libc;

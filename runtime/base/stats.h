@@ -37,6 +37,11 @@ typedef enum rt_stat_id {
 	RT_STAT_PRE_RING_REFUSED,        /* threads that could not get one */
 	RT_STAT_PRE_INCOMPLETE,          /* slow requests whose part before it was not read whole */
 	RT_STAT_PRE_SHARED,              /* slow requests whose thread served others before it */
+	RT_STAT_TLS_UNSEEN,              /* TLS connections whose plaintext no SSL_* call showed */
+	RT_STAT_OUT_CONNS,               /* outbound connections tracked (connect) */
+	RT_STAT_OUT_CALLS,               /* calls on them: HTTP requests, other exchanges */
+	RT_STAT_OUT_INJECTED,            /* traceparent headers written into outbound heads */
+	RT_STAT_OUT_INJECT_SKIPPED,      /* outbound heads passed untouched that wanted one */
 	RT_STAT_COUNT
 } rt_stat_id_t;
 

@@ -14,6 +14,7 @@ static const rt_req_sink_t request_sink = {
 	.slow_dropped = rt_worker_unwatch,
 	.slow_ended = rt_worker_submit,
 	.ended = rt_export_offer,
+	.call_ended = rt_export_offer_call,
 };
 
 void rt_sinks_install(void)

@@ -67,6 +67,28 @@ int rt_export_offer(rt_req_t *r)
 	return 1;
 }
 
+int rt_export_offer_call(const rt_call_t *c)
+{
+	if (!atomic_load_explicit(&queue_ready, memory_order_acquire) || !(c->parent.flags & 1))
+		return 0;
+	size_t need = rt_span_rec_call_strings_len(c);
+	char *long_buf = need > RT_SPAN_INLINE ? malloc(need) : NULL;
+	uint64_t ticket;
+	uint32_t depth;
+	rt_span_rec_t *rec = need > RT_SPAN_INLINE && !long_buf ? NULL
+				: rt_spanq_claim(&queue, &ticket, &depth);
+	if (!rec) {
+		free(long_buf);
+		rt_stat_add(RT_STAT_SPANS_DROPPED, 1);
+		return 0;
+	}
+	rt_span_rec_fill_call(rec, c, long_buf);
+	rt_spanq_publish(&queue, ticket);
+	if (depth == rt_cfg.otlp.bsp_batch)
+		sem_post(&wake);
+	return 1;
+}
+
 /* A profile was queued: the thread may not be running yet (it starts with the first
  * accepted connection), and continuous mode and the endpoint do not wait for one. */
 static void wake_exporter(void)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "track/call.h"
 #include "track/request.h"
 
 /* From initialisation: makes the queue when export is on. */
@@ -29,6 +30,10 @@ void rt_export_start(void);
  * traceparent with the sampled flag clear, as OpenTelemetry's default parent-based
  * sampler does), or the queue is full (counted as dropped). */
 int rt_export_offer(rt_req_t *r);
+
+/* The same for an outbound call made for a request: a client span, its parent's
+ * sampled flag deciding. */
+int rt_export_offer_call(const rt_call_t *c);
 
 /* Export is on for this process. */
 int rt_export_enabled(void);

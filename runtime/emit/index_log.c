@@ -33,6 +33,30 @@ static int handed_off(const rt_req_t *r, const rt_samples_t *cpu, uint64_t *ns)
 	return n;
 }
 
+void rt_index_downstream(rt_json_t *b, const rt_req_t *r, const char *prefix)
+{
+	uint8_t order[RT_REQ_DS_MAX];
+	int n = r->n_ds;
+	if (!n)
+		return;
+	for (int i = 0; i < n; i++) /* slowest first: a few entries, insertion sort */
+		order[i] = (uint8_t)i;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && r->ds[order[j - 1]].ns < r->ds[order[j]].ns; j--) {
+			uint8_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	rt_json_put(b, prefix, strlen(prefix));
+	for (int i = 0; i < n; i++) {
+		const rt_req_ds_t *d = &r->ds[order[i]];
+		rt_json_put(b, i ? ",{\"peer\":" : "[{\"peer\":", 9);
+		rt_json_put_str(b, d->peer, d->peer_len);
+		rt_json_putf(b, ",\"calls\":%u,\"ms\":%.1f}", d->calls, (double)d->ns / 1e6);
+	}
+	rt_json_put(b, "]", 1);
+}
+
 void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 		   const rt_set_files_t *f, const rt_samples_t *cpu_samples,
 		   const rt_wall_summary_t *wall)
@@ -82,6 +106,7 @@ void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 		rt_json_put(b, ",\"multiplexed\":true", 19);
 	if (r->has_grpc_status)
 		rt_json_putf(b, ",\"grpc_status\":%u", r->grpc_status);
+	rt_index_downstream(b, r, ",\"downstream\":");
 	rt_json_putf(b, ",\"threads\":%d,\"files\":{\"cpu\":\"%s\"", f->nthreads, f->cpu);
 	if (f->wall)
 		rt_json_putf(b, ",\"wall\":\"%s\"", f->wall);

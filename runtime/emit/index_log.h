@@ -26,6 +26,9 @@ typedef struct rt_set_files {
 void rt_index_line(rt_json_t *b, const rt_req_t *r, const rt_ids_hex_t *id,
 		   const rt_set_files_t *f, const rt_samples_t *cpu,
 		   const rt_wall_summary_t *wall);
+/* r's downstream time, slowest peer first, as prefix then [{"peer":…,"calls":…,"ms":…},…]
+ * (nothing when it made no calls). */
+void rt_index_downstream(rt_json_t *b, const rt_req_t *r, const char *prefix);
 /* Appends it to index.jsonl. 0, or -1 with errno (EIO when b ran out of memory). */
 int rt_index_append(const rt_json_t *b);
 

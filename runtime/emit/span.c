@@ -340,6 +340,7 @@ void rt_span_rec_fill(rt_span_rec_t *rec, rt_req_t *r, char *long_buf)
 	rec->http2 = r->multiplexed;
 	rec->has_grpc_status = r->has_grpc_status;
 	rec->grpc_status = r->grpc_status;
+	rec->tls = r->tls;
 	rec->status = r->status;
 	rec->local_port = r->local_port;
 	rec->peer.family = r->peer.ss_family;
@@ -349,7 +350,50 @@ void rt_span_rec_fill(rt_span_rec_t *rec, rt_req_t *r, char *long_buf)
 		memcpy(&rec->peer.v6, &r->peer, sizeof rec->peer.v6);
 	rec->alloc_bytes = r->alloc_bytes;
 	rec->files = r->files;
+	rec->kind = RT_SPAN_SERVER;
+	rec->call_failed = 0;
+	rec->db_system = NULL;
 	r->files = NULL;
+}
+
+size_t rt_span_rec_call_strings_len(const rt_call_t *c)
+{
+	return (size_t)c->path_len + c->query_len + c->peer.text_len;
+}
+
+void rt_span_rec_fill_call(rt_span_rec_t *rec, const rt_call_t *c, char *long_buf)
+{
+	char *dst = long_buf ? long_buf : rec->strings;
+	rec->long_strings = long_buf;
+	memcpy(dst, c->path, c->path_len);
+	memcpy(dst + c->path_len, c->query, c->query_len);
+	memcpy(dst + c->path_len + c->query_len, c->peer.text, c->peer.text_len);
+	rec->path_len = c->path_len;
+	rec->query_len = c->query_len;
+	rec->ua_len = c->peer.text_len;
+	memcpy(rec->method, c->method, c->method_len);
+	rec->method_len = c->method_len;
+	rec->start_mono_ns = c->start_mono_ns;
+	rec->end_mono_ns = c->end_mono_ns;
+	rec->start_real_ns = 0;
+	memcpy(rec->trace_id, c->parent.trace_id, 16);
+	memcpy(rec->span_id, c->span_id, 8);
+	memcpy(rec->parent_id, c->parent.span_id, 8);
+	rec->has_parent = 1;
+	rec->trace_flags = c->parent.flags;
+	rec->http_minor = 1;
+	rec->status = c->status;
+	rec->local_port = c->peer.port;
+	rec->kind = c->kind;
+	rec->call_failed = c->failed;
+	rec->db_system = c->peer.db_system;
+	rec->peer.family = c->peer.addr.family;
+	if (c->peer.addr.family == AF_INET)
+		rec->peer.v4 = c->peer.addr.v4;
+	else if (c->peer.addr.family == AF_INET6)
+		rec->peer.v6 = c->peer.addr.v6;
+	rec->alloc_bytes = -1;
+	rec->files = NULL;
 }
 
 void rt_span_rec_free(rt_span_rec_t *rec)
@@ -426,7 +470,10 @@ static uint8_t *put_http_attrs(uint8_t *o, const rt_span_rec_t *r)
 	o = kv_str(o, KEY("url.path"), strings, r->path_len);
 	if (r->query_len)
 		o = kv_str(o, KEY("url.query"), strings + r->path_len, r->query_len);
-	o = kv_str(o, KEY("url.scheme"), KEY("http"));
+	if (r->tls)
+		o = kv_str(o, KEY("url.scheme"), KEY("https"));
+	else
+		o = kv_str(o, KEY("url.scheme"), KEY("http"));
 	if (r->status) {
 		o = kv_int(o, KEY("http.response.status_code"), r->status);
 		if (r->status >= 500) {
@@ -459,6 +506,74 @@ static uint8_t *put_http_attrs(uint8_t *o, const rt_span_rec_t *r)
 	return o;
 }
 
+/* A client span's attributes: the HTTP client convention's, or, for another
+ * protocol, the peer's (and db.system where the port names one). */
+static uint8_t *put_client_attrs(uint8_t *o, const rt_span_rec_t *r)
+{
+	const char *strings = r->long_strings ? r->long_strings : r->strings;
+	char addr[INET6_ADDRSTRLEN];
+	int port = 0;
+	size_t addr_len = peer_text(r, addr, &port);
+	if (r->kind == RT_CALL_HTTP) {
+		if (method_known(r->method, r->method_len)) {
+			o = kv_str(o, KEY("http.request.method"), r->method, r->method_len);
+		} else {
+			o = kv_str(o, KEY("http.request.method"), KEY("_OTHER"));
+			o = kv_str(o, KEY("http.request.method_original"), r->method, r->method_len);
+		}
+		/* url.full: the address connected to (the Host header is not kept) */
+		char url[RT_SPAN_INLINE + RT_CALL_PATH_MAX + RT_CALL_QUERY_MAX + 80];
+		size_t n = 0;
+		if (addr_len && r->peer.family == AF_INET6)
+			n = (size_t)snprintf(url, sizeof url, "http://[%.*s]:%d", (int)addr_len, addr, port);
+		else if (addr_len)
+			n = (size_t)snprintf(url, sizeof url, "http://%.*s:%d", (int)addr_len, addr, port);
+		else
+			n = (size_t)snprintf(url, sizeof url, "http://localhost");
+		n += (size_t)snprintf(url + n, sizeof url - n, "%.*s", (int)r->path_len, strings);
+		if (r->query_len)
+			n += (size_t)snprintf(url + n, sizeof url - n, "?%.*s", (int)r->query_len,
+					      strings + r->path_len);
+		o = kv_str(o, KEY("url.full"), url, n < sizeof url ? n : sizeof url - 1);
+		if (r->status)
+			o = kv_int(o, KEY("http.response.status_code"), r->status);
+	} else if (r->db_system) {
+		o = kv_str(o, KEY("db.system"), r->db_system, strlen(r->db_system));
+	}
+	if (addr_len) {
+		o = kv_str(o, KEY("server.address"), addr, addr_len);
+		o = kv_int(o, KEY("server.port"), port);
+		o = kv_str(o, KEY("network.peer.address"), addr, addr_len);
+		o = kv_int(o, KEY("network.peer.port"), port);
+	} else if (r->peer.family == AF_UNIX) {
+		o = kv_str(o, KEY("network.transport"), KEY("unix"));
+		if (r->ua_len)
+			o = kv_str(o, KEY("network.peer.address"), strings + r->path_len + r->query_len,
+				   r->ua_len);
+	}
+	if (r->status >= 500) {
+		char code[8];
+		int n = snprintf(code, sizeof code, "%u", r->status);
+		o = kv_str(o, KEY("error.type"), code, (size_t)n);
+	} else if (r->call_failed) {
+		o = kv_str(o, KEY("error.type"), KEY("connection_error"));
+	}
+	return o;
+}
+
+/* A client span's name: "<METHOD>" for HTTP; else db.system, or the peer. */
+static uint8_t *put_client_name(uint8_t *o, const rt_span_rec_t *r)
+{
+	const char *strings = r->long_strings ? r->long_strings : r->strings;
+	if (r->kind == RT_CALL_HTTP)
+		return put_len(o, 5, r->method, r->method_len);
+	if (r->db_system)
+		return put_len(o, 5, r->db_system, strlen(r->db_system));
+	if (r->ua_len)
+		return put_len(o, 5, strings + r->path_len + r->query_len, r->ua_len);
+	return put_len(o, 5, "connect", 7);
+}
+
 static uint8_t *put_profile_attrs(uint8_t *o, const rt_span_rec_t *r, const char *dir)
 {
 	const rt_req_files_t *f = r->files;
@@ -476,6 +591,8 @@ static uint8_t *put_profile_attrs(uint8_t *o, const rt_span_rec_t *r, const char
 		o = kv_int(o, KEY("profile.heap.alloc_bytes"), r->alloc_bytes);
 	if (f->nthreads >= 0)
 		o = kv_int(o, KEY("process.thread.count"), f->nthreads);
+	if (f->downstream[0])
+		o = kv_str(o, KEY("otshim.downstream"), f->downstream, strlen(f->downstream));
 	return o;
 }
 
@@ -486,7 +603,10 @@ static size_t span_bound(const rt_span_rec_t *r, const char *dir)
 	size_t strings = 2 * r->method_len + 2 * r->path_len + r->query_len + r->ua_len +
 			 INET6_ADDRSTRLEN + 8;
 	size_t keys = 560; /* the attribute names and fixed values */
-	size_t files = r->files ? 3 * (strlen(dir) + 1 + sizeof r->files->cpu) : 0;
+	size_t files = r->files ? 3 * (strlen(dir) + 1 + sizeof r->files->cpu) +
+				  sizeof r->files->downstream + 32 : 0;
+	if (r->kind != RT_SPAN_SERVER) /* url.full, the address twice, db.system */
+		strings += 2 * (r->path_len + r->query_len) + 4 * INET6_ADDRSTRLEN + 128;
 	return strings + keys + files + 24 * (4 * 11 + 10) + 64;
 }
 
@@ -502,6 +622,23 @@ static void put_span_body(rt_pbuf_t *b, const rt_span_rec_t *r, const char *dir)
 	o = put_len(o, 2, r->span_id, 8);
 	if (r->has_parent)
 		o = put_len(o, 4, r->parent_id, 8);
+	if (r->kind != RT_SPAN_SERVER) {
+		o = put_client_name(o, r);
+		o = put_tag(o, 6, WT_VARINT);
+		o = put_varint(o, OTSHIM__OTLP__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
+		o = put_fixed(o, 7, r->start_real_ns, 8);
+		o = put_fixed(o, 8, r->start_real_ns + (r->end_mono_ns - r->start_mono_ns), 8);
+		o = put_client_attrs(o, r);
+		if (r->status >= 500 || r->call_failed) {
+			static const uint8_t error_status[] = { 3 << 3 | WT_VARINT,
+				OTSHIM__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR };
+			o = put_len(o, 15, error_status, sizeof error_status);
+		}
+		/* the parent is this process's own server span: not remote */
+		o = put_fixed(o, 16, (uint32_t)r->trace_flags | 0x100u, 4);
+		b->len = (size_t)(o - b->p);
+		return;
+	}
 	/* name: "<METHOD> <path>" */
 	size_t name_len = r->method_len + (r->path_len ? 1 + r->path_len : 0);
 	o = put_tag(o, 5, WT_LEN);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/cfg.h"
+#include "track/call.h"
 #include "track/request.h"
 
 #define RT_SPAN_SDK_VERSION "0.1.0" /* telemetry.sdk.version and the scope's version */
@@ -26,8 +27,10 @@ typedef struct rt_span_rec {
 	uint64_t start_mono_ns, end_mono_ns;
 	uint64_t start_real_ns;       /* 0: the exporter derives it from start_mono_ns */
 	uint8_t trace_id[16], span_id[8], parent_id[8];
-	uint8_t has_parent, trace_flags, http_minor, method_len, ua_len;
+	uint8_t has_parent, trace_flags, http_minor, method_len, ua_len, tls;
 	uint8_t http2, has_grpc_status, grpc_status;
+	uint8_t kind;                 /* RT_SPAN_SERVER, or RT_CALL_HTTP / RT_CALL_PEER: a client span */
+	uint8_t call_failed;          /* client: connect failed or the answer was bad */
 	uint16_t status, local_port, path_len, query_len;
 	union {
 		sa_family_t family;
@@ -37,9 +40,13 @@ typedef struct rt_span_rec {
 	int64_t alloc_bytes;          /* slow requests: -1 unknown */
 	rt_req_files_t *files;        /* slow requests' files; owned */
 	char *long_strings;           /* path, query, user agent when over RT_SPAN_INLINE; owned */
+	const char *db_system;        /* client: named by the peer's port, or NULL */
 	char method[RT_HTTP_METHOD_MAX];
-	char strings[RT_SPAN_INLINE]; /* path, then query, then user agent */
+	char strings[RT_SPAN_INLINE]; /* path, then query, then user agent (a client span:
+	                                 the peer as text) */
 } rt_span_rec_t;
+
+#define RT_SPAN_SERVER 0
 
 /* Bytes of path, query and user agent that do not fit in the record: over
  * RT_SPAN_INLINE, rt_span_rec_fill wants a buffer of rt_span_rec_strings_len(r). */
@@ -48,6 +55,11 @@ size_t rt_span_rec_strings_len(const rt_req_t *r);
  * long_buf (NULL when the strings fit inline, else malloc'd and big enough). Any
  * thread; allocation-free. */
 void rt_span_rec_fill(rt_span_rec_t *rec, rt_req_t *r, char *long_buf);
+/* Bytes of strings a client span of c needs (over RT_SPAN_INLINE: a buffer). */
+size_t rt_span_rec_call_strings_len(const rt_call_t *c);
+/* Copies an outbound call (ended, its parent's ids in it) into rec as a client span.
+ * Any thread; allocation-free. */
+void rt_span_rec_fill_call(rt_span_rec_t *rec, const rt_call_t *c, char *long_buf);
 /* Frees what rec owns. */
 void rt_span_rec_free(rt_span_rec_t *rec);
 

@@ -128,10 +128,13 @@ static void drain_rings(void)
 				rt_pool_samples_hold(t, s);
 			} else {
 				watch_t *w = s->serial ? watch_find(s->serial, NULL) : NULL;
+				/* Atomic: a recycled record gets its new thread's id meanwhile
+				 * (sample/thread.c, rt_thread_self). */
+				pid_t tid = __atomic_load_n(&t->tid, __ATOMIC_RELAXED);
 				if (w)
-					rt_samples_add(&w->samples, s->weight_ns, t->tid, s->pcs, s->npcs);
+					rt_samples_add(&w->samples, s->weight_ns, tid, s->pcs, s->npcs);
 				if (w && !w->thread_name[0])
-					rt_thread_read_name(t->tid, w->thread_name);
+					rt_thread_read_name(tid, w->thread_name);
 			}
 			rt_ring_pop(t->ring);
 		}

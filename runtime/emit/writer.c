@@ -316,6 +316,16 @@ void rt_writer_slow_request(const rt_req_t *r, const rt_request_evidence_t *ev,
 	if (files.nthreads < 0)
 		files.nthreads = count_threads();
 	report_files(out, &files);
+	if (out) { /* the span carries the same downstream list, when it fits */
+		rt_json_t ds = { 0 };
+		out->downstream[0] = 0;
+		rt_index_downstream(&ds, r, "");
+		if (!ds.oom && ds.len > 0 && ds.len < sizeof out->downstream) {
+			memcpy(out->downstream, ds.p, ds.len);
+			out->downstream[ds.len] = 0;
+		}
+		rt_json_free(&ds);
+	}
 	rt_index_line(&line, r, &id, &files, ev->cpu, files.wall ? &wall : NULL);
 	if (rt_index_append(&line) != 0)
 		file_failed("index.jsonl", line.oom ? 0 : errno, &faults);

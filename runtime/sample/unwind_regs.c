@@ -90,6 +90,20 @@ static int page_known(struct walk *w, uintptr_t page)
 	return 1;
 }
 
+/* A copy of memory known mapped and readable: any of our own data, which an address
+ * sanitizer would take for an overflow of whatever object sits there. The volatile
+ * source keeps the compiler from making this a call to memcpy (intercepted). */
+#if defined(__SANITIZE_ADDRESS__)
+__attribute__((no_sanitize_address))
+#endif
+static void copy_mapped(void *out, uintptr_t a, size_t len)
+{
+	const volatile unsigned char *src = (const volatile unsigned char *)a;
+	unsigned char *dst = out;
+	for (size_t i = 0; i < len; i++)
+		dst[i] = src[i];
+}
+
 static int read_mem(struct walk *w, uintptr_t a, void *out, size_t len)
 {
 	uintptr_t sp = w->regs->sp;
@@ -101,7 +115,7 @@ static int read_mem(struct walk *w, uintptr_t a, void *out, size_t len)
 		uintptr_t mask = ~(uintptr_t)(w->page_size - 1);
 		if (!page_known(w, a & mask) || !page_known(w, (a + len - 1) & mask))
 			return -1;
-		memcpy(out, (const void *)a, len);
+		copy_mapped(out, a, len);
 		return 0;
 	}
 	if (!w->stack)
@@ -254,6 +268,29 @@ static void make_space(void)
 	__atomic_store_n(&space, as, __ATOMIC_RELEASE);
 }
 
+#define RT_UNWIND_REGS_MAX 128	/* frames of a trial walk */
+#define RT_UNWIND_REGS_SHALLOW 4 /* frames a walk from a wrong frame pointer reaches */
+
+/* Walks from w's registers into pcs (pcs[0] set by the caller); *whole: the walk
+ * reached the outermost frame rather than a frame it could not step past. */
+static size_t walk_with(unw_addr_space_t as, struct walk *w, uintptr_t *pcs, size_t max, int *whole)
+{
+	unw_cursor_t c;
+	int rc = -1;
+	*whole = 0;
+	if (unw_init_remote(&c, as, w) < 0)
+		return 1;
+	size_t n = 1;
+	while (n < max && (rc = unw_step(&c)) > 0) {
+		unw_word_t ip;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	}
+	*whole = rc == 0;
+	return n;
+}
+
 size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_len,
 		      uintptr_t *pcs, size_t max)
 {
@@ -265,7 +302,7 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	if (!as)
 		return 1;
 	struct walk w;
-	rt_uregs_t guessed;
+	int whole;
 	w.regs = regs;
 	w.stack = stack;
 	w.stack_len = stack ? stack_len : 0;
@@ -274,24 +311,36 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	memset(w.pages, 0, sizeof w.pages);
 	w.page_size = sysconf(_SC_PAGESIZE);
 	dl_iterate_phdr(add_segs, &w);
-	if (!(regs->have & RT_UREG_BP)) {
-		guessed = *regs;
-		if (guess_bp(&w, &guessed.bp)) {
-			guessed.have |= RT_UREG_BP;
-			w.regs = &guessed;
+	if (regs->have & RT_UREG_BP)
+		return walk_with(as, &w, pcs, max, &whole);
+	/* The frame pointer guessed: the innermost frame record above sp is where it points
+	 * when the interrupted function keeps a frame of its own, and that record's saved
+	 * value is where it points when the function (a libc wrapper) left it to its
+	 * caller; last, no frame pointer at all. The first walk that reaches the outermost
+	 * frame or goes deeper than a wrong guess does is taken, else the deepest: one walk
+	 * for nearly every thread. */
+	rt_uregs_t guessed = *regs;
+	uintptr_t rec = 0, saved = 0, tmp[RT_UNWIND_REGS_MAX];
+	size_t cap = max < RT_UNWIND_REGS_MAX ? max : RT_UNWIND_REGS_MAX, best = 1;
+	if (guess_bp(&w, &rec) && read_mem(&w, rec, &saved, sizeof saved) != 0)
+		saved = 0;
+	uintptr_t tries[3] = { rec, saved, 0 };
+	for (int i = 0; i < 3; i++) {
+		if (i < 2 && !tries[i])
+			continue;
+		guessed.bp = tries[i];
+		guessed.have = i < 2 ? regs->have | RT_UREG_BP : regs->have;
+		w.regs = &guessed;
+		tmp[0] = regs->ip;
+		size_t n = walk_with(as, &w, tmp, cap, &whole);
+		if (n > best || whole) {
+			memcpy(pcs, tmp, n * sizeof *tmp);
+			best = n;
 		}
-	}
-	unw_cursor_t c;
-	if (unw_init_remote(&c, as, &w) < 0)
-		return 1;
-	size_t n = 1;
-	while (n < max && unw_step(&c) > 0) {
-		unw_word_t ip;
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+		if (whole || best > RT_UNWIND_REGS_SHALLOW)
 			break;
-		pcs[n++] = (uintptr_t)ip;
 	}
-	return n;
+	return best;
 }
 
 #else /* not x86_64: the pc alone */

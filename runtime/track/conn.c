@@ -20,8 +20,10 @@
 #include "track/h2.h"
 #include "track/h2_conn.h"
 #include "track/http.h"
+#include "track/outbound.h"
 #include "track/request.h"
 #include "track/sink.h"
+#include "track/tls.h"
 #include "track/waits.h"
 
 #define CONN_TABLE_MAX (1u << 20)
@@ -65,9 +67,20 @@ struct rt_conn {
 	uint8_t proto;                /* PROTO_*: what the first bytes read said */
 	uint8_t preface;              /* bytes of the HTTP/2 preface matched so far */
 	rt_h2_conn_t *h2;             /* the HTTP/2 side (PROTO_H2), else NULL */
+	/* TLS (track/tls.h): the socket's own bytes are libssl's ciphertext, not parsed;
+	 * the plaintext comes through rt_conn_tls_read/rt_conn_tls_wrote */
+	_Atomic int tls;              /* a TLS connection (its first bytes were a record) */
+	_Atomic int tls_seen;         /* an SSL_* call was made on it */
+	int moved;                    /* some byte moved on the socket */
+	int alpn_h2;                  /* ALPN chose h2 (read with the first plaintext) */
+	const void *ssl;              /* the SSL session whose plaintext is parsed */
 	/* for spans only (read at accept when export is on) */
 	struct sockaddr_storage peer;
 	uint16_t local_port;
+	/* A connection the service opened (track/conn_out.c) rather than accepted: its
+	 * state is out's (made on first use, kept while the struct is recycled). */
+	_Atomic int outbound;
+	rt_out_t *out;
 };
 
 /* Until its first bytes are read a connection may be HTTP/2: they are held back from
@@ -164,8 +177,14 @@ static rt_conn_t *conn_alloc(int fd)
 	c->proto = PROTO_FIRST;
 	c->preface = 0;
 	c->h2 = NULL;
+	atomic_store_explicit(&c->tls, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->tls_seen, 0, memory_order_relaxed);
+	c->moved = 0;
+	c->alpn_h2 = 0;
+	c->ssl = NULL;
 	c->peer.ss_family = AF_UNSPEC;
 	c->local_port = 0;
+	atomic_store_explicit(&c->outbound, 0, memory_order_relaxed);
 	if (rt_sink_wants_spans())
 		read_addresses(c, fd);
 	atomic_store(&c->head_start, 0);
@@ -378,14 +397,14 @@ void rt_conn_accepted(int fd)
 	}
 }
 
-void rt_conn_closing(rt_conn_t *c, int fd)
+/* The stream on fd ends (c->mu held; released here). */
+static void close_locked(rt_conn_t *c, int fd)
 {
-	conn_lock(&c->mu);
-	if (!c->live || c->fd != fd) {
-		conn_unlock(&c->mu);
-		return;
-	}
 	__atomic_store_n(&c->io_thread, rt_thread_self(), __ATOMIC_RELAXED);
+	/* A TLS connection whose plaintext no SSL_* call ever showed us. */
+	if (atomic_load_explicit(&c->tls, memory_order_relaxed) &&
+	    !atomic_load_explicit(&c->tls_seen, memory_order_relaxed))
+		rt_stat_add(RT_STAT_TLS_UNSEEN, 1);
 	if (c->head && !same_socket(c)) {
 		conn_stop(c, fd, 0); /* what is closed is not our connection */
 		conn_unlock(&c->mu);
@@ -401,6 +420,20 @@ void rt_conn_closing(rt_conn_t *c, int fd)
 	conn_stop(c, fd, 1);
 	conn_unlock(&c->mu);
 	conn_recycle(c);
+}
+
+void rt_conn_closing(rt_conn_t *c, int fd)
+{
+	if (rt_conn_is_outbound(c)) {
+		rt_conn_out_closing(c, fd);
+		return;
+	}
+	conn_lock(&c->mu);
+	if (!c->live || c->fd != fd) {
+		conn_unlock(&c->mu);
+		return;
+	}
+	close_locked(c, fd);
 }
 
 /* CLOSE_RANGE_CLOEXEC only marks (exec closes, and the new image starts afresh).
@@ -445,6 +478,7 @@ static int on_request_event(rt_conn_t *c, int ev)
 	case RT_HTTP_EV_HEAD:
 		if (c->reading) {
 			rt_req_head(c->reading, &c->rq, rt_cfg.record_query);
+			c->reading->tls = (uint8_t)atomic_load_explicit(&c->tls, memory_order_relaxed);
 			if (rt_sink_wants_spans()) {
 				c->reading->peer = c->peer;
 				c->reading->local_port = c->local_port;
@@ -580,6 +614,8 @@ static int feed_first_or_h2(rt_conn_t *c, const char *p, size_t n)
 		c->h2 = rt_h2_conn_new(&c->peer, c->local_port);
 	if (!c->h2)
 		return -1;
+	if (atomic_load_explicit(&c->tls, memory_order_relaxed))
+		rt_h2_conn_set_tls(c->h2);
 	c->proto = PROTO_H2;
 	rt_stat_add(RT_STAT_H2_CONNECTIONS, 1);
 	size_t rest = RT_H2_PREFACE_LEN - held;
@@ -636,11 +672,80 @@ static void h2_after(rt_conn_t *c, int fd, int rc)
 		set_current(c->io_thread, c, rt_h2_conn_current(c->h2));
 }
 
-void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
-		  size_t n)
+/* ---- TLS (c->mu held unless said) ---- */
+
+/* Bytes on the socket itself. The first ones tell whether it is TLS: then it is a TLS
+ * connection from now on, and 1 is returned. */
+static int tls_begins(rt_conn_t *c, const struct iovec *iov, int iovcnt, size_t n)
+{
+	if (c->moved)
+		return 0;
+	c->moved = 1;
+	if (!iov || !rt_tls_record_start(iov, iovcnt, n))
+		return 0;
+	atomic_store_explicit(&c->tls, 1, memory_order_relaxed);
+	return 1;
+}
+
+/* Plaintext through ssl: the first makes c a TLS connection (its handshake may have
+ * gone by unseen) and reads what ALPN chose. */
+static void tls_plaintext(rt_conn_t *c, const void *ssl)
+{
+	if (c->ssl == ssl)
+		return;
+	c->ssl = ssl;
+	c->moved = 1;
+	atomic_store_explicit(&c->tls, 1, memory_order_relaxed);
+	atomic_store_explicit(&c->tls_seen, 1, memory_order_relaxed);
+	c->alpn_h2 = rt_tls_alpn_h2(ssl);
+}
+
+/* A TLS handshake began on c (c->mu not held: finding libssl may take the loader's
+ * lock). With no shared libssl loaded, the TLS is linked into the service and its
+ * plaintext will never be seen: the connection is counted and dropped now. */
+static void tls_check_lib(rt_conn_t *c, int fd, uint64_t tok)
+{
+	if (rt_tls_lib_loaded() || lock_live(c, fd, tok) != 0)
+		return;
+	if (!atomic_load_explicit(&c->tls_seen, memory_order_relaxed)) {
+		rt_stat_add(RT_STAT_TLS_UNSEEN, 1);
+		conn_stop(c, fd, 0);
+	}
+	int stopped = !c->live;
+	conn_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+/* Locks c for bytes that moved (ssl: plaintext through that session; NULL: the
+ * socket's own bytes). Returns -1, unlocked, when they are not to be parsed: c is no
+ * longer that connection, or they are a TLS connection's ciphertext. */
+static int lock_for_bytes(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
+			  const struct iovec *iov, int iovcnt, size_t n)
+{
+	if (lock_live(c, fd, tok) != 0)
+		return -1;
+	if (ssl) {
+		tls_plaintext(c, ssl);
+		return 0;
+	}
+	if (atomic_load_explicit(&c->tls, memory_order_relaxed)) {
+		conn_unlock(&c->mu);
+		return -1;
+	}
+	if (tls_begins(c, iov, iovcnt, n)) {
+		conn_unlock(&c->mu);
+		tls_check_lib(c, fd, tok);
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
+		      const struct iovec *iov, int iovcnt, size_t n)
 {
 	int rc = 0;
-	if (lock_live(c, fd, tok) != 0)
+	if (lock_for_bytes(c, fd, tok, ssl, iov, iovcnt, n) != 0)
 		return;
 	if (c->proto != PROTO_H1) {
 		rc = feed_pieces(c, 0, iov, iovcnt, n);
@@ -665,11 +770,11 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 		conn_recycle(c);
 }
 
-void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
-		   size_t n)
+static void conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
+		       const struct iovec *iov, int iovcnt, size_t n)
 {
 	int rc = 0;
-	if (lock_live(c, fd, tok) != 0)
+	if (lock_for_bytes(c, fd, tok, ssl, iov, iovcnt, n) != 0)
 		return;
 	if (c->h2 || server_spoke_first(c, iov, iovcnt)) {
 		h2_after(c, fd, feed_pieces(c, 1, iov, iovcnt, n));
@@ -692,6 +797,172 @@ void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, 
 	conn_unlock(&c->mu);
 	if (stopped)
 		conn_recycle(c);
+}
+
+/* A connection the service opened goes to its own side (track/conn_out.c). A TLS
+ * connection's socket bytes are ciphertext: one load, no lock, and they are dropped
+ * (a stale answer is settled under the lock). */
+void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		  size_t n)
+{
+	if (rt_conn_is_outbound(c))
+		rt_conn_out_read(c, fd, tok, iov, iovcnt, n);
+	else if (!atomic_load_explicit(&c->tls, memory_order_relaxed))
+		conn_read(c, fd, tok, NULL, iov, iovcnt, n);
+}
+
+void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		   size_t n)
+{
+	if (rt_conn_is_outbound(c))
+		rt_conn_out_wrote(c, fd, tok, iov, iovcnt, n);
+	else if (!atomic_load_explicit(&c->tls, memory_order_relaxed))
+		conn_wrote(c, fd, tok, NULL, iov, iovcnt, n);
+}
+
+void rt_conn_tls_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl, const void *buf,
+		      size_t n)
+{
+	struct iovec v = { (void *)buf, n };
+	conn_read(c, fd, tok, ssl, &v, 1, n);
+}
+
+void rt_conn_tls_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl, const void *buf,
+		       size_t n)
+{
+	struct iovec v = { (void *)buf, n };
+	conn_wrote(c, fd, tok, ssl, &v, 1, n);
+}
+
+void rt_conn_tls_call(rt_conn_t *c)
+{
+	if (!atomic_load_explicit(&c->tls_seen, memory_order_relaxed))
+		atomic_store_explicit(&c->tls_seen, 1, memory_order_relaxed);
+}
+
+void rt_conn_tls_free(rt_conn_t *c, int fd, uint64_t tok, const void *ssl)
+{
+	if (lock_live(c, fd, tok) != 0)
+		return;
+	if (c->ssl != ssl) {
+		conn_unlock(&c->mu);
+		return;
+	}
+	close_locked(c, fd);
+}
+
+/* ---- the outbound side's access (track/conn_out.c) ---- */
+
+int rt_conn_is_outbound(rt_conn_t *c)
+{
+	return atomic_load_explicit(&c->outbound, memory_order_relaxed);
+}
+
+rt_conn_t *rt_conn_opened(int fd, rt_out_t **out)
+{
+	if ((size_t)fd >= rt_conn_table_len)
+		return NULL;
+	rt_conn_t *c = conn_alloc(fd);
+	if (!c)
+		return NULL;
+	conn_lock(&c->mu);
+	if (!c->out)
+		c->out = malloc(sizeof *c->out);
+	if (!c->out) {
+		conn_stop(c, fd, 0);
+		conn_unlock(&c->mu);
+		conn_recycle(c);
+		return NULL;
+	}
+	atomic_store_explicit(&c->outbound, 1, memory_order_relaxed);
+	*out = c->out;
+	return c; /* locked: published by rt_conn_publish */
+}
+
+void rt_conn_publish(rt_conn_t *c, int fd)
+{
+	conn_unlock(&c->mu);
+	int high = atomic_load_explicit(&fd_high, memory_order_relaxed);
+	while (fd > high && !atomic_compare_exchange_weak(&fd_high, &high, fd))
+		;
+	rt_conn_t *old = atomic_exchange(&rt_conn_table[fd], c);
+	if (old) { /* closed behind our back: as in rt_conn_accepted */
+		conn_lock(&old->mu);
+		int was_live = old->live && old->fd == fd;
+		if (was_live) {
+			if (old->out && rt_conn_is_outbound(old))
+				old->out->mode = RT_OUT_DEAD;
+			conn_stop(old, fd, 1);
+		}
+		conn_unlock(&old->mu);
+		if (was_live)
+			conn_recycle(old);
+		rt_conn_t *none = NULL;
+		atomic_compare_exchange_strong(&rt_conn_table[fd], &none, c);
+	}
+}
+
+rt_out_t *rt_conn_out_lock(rt_conn_t *c, int fd, uint64_t tok)
+{
+	conn_lock(&c->mu);
+	if (c->live && c->fd == fd && rt_conn_is_outbound(c) &&
+	    (!tok || atomic_load_explicit(&c->gen, memory_order_relaxed) == tok))
+		return c->out;
+	conn_unlock(&c->mu);
+	return NULL;
+}
+
+void rt_conn_out_unlock(rt_conn_t *c, int fd, int stop)
+{
+	if (stop && c->live)
+		conn_stop(c, fd, 0);
+	int stopped = !c->live;
+	conn_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
+/* The request the calling thread serves, with its ids made: the parent of the calls it
+ * makes. Takes that request's connection lock; the caller holds none. */
+int rt_conn_thread_parent(rt_call_parent_t *p)
+{
+	rt_thread_t *t = rt_thread_peek();
+	if (!t)
+		return 0;
+	uint64_t serial = atomic_load_explicit(&t->cur_serial, memory_order_relaxed);
+	rt_conn_t *c = atomic_load_explicit(&t->cur_owner, memory_order_relaxed);
+	if (!serial || !c)
+		return 0;
+	int ok = 0;
+	conn_lock(&c->mu);
+	for (rt_req_t *r = c->live ? c->head : NULL; r && !ok; r = r->next) {
+		if (r->serial != serial || !r->head_done)
+			continue;
+		rt_req_ensure_ids(r);
+		p->serial = serial;
+		p->owner = c;
+		memcpy(p->trace_id, r->ctx.trace_id, 16);
+		memcpy(p->span_id, r->span_id, 8);
+		p->flags = r->ctx.flags;
+		ok = 1;
+	}
+	conn_unlock(&c->mu);
+	return ok;
+}
+
+void rt_conn_add_downstream(const rt_call_parent_t *p, const char *peer, size_t len,
+			    uint32_t calls, uint64_t ns)
+{
+	rt_conn_t *c = p->owner;
+	if (!c || !p->serial)
+		return;
+	conn_lock(&c->mu);
+	for (rt_req_t *r = c->live ? c->head : NULL; r; r = r->next)
+		if (r->serial == p->serial) {
+			rt_req_add_downstream(r, peer, len, calls, ns);
+			break;
+		}
+	conn_unlock(&c->mu);
 }
 
 /* ---- watchdog scan ---- */

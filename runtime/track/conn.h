@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "rt.h"
@@ -43,6 +44,53 @@ void rt_conn_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, i
 		  size_t n);
 void rt_conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
 		   size_t n);
+
+/* TLS. Plaintext that moved through the SSL session ssl on c's socket (the socket's
+ * own bytes, libssl's ciphertext, are then no longer parsed); an SSL_* call was made
+ * on c (lock-free); ssl is about to be freed: if its plaintext is c's, the stream ends
+ * as with a close. */
+void rt_conn_tls_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl, const void *buf,
+		      size_t n);
+void rt_conn_tls_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl, const void *buf,
+		       size_t n);
+void rt_conn_tls_call(rt_conn_t *c);
+void rt_conn_tls_free(rt_conn_t *c, int fd, uint64_t tok, const void *ssl);
+
+/* ---- connections the service opened (connect): track/conn_out.c ---- */
+
+struct rt_out;
+struct rt_call_parent;
+/* Whether c was opened by the service (outbound) rather than accepted. Lock-free; a
+ * hint only, checked again under the lock. */
+int rt_conn_is_outbound(rt_conn_t *c);
+/* Events on an outbound connection (rt_conn_read/wrote/closing pass them on). */
+void rt_conn_out_read(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		      size_t n);
+void rt_conn_out_wrote(rt_conn_t *c, int fd, uint64_t tok, const struct iovec *iov, int iovcnt,
+		       size_t n);
+void rt_conn_out_closing(rt_conn_t *c, int fd);
+/* A new outbound connection on fd, returned locked with its state in *out to fill
+ * (NULL: no memory); rt_conn_publish unlocks it and puts it in the table. */
+rt_conn_t *rt_conn_opened(int fd, struct rt_out **out);
+void rt_conn_publish(rt_conn_t *c, int fd);
+/* Locks c and returns its outbound state if it is still the outbound connection on fd
+ * (of incarnation tok, unless 0); else NULL, unlocked. rt_conn_out_unlock releases it,
+ * first stopping tracking when stop is set. */
+struct rt_out *rt_conn_out_lock(rt_conn_t *c, int fd, uint64_t tok);
+void rt_conn_out_unlock(rt_conn_t *c, int fd, int stop);
+/* The request the calling thread serves (its ids made): 1, or 0 when none. Takes that
+ * request's connection lock: the caller holds no connection lock. */
+int rt_conn_thread_parent(struct rt_call_parent *p);
+/* connect(fd, a, len) returned rc (err: its errno), called at t0. Inside the guard. */
+void rt_conn_connect(int fd, const struct sockaddr *a, socklen_t len, uint64_t t0, int rc, int err);
+/* SO_ERROR was read on c: a non-blocking connect's outcome. */
+void rt_conn_sock_error(rt_conn_t *c, int fd, int so_error);
+/* The service's write-family call s on outbound c: made here (rt.h, rt_on_send).
+ * Inside the guard; leaves it around the real calls. Returns 1, *ret the result. */
+int rt_conn_out_send(rt_conn_t *c, int fd, const rt_send_t *s, ssize_t *ret);
+/* Adds downstream time to p's request, if its connection still has it. No lock held. */
+void rt_conn_add_downstream(const struct rt_call_parent *p, const char *peer, size_t len,
+			    uint32_t calls, uint64_t ns);
 
 /* Watchdog: marks every in-flight request older than slow_ns as slow. Returns the
  * monotonic time at which the next request could turn slow (0 = none in flight). */

@@ -23,6 +23,7 @@ struct rt_h2_conn {
 	rt_h2_t p;
 	struct sockaddr_storage peer;
 	uint16_t local_port;
+	uint8_t tls;                  /* over TLS: its streams' url.scheme is https */
 	uint32_t last_sid;            /* highest client stream id opened */
 	size_t mem_counted;           /* p.mem as last added to h2_bytes */
 	rt_req_t *spare;              /* a finished request kept for reuse */
@@ -54,6 +55,7 @@ rt_h2_conn_t *rt_h2_conn_new(const struct sockaddr_storage *peer, uint16_t local
 	}
 	h->peer = *peer;
 	h->local_port = local_port;
+	h->tls = 0;
 	h->last_sid = 0;
 	h->spare = NULL;
 	h->n = 0;
@@ -115,6 +117,7 @@ static int stream_open(rt_h2_conn_t *h, uint32_t sid)
 		return -1;
 	rt_req_head(r, &h->p.req, rt_cfg.record_query);
 	r->multiplexed = 1;
+	r->tls = h->tls;
 	if (rt_sink_wants_spans()) {
 		r->peer = h->peer;
 		r->local_port = h->local_port;
@@ -279,4 +282,9 @@ void rt_h2_conn_free(rt_h2_conn_t *h, int count)
 	account(0, sizeof *h + h->mem_counted);
 	rt_h2_free(&h->p);
 	free(h);
+}
+
+void rt_h2_conn_set_tls(rt_h2_conn_t *h)
+{
+	h->tls = 1;
 }

@@ -20,6 +20,8 @@ typedef struct rt_h2_conn rt_h2_conn_t;
 /* peer and local_port are the connection's (copied into each request for its span).
  * NULL when out of memory. */
 rt_h2_conn_t *rt_h2_conn_new(const struct sockaddr_storage *peer, uint16_t local_port);
+/* Its bytes are a TLS session's plaintext: its streams are https. */
+void rt_h2_conn_set_tls(rt_h2_conn_t *h);
 /* Bytes the client sent (read) or the server wrote (p NULL: n bytes unseen, sendfile).
  * Returns 0, or -1 when the connection can no longer be followed (counted in the
  * stats); the caller then frees it. */

@@ -885,6 +885,21 @@ static int request_line_byte(rt_http_req_t *p, unsigned char c)
 	return -1;
 }
 
+int rt_http_req_in_header_block(const rt_http_req_t *p)
+{
+	return p->s.state >= S_LINE_LF && p->s.state <= S_HEAD_LF && !p->s.pending_end;
+}
+
+int rt_http_req_in_blank_line(const rt_http_req_t *p)
+{
+	return p->s.state == S_HEAD_LF && !p->s.pending_end;
+}
+
+uint64_t rt_http_req_body_left(const rt_http_req_t *p)
+{
+	return p->s.state == S_BODY && !p->s.pending_end ? p->s.remaining : 0;
+}
+
 static size_t req_feed_bytes(rt_http_req_t *p, const char *buf, size_t len, int *ev);
 
 /* The calls that move no byte (an END owed, a stopped parser) return before the

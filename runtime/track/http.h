@@ -80,6 +80,14 @@ typedef struct rt_http_req {
 
 void rt_http_req_init(rt_http_req_t *p);
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev);
+/* Bytes of a Content-Length body still expected, 0 when not inside one: as many opaque
+ * bytes (a client's sendfile of a body) rt_http_req_feed then takes with buf NULL. */
+uint64_t rt_http_req_body_left(const rt_http_req_t *p);
+/* The last byte fed was the CR of the blank line ending a head (its LF still to come):
+ * every header of that head has been seen. */
+int rt_http_req_in_blank_line(const rt_http_req_t *p);
+/* The request line is complete and its header block is being read. */
+int rt_http_req_in_header_block(const rt_http_req_t *p);
 
 /* ---- response direction ---- */
 

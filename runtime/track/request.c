@@ -61,6 +61,30 @@ static void random_bytes(uint8_t *out, size_t n)
 		out[n - 1] = 1; /* all-zero ids are invalid in W3C trace context */
 }
 
+void rt_req_new_span_id(uint8_t out[8])
+{
+	random_bytes(out, 8);
+}
+
+void rt_req_add_downstream(rt_req_t *r, const char *peer, size_t len, uint32_t calls, uint64_t ns)
+{
+	for (int i = 0; i < r->n_ds; i++) {
+		rt_req_ds_t *d = &r->ds[i];
+		if (d->peer_len == len && memcmp(d->peer, peer, len) == 0) {
+			d->ns += ns;
+			d->calls += calls;
+			return;
+		}
+	}
+	if (r->n_ds == RT_REQ_DS_MAX || len > sizeof r->ds[0].peer)
+		return;
+	rt_req_ds_t *d = &r->ds[r->n_ds++];
+	memcpy(d->peer, peer, len);
+	d->peer_len = (uint8_t)len;
+	d->calls = calls;
+	d->ns = ns;
+}
+
 void rt_req_fork_child(void)
 {
 	id_pool.used = 0; /* the parent's next ids must not be the child's too */

@@ -14,14 +14,26 @@
 #include "base/clock.h"
 #include "sample/prering.h"
 #include "sample/thread.h"
+#include "track/call.h"
 #include "track/http.h"
 #include "track/traceparent.h"
+
+#define RT_REQ_DS_MAX 6 /* downstream peers kept per request; more are not counted */
+
+/* Time a request spent in calls to one peer (track/conn.c adds it as calls end). */
+typedef struct rt_req_ds {
+	uint64_t ns;
+	uint32_t calls;
+	uint8_t peer_len;
+	char peer[RT_CALL_PEER_MAX];
+} rt_req_ds_t;
 
 /* What a slow request left in the profile directory, for its span (rt_writer fills it;
  * names only, "" when that file was not written). */
 typedef struct rt_req_files {
 	char cpu[128], wall[128], heap[128], threads[128];
 	int nthreads;                 /* threads in the capture, -1 when unknown */
+	char downstream[512];         /* the index line's "downstream" array, "" when none */
 } rt_req_files_t;
 
 typedef struct rt_req {
@@ -32,6 +44,7 @@ typedef struct rt_req {
 	int head_done;                /* the request head was parsed */
 	int ids_ready;                /* trace and span ids made (rt_req_ensure_ids) */
 	rt_req_files_t *files;        /* a slow request's files, for its span; owned */
+	uint8_t n_ds;                 /* entries of ds in use */
 
 	rt_trace_ctx_t ctx;           /* trace id; parent id valid when has_parent */
 	int has_parent;
@@ -42,6 +55,7 @@ typedef struct rt_req {
 	char method[RT_HTTP_METHOD_MAX];
 	uint8_t method_len;
 	uint8_t is_head, http_minor, path_truncated;
+	uint8_t tls;                  /* read over TLS: url.scheme is https */
 	char path[RT_HTTP_PATH_MAX];
 	uint16_t path_len;
 	char query[RT_HTTP_QUERY_MAX];
@@ -77,6 +91,7 @@ typedef struct rt_req {
 
 	/* where its thread waited (track/waits.h): a slow request's, taken as it ends */
 	struct rt_req_waits *waits;
+	rt_req_ds_t ds[RT_REQ_DS_MAX]; /* downstream time by peer (n_ds of them) */
 } rt_req_t;
 
 /* A new request whose first byte was just read, in reuse if given (a request that
@@ -95,6 +110,11 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known);
 /* Makes the trace id (unless continued from traceparent) and span id. Any thread that
  * owns r; allocation-free. */
 void rt_req_ensure_ids(rt_req_t *r);
+/* A fresh random span id (never all zeros), from the same per-thread pool. Any host
+ * thread; allocation-free. */
+void rt_req_new_span_id(uint8_t out[8]);
+/* ns of calls to peer (text, len bytes) were made for r. */
+void rt_req_add_downstream(rt_req_t *r, const char *peer, size_t len, uint32_t calls, uint64_t ns);
 /* In a fork child (its only thread): ids are never the parent's. */
 void rt_req_fork_child(void);
 /* The wall-clock time at which r began. */

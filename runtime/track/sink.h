@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct rt_req;
+struct rt_call;
 
 typedef struct rt_req_sink {
 	/* A request turned slow: its thread's samples labelled serial are wanted from now
@@ -22,6 +23,9 @@ typedef struct rt_req_sink {
 	/* A request that never turned slow ended, while spans are wanted: the sink copies
 	 * what it needs; r stays the caller's. */
 	int (*ended)(struct rt_req *r);
+	/* An outbound call made for a request ended (track/call.h), while spans are
+	 * wanted: the sink copies what it needs. */
+	int (*call_ended)(const struct rt_call *c);
 } rt_req_sink_t;
 
 extern const rt_req_sink_t *rt_req_sink;

@@ -11,7 +11,7 @@ from .notes import PROG, die, note
 
 USAGE = """\
 usage: otshim run [OPTIONS] [--] command [args...]
-       otshim doctor [OPTIONS] [-- command [args...]]
+       otshim doctor [OPTIONS] [--pid PID] [-- command [args...]]
        otshim report [DIR] [--json] [--since X] [--path P] [--min-ms N] [--html]
        otshim flame FILE.pb.gz [--sample-index NAME] > flame.svg
        otshim --help
@@ -24,7 +24,8 @@ run     prints where profiles go, runs the command as its child with the library
         preloaded, forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to it, prints
         one summary line when it ends and exits with its status.
 doctor  checks the library, the command's binary, SIGPROF and the profile directory,
-        and prints the effective configuration with where each value comes from.
+        and prints the effective configuration with where each value comes from;
+        --pid PID also says whether that running process's HTTPS can be seen.
 report, flame  read what the library wrote (otshim report -h, otshim flame -h).
 See otshim(1) for every variable and file.
 """
@@ -53,6 +54,8 @@ def make_parser():
         p.add_argument("-h", "--help", action=UsageAction)
         for flag, var in FLAGS.items():
             p.add_argument(flag, dest=var, nargs="?", const=NO_VALUE)
+        if name == "doctor":
+            p.add_argument("--pid", type=int)
         p.add_argument("cmd", nargs=argparse.REMAINDER)
         p.set_defaults(func=func, parser=p)
     cmd_report.add_parser(sub)
@@ -131,4 +134,4 @@ def run(args):
 
 def doctor(args):
     sets, cmd = env_options(args, need_command=False)
-    return cmd_doctor.doctor(sets, cmd, args.home)
+    return cmd_doctor.doctor(sets, cmd, args.home, args.pid)

@@ -1,5 +1,6 @@
 """otshim_lib/cmd_doctor.py: `otshim doctor`: checks the library (it loads, and what it
-says about this environment's variables), the command's binary (through readelf: elf.py),
+says about this environment's variables), the command's binary (through readelf: elf.py)
+and whether its HTTPS can be seen (or a running process's, --pid),
 SIGPROF and other preloads, the CPU sampling route and the profile directory, then
 prints the configuration the command would get with where each value comes from.
 Exit status 1 when a check failed, else 0."""
@@ -36,9 +37,10 @@ class Report:
         print("  %-5s %-18s %s" % (status, what, msg))
 
 
-def doctor(sets, cmd, home):
+def doctor(sets, cmd, home, pid=None):
     """SETS: {variable: (value, option)} from the options; CMD: the command's argv, maybe
-    empty; HOME: the directory of the otshim command (where the library is looked for)."""
+    empty; HOME: the directory of the otshim command (where the library is looked for);
+    PID: a running process to check for TLS too."""
     env = build_env(sets)
     rep = Report()
     print("otshim doctor" + (" -- " + " ".join(cmd) if cmd else ""))
@@ -58,8 +60,10 @@ def doctor(sets, cmd, home):
 
     if cmd:
         check_command(rep, cmd, env, lib_info)
-    else:
+    elif pid is None:
         rep.line("info", "command", "none given: otshim doctor -- command args... checks it too")
+    if pid is not None:
+        check_tls_process(rep, pid)
     check_signals(rep, env)
     check_cpu_route(rep, env)
     if not check_workers_dir(rep, env["OTSHIM_PROFILE_DIR"], cmd, env):
@@ -153,6 +157,7 @@ def check_command(rep, cmd, env, lib_info):
                  "installed (Debian: apt-get install binutils)" % path)
     else:
         check_elf(rep, path, lib_info)
+        check_tls(rep, path, elf.shared_libs(path))
     if os.stat(path).st_mode & 0o6000:
         rep.line("warn", "command", "setuid/setgid: the loader ignores LD_PRELOAD paths for it "
                  "and otshim disables itself (secure-execution mode)")
@@ -181,6 +186,62 @@ def check_elf(rep, path, lib_info):
     if lib_info and (lib_info["bits"], lib_info["machine"]) != (info["bits"], info["machine"]):
         rep.line("FAIL", "command", "it is %d-bit %s, the library %d-bit %s: the loader will "
                  "refuse it" % (info["bits"], info["machine"], lib_info["bits"], lib_info["machine"]))
+
+
+# ---- TLS ----
+
+TLS_OTHER = r"libgnutls|libwolfssl|libmbedtls|libnss3|librustls"
+TLS_UNSEEN = ("its HTTPS connections are counted in tls_unseen_connections, not as requests; "
+              "terminate TLS in a proxy in front of it (nginx, HAProxy) to see them")
+# Servers that hand OpenSSL their bytes through BIOs of their own (memory, filters), so
+# that no SSL session can be tied to its socket: named by their binary or a library.
+FROM_MEMORY = [
+    (r"(^|/)(node|nodejs)$|/libnode\.so", "Node.js feeds OpenSSL from memory, not from the socket, "
+     "in every build (Debian's nodejs links the system's libssl through libnode, and still does)"),
+    (r"(^|/)(apache2|httpd)$", "Apache's mod_ssl feeds OpenSSL through filters of its own, not "
+     "from the socket"),
+]
+
+
+def check_tls(rep, path, libs, running=False):
+    """Whether the HTTPS of the binary PATH, loading the shared objects LIBS (paths), can
+    be seen: the shim sees the plaintext of a shared OpenSSL's SSL_read and SSL_write on
+    a session that reads its socket itself (SSL_set_fd)."""
+    own = elf.defines(path, ("SSL_read", "SSL_write"))
+    ssl = [l for l in libs if re.search(r"/libssl\.so", l)]
+    other = [l for l in libs if re.search(TLS_OTHER, l)]
+    memory = [why for pat, why in FROM_MEMORY if any(re.search(pat, x) for x in [path] + libs)]
+    if own:
+        rep.line("warn", "tls", "%s has OpenSSL linked in (it defines %s itself, as the official "
+                 "Node.js builds do): %s" % (path, own[0], TLS_UNSEEN))
+    elif memory:
+        rep.line("warn", "tls", "%s: %s" % (memory[0], TLS_UNSEEN))
+    elif ssl:
+        rep.line("ok", "tls", "HTTPS through %s: its plaintext is tracked where OpenSSL reads the "
+                 "socket itself (SSL_set_fd; not a server's own BIOs, as asyncio's)" % ssl[0])
+    elif other:
+        rep.line("warn", "tls", "it uses %s, not OpenSSL: %s" % (os.path.basename(other[0]),
+                                                                 TLS_UNSEEN))
+    elif running:
+        rep.line("info", "tls", "no libssl loaded now: HTTPS is tracked once the process loads "
+                 "one (Python's ssl module does); TLS linked into it is not seen")
+    else:
+        rep.line("info", "tls", "no libssl linked: HTTPS is tracked if it loads one at run time "
+                 "(Python's ssl module does); TLS linked into it (BoringSSL, rustls) is not seen")
+
+
+def check_tls_process(rep, pid):
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/maps" % pid) as f:
+            libs = sorted({ln.split()[5] for ln in f if len(ln.split()) >= 6})
+    except OSError as e:
+        rep.line("FAIL", "process", "pid %d: %s" % (pid, e.strerror))
+        return
+    shim = any("libotshim" in l for l in libs)
+    rep.line("ok" if shim else "warn", "process", "pid %d runs %s, %s" % (
+        pid, exe, "with libotshim.so loaded" if shim else "without libotshim.so"))
+    check_tls(rep, exe, libs, running=True)
 
 
 # ---- SIGPROF, other preloads, CPU sampling ----

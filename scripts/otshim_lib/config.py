@@ -24,6 +24,8 @@ CONFIG = [
     ("OTSHIM_CONTINUOUS_SEC", "0", "N>0: whole-process CPU+heap files every N s"),
     ("OTSHIM_LOG", "warn", "error, warn, info or debug"),
     ("OTSHIM_RECORD_QUERY", "0", "1: record the query string (url.query)"),
+    ("OTSHIM_OUTBOUND", "1", "0: do not track connections the service opens (connect)"),
+    ("OTSHIM_PROPAGATE", "0", "1: write traceparent into outbound HTTP/1.x request heads"),
     ("OTSHIM_CPU_ROUTE", "auto", "auto (perf_event, else timer) or timer"),
     ("OTSHIM_PYROSCOPE_URL", "", "Pyroscope server: every profile file pushed to its /ingest"),
     ("OTSHIM_PYROSCOPE_HEADERS", "", "key=value,... sent with each push (auth, X-Scope-OrgID)"),

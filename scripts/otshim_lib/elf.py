@@ -70,3 +70,38 @@ def has_go_marks(path):
     except OSError:
         return False
     return any(m in data for m in GO_MARKS)
+
+
+def defines(path, names):
+    """Which of NAMES PATH's dynamic symbol table defines (exports), as readelf lists it;
+    [] without readelf."""
+    readelf = shutil.which("readelf")
+    if not readelf:
+        return []
+    try:
+        r = subprocess.run([readelf, "--wide", "--dyn-syms", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=20, env=dict(os.environ, LC_ALL="C"))
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    found = set()
+    for ln in r.stdout.decode(errors="replace").splitlines():
+        f = ln.split()
+        # Num: Value Size Type Bind Vis Ndx Name: an undefined one has Ndx UND
+        if len(f) >= 8 and f[6] != "UND" and f[7].split("@")[0] in names:
+            found.add(f[7].split("@")[0])
+    return [n for n in names if n in found]
+
+
+def shared_libs(path):
+    """The paths of the shared objects PATH loads at start, as the loader resolves them
+    (ldd, which asks the loader without running the program's code); [] when unknown."""
+    ldd = shutil.which("ldd")
+    if not ldd:
+        return []
+    try:
+        r = subprocess.run([ldd, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           timeout=20, env=dict(os.environ, LC_ALL="C"))
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return re.findall(r"=> (/\S+)", r.stdout.decode(errors="replace"))
+

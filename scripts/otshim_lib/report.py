@@ -3,8 +3,8 @@ followed by how its time split on and off CPU, its top waits, its top CPU functi
 its allocation sites) and the --json document. Both take analysis.py's request dicts;
 the cells come from table.py."""
 from .fmt import fmt_bytes, fmt_ms, printable, slow_requests
-from .table import (COLUMNS, alloc_scope_label, no_cpu_samples, row_cells, time_split,
-                    top_alloc_rows, top_cpu_rows, top_wait_rows)
+from .table import (COLUMNS, alloc_scope_label, downstream_rows, no_cpu_samples, row_cells,
+                    time_split, top_alloc_rows, top_cpu_rows, top_wait_rows)
 
 
 def print_text(reqs, directory, filtered):
@@ -46,6 +46,12 @@ def print_request(r):
             print_top(top_alloc_rows(r))
         else:
             print("    top allocation (alloc_space, %s): no samples" % scope)
+    ds = downstream_rows(r)
+    if ds:
+        print("    downstream (time in calls it made, slowest first):")
+        for peer, ms, share, calls in ds:
+            print("      %5.1f%%  %10s  %s (%d call%s)" % (100 * share, fmt_ms(ms), printable(peer),
+                                                      calls, "" if calls == 1 else "s"))
     for msg in r["notes"]:
         print("    note: %s" % msg)
 

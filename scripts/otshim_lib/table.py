@@ -59,3 +59,16 @@ def no_cpu_samples(r):
         return "the request waited rather than computed"
     return "off CPU %.1f%% of its %s; where it waited is above" % (
         100 * r["off_cpu_share"], fmt_ms(r["wall_ms"]))
+
+
+def downstream_rows(r):
+    """The index line's downstream calls, slowest first, as (peer, ms, share of the
+    request's duration, calls); [] when it made none or the line is malformed."""
+    total = number(r.get("duration_ms")) or 0
+    rows = []
+    for d in r.get("downstream") or []:
+        if not isinstance(d, dict):
+            continue
+        ms = number(d.get("ms")) or 0
+        rows.append((str(d.get("peer", "?")), ms, ms / total if total else 0, int(number(d.get("calls")) or 0)))
+    return sorted(rows, key=lambda x: -x[1])

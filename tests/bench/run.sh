@@ -8,7 +8,8 @@
 # profiles true?). Prints medians and ratios and writes tests/bench/RESULTS.md.
 #   BENCH_ROUNDS (default 5), BENCH_SECONDS per load run (default 4), CONNS (default 16),
 #   BENCH_WARMUP seconds of unmeasured load before each run (default 1)
-#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,truth,h2);
+#   BENCH_ONLY: comma list of sections to run (io,threads,malloc,http,instr,rss,https,truth,
+#     h2,outbound);
 #     default all. A full run writes tests/bench/RESULTS.md (the README keeps a short
 #     summary of it, by hand); a partial run only prints, unless BENCH_OUT names a file
 #     for the tables.
@@ -490,7 +491,113 @@ if want instr; then
 	took instr
 fi
 
+# ---- 3a. HTTPS: nginx over TLS keep-alive (libssl's plaintext tracked), without and with
+# the shim: req/s in alternating rounds (server on CPU 0, wrk on CPU 1, every answer
+# checked to be a 200), and user-space instructions per request under callgrind ----
+if want https; then
+	command -v openssl >/dev/null || { echo "openssl missing (make deps)" >&2; exit 1; }
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.crt" \
+		-days 2 -subj /CN=localhost 2>/dev/null || exit 1
+	chmod 644 "$WORK/tls.key"
+	# tls_conf DIR PORT [one-process]: nginx.conf of a 1 KiB static file over HTTPS
+	tls_conf() {
+		local d=$1 one=""
+		mkdir -p "$d/html" "$d/logs"
+		head -c 1024 /dev/zero | tr '\0' x > "$d/html/index.html"
+		[ -n "${3:-}" ] && one="master_process off; daemon off; user root root;"
+		cat > "$d/nginx.conf" <<-NGX
+	$one
+	worker_processes ${3:-2};
+	pid $d/nginx.pid;
+	error_log $d/logs/error.log;
+	events { worker_connections 1024; }
+	http {
+	  access_log off;
+	  keepalive_requests 1000000;
+	  server {
+	    listen 127.0.0.1:$2 ssl;
+	    ssl_certificate $WORK/tls.crt;
+	    ssl_certificate_key $WORK/tls.key;
+	    root $d/html;
+	  }
+	}
+	NGX
+	}
+	for r in $(seq "$ROUNDS"); do
+		for cfg in base shim; do
+			port=$(free_port) pre=""
+			[ "$cfg" = shim ] && pre=$LIB
+			tls_conf "$WORK/nginx-tls" "$port"
+			taskset -c 0 env LD_PRELOAD="$pre" OTSHIM_PROFILE_DIR="$WORK/p-tls" \
+				/usr/sbin/nginx -p "$WORK/nginx-tls" -c "$WORK/nginx-tls/nginx.conf" -g 'daemon off;' 2>/dev/null &
+			SPID=$!; PIDS+=("$SPID")
+			for _ in $(seq 200); do curl -sk -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.05; done
+			[ "$WARMUP" -gt 0 ] && taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "https://127.0.0.1:$port/" >/dev/null 2>&1
+			out=$WORK/wrk-tls.$cfg.$r
+			taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "https://127.0.0.1:$port/" > "$out" 2>&1
+			# wrk names answers that are not 2xx/3xx and socket errors only when there are some
+			if grep -q -E 'Non-2xx|Socket errors' "$out"; then
+				echo "bench: https $cfg round $r: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' ')" >&2
+				echo 0 > "$WORK/rps.tls.$cfg.$r"
+			else
+				awk '/Requests\/sec/{print $2}' "$out" > "$WORK/rps.tls.$cfg.$r"
+			fi
+			kill -QUIT "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+		done
+	done
+	# Instructions per keep-alive HTTPS request: nginx as one process under callgrind,
+	# N1 then N2 requests on one TLS connection (tests/tools/tls_client.py).
+	tls_instr_run() { # preload n -> total instructions
+		local port d=$WORK/nginx-tls-cg out=$WORK/cg.tls.$RANDOM
+		port=$(free_port)
+		tls_conf "$d" "$port" 1
+		LD_PRELOAD=$1 OTSHIM_PROFILE_DIR=$WORK/p-tls OTSHIM_SLOW_MS=86400000 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+			/usr/sbin/nginx -p "$d" -c "$d/nginx.conf" >/dev/null 2>"$out" &
+		local vpid=$!
+		for _ in $(seq 200); do curl -sk -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.1; done
+		python3 "$ROOT/tests/tools/tls_client.py" requests --port "$port" --n "$2" >/dev/null
+		kill -QUIT "$vpid" 2>/dev/null; kill -TERM "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null
+		awk '/Collected/{print $4}' "$out"
+	}
+	tls_instr() { # preload
+		local a b
+		a=$(tls_instr_run "$1" 1000); b=$(tls_instr_run "$1" 3000)
+		awk -v a="$a" -v b="$b" 'BEGIN{ if (a && b) printf "%.0f", (b-a)/2000; else print "n/a" }'
+	}
+	TLS_I_BASE=n/a TLS_I_SHIM=n/a
+	if command -v valgrind >/dev/null; then TLS_I_BASE=$(tls_instr ""); TLS_I_SHIM=$(tls_instr "$LIB"); fi
+	took https
+fi
+
 # ---- 4. are the profiles true? (truth.sh: gperftools, tcmalloc, jemalloc prof, otshim) ----
+if want outbound; then
+	# A service making one outbound HTTP call per request: srv_caller's /call on its
+	# thread's pooled keep-alive connection to srv_demo (no preload, on CPU 1 with wrk).
+	# Alternated each round: the shim with outbound tracking off (OTSHIM_OUTBOUND=0), on
+	# (the default), and on with traceparent propagation (OTSHIM_PROPAGATE=1).
+	CALLER=$BUILD/tests/servers/srv_caller
+	OB_UP=$(free_port)
+	taskset -c 1 "$SRV" --port "$OB_UP" & PIDS+=("$!")
+	for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$OB_UP/" && break; sleep 0.05; done
+	for round in $(seq "$ROUNDS"); do
+		for cfg in off on prop; do
+			port=$(free_port) d=$WORK/ob.$cfg.$round
+			mkdir -p "$d"
+			case $cfg in off) extra=OTSHIM_OUTBOUND=0 ;; on) extra=OTSHIM_OUTBOUND=1 ;; prop) extra=OTSHIM_PROPAGATE=1 ;; esac
+			env LD_PRELOAD="$LIB" OTSHIM_PROFILE_DIR="$d" "$extra" taskset -c 0 "$CALLER" --port "$port" &
+			pid=$!
+			for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+			url="http://127.0.0.1:$port/call?port=$OB_UP&pool=1&path=/"
+			taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" > /dev/null 2>&1
+			taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" 2>/dev/null |
+				awk '/^Requests\/sec/ {print $2}' > "$WORK/ob.rps.$cfg.$round"
+			kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+			[ "$cfg" = prop ] && tr ',' '\n' < "$d"/otshim-stats-*.json | awk -F: '/traceparent_injected/ {print $2}' > "$WORK/ob.inj.$round"
+		done
+	done
+	took outbound
+fi
+
 if want truth; then
 	bash "$HERE/truth.sh" "$BUILD" > "$WORK/truth.md"
 	took truth
@@ -590,6 +697,12 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		printf "| demo user-space instructions per keep-alive request, span export on (callgrind) | %s | %s | %s |\n" \
 			"${IPR_demo_base:-n/a}" "${IPR_demo_otlp:-n/a}" "$(delta "${IPR_demo_otlp:-}" "${IPR_demo_base:-}" %+d)"
 	fi
+	if want https; then
+		printf "| nginx HTTPS keep-alive req/s (2 workers, 1 KiB file, every answer a 200) | %s (%s) | %s (%s) | %s |\n" \
+			"$(rps tls base)" "$(rsp tls base)" "$(rps tls shim)" "$(rsp tls shim)" "$(ratio "$(rps tls shim)" "$(rps tls base)")"
+		printf "| nginx user-space instructions per keep-alive HTTPS request (callgrind) | %s | %s | %s |\n" \
+			"$TLS_I_BASE" "$TLS_I_SHIM" "$(delta "$TLS_I_SHIM" "$TLS_I_BASE" %+d)"
+	fi
 	if want http; then
 		for svc in demo nginx; do
 			printf "| %s req/s, otshim vs jemalloc alone | %s | %s | %s |\n" "$svc" \
@@ -648,6 +761,22 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			mrow "malloc+free $shape user-space instructions per pair (callgrind, 1 thread)" "${vals[@]}"
 		done
 	fi
+	if want outbound; then
+		obr() { cat "$WORK"/ob.rps."$1".* 2>/dev/null | median; }
+		obs() { cat "$WORK"/ob.rps."$1".* 2>/dev/null | spread; }
+		echo
+		echo "## Outbound calls: a service making one HTTP call per request"
+		echo
+		echo "srv_caller's /call, one call per request on its thread's pooled keep-alive connection to srv_demo (no"
+		echo "preload, CPU 1 with wrk); req/s medians (min..max); ratio to the shim with outbound tracking off."
+		echo
+		echo "| configuration | req/s | ratio |"
+		echo "|---|---|---|"
+		echo "| otshim, OTSHIM_OUTBOUND=0 | $(obr off) ($(obs off)) | 1 |"
+		echo "| otshim, outbound tracking on (default) | $(obr on) ($(obs on)) | $(ratio "$(obr on)" "$(obr off)") |"
+		echo "| otshim, OTSHIM_PROPAGATE=1 (a traceparent written into every call) | $(obr prop) ($(obs prop)) | $(ratio "$(obr prop)" "$(obr off)") |"
+		echo
+		echo "Headers injected per propagation run: $(cat "$WORK"/ob.inj.* 2>/dev/null | median) (median)."
 	if want h2; then
 		echo
 		cat "$WORK/h2.md"

@@ -244,21 +244,24 @@ check "thread-stack captures: the main thread, asleep in poll at each of 6 captu
 check "  all threads, the /mix ones in 1 ms sleeps too: no EINTR at all ($n_eintr)" \
 	bash -c "[ '$n_eintr' = 0 ]"
 # Each slow request's threads profile has the main thread (thread_id = its pid) with
-# its whole stack: poll, under main.
-main_whole=0 n_threads=0
+# its whole stack, down to main; in poll nearly always (it leaves poll only to accept
+# the test's own connections and start their threads, and a capture may find it there).
+main_whole=0 main_poll=0 n_threads=0
 for f in "$WORK"/eintr-threads/prof/threads-*.pb.gz; do
 	[ -e "$f" ] || continue
 	n_threads=$((n_threads + 1))
-	pprof -traces "$f" | awk -v id="$SP" '
-		/^-----/ { if (m && p && mn && !l) hit = 1; m = l = p = mn = 0; next }
+	where=$(pprof -traces "$f" | awk -v id="$SP" '
+		/^-----/ { if (m && mn && !l) hit = p ? "poll" : "main"; m = l = p = mn = 0; next }
 		$1 == "thread_id:" && $2 == id { m = 1 }
 		/stack:  / { l = 1 }
 		/^ +[0-9]+ +[^ ]/ || /^             [^ ]/ { if ($NF ~ /poll$/) p = 1; if ($NF == "main") mn = 1 }
-		END { if (m && p && mn && !l) hit = 1; exit hit ? 0 : 1 }' && main_whole=$((main_whole + 1))
+		END { if (m && mn && !l) hit = p ? "poll" : "main"; print hit }')
+	[ -n "$where" ] && main_whole=$((main_whole + 1))
+	[ "$where" = poll ] && main_poll=$((main_poll + 1))
 done
-diag "threads profiles with the main thread's whole stack in poll: $main_whole of $n_threads"
-check "  the threads profiles hold the poll-sleeping main thread's whole stack: poll under main ($main_whole of $n_threads)" \
-	bash -c "[ $n_threads -ge 4 ] && [ $main_whole = $n_threads ]"
+diag "threads profiles with the main thread's whole stack: $main_whole of $n_threads, in poll: $main_poll"
+check "  the threads profiles hold the main thread's whole stack ($main_whole of $n_threads), in poll in most ($main_poll)" \
+	bash -c "[ $n_threads -ge 4 ] && [ $main_whole = $n_threads ] && [ $((main_poll * 2)) -gt $n_threads ]"
 
 # A whole-process profile: its process CPU-clock timer's SIGPROF goes to the thread
 # whose tick expired it; the shim's threads take it too (as a one-frame sample), so

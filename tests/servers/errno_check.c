@@ -7,6 +7,7 @@
  * carrying HTTP requests, so that under the shim they take the tracked path (parsing,
  * request begin/end) and not only the one-look-up path. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -151,6 +152,30 @@ static void sockets(void)
 	E("sendmsg(pipe) ENOTSOCK", sendmsg(p[1], &wm, 0));
 	E("sendfile(out -1) EBADF", sendfile(-1, f, &off, 1));
 	E("sendfile(in a socket) EINVAL", sendfile(s, s2, NULL, 1));
+	/* The client side: a connection this process opened (tracked as outbound). */
+	int one = 0;
+	socklen_t ol = sizeof one;
+	R("getsockopt(outbound, SO_ERROR) (ok)", getsockopt(c, SOL_SOCKET, SO_ERROR, &one, &ol));
+	R("getsockopt(-1, SO_ERROR) EBADF", getsockopt(minus_one, SOL_SOCKET, SO_ERROR, &one, &ol));
+	R("getsockopt(pipe) ENOTSOCK", getsockopt(p[1], SOL_SOCKET, SO_ERROR, &one, &ol));
+	int refused_port, rl = listen_loopback(0, 0, 1, &refused_port);
+	close(rl); /* nothing listens there now */
+	struct sockaddr_in ra = { .sin_family = AF_INET, .sin_port = htons((uint16_t)refused_port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int o = socket(AF_INET, SOCK_STREAM, 0);
+	R("connect(refused) ECONNREFUSED", connect(o, (struct sockaddr *)&ra, sizeof ra));
+	R("connect(-1) EBADF", connect(minus_one, (struct sockaddr *)&ra, sizeof ra));
+	R("connect(pipe) ENOTSOCK", connect(p[1], (struct sockaddr *)&ra, sizeof ra));
+	R("connect(bad length) EINVAL", connect(o, (struct sockaddr *)&ra, 1));
+	close(o);
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	while (send(c, buf, sizeof buf, MSG_DONTWAIT) > 0) /* fill the peer's buffers */
+		;
+	E("write(outbound, full, nonblocking) EAGAIN", write(c, REQ, 28));
+	E("writev(outbound, full) EAGAIN", writev(c, w, 2));
+	E("send(outbound, full) EAGAIN", send(c, REQ, 28, 0));
+	E("sendmsg(outbound, full) EAGAIN", sendmsg(c, &wm, 0));
+	E("write(outbound, 0 bytes) (ok)", write(c, REQ, 0));
 	/* The peer is gone: EPIPE (SIGPIPE ignored) on the tracked connection. */
 	close(c);
 	shutdown(s, SHUT_WR);

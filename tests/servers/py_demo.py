@@ -1,6 +1,7 @@
-"""py_demo.py PORT LOG: a Python service for the integration tests, built only on the
-standard library's http.server (ThreadingHTTPServer, HTTP/1.1 keep-alive). /cpu burns
-300 ms of CPU in the interpreter; every answered request is one line in LOG."""
+"""py_demo.py PORT LOG [--tls CERT KEY]: a Python service for the integration tests, built
+only on the standard library's http.server (ThreadingHTTPServer, HTTP/1.1 keep-alive).
+/cpu burns 300 ms of CPU in the interpreter; every answered request is one line in LOG.
+With --tls it serves HTTPS (the ssl module, which loads libssl with its _ssl extension)."""
 import http.server
 import signal
 import sys
@@ -40,6 +41,11 @@ def stop(signum, frame):
 signal.signal(signal.SIGTERM, stop)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
 server.daemon_threads = True
+if len(sys.argv) > 3 and sys.argv[3] == "--tls":
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
 try:
     server.serve_forever()
 except KeyboardInterrupt:

@@ -10,8 +10,12 @@
  * HEAD/204/304 at their head, close-delimited ones at the close; a request body;
  * scattered reads and writes, and sendfile's unseen body bytes; a traceparent
  * continued (its trace id kept, its span the parent); a 101 upgrade; a non-HTTP first
- * line (SSH, TLS) or a server speaking first drops the connection (counted as
- * non-HTTP), a framing error after a served request counts an error; bytes that
+ * line (SSH) or a server speaking first drops the connection (counted as
+ * non-HTTP); TLS: a ClientHello with no libssl loaded is dropped and counted as unseen,
+ * plaintext reported through an SSL session is parsed (url.scheme https) while the
+ * socket's ciphertext is not, plaintext that is not HTTP counts as non-HTTP, and
+ * freeing the session ends the connection only if it is the one whose plaintext was
+ * parsed; a framing error after a served request counts an error; bytes that
  * cannot be seen on the read side stop tracking; close and close_range end tracking,
  * a request pending at the close is counted with status 0, one not yet whole is not;
  * a number reused after a close gets none of the old connection's bytes (token
@@ -38,6 +42,7 @@
 #include "track/conn.h"
 #include "track/request.h"
 #include "track/sink.h"
+#include "track/tls.h"
 
 /* ---- the test sink ---- */
 
@@ -48,6 +53,7 @@ typedef struct rec {
 	int status, has_parent;
 	char trace[33], parent[17], span[17];
 	int peer_family, peer_port, local_port;
+	int tls;
 } rec_t;
 
 #define MAXREC 256
@@ -78,6 +84,7 @@ static void record(rt_req_t *r, int slow)
 	if (r->peer.ss_family == AF_INET)
 		e->peer_port = ntohs(((struct sockaddr_in *)&r->peer)->sin_port);
 	e->local_port = r->local_port;
+	e->tls = r->tls;
 }
 
 static void s_slow(uint64_t serial) { nslow++; slow_serial = serial; }
@@ -92,7 +99,16 @@ static int s_ended(rt_req_t *r)
 	record(r, 0);
 	return 0;
 }
-static const rt_req_sink_t test_sink = { s_slow, s_dropped, s_slow_ended, s_ended };
+/* Outbound calls that ended (test_outbound's cases here use the real table). */
+static rt_call_t calls_seen[64];
+static int ncalls_seen;
+static int s_call(const rt_call_t *c)
+{
+	if (ncalls_seen < 64)
+		calls_seen[ncalls_seen++] = *c;
+	return 1;
+}
+static const rt_req_sink_t test_sink = { s_slow, s_dropped, s_slow_ended, s_ended, s_call };
 
 /* ---- sockets, and the events a preloaded shim would report ---- */
 
@@ -524,10 +540,8 @@ static void not_http(const char *first, size_t n, const char *name)
 static void test_not_http(void)
 {
 	static const char ssh[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
-	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x8a\x1b";
 	static const char pri[] = "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"; /* not quite the preface */
 	not_http(ssh, sizeof ssh - 1, "an SSH banner");
-	not_http(tls, sizeof tls - 1, "a TLS ClientHello");
 	not_http(pri, sizeof pri - 1, "a preface that goes wrong at byte 18");
 
 	/* A server that speaks first (SMTP) is not HTTP either. */
@@ -551,6 +565,97 @@ static void test_not_http(void)
 	ok(nrecs - before == 2 && !strcmp(last()->path, "/pending") && last()->status == 0,
 	   "the request read before the garbage is counted, status unknown");
 	close_pair(&p);
+}
+
+/* ---- TLS ---- */
+
+/* Plaintext through an SSL session, as boot/events.c reports SSL_read / SSL_write. */
+static void tls_read(pair_t *p, const void *ssl, const char *s)
+{
+	rt_conn_t *c = rt_conn_lookup(p->srv);
+	if (c)
+		rt_conn_tls_read(c, p->srv, token(p->srv), ssl, s, strlen(s));
+}
+
+static void tls_wrote(pair_t *p, const void *ssl, const char *s)
+{
+	rt_conn_t *c = rt_conn_lookup(p->srv);
+	if (c)
+		rt_conn_tls_wrote(c, p->srv, token(p->srv), ssl, s, strlen(s));
+}
+
+static void test_tls(void)
+{
+	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x8a\x1b";
+	static const char record[] = "\x17\x03\x03\x00\x08GET junk";
+	static char ssl, other_ssl; /* stand-ins: only their addresses are used */
+	rt_thread_t *self = rt_thread_self();
+	pair_t p;
+
+	/* No libssl in this process: a handshake's plaintext can never be seen. */
+	if (rt_tls_lib_loaded()) {
+		skip("a ClientHello with no libssl loaded is dropped, counted unseen", "a libssl is loaded in this test process");
+	} else if (open_pair(&p) == 0) {
+		uint64_t unseen = rt_stat_get(RT_STAT_TLS_UNSEEN);
+		uint64_t non_http = self ? atomic_load(&self->non_http) : 0;
+		write_all(p.cli, hello, sizeof hello - 1);
+		srv_read(&p, sizeof hello - 1, 4096);
+		ok(!rt_fd_tracked(p.srv), "a ClientHello with no libssl loaded: no longer tracked");
+		is_int(rt_stat_get(RT_STAT_TLS_UNSEEN) - unseen, 1, "  counted as a TLS connection unseen");
+		ok(self && atomic_load(&self->non_http) == non_http, "  and not as non-HTTP");
+		close_pair(&p);
+	}
+
+	/* The plaintext is parsed, the ciphertext around it is not. */
+	if (open_pair(&p) != 0)
+		return;
+	int before = nrecs;
+	uint64_t unseen = rt_stat_get(RT_STAT_TLS_UNSEEN);
+	tls_read(&p, &ssl, "GET /secure HTTP/1.1\r\n");
+	write_all(p.cli, record, sizeof record - 1);
+	srv_read(&p, sizeof record - 1, 4096); /* libssl reading the next record */
+	ok(rt_fd_tracked(p.srv), "TLS: ciphertext read on the socket is not parsed (still tracked)");
+	tls_read(&p, &ssl, "Host: x\r\n\r\n");
+	srv_write(&p, "\x17\x03\x03\x00\x02HT"); /* libssl writing a record */
+	is_int(nrecs - before, 0, "  nor is ciphertext written: no response ended");
+	tls_wrote(&p, &ssl, OK200);
+	ok(nrecs - before == 1 && !strcmp(last()->path, "/secure") && last()->status == 200 &&
+	   last()->tls, "  the plaintext request ends with its response, marked TLS");
+	/* every byte its own record: SSL_read returns one byte at a time */
+	const char *req = "GET /bytes HTTP/1.1\r\n\r\n";
+	for (const char *b = req; *b; b++) {
+		char one[2] = { *b, 0 };
+		tls_read(&p, &ssl, one);
+	}
+	tls_wrote(&p, &ssl, OK200);
+	ok(nrecs - before == 2 && !strcmp(last()->path, "/bytes"), "  a request read one byte per call");
+	rt_conn_t *c = rt_conn_lookup(p.srv);
+	if (c)
+		rt_conn_tls_free(c, p.srv, token(p.srv), &other_ssl);
+	ok(rt_fd_tracked(p.srv), "  freeing another SSL (its socket closed, the number reused) changes nothing");
+	tls_read(&p, &ssl, "GET /pending HTTP/1.1\r\n\r\n");
+	if ((c = rt_conn_lookup(p.srv)) != NULL)
+		rt_conn_tls_free(c, p.srv, token(p.srv), &ssl);
+	ok(!rt_fd_tracked(p.srv), "  freeing its own SSL ends the connection");
+	ok(nrecs - before == 3 && !strcmp(last()->path, "/pending") && last()->status == 0,
+	   "  the request pending then is counted, status unknown");
+	close_pair(&p);
+	is_int(rt_stat_get(RT_STAT_TLS_UNSEEN) - unseen, 0, "  a TLS connection seen is not counted unseen");
+
+	/* Plaintext that is not HTTP is a non-HTTP connection, as on a plain socket. */
+	if (open_pair(&p) != 0)
+		return;
+	uint64_t non_http = self ? atomic_load(&self->non_http) : 0;
+	tls_read(&p, &ssl, "\x01\x02 not http\r\n\r\n");
+	ok(!rt_fd_tracked(p.srv), "TLS plaintext that is not HTTP: no longer tracked");
+	ok(self && atomic_load(&self->non_http) - non_http == 1, "  counted as non-HTTP");
+	close_pair(&p);
+
+	is_int(rt_tls_record_start(&(struct iovec){ (void *)"\x16", 1 }, 1, 1), 1,
+	       "one byte 0x16 starts a TLS record");
+	is_int(rt_tls_record_start(&(struct iovec){ (void *)"\x16\x01", 2 }, 1, 2), 0,
+	       "0x16 0x01 does not");
+	is_int(rt_tls_record_start(&(struct iovec){ (void *)"GET", 3 }, 1, 3), 0, "GET does not");
 }
 
 /* ---- HTTP/2 ---- */
@@ -841,6 +946,7 @@ int main(void)
 	test_traceparent();
 	test_upgrade();
 	test_not_http();
+	test_tls();
 	test_h2();
 	test_close();
 	test_reuse();

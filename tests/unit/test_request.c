@@ -40,7 +40,8 @@ static int s_ended(rt_req_t *r)
 	got.ended_serial = r->serial;
 	return 0;
 }
-static const rt_req_sink_t test_sink = { s_slow, s_slow_dropped, s_slow_ended, s_ended };
+static int s_call(const struct rt_call *c) { (void)c; return 0; }
+static const rt_req_sink_t test_sink = { s_slow, s_slow_dropped, s_slow_ended, s_ended, s_call };
 
 static void reset_got(void)
 {

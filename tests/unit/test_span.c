@@ -140,6 +140,7 @@ static rt_req_t *make_req(const tcase_t *c, size_t j)
 	r->user_agent_len = (uint8_t)slen(c->ua);
 	memcpy(r->user_agent, c->ua ? c->ua : "", r->user_agent_len);
 	r->http_minor = (uint8_t)c->http_minor;
+	r->tls = (uint8_t)(j % 2); /* every other request came over TLS */
 	r->status = c->status;
 	r->local_port = c->local_port;
 	set_peer(r, c);
@@ -218,7 +219,10 @@ static void span_wants(wants_t *ws, const tcase_t *c, const rt_req_t *r, size_t 
 	want_str(ws, "url.path", r->path, r->path_len);
 	if (r->query_len)
 		want_str(ws, "url.query", r->query, r->query_len);
-	want_str(ws, "url.scheme", "http", 4);
+	if (r->tls)
+		want_str(ws, "url.scheme", "https", 5);
+	else
+		want_str(ws, "url.scheme", "http", 4);
 	if (c->status)
 		want_int(ws, "http.response.status_code", W_INT, c->status);
 	if (c->status >= 500) {
