@@ -231,7 +231,10 @@ void rt_on_wait(int kind, int fd, uint64_t t0, uint64_t t1, const void *site, co
 {
 	rt_thread_t *t = rt_thread_peek();
 	uintptr_t pc = (uintptr_t)site;
-	/* A lock the runtime itself took is not where the service waited. */
+	/* A lock the runtime itself took (the heap sampler's, on the service's thread) is
+	 * not where the service waited; and walking the stack here, with that lock held,
+	 * would wait for the loader's lock, which a thread in dlclose holds while it frees
+	 * into the sampler: a deadlock. */
 	if (!t || rt_unwind_own_prefix(&pc, 1) || rt_tls_enter() != 0)
 		return;
 	rt_waits_record(t, kind, fd, t0, t1, site, sp);

@@ -331,7 +331,6 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 {
 	uintptr_t pcs[RT_STACK_MAX];
 	t->busy = 1;
-	rt_tls_depth = 1; /* our locks below are not the service's waits (rt_wait_timed) */
 	size_t np = rt_unwind_here(pcs, RT_STACK_MAX, 0);
 	size_t k = rt_unwind_own_prefix(pcs, np);
 	uint32_t label = current_label();
@@ -381,7 +380,6 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 	label_drop(label);
 	if (stale.stack)
 		count_freed(stale.stack, stale.label, stale.scale, stale.scale * (double)stale.size);
-	rt_tls_depth = 0;
 	t->busy = 0;
 }
 
@@ -433,11 +431,6 @@ void rt_heap_retire(void *p)
 		return;
 	shard_t *sh = shard_of(a);
 	block_t gone = { 0 };
-	/* The shard's lock is ours, not a wait of the service's (rt_wait_timed): timing it
-	 * would walk the stack under the lock, and the walk takes the loader's lock, which
-	 * a thread in dlclose holds while it frees into this shard. */
-	int depth = rt_tls_depth;
-	rt_tls_depth = 1;
 	pthread_mutex_lock(&sh->mu);
 	if (sh->buckets) {
 		block_t **pp = &sh->buckets[ptr_bucket(a, sh->nbuckets)];
@@ -456,7 +449,6 @@ void rt_heap_retire(void *p)
 	pthread_mutex_unlock(&sh->mu);
 	if (gone.stack)
 		count_freed(gone.stack, gone.label, gone.scale, gone.scale * (double)gone.size);
-	rt_tls_depth = depth;
 	errno = saved;
 }
 
