@@ -2,18 +2,21 @@
  * thread's sampling countdown (rt_heap_count: a subtraction and a branch) and, unless
  * that crossed zero, ends in a tail call to the allocator table (rt_alloc: jemalloc or
  * the system malloc), so the common path has no frame of ours. A crossing takes the
- * cold path, which makes the call and hands the block to the sampler. free() first
- * looks the block up in the sampler's filter (rt_heap_on_free, one load); retiring
- * comes before the real free, so the address cannot be handed out again while its old
- * record still stands. C++ new/delete reach us through libstdc++, which calls malloc,
- * free and aligned_alloc. errno is whatever the allocator left; the sampler's slow
- * paths save and restore it. */
+ * cold path: when the sampler records this request, the block comes from the range of
+ * sampled blocks (rt_heap_take), else from the allocator as usual. free() compares
+ * the address with that range (rt_heap_is_sampled: two words, no shared table); a
+ * sampled block is retired before it is freed, so the address cannot be handed out
+ * again while its record still stands. C++ new/delete reach us through libstdc++,
+ * which calls malloc, free and aligned_alloc. errno is whatever the allocator left;
+ * the sampler's slow paths save and restore it. */
 #include "shim.h"
 
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "../runtime/base/alloc.h"
 #include "../runtime/sample/heap_sampler.h"
@@ -22,28 +25,115 @@
 
 /* ---- cold paths: this request crossed the countdown ---- */
 
-COLD void *sampled(void *p, size_t n)
+/* The block for a recorded request of n bytes at alignment align (0: malloc's), or
+ * NULL when the request is not recorded or the sampled range could not serve it. */
+static inline void *take(size_t align, size_t n, int zero)
 {
-	rt_heap_crossed(p, n);
-	return p;
+	return rt_heap_cross() ? rt_heap_take(align, n, zero) : NULL;
 }
 
-COLD void *sampled_malloc(size_t n) { return sampled(rt_alloc.malloc(n), n); }
-COLD void *sampled_calloc(size_t a, size_t b) { return sampled(rt_alloc.calloc(a, b), a * b); }
-COLD void *sampled_memalign(size_t al, size_t n) { return sampled(rt_alloc.memalign(al, n), n); }
-COLD void *sampled_valloc(size_t n) { return sampled(rt_alloc.valloc(n), n); }
-COLD void *sampled_pvalloc(size_t n) { return sampled(rt_alloc.pvalloc(n), n); }
+COLD void *sampled_malloc(size_t n)
+{
+	void *p = take(0, n, 0);
+	return p ? p : rt_alloc.malloc(n);
+}
+
+COLD void *sampled_calloc(size_t a, size_t b)
+{
+	size_t n;
+	void *p = take(0, __builtin_mul_overflow(a, b, &n) ? 0 : n, 1);
+	return p ? p : rt_alloc.calloc(a, b);
+}
+
+/* Alignments the sampled range serves as the allocator would: powers of two. Others
+ * (errors, or glibc's rounding of odd ones) go to the allocator, unrecorded. */
+static int plain_alignment(size_t al) { return al && (al & (al - 1)) == 0 && al <= (1u << 20); }
+
+COLD void *sampled_memalign(size_t al, size_t n)
+{
+	int rec = rt_heap_cross();
+	void *p = rec && plain_alignment(al) ? rt_heap_take(al, n, 0) : NULL;
+	return p ? p : rt_alloc.memalign(al, n);
+}
 
 COLD void *sampled_aligned_alloc(size_t al, size_t n)
 {
-	return sampled(rt_alloc.aligned_alloc(al, n), n);
+	int rec = rt_heap_cross();
+	void *p = rec && plain_alignment(al) ? rt_heap_take(al, n, 0) : NULL;
+	return p ? p : rt_alloc.aligned_alloc(al, n);
 }
 
-COLD int sampled_posix_memalign(void **out, size_t align, size_t n)
+COLD int sampled_posix_memalign(void **out, size_t al, size_t n)
 {
-	int rc = rt_alloc.posix_memalign(out, align, n);
-	rt_heap_crossed(rc == 0 ? *out : NULL, n);
-	return rc;
+	int rec = rt_heap_cross();
+	void *p = rec && plain_alignment(al) && al % sizeof(void *) == 0 ? rt_heap_take(al, n, 0) : NULL;
+	if (!p)
+		return rt_alloc.posix_memalign(out, al, n);
+	*out = p;
+	return 0;
+}
+
+COLD void *sampled_valloc(size_t n)
+{
+	void *p = take((size_t)sysconf(_SC_PAGESIZE), n, 0);
+	return p ? p : rt_alloc.valloc(n);
+}
+
+COLD void *sampled_pvalloc(size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int rec = rt_heap_cross();
+	void *p = rec && n <= SIZE_MAX - page ? rt_heap_take(page, n ? (n + page - 1) & ~(page - 1) : page, 0)
+					      : NULL;
+	return p ? p : rt_alloc.pvalloc(n);
+}
+
+COLD void free_sampled(void *p) { rt_heap_free_sampled(p); }
+
+/* A request of n bytes through the interposer's path, for realloc. */
+static void *alloc_counted(size_t n)
+{
+	if (rt_heap_count(n))
+		return sampled_malloc(n);
+	return rt_alloc.malloc(n);
+}
+
+/* realloc of a sampled block: a new block (sampled or not, as any request), the
+ * contents copied, the old one retired and freed. realloc(p, 0) frees, as glibc's and
+ * jemalloc's do. On failure the old block stays, still recorded. */
+COLD void *realloc_sampled(void *old, size_t n)
+{
+	if (n == 0) {
+		rt_heap_free_sampled(old);
+		return NULL;
+	}
+	void *p = alloc_counted(n);
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t had = rt_alloc_sampled_size(old);
+	memcpy(p, old, had < n ? had : n);
+	rt_heap_free_sampled(old);
+	return p;
+}
+
+/* realloc of an ordinary block (or NULL) whose request crossed the countdown. */
+COLD void *sampled_realloc(void *old, size_t n)
+{
+	void *p = n ? take(0, n, 0) : (rt_heap_cross(), NULL);
+	if (!p) {
+		p = rt_alloc.realloc(old, n);
+		if (!p && n)
+			errno = ENOMEM; /* as below */
+		return p;
+	}
+	if (old) {
+		size_t had = rt_alloc.usable_size(old);
+		memcpy(p, old, had < n ? had : n);
+		rt_alloc.free(old);
+	}
+	return p;
 }
 
 /* ---- interposers ---- */
@@ -57,7 +147,8 @@ SHIM_EXPORT void *malloc(size_t n)
 
 SHIM_EXPORT void free(void *p)
 {
-	rt_heap_on_free(p);
+	if (rt_heap_is_sampled(p))
+		return free_sampled(p);
 	rt_alloc.free(p);
 }
 
@@ -73,14 +164,13 @@ SHIM_EXPORT void *calloc(size_t a, size_t b)
 
 SHIM_EXPORT void *realloc(void *old, size_t n)
 {
-	if (old)
-		rt_heap_on_free(old);
-	int crossed = rt_heap_count(n);
+	if (rt_heap_is_sampled(old))
+		return realloc_sampled(old, n);
+	if (rt_heap_count(n))
+		return sampled_realloc(old, n);
 	void *p = rt_alloc.realloc(old, n);
 	if (!p && n)
 		errno = ENOMEM; /* jemalloc leaves errno alone when the size is impossible */
-	if (crossed)
-		return sampled(p, n);
 	return p;
 }
 
@@ -131,5 +221,7 @@ SHIM_EXPORT void *pvalloc(size_t n)
 
 SHIM_EXPORT size_t malloc_usable_size(void *p)
 {
+	if (rt_heap_is_sampled(p))
+		return rt_alloc_sampled_size(p);
 	return rt_alloc.usable_size(p);
 }

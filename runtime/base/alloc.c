@@ -170,28 +170,40 @@ static void *valloc_enomem(size_t n)
 	return p;
 }
 
-/* ---- wrappers that keep arena blocks away from the real allocator ---- */
+/* ---- wrappers that keep arena blocks (and, in system mode, sampled blocks, which are
+ * jemalloc's: base/alloc_sampled.c) away from the real allocator ---- */
 
 static void guarded_free(void *p)
 {
-	if (!in_arena(p))
+	if (rt_alloc_is_sampled(p))
+		rt_alloc_sampled_free(p);
+	else if (!in_arena(p))
 		base.free(p);
 }
 
 static void *guarded_realloc(void *p, size_t n)
 {
-	if (!in_arena(p))
+	int sampled = rt_alloc_is_sampled(p);
+	if (!in_arena(p) && !sampled)
 		return base.realloc(p, n);
+	if (sampled && n == 0) {
+		rt_alloc_sampled_free(p); /* as glibc's realloc(p, 0) */
+		return NULL;
+	}
 	void *q = base.malloc(n);
 	if (q) {
-		size_t old = arena_block_size(p);
+		size_t old = sampled ? rt_alloc_sampled_size(p) : arena_block_size(p);
 		memcpy(q, p, old < n ? old : n);
+		if (sampled)
+			rt_alloc_sampled_free(p);
 	}
 	return q;
 }
 
 static size_t guarded_usable_size(void *p)
 {
+	if (rt_alloc_is_sampled(p))
+		return rt_alloc_sampled_size(p);
 	return in_arena(p) ? arena_block_size(p) : base.usable_size(p);
 }
 

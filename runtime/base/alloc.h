@@ -32,7 +32,41 @@ typedef struct rt_allocator {
 	size_t (*usable_size)(void *);
 } rt_allocator_t;
 
-extern rt_allocator_t rt_alloc;
+/* Hidden: the interposers reach the table (and the sampled range below) with one
+ * PC-relative access, no GOT load. */
+#define RT_ALLOC_LOCAL __attribute__((visibility("hidden")))
+
+extern RT_ALLOC_LOCAL rt_allocator_t rt_alloc;
+
+/* Sampled blocks (base/alloc_sampled.c): the heap sampler serves the allocations it
+ * records from a jemalloc arena of their own, in one reserved range of addresses, so
+ * that free() knows one by its address alone. rt_alloc_sampled returns NULL when the
+ * range or the arena cannot be had (the caller then allocates as usual) and leaves
+ * errno alone; align 0 means malloc's. Their blocks must go back through
+ * rt_alloc_sampled_free (rt_alloc.free also takes them). */
+#include <stdint.h>
+
+extern RT_ALLOC_LOCAL uintptr_t rt_alloc_sampled_base;
+extern RT_ALLOC_LOCAL size_t rt_alloc_sampled_span;
+
+/* Both words are written once, each alone, by the thread that makes the range; a
+ * reader that sees either one new and the other old still sees no address in range.
+ * On x86-64 a relaxed load is a plain load, which the compiler folds into the
+ * subtraction and the comparison (as atomics it would not): only TSan needs to be
+ * told. */
+static inline int rt_alloc_is_sampled(const void *p)
+{
+#if defined(__SANITIZE_THREAD__) || !defined(__x86_64__)
+	return (uintptr_t)p - __atomic_load_n(&rt_alloc_sampled_base, __ATOMIC_RELAXED) <
+	       __atomic_load_n(&rt_alloc_sampled_span, __ATOMIC_RELAXED);
+#else
+	return (uintptr_t)p - rt_alloc_sampled_base < rt_alloc_sampled_span;
+#endif
+}
+
+void *rt_alloc_sampled(size_t align, size_t n, int zero);
+void rt_alloc_sampled_free(void *p);
+size_t rt_alloc_sampled_size(void *p);
 
 /* "jemalloc" or "system": the allocator in use (resolving it if needed). */
 const char *rt_alloc_name(void);

@@ -32,9 +32,10 @@ void rt_stats_json(rt_json_t *b, int pid, const rt_stats_gauges_t *g)
 		     N(RT_STAT_H2_CONNECTIONS), N(RT_STAT_H2_DROPPED), N(RT_STAT_H2_STREAMS_UNTRACKED),
 		     N(RT_STAT_TLS_UNSEEN));
 	rt_json_putf(b, ",\"outbound_connections\":%llu,\"outbound_calls\":%llu,"
-		     "\"traceparent_injected\":%llu,\"traceparent_skipped\":%llu}\n",
+		     "\"traceparent_injected\":%llu,\"traceparent_skipped\":%llu,"
+		     "\"heap_samples_dropped\":%llu}\n",
 		     N(RT_STAT_OUT_CONNS), N(RT_STAT_OUT_CALLS), N(RT_STAT_OUT_INJECTED),
-		     N(RT_STAT_OUT_INJECT_SKIPPED));
+		     N(RT_STAT_OUT_INJECT_SKIPPED), N(RT_STAT_HEAP_DROPPED));
 #undef N
 }
 

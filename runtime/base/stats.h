@@ -29,6 +29,7 @@ typedef enum rt_stat_id {
 	RT_STAT_PROFILES_EXPORT_DROPPED, /* profile files a destination never got */
 	RT_STAT_HEAP_UNLABELLED,         /* heap samples taken in a request, left unlabelled */
 	RT_STAT_HEAP_FREED_UNLABELLED,   /* freed (stack, request) totals that lost the request */
+	RT_STAT_HEAP_DROPPED,            /* heap samples not recorded (no sampled range, no memory) */
 	RT_STAT_H2_CONNECTIONS,          /* connections that began with the HTTP/2 preface */
 	RT_STAT_H2_DROPPED,              /* of those, given up on (bad frames, over a limit) */
 	RT_STAT_H2_STREAMS_UNTRACKED,    /* streams over the per-connection table's size */

@@ -12,11 +12,8 @@
  *   (sample/heap_labels.c), under labels_mu.
  * Lock order: stacks_mu, a shard's lock, labels_mu. Only fork takes all three; the
  * snapshot nests a shard's lock and labels_mu, and nothing else nests any.
- * The filter counts, per hash slot, the live blocks whose address falls there; free()
- * reads it without a lock and comes here only when its slot is non-zero. A slot
- * belongs to exactly one shard (the shard is the slot's low bits), so its count is
- * only ever changed under that shard's lock. A slot that reaches 255 stays there
- * (every free hashing to it takes the slow path). */
+ * Recorded blocks are served from the sampled range (base/alloc_sampled.c), so only
+ * the free of a recorded block comes here: an unsampled free never takes a lock. */
 #include "sample/heap_sampler.h"
 
 #include <errno.h>
@@ -32,7 +29,6 @@
 #include "sample/unwind.h"
 
 __thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
-_Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
 
 #define PRE_INIT_INTERVAL (64 << 10)  /* before configuration: look again soon */
 #define OFF_INTERVAL (1ll << 40)      /* sampling off: the slow path only keeps counting */
@@ -41,7 +37,6 @@ _Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
  * live sampled blocks always get one. About 4 MB of address space, touched as used. */
 #define MAX_LABELS (1u << 16)
 #define MAX_FREED (1u << 15)
-#define SLOT_STICKY 255
 
 typedef struct stack {
 	struct stack *next;
@@ -79,7 +74,6 @@ static shard_t shards[NSHARDS] = {
 static pthread_mutex_t stacks_mu = ADAPTIVE;
 static _Atomic uint64_t rate;
 static _Atomic int ready;
-static _Atomic uint64_t dropped;
 
 static stack_t_ **stack_buckets, **stack_by_id; /* under stacks_mu */
 static size_t stack_nbuckets, nstacks, stack_id_cap, stack_pcs_total;
@@ -90,7 +84,7 @@ static uint32_t max_labels = MAX_LABELS, max_freed = MAX_FREED;
 
 static shard_t *shard_of(uintptr_t p)
 {
-	return &shards[rt_heap_filter_slot((void *)p) & (NSHARDS - 1)];
+	return &shards[((p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - 4)];
 }
 
 /* ---- randomness ---- */
@@ -247,15 +241,6 @@ static block_t *block_get(shard_t *sh)
 	return b;
 }
 
-static void filter_add(uintptr_t p, int delta)
-{
-	_Atomic uint8_t *slot = &rt_heap_filter[rt_heap_filter_slot((void *)p)];
-	uint8_t v = atomic_load_explicit(slot, memory_order_relaxed);
-	if (v == SLOT_STICKY)
-		return;
-	atomic_store_explicit(slot, (uint8_t)(v + delta), memory_order_relaxed);
-}
-
 /* ---- labels (labels_mu) ---- */
 
 void rt_heap_set_label_limits(uint32_t nlabels, uint32_t nfreed)
@@ -365,7 +350,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 			b->next = sh->pool;
 			sh->pool = b;
 		}
-		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+		rt_stat_add(RT_STAT_HEAP_DROPPED, 1);
 	} else {
 		/* A record for this address can only be stale (the block was freed by a
 		 * path we do not see): it goes, counted as freed, rather than linger. */
@@ -375,7 +360,6 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 				block_t *old = *pp;
 				*pp = old->next;
 				stale = *old;
-				filter_add(old->ptr, -1);
 				__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
 				old->next = sh->pool;
 				sh->pool = old;
@@ -390,7 +374,6 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 		b->next = *head;
 		*head = b;
 		__atomic_fetch_add(&sh->nblocks, 1, __ATOMIC_RELAXED);
-		filter_add(b->ptr, +1);
 		label = 0; /* the block holds the reference now */
 	}
 	pthread_mutex_unlock(&sh->mu);
@@ -400,7 +383,7 @@ static void record(rt_heap_tls_t *t, void *p, size_t n)
 	t->busy = 0;
 }
 
-void rt_heap_crossed(void *p, size_t n)
+int rt_heap_cross(void)
 {
 	rt_heap_tls_t *t = &rt_heap_tls;
 	int saved = errno;
@@ -412,9 +395,31 @@ void rt_heap_crossed(void *p, size_t n)
 	int on = atomic_load_explicit(&ready, memory_order_acquire);
 	int64_t gap = !on ? PRE_INIT_INTERVAL : mean ? draw_gap(t, mean) : OFF_INTERVAL;
 	t->interval = t->countdown = gap;
+	errno = saved;
 	/* A thread's first crossing only starts its countdown: it had none to cross. */
-	if (on && mean && !first && !t->busy && !rt_tls_depth && p)
+	return on && mean && !first && !t->busy && !rt_tls_depth;
+}
+
+void *rt_heap_take(size_t align, size_t n, int zero)
+{
+	rt_heap_tls_t *t = &rt_heap_tls;
+	int saved = errno;
+	t->busy = 1; /* jemalloc may allocate for the arena it makes the first time */
+	void *p = rt_alloc_sampled(align, n, zero);
+	t->busy = 0;
+	if (p)
 		record(t, p, n);
+	else
+		rt_stat_add(RT_STAT_HEAP_DROPPED, 1);
+	errno = saved;
+	return p;
+}
+
+void rt_heap_crossed(void *p, size_t n)
+{
+	int saved = errno;
+	if (rt_heap_cross() && p)
+		record(&rt_heap_tls, p, n);
 	errno = saved;
 }
 
@@ -435,7 +440,6 @@ void rt_heap_retire(void *p)
 			block_t *found = *pp;
 			*pp = found->next;
 			gone = *found;
-			filter_add(a, -1);
 			__atomic_fetch_sub(&sh->nblocks, 1, __ATOMIC_RELAXED);
 			found->next = sh->pool;
 			sh->pool = found;
@@ -446,6 +450,12 @@ void rt_heap_retire(void *p)
 	if (gone.stack)
 		count_freed(gone.stack, gone.label, gone.scale, gone.scale * (double)gone.size);
 	errno = saved;
+}
+
+void rt_heap_free_sampled(void *p)
+{
+	rt_heap_retire(p);
+	rt_alloc_sampled_free(p);
 }
 
 /* ---- set-up ---- */

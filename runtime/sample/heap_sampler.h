@@ -7,8 +7,10 @@
  * of its stack and label. The same countdown gives each thread an exact count of the
  * bytes it allocated, for alloc_bytes.
  *
- * The hot paths are inline here: the allocation side is a subtraction and a branch;
- * the free side one load from a 64 KiB filter of slots that may hold a recorded block.
+ * The hot paths are inline here: the allocation side is a subtraction and a branch
+ * on the thread's own countdown; the free side compares the address with the range
+ * sampled blocks live in (base/alloc.h: a recorded block is always served from there,
+ * and nothing else is), two words written once. Neither touches shared state.
  * Everything else is cold, in sample/heap_sampler.c. The sampler's own memory comes from rt_alloc
  * directly, so it is never sampled or counted, and never recurses.
  * Context: host threads (allocation paths); the snapshot is for the worker. */
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "rt.h"
+#include "base/alloc.h"
 #include "sample/heap_labels.h"
 
 typedef struct rt_heap_tls {
@@ -33,33 +36,33 @@ typedef struct rt_heap_tls {
 
 extern __thread rt_heap_tls_t rt_heap_tls __attribute__((tls_model("initial-exec")));
 
-#define RT_HEAP_FILTER_BITS 16
-extern _Atomic uint8_t rt_heap_filter[1u << RT_HEAP_FILTER_BITS];
-
-static inline size_t rt_heap_filter_slot(const void *p)
-{
-	return (size_t)((((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - RT_HEAP_FILTER_BITS));
-}
-
-/* Slow paths (sample/heap_sampler.c). Both preserve errno. rt_heap_crossed takes the block the
- * crossing request returned (NULL if it failed: then only the countdown is reset). */
+/* Slow paths (sample/heap_sampler.c); all preserve errno.
+ * rt_heap_cross: the countdown was crossed: resets it and says whether this request
+ * is to be recorded. If so, the caller serves it with rt_heap_take, which allocates
+ * the block among the sampled ones and records it (NULL: it could not; the caller
+ * then allocates as usual, unrecorded). rt_heap_crossed(p, n) records a block served
+ * elsewhere when the crossing says so (only tests: its free is not seen).
+ * rt_heap_retire: a sampled block is about to be freed; rt_heap_free_sampled retires
+ * and frees it. */
+RT_API int rt_heap_cross(void);
+RT_API void *rt_heap_take(size_t align, size_t n, int zero);
 RT_API void rt_heap_crossed(void *p, size_t n);
 RT_API void rt_heap_retire(void *p);
+RT_API void rt_heap_free_sampled(void *p);
 
 /* n bytes are about to be requested. Returns 1 when they cross the countdown: the
- * caller must then pass the result to rt_heap_crossed(). Counting before the call
- * lets an interposer end in a tail call; a failed request still counts (rare). */
+ * caller must then call rt_heap_cross(). Counting before the call lets an
+ * interposer end in a tail call; a failed request still counts (rare). */
 static inline int rt_heap_count(size_t n)
 {
 	return __builtin_expect((rt_heap_tls.countdown -= (int64_t)n) < 0, 0);
 }
 
-/* p is about to be freed (or reallocated). */
-static inline void rt_heap_on_free(void *p)
+/* p is about to be freed (or reallocated): 1 when it is a sampled block, which must
+ * go through rt_heap_free_sampled (or be retired before it is reallocated). */
+static inline int rt_heap_is_sampled(const void *p)
 {
-	if (__builtin_expect(atomic_load_explicit(&rt_heap_filter[rt_heap_filter_slot(p)],
-						  memory_order_relaxed) != 0, 0))
-		rt_heap_retire(p);
+	return __builtin_expect(rt_alloc_is_sampled(p), 0);
 }
 
 /* Bytes the calling thread has allocated since it started. */

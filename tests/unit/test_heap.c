@@ -29,20 +29,42 @@
 
 static void *blocks[N];
 
+/* A block of n bytes as shim_alloc.c's malloc serves it: a crossing the sampler
+ * records comes from the sampled range. */
+static void *alloc_counted(size_t n)
+{
+	if (rt_heap_count(n)) {
+		void *p = rt_heap_cross() ? rt_heap_take(0, n, 0) : NULL;
+		if (p)
+			return p;
+	}
+	return malloc(n);
+}
+
+/* As shim_alloc.c's free. */
+static void free_counted(void *p)
+{
+	if (rt_heap_is_sampled(p))
+		rt_heap_free_sampled(p);
+	else
+		free(p);
+}
+
 static void test_sampling(void)
 {
 	uint64_t before = rt_heap_thread_allocated();
-	for (size_t i = 0; i < N; i++) {
-		blocks[i] = malloc(SIZE);
-		if (rt_heap_count(SIZE))
-			rt_heap_crossed(blocks[i], SIZE);
-	}
+	size_t in_range = 0;
+	for (size_t i = 0; i < N; i++)
+		blocks[i] = alloc_counted(SIZE);
+	for (size_t i = 0; i < N; i++)
+		in_range += rt_heap_is_sampled(blocks[i]) != 0;
 	uint64_t counted = rt_heap_thread_allocated() - before;
 	is_int(counted, (long long)N * SIZE, "the thread's byte count is exact");
 	size_t live = rt_heap_live_count();
 	double want = (double)N * SIZE / MEAN, sd = sqrt(want);
 	printf("# %zu blocks recorded, %.0f expected (sd %.0f)\n", live, want, sd);
 	ok(fabs((double)live - want) <= 5 * sd, "recorded blocks within 5 sd of N*size/mean");
+	is_int(in_range, live, "exactly the recorded blocks lie in the sampled range");
 
 	rt_heap_snapshot_t s;
 	ok(rt_heap_snapshot(&s) == 0, "snapshot");
@@ -54,10 +76,8 @@ static void test_sampling(void)
 	ok(s.nstacks >= 1 && s.nblocks == live, "snapshot holds every recorded block and its stack");
 	rt_heap_snapshot_free(&s);
 
-	for (size_t i = 0; i < N; i++) {
-		rt_heap_on_free(blocks[i]);
-		free(blocks[i]);
-	}
+	for (size_t i = 0; i < N; i++)
+		free_counted(blocks[i]);
 	is_int(rt_heap_live_count(), 0, "retiring every block empties the table");
 	ok(rt_heap_snapshot(&s) == 0, "snapshot after frees");
 	double freed = 0;
@@ -79,15 +99,11 @@ static void *worker(void *arg)
 	size_t me = (size_t)arg, other = (me + 1) % THREADS;
 	for (size_t i = 0; i < PER_THREAD; i++) {
 		size_t n = 16 + i % 512;
-		tblocks[me][i] = malloc(n);
-		if (rt_heap_count(n))
-			rt_heap_crossed(tblocks[me][i], n);
+		tblocks[me][i] = alloc_counted(n);
 	}
 	pthread_barrier_wait(&allocated);
-	for (size_t i = 0; i < PER_THREAD; i++) {
-		rt_heap_on_free(tblocks[other][i]);
-		free(tblocks[other][i]);
-	}
+	for (size_t i = 0; i < PER_THREAD; i++)
+		free_counted(tblocks[other][i]);
 	return NULL;
 }
 
@@ -134,20 +150,6 @@ static int test_source(rt_thread_t *t, uint64_t serial)
 	return 1;
 }
 
-/* A block of n bytes as shim_alloc.c would allocate it; n >> MEAN: always sampled. */
-static void *alloc_counted(size_t n)
-{
-	void *p = malloc(n);
-	if (rt_heap_count(n))
-		rt_heap_crossed(p, n);
-	return p;
-}
-
-static void free_counted(void *p)
-{
-	rt_heap_on_free(p);
-	free(p);
-}
 
 /* Sums a snapshot's estimates: live bytes of label-less blocks and of each request's,
  * by its serial (ids_for), and freed bytes the same way. */
