@@ -5,6 +5,8 @@
 
 #include "sample/unwind_memcheck.h"
 
+#include "base/alloc.h"
+
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
@@ -21,6 +23,9 @@
  * makes libunwind set up what it sets up lazily (process-wide, then per thread) here
  * rather than in a handler, where it would be slow enough to lose the signals that
  * arrive meanwhile. (rt_unwind_here takes another path, unw_backtrace.) */
+static void walk_begin(void);
+static void walk_end(void);
+
 void rt_unwind_warm(void)
 {
 	unw_context_t ctx;
@@ -28,8 +33,10 @@ void rt_unwind_warm(void)
 	rt_unwind_memcheck_install(); /* before libunwind's first cursor would open its pipe */
 	if (unw_getcontext(&ctx) < 0 || unw_init_local(&c, &ctx) < 0)
 		return;
+	walk_begin();
 	for (int i = 0; i < 64 && unw_step(&c) > 0; i++)
 		;
+	walk_end();
 }
 
 void rt_unwind_init(void)
@@ -116,21 +123,30 @@ static int loader_lock_may_be_mine(void)
 	return owner == 0 || owner == (int)syscall(SYS_gettid);
 }
 
-/* ---- never waiting for the loader's lock in a handler ----
- * A handler's walk that waits for the loader's lock can hang for good even when the
- * interrupted thread does not hold it: the holder (a dlclose, say) may itself wait for
- * a lock the interrupted thread holds (a malloc arena's, the heap sampler's), and
- * other handlers queue up behind the first on libunwind's own lock, which it keeps
- * across dl_iterate_phdr. Seen in signals.sh's stress run: dlclose freeing, a thread
- * interrupted in the heap sampler's shard lock, two handlers in libunwind. So while a
- * handler walks, dl_iterate_phdr (interposed: rt_on_dl_iterate_phdr) takes the
- * loader's lock only when it is free, waiting at most 300 us in all per walk (yielding,
- * never blocking), else reports no objects: that frame ends the walk. */
+/* ---- never waiting for the loader's lock while walking ----
+ * A walk that waits for the loader's lock can hang for good even when its thread does
+ * not hold it: the holder (a dlclose, say) may itself wait for a lock the walking
+ * thread holds (a malloc arena's, when a handler interrupted it there), and other
+ * walks queue up behind the first on libunwind's own lock, which it keeps across
+ * dl_iterate_phdr. Seen in signals.sh's stress run: dlclose freeing, a thread
+ * interrupted inside the allocator, handlers and a heap-sampler walk in libunwind. So
+ * while any walk of ours runs (in a handler or not), dl_iterate_phdr (interposed:
+ * rt_on_dl_iterate_phdr) takes the loader's lock only when it is free, waiting at most
+ * 300 us in all per walk (yielding, never blocking), else reports no objects: that
+ * frame ends the walk. */
 static __thread int walking __attribute__((tls_model("initial-exec")));
 /* How long this walk may still spend waiting for the loader's lock to come free: the
  * holders of a dlopen storm keep it for microseconds, a deadlock's for ever. */
 static __thread int64_t wait_left_ns __attribute__((tls_model("initial-exec")));
 #define WALK_WAIT_NS 300000
+
+static void walk_begin(void)
+{
+	walking++;
+	wait_left_ns = WALK_WAIT_NS;
+}
+
+static void walk_end(void) { walking--; }
 
 static int64_t mono_ns(void)
 {
@@ -175,8 +191,7 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 		pcs[0] = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
 		return 1;
 	}
-	walking++;
-	wait_left_ns = WALK_WAIT_NS;
+	walk_begin();
 	int depth = rt_tls_depth;
 	rt_tls_depth = 1; /* libunwind's lock, taken meanwhile, is not the service's wait */
 	/* On x86-64 libunwind's unw_context_t is the kernel's ucontext_t, so the signal
@@ -187,7 +202,7 @@ size_t rt_unwind_from_ucontext(void *uc, uintptr_t *pcs, size_t max)
 		n = walk(&c, pcs, 1, max);
 	}
 	rt_tls_depth = depth;
-	walking--;
+	walk_end();
 	return n;
 }
 
@@ -202,7 +217,9 @@ size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
 		want = RT_UNWIND_HERE_MAX + 1;
 	int depth = rt_tls_depth;
 	rt_tls_depth = 1; /* libunwind's lock, taken meanwhile, is not the service's wait */
+	walk_begin();
 	int got = unw_backtrace(buf, (int)want);
+	walk_end();
 	rt_tls_depth = depth;
 	size_t n = 0;
 	for (int i = 1 + (int)skip; i < got && n < max; i++) {
@@ -217,9 +234,10 @@ size_t rt_unwind_here(uintptr_t *pcs, size_t max, size_t skip)
 
 static uintptr_t own_lo, own_hi;
 static uintptr_t unwinder_lo, unwinder_hi; /* libunwind's code */
+static uintptr_t allocator_lo, allocator_hi; /* the code behind rt_alloc (jemalloc, libc) */
 
 struct locate {
-	uintptr_t me;
+	uintptr_t me, allocator;
 	pid_t tid;
 	int scanned, n_in;
 	size_t inside[MAX_OWNED];
@@ -247,6 +265,10 @@ static int find_own_range(struct dl_phdr_info *info, size_t size, void *arg)
 			unwinder_lo = lo;
 			unwinder_hi = hi;
 		}
+		if (l->allocator >= lo && l->allocator < hi) {
+			allocator_lo = lo;
+			allocator_hi = hi;
+		}
 	}
 	return own_hi && unwinder_hi;
 }
@@ -257,6 +279,7 @@ void rt_unwind_locate_self(void)
 	if (__atomic_load_n(&own_hi, __ATOMIC_ACQUIRE))
 		return;
 	struct locate l = { .me = (uintptr_t)&rt_unwind_locate_self,
+			    .allocator = (uintptr_t)rt_alloc.malloc,
 			    .tid = (pid_t)syscall(SYS_gettid) };
 	find_rtld();
 	dl_iterate_phdr(find_own_range, &l);
@@ -267,6 +290,11 @@ void rt_unwind_locate_self(void)
 int rt_unwind_is_unwinder(uintptr_t pc)
 {
 	return pc >= unwinder_lo && pc < unwinder_hi;
+}
+
+int rt_unwind_is_allocator(uintptr_t pc)
+{
+	return pc >= allocator_lo && pc < allocator_hi;
 }
 
 size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n)

@@ -34,5 +34,10 @@ size_t rt_unwind_own_prefix(const uintptr_t *pcs, size_t n);
 /* Whether pc is in libunwind's code: a wait there (its lock) must not be walked, as the
  * walk would take that lock again. Any context. */
 int rt_unwind_is_unwinder(uintptr_t pc);
+/* Whether pc is in the allocator's code (rt_alloc: jemalloc, or libc's malloc). A walk
+ * that starts while the allocator holds one of its locks can deadlock: the walk waits
+ * for the loader's lock, and a thread in dlclose holds that while it frees. Any
+ * context. */
+int rt_unwind_is_allocator(uintptr_t pc);
 
 #endif

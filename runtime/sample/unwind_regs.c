@@ -163,29 +163,30 @@ static int chain_length(struct walk *w, uintptr_t a, int *outermost)
 }
 
 /* No frame pointer given (a thread's /proc syscall file has sp and pc only): the
- * innermost frame record above sp is taken as the frame pointer's value, which frames
- * that keep one (CFA = rbp + 16) need; frames that do not ignore it. Stale words on the
- * stack can look like a record: the first candidate from which three records chain (or
- * two, to the outermost frame) is preferred to the first one. */
-static int guess_bp(struct walk *w, uintptr_t *bp)
+ * innermost frame record at or above `from` is taken as the frame pointer's value,
+ * which frames that keep one (CFA = rbp + 16) need; frames that do not ignore it. Stale words on the
+ * stack can look like a record, so two candidates: *chained, the first from which
+ * three records chain (or two, to the outermost frame), and *first, the first record
+ * at all (the right one when the chain soon leaves for code without frame pointers).
+ * Returns 0 when there is no record. */
+static int guess_bp(struct walk *w, uintptr_t from, uintptr_t *chained, uintptr_t *first)
 {
-	uintptr_t sp = w->regs->sp, first = 0, next;
+	uintptr_t next;
 	int outermost;
-	for (uintptr_t a = sp; a < sp + 4096; a += sizeof(uintptr_t)) {
+	*chained = *first = 0;
+	for (uintptr_t a = from; a < from + 4096; a += sizeof(uintptr_t)) {
 		if (!frame_record(w, a, &next) || next == 0)
 			continue;
-		if (!first)
-			first = a;
+		if (!*first)
+			*first = a;
 		int n = chain_length(w, a, &outermost);
 		if (n >= 3 || (n == 2 && outermost)) {
-			*bp = a;
+			*chained = a;
 			return 1;
 		}
 	}
-	if (!first)
-		return 0;
-	*bp = first;
-	return 1;
+	*chained = *first;
+	return *first != 0;
 }
 
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
@@ -271,24 +272,56 @@ static void make_space(void)
 #define RT_UNWIND_REGS_MAX 128	/* frames of a trial walk */
 #define RT_UNWIND_REGS_SHALLOW 4 /* frames a walk from a wrong frame pointer reaches */
 
-/* Walks from w's registers into pcs (pcs[0] set by the caller); *whole: the walk
- * reached the outermost frame rather than a frame it could not step past. */
-static size_t walk_with(unw_addr_space_t as, struct walk *w, uintptr_t *pcs, size_t max, int *whole)
+/* Walks from w's registers into pcs (pcs[0] set by the caller); *last_sp: the stack
+ * pointer of the last frame reached. */
+static size_t walk_with(unw_addr_space_t as, struct walk *w, uintptr_t *pcs, size_t max,
+			uintptr_t *last_sp)
 {
 	unw_cursor_t c;
-	int rc = -1;
-	*whole = 0;
+	unw_word_t sp;
+	*last_sp = w->regs->sp;
 	if (unw_init_remote(&c, as, w) < 0)
 		return 1;
 	size_t n = 1;
-	while (n < max && (rc = unw_step(&c)) > 0) {
+	while (n < max && unw_step(&c) > 0) {
 		unw_word_t ip;
 		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
 			break;
 		pcs[n++] = (uintptr_t)ip;
+		if (unw_get_reg(&c, UNW_REG_SP, &sp) == 0)
+			*last_sp = (uintptr_t)sp;
 	}
-	*whole = rc == 0;
 	return n;
+}
+
+/* One trial walk of rt_unwind_regs's, with frame pointer bp (or none): kept in pcs
+ * when it goes deeper than the best so far. Returns the best depth. */
+struct trial {
+	unw_addr_space_t as;
+	struct walk *w;
+	const rt_uregs_t *regs;
+	uintptr_t *pcs;
+	size_t max, best;
+};
+
+static size_t try_bp(struct trial *t, uintptr_t bp, int with_bp, uintptr_t *stop_sp)
+{
+	uintptr_t tmp[RT_UNWIND_REGS_MAX];
+	rt_uregs_t guessed = *t->regs;
+	size_t cap = t->max < RT_UNWIND_REGS_MAX ? t->max : RT_UNWIND_REGS_MAX;
+	if (with_bp) {
+		guessed.bp = bp;
+		guessed.have |= RT_UREG_BP;
+	}
+	t->w->regs = &guessed;
+	tmp[0] = t->regs->ip;
+	size_t n = walk_with(t->as, t->w, tmp, cap, stop_sp);
+	t->w->regs = t->regs;
+	if (n > t->best) {
+		memcpy(t->pcs, tmp, n * sizeof *tmp);
+		t->best = n;
+	}
+	return t->best;
 }
 
 size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_len,
@@ -302,7 +335,6 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	if (!as)
 		return 1;
 	struct walk w;
-	int whole;
 	w.regs = regs;
 	w.stack = stack;
 	w.stack_len = stack ? stack_len : 0;
@@ -311,36 +343,32 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	memset(w.pages, 0, sizeof w.pages);
 	w.page_size = sysconf(_SC_PAGESIZE);
 	dl_iterate_phdr(add_segs, &w);
+	uintptr_t stop_sp;
 	if (regs->have & RT_UREG_BP)
-		return walk_with(as, &w, pcs, max, &whole);
-	/* The frame pointer guessed: the innermost frame record above sp is where it points
-	 * when the interrupted function keeps a frame of its own, and that record's saved
-	 * value is where it points when the function (a libc wrapper) left it to its
-	 * caller; last, no frame pointer at all. The first walk that reaches the outermost
-	 * frame or goes deeper than a wrong guess does is taken, else the deepest: one walk
-	 * for nearly every thread. */
-	rt_uregs_t guessed = *regs;
-	uintptr_t rec = 0, saved = 0, tmp[RT_UNWIND_REGS_MAX];
-	size_t cap = max < RT_UNWIND_REGS_MAX ? max : RT_UNWIND_REGS_MAX, best = 1;
-	if (guess_bp(&w, &rec) && read_mem(&w, rec, &saved, sizeof saved) != 0)
-		saved = 0;
-	uintptr_t tries[3] = { rec, saved, 0 };
-	for (int i = 0; i < 3; i++) {
-		if (i < 2 && !tries[i])
-			continue;
-		guessed.bp = tries[i];
-		guessed.have = i < 2 ? regs->have | RT_UREG_BP : regs->have;
-		w.regs = &guessed;
-		tmp[0] = regs->ip;
-		size_t n = walk_with(as, &w, tmp, cap, &whole);
-		if (n > best || whole) {
-			memcpy(pcs, tmp, n * sizeof *tmp);
-			best = n;
-		}
-		if (whole || best > RT_UNWIND_REGS_SHALLOW)
-			break;
-	}
-	return best;
+		return walk_with(as, &w, pcs, max, &stop_sp);
+	/* The frame pointer guessed (guess_bp), tried in this order while the walks stay
+	 * shallow, the deepest kept: (1) the first chain of records above sp, right for
+	 * nearly every thread: one walk; (2) none, a walk that goes as far as the frames
+	 * that do not need one (a libc wrapper, say) and stops at the first that does,
+	 * whose record lies at or above that frame's stack pointer: (3) the first chain of
+	 * records there; (4) the first record above sp, and the value the chain's first
+	 * record saved. Stale words in the frames below the one that needs it look like
+	 * records too: hence the order. */
+	struct trial tr = { as, &w, regs, pcs, max, 1 };
+	uintptr_t chained, first, again, unused, saved;
+	int found = guess_bp(&w, regs->sp, &chained, &first);
+	if (found && try_bp(&tr, chained, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+		return tr.best;
+	if (try_bp(&tr, 0, 0, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+		return tr.best;
+	if (guess_bp(&w, stop_sp, &again, &unused) && (!found || again != chained) &&
+	    try_bp(&tr, again, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+		return tr.best;
+	if (found && first != chained && try_bp(&tr, first, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+		return tr.best;
+	if (found && read_mem(&w, chained, &saved, sizeof saved) == 0 && saved)
+		try_bp(&tr, saved, 1, &stop_sp);
+	return tr.best;
 }
 
 #else /* not x86_64: the pc alone */

@@ -150,9 +150,11 @@ void rt_waits_record(rt_thread_t *t, int kind, int fd, uint64_t t0, uint64_t t1,
 		w->other_count = 0;
 	}
 	/* A request already slow, or a wait long enough to matter, is worth a walk; a
-	 * wait for libunwind's own lock (a service that walks its stacks) never is. */
+	 * wait for libunwind's own lock (a service that walks its stacks) never is, nor
+	 * one for the allocator's (the lock is held now: see rt_unwind_is_allocator). */
 	int walk_now = (d >= stack_ticks || atomic_load_explicit(&t->armed, memory_order_relaxed)) &&
-		       !rt_unwind_is_unwinder((uintptr_t)site) && !WALKS_IN_INTERCEPTORS_BREAK;
+		       !rt_unwind_is_unwinder((uintptr_t)site) &&
+		       !rt_unwind_is_allocator((uintptr_t)site) && !WALKS_IN_INTERCEPTORS_BREAK;
 	for (uint32_t i = 0; i < w->n; i++) {
 		site_t *s = &w->site[i];
 		if (s->ret == (uintptr_t)site && s->sp == (uintptr_t)sp && s->fd == fd &&
