@@ -182,12 +182,12 @@ LDCONFIG_LIVE = if [ -z "$(DESTDIR)" ]; then \
 # libFuzzer, ASan and UBSan: Debian's clang-14 builds each target straight from the
 # runtime sources it needs (librt.a is gcc's, without coverage instrumentation).
 #   make fuzz          every target for FUZZ_SECONDS (300) each; FUZZ_TARGETS=http for one
-#   make fuzz-smoke    every target for FUZZ_SMOKE_SECONDS (10) each: what `make test` runs
+#   make fuzz-smoke    every target for FUZZ_SMOKE_SECONDS (6) each: what `make test` runs
 # Both speak TAP (tests/fuzz/run.sh); crash artifacts go to a scratch dir under $TMPDIR.
 FUZZ_CC            ?= clang-14
 FUZZ_B             := build-fuzz
 FUZZ_SECONDS       ?= 300
-FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_TARGETS       ?= http traceparent cfg h2
 FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iruntime -Itests/fuzz \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -241,7 +241,7 @@ clean: fuzz-clean
 #  - RLIMIT_AS (its shadow), the allocator battery (its runtime's malloc, not ours),
 #    install.sh (plain build only), fuzz.sh and tsan.sh (sanitized already), and a few
 #    CPU-share bounds a slowed runtime on a loaded machine decides.
-# Not part of `make test` (its 540 s budget): each gets SAN_BUDGET seconds, and
+# Not part of `make test` (its 660 s budget): each gets SAN_BUDGET seconds, and
 # SAN_TIMEOUT per file, for instrumented code runs 2-15x slower.
 SAN_BUDGET  ?= 1800
 SAN_TIMEOUT ?= 400
