@@ -19,13 +19,13 @@
 
 #include "rt.h"
 
+static void walk_begin(void);
+static void walk_end(void);
+
 /* A cursor walk of the calling thread's own stack, the way the handler walks: it
  * makes libunwind set up what it sets up lazily (process-wide, then per thread) here
  * rather than in a handler, where it would be slow enough to lose the signals that
  * arrive meanwhile. (rt_unwind_here takes another path, unw_backtrace.) */
-static void walk_begin(void);
-static void walk_end(void);
-
 void rt_unwind_warm(void)
 {
 	unw_context_t ctx;

@@ -31,8 +31,9 @@ struct seg {
 /* One walk's state: libunwind's `arg`. */
 struct walk {
 	const rt_uregs_t *regs;
-	const unsigned char *stack;   /* NULL: live */
+	const unsigned char *stack;   /* a copy from sp up (NULL: none) */
 	size_t stack_len;
+	int live;                     /* the thread's own stack, readable beyond the copy */
 	pid_t pid;
 	struct seg segs[MAX_SEGS];
 	int nsegs;
@@ -118,7 +119,7 @@ static int read_mem(struct walk *w, uintptr_t a, void *out, size_t len)
 		copy_mapped(out, a, len);
 		return 0;
 	}
-	if (!w->stack)
+	if (w->live)
 		return read_checked(w, a, out, len);
 	return -1; /* beyond the copy: what is there now is not what the walk needs */
 }
@@ -270,6 +271,7 @@ static void make_space(void)
 }
 
 #define RT_UNWIND_REGS_MAX 128	/* frames of a trial walk */
+#define RT_UNWIND_REGS_SNAPSHOT 16384 /* bytes of a live stack read at once */
 #define RT_UNWIND_REGS_SHALLOW 4 /* frames a walk from a wrong frame pointer reaches */
 
 /* Walks from w's registers into pcs (pcs[0] set by the caller); *last_sp: the stack
@@ -338,6 +340,20 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	w.regs = regs;
 	w.stack = stack;
 	w.stack_len = stack ? stack_len : 0;
+	w.live = !stack;
+	/* A live stack is read once, from sp up, rather than a word at a time: guessing
+	 * the frame pointer reads hundreds of words. */
+	unsigned char snapshot[RT_UNWIND_REGS_SNAPSHOT];
+	if (!stack) {
+		struct iovec here = { snapshot, sizeof snapshot }, there = { (void *)regs->sp, sizeof snapshot };
+		int saved_errno = errno;
+		ssize_t got = process_vm_readv(getpid(), &here, 1, &there, 1, 0);
+		errno = saved_errno;
+		if (got > 0) {
+			w.stack = snapshot;
+			w.stack_len = (size_t)got;
+		}
+	}
 	w.pid = getpid();
 	w.nsegs = 0;
 	memset(w.pages, 0, sizeof w.pages);
@@ -347,26 +363,27 @@ size_t rt_unwind_regs(const rt_uregs_t *regs, const void *stack, size_t stack_le
 	if (regs->have & RT_UREG_BP)
 		return walk_with(as, &w, pcs, max, &stop_sp);
 	/* The frame pointer guessed (guess_bp), tried in this order while the walks stay
-	 * shallow, the deepest kept: (1) the first chain of records above sp, right for
-	 * nearly every thread: one walk; (2) none, a walk that goes as far as the frames
-	 * that do not need one (a libc wrapper, say) and stops at the first that does,
-	 * whose record lies at or above that frame's stack pointer: (3) the first chain of
-	 * records there; (4) the first record above sp, and the value the chain's first
-	 * record saved. Stale words in the frames below the one that needs it look like
-	 * records too: hence the order. */
+	 * shallow, the deepest kept: (1) none, a walk that goes as far as the frames that
+	 * do not need one (a libc wrapper, say) and stops at the first that does, whose
+	 * record lies at or above that frame's stack pointer: (2) the first chain of
+	 * records there; (3) the first chain of records above sp, the first record at all,
+	 * and the value that chain's first record saved. Stale words in the frames below
+	 * the one that needs it look like records too: hence the order. */
 	struct trial tr = { as, &w, regs, pcs, max, 1 };
 	uintptr_t chained, first, again, unused, saved;
-	int found = guess_bp(&w, regs->sp, &chained, &first);
-	if (found && try_bp(&tr, chained, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
-		return tr.best;
 	if (try_bp(&tr, 0, 0, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
 		return tr.best;
-	if (guess_bp(&w, stop_sp, &again, &unused) && (!found || again != chained) &&
-	    try_bp(&tr, again, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+	int found_again = guess_bp(&w, stop_sp, &again, &unused);
+	if (found_again && try_bp(&tr, again, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
 		return tr.best;
-	if (found && first != chained && try_bp(&tr, first, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+	if (!guess_bp(&w, regs->sp, &chained, &first))
 		return tr.best;
-	if (found && read_mem(&w, chained, &saved, sizeof saved) == 0 && saved)
+	if ((!found_again || chained != again) &&
+	    try_bp(&tr, chained, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+		return tr.best;
+	if (first != chained && try_bp(&tr, first, 1, &stop_sp) > RT_UNWIND_REGS_SHALLOW)
+		return tr.best;
+	if (read_mem(&w, chained, &saved, sizeof saved) == 0 && saved)
 		try_bp(&tr, saved, 1, &stop_sp);
 	return tr.best;
 }
