@@ -241,8 +241,12 @@ ctor_case() {
 			bash -c "cmp -s '$WORK/ctor-none.out' '$WORK/ctor-$order.out' && [ \"\$(cat '$WORK/ctor-$order.rc')\" = \"\$(cat '$WORK/ctor-none.rc')\" ]"
 		# (each is in ctor_thread_main, or, caught asleep in its nanosleep, not signalled
 		# and shown by its leaf frame: threads.sh)
-		check "  both threads are in the threads profile by name, in ctor_thread_main or held back asleep" \
-			bash -c "grep -q 'thread_name:  ctor-exe' '$WORK/ctor-$order.threads' && grep -q 'thread_name:  ctor-dso' '$WORK/ctor-$order.threads' && [ \$((\$(grep -c ctor_thread_main '$WORK/ctor-$order.threads') + \$(grep -B2 'thread_name:  ctor-' '$WORK/ctor-$order.threads' | grep -c 'stack:  leaf only'))) = 2 ]"
+		check "  both threads are in the threads profile by name" \
+			bash -c "grep -q 'thread_name:  ctor-exe' '$WORK/ctor-$order.threads' && grep -q 'thread_name:  ctor-dso' '$WORK/ctor-$order.threads'"
+		[ "$SAN" = address ] && san_skip "a thread asleep inside ASan's nanosleep interceptor is walked from a frame pointer guessed on its stack, where that interceptor's frame holds stale frame records of the thread's earlier calls: its stack can repeat a frame" \
+			"  each in ctor_thread_main once, or held back asleep" ||
+		check "  each in ctor_thread_main once, or held back asleep" \
+			bash -c "[ \$((\$(grep -c ctor_thread_main '$WORK/ctor-$order.threads') + \$(grep -B2 'thread_name:  ctor-' '$WORK/ctor-$order.threads' | grep -c 'stack:  leaf only'))) = 2 ]"
 		[ -n "$RT" ] && continue # under a sanitizer, threads are not registered (no threadcreate)
 		check "  and in threadcreate, made by proc_dso_ctor (no shim frame on top)" \
 			bash -c "[ \$(grep -c proc_dso_ctor '$WORK/ctor-$order.tc') = 2 ] && ! grep -q rt_treg_prepare '$WORK/ctor-$order.tc'"
