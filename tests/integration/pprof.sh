@@ -108,7 +108,7 @@ diag "$(sed -n '/Duration/p; /flat%/,+1p' "$WORK/cpu.top")"
 # The shim's own threads are in the profile too, by name: the worker builds each slow
 # request's profile set (about 15 ms of CPU per set here, 15 sets a second in this
 # load); burn_cpu's share is taken of the service's own CPU.
-diag "$(awk '/\[otshim thread:/ { print "the shim's threads: " $0 }' "$WORK/cpu.top")"
+diag "$(awk '/\[otshim thread:/ { print "our own threads: " $0 }' "$WORK/cpu.top")"
 check "profile?seconds=2: burn_cpu on top with at least 80 % of the service's own CPU" \
 	bash -c "awk '/burn_cpu\$/ { v = \$2 } /\[otshim thread:/ { o += \$2 } END { sub(/%/, \"\", v); exit !(v + 0 >= 0.8 * (100 - o)) }' '$WORK/cpu.top'"
 curl -s -o /dev/null "$EP/profile?seconds=3" &

@@ -7,7 +7,8 @@
 # `go tool pprof` reads: its total is the request's duration, >= 250 ms of it off CPU,
 # >= 80 % in samples under the waiting function labelled state=off-cpu, the call's
 # name (wait) and the descriptor's peer, with the request's trace and span ids; the
-# index line carries files.wall, wall_off_cpu_ms and top_wait. Then 20 such waits in
+# index line carries files.wall, wall_off_cpu_ms and top_wait. A mixed request (CPU,
+# a wait, CPU) splits on and off CPU as it went. Then 20 such waits in
 # recv with fast requests alongside: the server never sees an EINTR, every request is
 # answered 200 and logged, and fast requests write no profile. Last, whole-process wall
 # profiles, from /debug/pprof/wall and in continuous mode, over threads asleep, waiting
@@ -63,6 +64,32 @@ one_wait mutex pthread_mutex_lock -
 one_wait connect connect 'unix:@srv_wait\.[0-9]+'
 one_wait pipe read 'pipe:\[[0-9]+\]'
 
+# A mixed request: 150 ms of CPU, 300 ms in recv on the upstream, 150 ms of CPU. Its
+# wall profile adds up to its duration (within 5 %) and splits it on and off CPU as it
+# went (each within 10 % of 300 ms); its CPU profile, from its first byte, holds the
+# 300 ms it burned (within 15 %).
+trace=4bf92f3577b34da6a3ce929d0e0e$(printf '%04x' "$RANDOM")
+$HTTPC get --port "$PORT" --path "/mixed?ms=300" --header "traceparent: 00-$trace-$PARENT-01" \
+	>"$WORK/resp.mixed"
+line=$(index_line "$trace")
+mixed=$(python3 - "$dir/$(echo "$line" | field '["files"]["wall"]')" \
+	"$dir/$(echo "$line" | field '["files"]["cpu"]')" "$(echo "$line" | field '["duration_ms"]')" \
+	"$TOOLS/pprof_raw.py" <<'PY'
+import json, subprocess, sys
+wall, cpu, dur, tool = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+def total(path, *focus):
+    d = json.loads(subprocess.run([sys.executable, tool, path, *focus], capture_output=True,
+                                  text=True, check=True).stdout)
+    return d["totals"][1] / 1e6 if d["totals"] else 0.0
+w, on, off, c = total(wall), total(wall, "state=on-cpu"), total(wall, "state=off-cpu"), total(cpu)
+ok = abs(w - dur) <= 0.05 * dur and abs(on - 300) <= 30 and abs(off - 300) <= 30 and 255 <= c <= 345
+print("%s wall %.1f ms of %.1f, on CPU %.1f, off CPU %.1f; CPU profile %.1f ms" % ("ok" if ok else "bad", w, dur, on, off, c))
+PY
+)
+diag "mixed: $mixed"
+check "mixed (150 ms CPU, 300 ms recv, 150 ms CPU): wall = duration within 5 %, on and off CPU each 300 ms within 10 %, CPU profile 300 ms within 15 %" \
+	[ "${mixed%% *}" = ok ]
+
 # 20 waits in recv (SO_RCVTIMEO set) in 4 parallel streams, fast requests alongside.
 before=$(grep -c . "$dir/index.jsonl")
 streams=()
@@ -111,8 +138,8 @@ tsan_check "$TSAN_WALL" "/debug/pprof/wall?seconds=2: go tool pprof reads it; ea
 check "the server is alive and never saw an EINTR" \
 	bash -c "kill -0 $SPID && ! grep -q EINTR '$dir.err'"
 stop_demo
-check "its access log holds every request (6 + 20 + 400 + 3)" \
-	[ "$(grep -c . "$dir.access")" = 429 ]
+check "its access log holds every request (6 + 1 + 20 + 400 + 3)" \
+	[ "$(grep -c . "$dir.access")" = 430 ]
 check "every wall file is one the index names" \
 	[ "$(ls "$dir" | grep -c '^wall-')" = "$(grep -c '"wall":"wall-' "$dir/index.jsonl")" ]
 

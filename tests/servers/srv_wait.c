@@ -7,8 +7,9 @@
  *   connect  a blocking connect to a Unix listener whose backlog is full until a
  *            helper accepts, N ms later
  *   pipe     read of a pipe another thread writes N ms later
- * and /fast answers at once, /burn?ms=N after burning N ms of CPU (burn_cpu). Every wait is in its own noinline function, so profiles
- * can be checked for it (wait_in_<kind>). Like services that treat EINTR as fatal, the
+ * and /fast answers at once, /burn?ms=N after burning N ms of CPU (burn_cpu), /mixed?ms=N
+ * after N/2 ms of CPU, N ms in recv and N/2 ms of CPU again. Every wait is in its own
+ * noinline function, so profiles can be checked for it (wait_in_<kind>). Like services that treat EINTR as fatal, the
  * server aborts when any of these calls fails with EINTR (with SRV_WAIT_EINTR=log in
  * its environment it only says so and answers 500). The upstream's port is in
  * the response header x-upstream-port.
@@ -269,6 +270,11 @@ static int serve_one(int fd, const char *method, const char *target)
 		rc = wait_in_pipe(ms);
 	else if (path_is(target, "/burn"))
 		burn_cpu((uint64_t)ms * 1000000ull);
+	else if (path_is(target, "/mixed")) { /* ms/2 of CPU, ms in recv, ms/2 of CPU */
+		burn_cpu((uint64_t)ms * 500000ull);
+		rc = wait_in_recv(ms);
+		burn_cpu((uint64_t)ms * 500000ull);
+	}
 	else if (!path_is(target, "/fast"))
 		status = 404;
 	if (rc != 0)
