@@ -202,6 +202,7 @@ if want h2; then
 	H2B=$(h2rps base); H2S=$(h2rps shim)
 	{
 		echo "HTTP/2 (nghttpd --no-tls, h2load -c 8 -m 16, 1 KiB file, $ROUNDS rounds alternated, median req/s):"
+		echo
 		echo "| base | otshim | ratio |"
 		echo "|---|---|---|"
 		awk -v b="$H2B" -v s="$H2S" 'BEGIN { printf "| %.0f | %.0f | %.3f |\n", b, s, s / b }'

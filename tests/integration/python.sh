@@ -19,6 +19,14 @@ for _ in $(seq 10); do curl -s -o /dev/null "http://127.0.0.1:$port/"; done
 TRACE=0af7651916cd43dd8448eb211c80319c
 curl -s -o /dev/null -H "traceparent: 00-$TRACE-b7ad6b7169203331-01" "http://127.0.0.1:$port/cpu"
 for _ in $(seq 100); do [ -s "$prof/index.jsonl" ] && break; sleep 0.05; done
+# A request that waits 300 ms on an upstream (http.client; the upstream answers late).
+python3 "$TOOLS/upstream.py" --port-file "$WORK/up.port" --delay-ms 300 2>"$WORK/up.err" &
+PIDS+=("$!")
+wait_for 10 test -s "$WORK/up.port"
+WTRACE=0af7651916cd43dd8448eb211c803200
+curl -s -o /dev/null -H "traceparent: 00-$WTRACE-b7ad6b7169203331-01" \
+	"http://127.0.0.1:$port/upstream?port=$(cat "$WORK/up.port")"
+wait_for 5 grep -q "$WTRACE" "$prof/index.jsonl"
 kill -TERM "$PPID_"
 wait_for 5 bash -c "! kill -0 $PPID_ 2>/dev/null"
 stopped=$?
@@ -55,4 +63,19 @@ check "samples kept before the threshold (phase=before_threshold): ${b_samples:-
 check "and >= 90 % of them under _PyEval_EvalFrameDefault (unwound from the ring)" \
 	python3 -c "import sys; sys.exit(not float('${b_share:-0}') >= 0.9)"
 check "the profile names interpreter functions" bash -c "HOME=$HOME go tool pprof -top '$f' 2>/dev/null | grep -q -E '_PyEval_EvalFrameDefault|PyObject|time_process_time'"
+# The upstream wait: a socket with a timeout waits in poll on it before it reads. The
+# wall profile holds >= 250 ms off CPU in that poll, its peer the upstream, >= 80 % of
+# it under the interpreter's frames (the Python code that made the call).
+wline=$(grep "$WTRACE" "$prof/index.jsonl" | head -1)
+wfile=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["files"]["wall"])' "$wline" 2>/dev/null)
+python3 "$TOOLS/pprof_raw.py" "$prof/$wfile" wait=poll >"$WORK/wall.recv" 2>/dev/null
+read -r w_ms w_share w_peer < <(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+peer = s["labels"].get("peer", [])
+print(s["totals"][1] // 1000000, s["stack_share"].get("_PyEval_EvalFrameDefault", [0, 0])[1], ",".join(peer) or "-")' "$WORK/wall.recv" 2>/dev/null)
+UPPORT=$(cat "$WORK/up.port")
+diag "upstream wait: ${w_ms:-?} ms in poll, ${w_share:-?} of it under _PyEval_EvalFrameDefault, peer ${w_peer:-?}"
+check "a 300 ms upstream call: its wall profile has >= 250 ms off CPU in poll on 127.0.0.1:$UPPORT, >= 80 % under the interpreter's frames" \
+	python3 -c "import sys; sys.exit(not (int('${w_ms:-0}') >= 250 and float('${w_share:-0}') >= 0.8 and '${w_peer:-}' == '127.0.0.1:$UPPORT'))"
 done_testing

@@ -1,11 +1,21 @@
 """py_demo.py PORT LOG [--tls CERT KEY]: a Python service for the integration tests, built
 only on the standard library's http.server (ThreadingHTTPServer, HTTP/1.1 keep-alive).
-/cpu burns 300 ms of CPU in the interpreter; every answered request is one line in LOG.
+/cpu burns 300 ms of CPU in the interpreter; /upstream?port=N makes one HTTP call to
+127.0.0.1:N with http.client and waits for its answer; every answered request is one line
+in LOG.
 With --tls it serves HTTPS (the ssl module, which loads libssl with its _ssl extension)."""
+import http.client
 import http.server
 import signal
 import sys
 import time
+
+
+def call_upstream(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/")
+    conn.getresponse().read()
+    conn.close()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -21,6 +31,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             while time.process_time() < end:
                 for i in range(20000):
                     x += i * i
+        elif self.path.startswith("/upstream?port="):
+            call_upstream(int(self.path.split("=", 1)[1]))
         body = b"ok\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

@@ -399,10 +399,15 @@ static int handle_redis(int cfd, const char *target)
 }
 
 static volatile sig_atomic_t stopping;
+static int listen_fd = -1;
+/* SIGTERM may land on any thread that does not block it, a connection's thread too:
+ * shutting the listener wakes the main thread's accept() wherever it landed. */
 static void on_term(int sig)
 {
 	(void)sig;
 	stopping = 1;
+	if (listen_fd >= 0)
+		shutdown(listen_fd, SHUT_RDWR); /* async-signal-safe */
 }
 
 static int serve_one(int fd, const char *method, const char *target)
@@ -447,6 +452,7 @@ int main(int argc, char **argv)
 	int lfd = listen_loopback(port, SOCK_CLOEXEC, 128, &bound);
 	if (lfd < 0 || (port_file && write_port_file(port_file, bound) != 0))
 		return 1;
+	listen_fd = lfd;
 	for (;;) {
 		int c = accept(lfd, NULL, NULL);
 		if (stopping)
