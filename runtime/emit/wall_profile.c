@@ -7,7 +7,6 @@
 #include "base/cfg.h"
 #include "track/waits.h"
 
-#define ON_CPU_UNSAMPLED "[on CPU, between samples]"
 #define OFF_CPU_UNTIMED  "[off CPU, outside the timed calls]"
 #define OTHER_WAITS      "[waits at further call sites]"
 
@@ -89,7 +88,7 @@ rt_profile_t *rt_wall_profile_build(const rt_req_t *r, const rt_samples_t *cpu,
 	if (cpu_ns > sampled) {
 		int64_t v[2] = { 1, (int64_t)(cpu_ns - sampled) };
 		labels[2].str = "on-cpu";
-		rt_profile_add_sample_frame(p, ON_CPU_UNSAMPLED, v, labels, 3);
+		rt_profile_add_sample_frame(p, RT_FRAME_ON_CPU_UNSAMPLED, v, labels, 3);
 	}
 	if (duration > cpu_ns + placed) {
 		int64_t v[2] = { 1, (int64_t)(duration - cpu_ns - placed) };

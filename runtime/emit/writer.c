@@ -88,11 +88,23 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 	char tid[16];
 	rt_label_t labels[4] = { { "trace_id", id->trace, 0 }, { "span_id", id->span, 0 },
 				 { "thread_id", tid, 0 }, { "phase", "", 0 } };
+	uint64_t before = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		int64_t v[2] = { 1, (int64_t)s->weights[i] };
 		snprintf(tid, sizeof tid, "%d", (int)s->tids[i]);
 		labels[3].str = s->before[i] ? "before_threshold" : "after_threshold";
 		rt_profile_add_sample(p, s->pcs + s->offs[i], s->npcs[i], 1, v, labels, 4);
+		if (s->before[i] && s->tids[i] == r->tid)
+			before += s->weights[i];
+	}
+	/* The thread's clock measured more before the threshold than its ring's samples
+	 * hold (it ran before its ring was made, or outran it): shown, without a stack,
+	 * so that the profile adds up to the request's CPU. */
+	if (r->cpu_pre_ns > before) {
+		int64_t v[2] = { 0, (int64_t)(r->cpu_pre_ns - before) };
+		snprintf(tid, sizeof tid, "%d", (int)r->tid);
+		labels[3].str = "before_threshold";
+		rt_profile_add_sample_frame(p, RT_FRAME_ON_CPU_UNSAMPLED, v, labels, 4);
 	}
 	int rc = save(p, path, r, "cpu");
 	rt_profile_free(p);

@@ -45,6 +45,8 @@ int rt_profile_add_sample(rt_profile_t *p, const uintptr_t *pcs, size_t npcs, in
 
 /* Adds a sample whose whole stack is one pseudo-frame with that name and no address,
  * for what has no stack to show (a thread that did not answer). */
+/* The pseudo-frame of CPU time a thread's clock measured and no sample holds. */
+#define RT_FRAME_ON_CPU_UNSAMPLED "[on CPU, not sampled]"
 int rt_profile_add_sample_frame(rt_profile_t *p, const char *frame, const int64_t *values,
 				const rt_label_t *labels, size_t nlabels);
 

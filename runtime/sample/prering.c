@@ -27,6 +27,7 @@
 #include "base/owned_fds.h"
 #include "base/stats.h"
 #include "base/util.h"
+#include "sample/cputimer.h"
 #include "sample/ring.h"
 #include "sample/unwind_regs.h"
 
@@ -62,9 +63,8 @@ static size_t mapped;
 
 struct want {
 	int used;
-	uint64_t serial, pos, start_ns, slow_ns, asked_ns;
-	rt_prering_t *ring;
-	pid_t tid;
+	uint64_t asked_ns;
+	rt_prering_stretch_t s;
 };
 static pthread_mutex_t want_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct want wants[WANTS_MAX];
@@ -224,6 +224,10 @@ static rt_prering_t *ring_open(pid_t tid)
 		refuse("PERF_EVENT_IOC_ID", errno);
 		goto fail;
 	}
+	/* The event counts from its opening, the thread's clock from its birth: their
+	 * difference (this read's lateness, microseconds, aside) turns a count into the
+	 * clock, for a stretch whose last samples found the ring full. */
+	uint64_t cpu_at_open = rt_cputimer_thread_ns(tid);
 	pthread_mutex_lock(&mu);
 	p->fd = fd;
 	p->id = id;
@@ -231,6 +235,7 @@ static rt_prering_t *ring_open(pid_t tid)
 	p->data_len = data_bytes;
 	p->tid = tid;
 	p->opened_ns = mono_ns();
+	p->cpu_at_open_ns = cpu_at_open;
 	p->page = map;
 	atomic_store(&p->orphan, 0);
 	atomic_store(&p->open, 1);
@@ -354,19 +359,16 @@ void rt_prering_fork_child(void)
 
 /* ---- the watchdog's want ---- */
 
-int rt_prering_want(uint64_t serial, rt_prering_t *ring, uint64_t pos, pid_t tid,
-		    uint64_t start_ns, uint64_t slow_ns)
+int rt_prering_want(const rt_prering_stretch_t *s)
 {
-	if (!ring || pos == RT_PRERING_NOPOS)
+	if (!s->ring || s->pos == RT_PRERING_NOPOS)
 		return 0;
 	int ok = 0;
 	pthread_mutex_lock(&want_mu);
 	for (int i = 0; i < WANTS_MAX && !ok; i++) {
 		if (wants[i].used)
 			continue;
-		wants[i] = (struct want){ .used = 1, .serial = serial, .pos = pos, .ring = ring,
-					  .tid = tid, .start_ns = start_ns, .slow_ns = slow_ns,
-					  .asked_ns = mono_ns() };
+		wants[i] = (struct want){ .used = 1, .asked_ns = mono_ns(), .s = *s };
 		ok = 1;
 	}
 	pthread_mutex_unlock(&want_mu);
@@ -379,28 +381,30 @@ int rt_prering_want(uint64_t serial, rt_prering_t *ring, uint64_t pos, pid_t tid
 
 /* Copies the ring's bytes from pos to its writer into a new buffer (*len bytes).
  * NULL when the stretch is not there whole: another ring, or written over. */
-static unsigned char *copy_stretch(const struct want *w, size_t *len, uint64_t *opened_ns)
+static unsigned char *copy_stretch(const struct want *w, size_t *len, uint64_t *opened_ns,
+				   uint64_t *cpu_at_open_ns)
 {
-	rt_prering_t *p = w->ring;
+	rt_prering_t *p = w->s.ring;
 	unsigned char *buf = NULL;
 	pthread_mutex_lock(&mu);
 	/* A ring is closed only as its thread exits, so one still open for the same thread
 	 * id is the ring the request began on (the thread's first request opens it during
 	 * its own begin). */
-	if (!atomic_load(&p->open) || p->tid != w->tid)
+	if (!atomic_load(&p->open) || p->tid != w->s.tid)
 		goto out;
 	*opened_ns = p->opened_ns;
+	*cpu_at_open_ns = p->cpu_at_open_ns;
 	struct perf_event_mmap_page *pg = p->page;
 	const unsigned char *data = (const unsigned char *)pg + page_bytes;
 	size_t size = p->data_len, maxrec = record_bytes(stack_bytes);
 	uint64_t head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
-	if (head < w->pos || head - w->pos > size)
+	if (head < w->s.pos || head - w->s.pos > size)
 		goto out;
-	size_t n = (size_t)(head - w->pos);
+	size_t n = (size_t)(head - w->s.pos);
 	buf = malloc(n ? n : 1);
 	if (!buf)
 		goto out;
-	size_t off = (size_t)(w->pos % size), first = n < size - off ? n : size - off;
+	size_t off = (size_t)(w->s.pos % size), first = n < size - off ? n : size - off;
 	memcpy(buf, data + off, first);
 	memcpy(buf + first, data, n - first);
 	/* The copy's reads before the second look at the writer (a seqlock's reader). TSan
@@ -412,7 +416,7 @@ static unsigned char *copy_stretch(const struct want *w, size_t *len, uint64_t *
 	uint64_t tail2 = __atomic_load_n(&pg->data_tail, __ATOMIC_RELAXED);
 	/* With the tail still at pos the kernel cannot have reached past pos + size; once
 	 * a later request moved it, only a writer short of that is proof. */
-	if (tail2 != w->pos && head2 + 2 * maxrec > w->pos + size) {
+	if (tail2 != w->s.pos && head2 + 2 * maxrec > w->s.pos + size) {
 		free(buf);
 		buf = NULL;
 		goto out;
@@ -494,20 +498,20 @@ static size_t unwind_sample(const struct psample *s, uintptr_t *pcs, size_t max)
 static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 {
 	size_t len = 0;
-	uint64_t opened_ns = 0;
-	unsigned char *buf = copy_stretch(w, &len, &opened_ns);
+	uint64_t opened_ns = 0, cpu_at_open = 0;
+	unsigned char *buf = copy_stretch(w, &len, &opened_ns, &cpu_at_open);
 	if (!buf) {
 		rt_log(RT_LOG_DEBUG, "request %llu: its ring's part before the threshold is gone",
-		       (unsigned long long)w->serial);
+		       (unsigned long long)w->s.serial);
 		rt_stat_add(RT_STAT_PRE_INCOMPLETE, 1);
-		sink->done(w->serial, 0, 0, sink->arg);
+		sink->done(w->s.serial, 0, 0, sink->arg);
 		return;
 	}
 	struct psample prev, cur, next;
 	memset(&prev, 0, sizeof prev);
 	memset(&next, 0, sizeof next);
 	int have_prev = 0, have_next = 0, lost = 0;
-	uint64_t total = 0, first_count = 0;
+	uint64_t total = 0, first_count = 0, lead = 0;
 	uintptr_t pcs[RT_STACK_MAX];
 	size_t npcs = 0;
 	for (size_t off = 0; off + 8 <= len;) {
@@ -522,9 +526,9 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 			continue;
 		}
 		if (h.type != PERF_RECORD_SAMPLE || !parse_sample(rec, h.size, &cur) ||
-		    cur.time < w->start_ns)
+		    cur.time < w->s.start_ns)
 			continue;
-		if (cur.time > w->slow_ns) {
+		if (cur.time > w->s.slow_ns) {
 			next = cur;
 			have_next = 1;
 			break;
@@ -533,7 +537,7 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 		if (have_prev) {
 			uint64_t wgt = cur.count > prev.count ? cur.count - prev.count : 0;
 			if (npcs)
-				sink->sample(w->serial, w->tid, wgt, pcs, (uint32_t)npcs, sink->arg);
+				sink->sample(w->s.serial, w->s.tid, wgt, pcs, (uint32_t)npcs, sink->arg);
 			total += wgt;
 		} else {
 			first_count = cur.count;
@@ -547,20 +551,20 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 		uint64_t gap = period_ns;
 		if (have_next && next.time > prev.time && next.count > prev.count) {
 			uint64_t span = next.count - prev.count;
-			gap = (uint64_t)((double)span * (double)(w->slow_ns - prev.time) /
+			gap = (uint64_t)((double)span * (double)(w->s.slow_ns - prev.time) /
 					 (double)(next.time - prev.time));
 			if (gap > span)
 				gap = span;
-		} else if (w->slow_ns - prev.time < gap) {
-			gap = w->slow_ns - prev.time;
+		} else if (w->s.slow_ns - prev.time < gap) {
+			gap = w->s.slow_ns - prev.time;
 		}
 		/* And the CPU before the first sample: at most a period since the first byte
 		 * in user mode; since the ring's making, its count, when it was made during
 		 * the request. */
-		uint64_t lead = opened_ns > w->start_ns ? first_count : period_ns;
+		lead = opened_ns > w->s.start_ns ? first_count : period_ns;
 		uint64_t wgt = lead + gap;
 		if (npcs)
-			sink->sample(w->serial, w->tid, wgt, pcs, (uint32_t)npcs, sink->arg);
+			sink->sample(w->s.serial, w->s.tid, wgt, pcs, (uint32_t)npcs, sink->arg);
 		total += wgt;
 	}
 	/* A full ring drops what does not fit, and says so (a lost record) only once it
@@ -570,10 +574,24 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 		lost = 1;
 	if (lost)
 		rt_stat_add(RT_STAT_PRE_INCOMPLETE, 1);
+	/* What was lost still ran: the thread's clock at the threshold, less its clock at
+	 * the first sample (the count since the ring's opening, on top of the clock then),
+	 * less that sample's lead, is the stretch's CPU. A watchdog made late by a busy
+	 * machine is when it happens. */
+	if (lost && have_prev && cpu_at_open && w->s.cpu_at_slow_ns > cpu_at_open + first_count) {
+		uint64_t clock = w->s.cpu_at_slow_ns - (cpu_at_open + first_count) + lead;
+		if (clock > total)
+			total = clock;
+	}
+	/* A ring made while the request ran (its thread's first request, as in a
+	 * thread-per-connection service) saw nothing before: the thread's clock, read at
+	 * the first byte and at the making, says how much CPU that was. No stack has it. */
+	if (opened_ns > w->s.start_ns && w->s.cpu_at_begin_ns && cpu_at_open > w->s.cpu_at_begin_ns)
+		total += cpu_at_open - w->s.cpu_at_begin_ns;
 	rt_log(RT_LOG_DEBUG, "request %llu: %zu bytes before the threshold, %llu ns of CPU%s",
-	       (unsigned long long)w->serial, len, (unsigned long long)total,
+	       (unsigned long long)w->s.serial, len, (unsigned long long)total,
 	       lost ? ", some samples lost (the ring was full)" : "");
-	sink->done(w->serial, total, !lost, sink->arg);
+	sink->done(w->s.serial, total, !lost, sink->arg);
 	free(buf);
 }
 
@@ -586,7 +604,7 @@ void rt_prering_collect(const rt_prering_sink_t *sink)
 	for (int i = 0; i < WANTS_MAX; i++) {
 		if (!wants[i].used)
 			continue;
-		if (sink->known(wants[i].serial, sink->arg)) {
+		if (sink->known(wants[i].s.serial, sink->arg)) {
 			todo[n++] = wants[i];
 			wants[i].used = 0;
 		} else if (now - wants[i].asked_ns > WANT_WAIT_NS) {

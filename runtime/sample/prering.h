@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "sample/thread.h"
 
@@ -44,6 +45,7 @@ typedef struct rt_prering {
 	size_t map_len, data_len;
 	pid_t tid;
 	uint64_t opened_ns;           /* CLOCK_MONOTONIC when opened */
+	uint64_t cpu_at_open_ns;      /* its thread's CPU clock then: count 0 (0 = unknown) */
 	_Atomic int open;
 	_Atomic int orphan;           /* its thread exited: the worker closes it */
 } rt_prering_t;
@@ -54,18 +56,25 @@ typedef struct rt_prering {
 /* A request begins on the calling thread t: the ring position its samples start at,
  * or RT_PRERING_NOPOS (no ring yet: the thread's first one asks for it). The writer's
  * position is read and the kernel told it may reuse everything before it. The ring
- * used goes to *ring. */
-static inline uint64_t rt_prering_mark(rt_thread_t *t, uint64_t now_ns, rt_prering_t **ring)
+ * used goes to *ring. The request that asks also reads its thread's CPU clock into
+ * *cpu_ns (one system call per thread life; else 0): its ring, made while it runs,
+ * then tells how much CPU came before it. */
+static inline uint64_t rt_prering_mark(rt_thread_t *t, uint64_t now_ns, rt_prering_t **ring,
+				       uint64_t *cpu_ns)
 {
 	rt_prering_t *p = atomic_load_explicit(&t->prering, memory_order_acquire);
 	*ring = p;
+	*cpu_ns = 0;
 	if (__builtin_expect(p != NULL, 1)) {
 		uint64_t head = __atomic_load_n(&p->page->data_head, __ATOMIC_ACQUIRE);
 		__atomic_store_n(&p->page->data_tail, head, __ATOMIC_RELAXED);
 		return head;
 	}
 	if (!t->prering_asked) {
+		struct timespec ts;
 		t->prering_asked = 1;
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+			*cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		atomic_store_explicit(&t->prering_want_ns, now_ns, memory_order_relaxed);
 	}
 	return RT_PRERING_NOPOS;
@@ -79,12 +88,23 @@ rt_prering_t *rt_prering_made_since(rt_thread_t *t, uint64_t start_ns, uint64_t 
 /* Worker, every round: makes the rings asked for, gives back those of exited threads. */
 void rt_prering_tick(void);
 
-/* Watchdog: request serial, begun at start_ns on ring (at pos) by thread t (tid),
- * crossed the threshold at slow_ns: its samples in between are wanted. Returns 1 if
- * they will be collected, 0 when there is nothing to collect (no ring then, another
- * ring now, or no room in the queue). */
-int rt_prering_want(uint64_t serial, rt_prering_t *ring, uint64_t pos, pid_t tid,
-		    uint64_t start_ns, uint64_t slow_ns);
+/* A request's stretch from its first byte to its threshold, as the watchdog asks for
+ * it. */
+typedef struct rt_prering_stretch {
+	uint64_t serial;
+	rt_prering_t *ring;
+	uint64_t pos;             /* the ring's writer at the first byte (0: made since) */
+	pid_t tid;                /* the thread serving it */
+	uint64_t start_ns;        /* its first byte, CLOCK_MONOTONIC */
+	uint64_t slow_ns;         /* its threshold */
+	uint64_t cpu_at_begin_ns; /* the thread's CPU clock at the first byte, 0 = not read */
+	uint64_t cpu_at_slow_ns;  /* and at the threshold, 0 = unknown */
+} rt_prering_stretch_t;
+
+/* Watchdog: the samples of stretch s are wanted. Returns 1 if they will be collected,
+ * 0 when there is nothing to collect (no ring then, another ring now, or no room in
+ * the queue). */
+int rt_prering_want(const rt_prering_stretch_t *s);
 
 /* Worker: what rt_prering_collect does with each wanted request. */
 typedef struct rt_prering_sink {
@@ -94,7 +114,9 @@ typedef struct rt_prering_sink {
 	void (*sample)(uint64_t serial, pid_t tid, uint64_t weight_ns, const uintptr_t *pcs,
 		       uint32_t npcs, void *arg);
 	/* All of serial's are given: cpu_ns of thread CPU from its first byte to the
-	 * threshold (what the samples weigh), complete 0 when some were lost. */
+	 * threshold, complete 0 when some samples were lost. The thread's clock may show
+	 * more than the samples weigh (CPU before its ring was made, samples a full ring
+	 * dropped): cpu_ns then says so. */
 	void (*done)(uint64_t serial, uint64_t cpu_ns, int complete, void *arg);
 	void *arg;
 } rt_prering_sink_t;

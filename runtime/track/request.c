@@ -130,11 +130,13 @@ rt_req_t *rt_req_begin(rt_req_t *reuse)
 	r->alloc_bytes = -1;
 	rt_thread_t *self = rt_thread_peek();
 	if (self) {
-		r->pre_pos = rt_prering_mark(self, r->start_mono_ns, &r->pre_ring);
+		r->pre_pos = rt_prering_mark(self, r->start_mono_ns, &r->pre_ring,
+					     &r->cpu_at_begin_ns);
 		r->pre_requests = atomic_load_explicit(&self->requests, memory_order_relaxed);
 	} else {
 		r->pre_ring = NULL;
 		r->pre_pos = RT_PRERING_NOPOS;
+		r->cpu_at_begin_ns = 0;
 	}
 	return r;
 }
@@ -188,17 +190,20 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 	 * if the thread worked for this request alone meanwhile: an event loop's other
 	 * requests' CPU must not be counted as this one's (then: from the threshold on). */
 	r->cpu_pre_ns = 0;
+	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
 	if (!r->pre_ring) /* its thread's ring may have been made since its first byte */
 		r->pre_ring = rt_prering_made_since(t, r->start_mono_ns, &r->pre_pos);
 	if (r->pre_ring && r->pre_pos != RT_PRERING_NOPOS) {
 		if (r->pre_alone &&
 		    atomic_load_explicit(&t->requests, memory_order_relaxed) == r->pre_requests)
-			rt_prering_want(r->serial, r->pre_ring, r->pre_pos, r->tid, r->start_mono_ns,
-					now_mono);
+			rt_prering_want(&(rt_prering_stretch_t){
+				.serial = r->serial, .ring = r->pre_ring, .pos = r->pre_pos,
+				.tid = r->tid, .start_ns = r->start_mono_ns, .slow_ns = now_mono,
+				.cpu_at_begin_ns = r->cpu_at_begin_ns,
+				.cpu_at_slow_ns = r->cpu_at_slow_ns });
 		else
 			rt_stat_add(RT_STAT_PRE_SHARED, 1);
 	}
-	r->cpu_at_slow_ns = rt_cputimer_thread_ns(r->tid);
 	r->cpu_route = rt_cputimer_arm(t, rt_cfg.cpu_hz);
 }
 

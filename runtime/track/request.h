@@ -79,6 +79,7 @@ typedef struct rt_req {
 	 * its position then (sample/prering.h); the CPU the worker found there. */
 	rt_prering_t *pre_ring;
 	uint64_t pre_pos;
+	uint64_t cpu_at_begin_ns;     /* thread CPU clock at the first byte: first request only */
 	uint64_t pre_requests;        /* that thread's completed requests then */
 	int pre_alone;                /* the watchdog saw no other request on its thread */
 	uint64_t cpu_pre_ns;

@@ -66,8 +66,10 @@ one_wait pipe read 'pipe:\[[0-9]+\]'
 
 # A mixed request: 150 ms of CPU, 300 ms in recv on the upstream, 150 ms of CPU. Its
 # wall profile adds up to its duration (within 5 %) and splits it on and off CPU as it
-# went (each within 10 % of 300 ms); its CPU profile, from its first byte, holds the
-# 300 ms it burned (within 15 %).
+# went: on CPU the 300 ms of thread CPU time the server burned (within 10 %), off CPU
+# the rest, of which recv holds at least 90 % of its 300 ms (a busy machine stretches
+# the request: the thread then also waits, runnable, for a CPU, which is off CPU too).
+# Its CPU profile, from its first byte, holds the 300 ms it burned (within 15 %).
 trace=4bf92f3577b34da6a3ce929d0e0e$(printf '%04x' "$RANDOM")
 $HTTPC get --port "$PORT" --path "/mixed?ms=300" --header "traceparent: 00-$trace-$PARENT-01" \
 	>"$WORK/resp.mixed"
@@ -82,12 +84,15 @@ def total(path, *focus):
                                   text=True, check=True).stdout)
     return d["totals"][1] / 1e6 if d["totals"] else 0.0
 w, on, off, c = total(wall), total(wall, "state=on-cpu"), total(wall, "state=off-cpu"), total(cpu)
-ok = abs(w - dur) <= 0.05 * dur and abs(on - 300) <= 30 and abs(off - 300) <= 30 and 255 <= c <= 345
-print("%s wall %.1f ms of %.1f, on CPU %.1f, off CPU %.1f; CPU profile %.1f ms" % ("ok" if ok else "bad", w, dur, on, off, c))
+recv = total(wall, "wait=recv")
+ok = (abs(w - dur) <= 0.05 * dur and abs(on - 300) <= 30 and abs(off - (dur - 300)) <= 30 and
+      270 <= recv <= off + 1 and 255 <= c <= 345)
+print("%s wall %.1f ms of %.1f, on CPU %.1f, off CPU %.1f (recv %.1f); CPU profile %.1f ms" %
+      ("ok" if ok else "bad", w, dur, on, off, recv, c))
 PY
 )
 diag "mixed: $mixed"
-check "mixed (150 ms CPU, 300 ms recv, 150 ms CPU): wall = duration within 5 %, on and off CPU each 300 ms within 10 %, CPU profile 300 ms within 15 %" \
+check "mixed (150 ms CPU, 300 ms recv, 150 ms CPU): wall = duration within 5 %, on CPU 300 ms within 10 %, off CPU the rest, recv >= 270 ms of it, CPU profile 300 ms within 15 %" \
 	[ "${mixed%% *}" = ok ]
 
 # 20 waits in recv (SO_RCVTIMEO set) in 4 parallel streams, fast requests alongside.

@@ -3,8 +3,10 @@
  * marked on it burns a known amount of CPU in a known function; read as the worker
  * reads it, its samples must weigh the CPU really spent (the thread's clock), stand
  * in the burning function with its caller above, and cost nothing on a request that is
- * never read. A request that outruns the ring is read in part and counted; one whose
- * stretch was written over is refused and counted; a thread that served another
+ * never read. The first request, during which the ring was made, reports the CPU from
+ * its first byte (the thread's clock) though its samples start at the making. A request
+ * that outruns the ring is read in part, counted, and reports the thread's clock; one
+ * whose stretch was written over is refused and counted; a thread that served another
  * request meanwhile is not this test's business (track/). */
 #include <stdint.h>
 #include <string.h>
@@ -96,6 +98,14 @@ static void done(uint64_t serial, uint64_t cpu_ns, int complete, void *arg)
 
 static const rt_prering_sink_t sink = { known, sample, done, NULL };
 
+static int want(uint64_t serial, rt_prering_t *ring, uint64_t pos, pid_t tid, uint64_t start,
+		uint64_t slow, uint64_t cpu_at_begin, uint64_t cpu_at_slow)
+{
+	return rt_prering_want(&(rt_prering_stretch_t){
+		.serial = serial, .ring = ring, .pos = pos, .tid = tid, .start_ns = start,
+		.slow_ns = slow, .cpu_at_begin_ns = cpu_at_begin, .cpu_at_slow_ns = cpu_at_slow });
+}
+
 static void reset(uint64_t serial)
 {
 	memset(&got, 0, sizeof got);
@@ -112,16 +122,17 @@ int main(void)
 	     rt_prering_stack_bytes());
 	is_int(rt_prering_ring_bytes(), 516 * 1024, "the default ring: 516 KiB (1 + 128 pages)");
 
-	/* The thread's first request asks; the worker makes the ring once it has served
-	 * one 10 ms. */
+	/* The thread's first request asks (and reads the thread's clock); the worker makes
+	 * the ring once it has served one 10 ms. */
 	rt_prering_t *ring = NULL;
-	uint64_t pos = rt_prering_mark(t, mono_ns(), &ring);
+	uint64_t cpu_begin = 0, start = mono_ns(), c0 = thread_cpu_ns();
+	uint64_t pos = rt_prering_mark(t, start, &ring, &cpu_begin);
 	ok(pos == RT_PRERING_NOPOS && !ring, "first request: no ring yet, one asked for");
+	ok(cpu_begin >= c0 && cpu_begin <= thread_cpu_ns(), "and the thread's CPU clock read");
 	atomic_store(&t->cur_serial, 1);
 	rt_prering_tick();
 	ok(!atomic_load(&t->prering), "not made before the thread served 10 ms");
-	struct timespec ts = { 0, 12 * 1000000L };
-	nanosleep(&ts, NULL);
+	caller_here(12 * 1000000ull);
 	rt_prering_tick();
 	ring = atomic_load(&t->prering);
 	if (!ring) {
@@ -130,17 +141,37 @@ int main(void)
 	ok(ring != NULL, "made by the worker's round after 10 ms (%zu bytes mapped)", rt_prering_bytes());
 	is_int(rt_stat_get(RT_STAT_PRE_RING_OPENED), 1, "counted as opened");
 
+	/* That first request burns on to its threshold: read from the ring's making, its
+	 * samples weigh what came after; the CPU it reports is its thread's from the first
+	 * byte. */
+	reset(1);
+	caller_here(30 * 1000000ull);
+	uint64_t spent = thread_cpu_ns() - c0, slow = mono_ns();
+	uint64_t made_pos = RT_PRERING_NOPOS;
+	ok(rt_prering_made_since(t, start, &made_pos) == ring && made_pos == 0,
+	   "the ring was made since its first byte: read from its beginning");
+	want(1, ring, made_pos, (pid_t)syscall(SYS_gettid), start, slow, cpu_begin, thread_cpu_ns());
+	rt_prering_collect(&sink);
+	diag("first request, 42 ms burned (%.1f ms of thread CPU): %ld samples weigh %.1f ms, "
+	     "reported %.1f ms", spent / 1e6, got.n, got.weight / 1e6, got.done_cpu / 1e6);
+	ok(got.done == 1 && got.n >= 20 && got.weight < spent * 9 / 10,
+	   "its samples start at the ring's making (%ld)", got.n);
+	ok(got.done_cpu > spent * 9 / 10 && got.done_cpu < spent * 11 / 10 + 1000000,
+	   "its CPU from the first byte reported, within 10 %% and a period");
+
 	/* A request that burns 60 ms before its threshold. */
 	reset(2);
-	uint64_t start = mono_ns();
-	pos = rt_prering_mark(t, start, &ring);
-	ok(pos != RT_PRERING_NOPOS && ring, "second request: marked at ring position %llu",
-	   (unsigned long long)pos);
-	uint64_t c0 = thread_cpu_ns();
+	start = mono_ns();
+	pos = rt_prering_mark(t, start, &ring, &cpu_begin);
+	ok(pos != RT_PRERING_NOPOS && ring && !cpu_begin,
+	   "second request: marked at ring position %llu, no clock read", (unsigned long long)pos);
+	c0 = thread_cpu_ns();
 	caller_here(60 * 1000000ull);
-	uint64_t spent = thread_cpu_ns() - c0, slow = mono_ns();
+	spent = thread_cpu_ns() - c0;
+	slow = mono_ns();
+	uint64_t cpu_slow = thread_cpu_ns();
 	caller_here(5 * 1000000ull); /* after the threshold: not this read's */
-	ok(rt_prering_want(2, ring, pos, (pid_t)syscall(SYS_gettid), start, slow), "wanted");
+	ok(want(2, ring, pos, (pid_t)syscall(SYS_gettid), start, slow, 0, cpu_slow), "wanted");
 	rt_prering_collect(&sink);
 	diag("60 ms burned (%.1f ms of thread CPU): %ld samples, %.1f ms weighed, done %.1f ms, "
 	     "%ld in burn_here, %ld with caller_here above", spent / 1e6, got.n, got.weight / 1e6,
@@ -160,30 +191,35 @@ int main(void)
 	reset(3);
 	uint64_t inc0 = rt_stat_get(RT_STAT_PRE_INCOMPLETE);
 	start = mono_ns();
-	pos = rt_prering_mark(t, start, &ring);
+	pos = rt_prering_mark(t, start, &ring, &cpu_begin);
+	c0 = thread_cpu_ns();
 	caller_here(250 * 1000000ull);
 	slow = mono_ns();
-	rt_prering_want(3, ring, pos, (pid_t)syscall(SYS_gettid), start, slow);
+	cpu_slow = thread_cpu_ns();
+	spent = cpu_slow - c0;
+	want(3, ring, pos, (pid_t)syscall(SYS_gettid), start, slow, 0, cpu_slow);
 	rt_prering_collect(&sink);
-	diag("250 ms burned into a ring of ~124 samples: %ld samples, complete %d", got.n, got.complete);
+	diag("250 ms burned into a ring of ~124 samples: %ld samples weigh %.1f ms, reported "
+	     "%.1f ms, complete %d", got.n, got.weight / 1e6, got.done_cpu / 1e6, got.complete);
 	ok(got.done == 1 && !got.complete && got.n >= 100 && got.n <= 130,
 	   "outrun: its first ~124 samples, said incomplete");
+	ok(got.done_cpu > spent * 9 / 10 && got.done_cpu < spent * 11 / 10 + 1000000,
+	   "the CPU reported is the thread's clock, within 10 %% and a period, not the samples'");
 	is_int(rt_stat_get(RT_STAT_PRE_INCOMPLETE) - inc0, 1, "and counted");
 
 	/* Written over: a later request moved the tail on, and the kernel went round the ring
 	 * past this one's stretch before it was read. */
 	reset(4);
 	start = mono_ns();
-	pos = rt_prering_mark(t, start, &ring);
+	pos = rt_prering_mark(t, start, &ring, &cpu_begin);
 	caller_here(5 * 1000000ull);
 	slow = mono_ns();
-	uint64_t pos2 = rt_prering_mark(t, mono_ns(), &ring); /* the next request */
-	(void)pos2;
+	rt_prering_mark(t, mono_ns(), &ring, &cpu_begin); /* the next request */
 	caller_here(200 * 1000000ull);
-	rt_prering_mark(t, mono_ns(), &ring); /* and the one after: the kernel goes on */
+	rt_prering_mark(t, mono_ns(), &ring, &cpu_begin); /* and the one after: the kernel goes on */
 	caller_here(200 * 1000000ull);
 	inc0 = rt_stat_get(RT_STAT_PRE_INCOMPLETE);
-	rt_prering_want(4, ring, pos, (pid_t)syscall(SYS_gettid), start, slow);
+	want(4, ring, pos, (pid_t)syscall(SYS_gettid), start, slow, 0, 0);
 	rt_prering_collect(&sink);
 	ok(got.done == 1 && !got.complete && got.n == 0, "written over: refused, nothing given");
 	is_int(rt_stat_get(RT_STAT_PRE_INCOMPLETE) - inc0, 1, "and counted");
@@ -191,9 +227,9 @@ int main(void)
 	/* Another thread id (the ring's thread exited, its slot serves another): refused. */
 	reset(5);
 	start = mono_ns();
-	pos = rt_prering_mark(t, start, &ring);
+	pos = rt_prering_mark(t, start, &ring, &cpu_begin);
 	caller_here(5 * 1000000ull);
-	rt_prering_want(5, ring, pos, (pid_t)syscall(SYS_gettid) + 1, start, mono_ns());
+	want(5, ring, pos, (pid_t)syscall(SYS_gettid) + 1, start, mono_ns(), 0, 0);
 	rt_prering_collect(&sink);
 	ok(got.done == 1 && got.n == 0, "a want naming another thread: nothing given");
 
