@@ -105,6 +105,11 @@ def add_cpu(out, cpu):
     total, top = top_by(cpu.samples, idx, leaf)
     scale = 1e6 if cpu.sample_types[idx][1] == "nanoseconds" else 1
     out["cpu_sampled_ms"] = total / scale
+    # CPU the thread's clock measured but no sample caught is one pseudo-frame with no
+    # stack ("[on CPU, not sampled]"): alone, it leaves nothing to rank or draw.
+    if all(frames[:1] and frames[0].startswith("[") for frames, values, _ in cpu.samples
+           if values[idx] > 0):
+        top = []
     out["top_cpu"] = [{"function": f, "cpu_ms": v / scale, "share": v / total} for f, v in top]
     out["_cpu_profile"] = cpu
 

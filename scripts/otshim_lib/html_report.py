@@ -121,7 +121,7 @@ def html_flame(i, r):
         return '<p class="empty">no CPU profile to draw</p>\n'
     if i > HTML_FLAMES_MAX:
         return left_out(r, "cpu")
-    if r["cpu_sampled_ms"] == 0:
+    if not r["top_cpu"]:
         why = "the request waited rather than computed" if r["_wall_profile"] is None else \
             "the request waited rather than computed (the wall flame graph below shows where)"
         return '<p class="empty">no CPU samples: %s</p>\n' % why
