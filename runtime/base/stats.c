@@ -18,14 +18,15 @@ void rt_stats_json(rt_json_t *b, int pid, const rt_stats_gauges_t *g)
 		     "\"dropped_fd_limit\":%llu,\"dropped_write_failed\":%llu,"
 		     "\"profiles_exported\":%llu,\"profiles_export_dropped\":%llu,"
 		     "\"heap_samples_unlabelled\":%llu,\"heap_freed_unlabelled\":%llu,"
-		     "\"cpu_pre_rings_opened\":%llu,\"cpu_pre_rings_refused\":%llu,"
+		     "\"cpu_pre_rings_opened\":%llu,\"cpu_pre_rings_enabled\":%llu,"
+		     "\"cpu_pre_rings_refused\":%llu,"
 		     "\"cpu_pre_incomplete\":%llu,\"cpu_pre_shared\":%llu,"
 		     "\"tracked_connections\":%zu,\"tracked_connection_bytes\":%zu",
 		     N(RT_STAT_DROPPED_RATE), N(RT_STAT_DROPPED_DISK), N(RT_STAT_DROPPED_FDS),
 		     N(RT_STAT_DROPPED_IO), N(RT_STAT_PROFILES_EXPORTED),
 		     N(RT_STAT_PROFILES_EXPORT_DROPPED), N(RT_STAT_HEAP_UNLABELLED),
 		     N(RT_STAT_HEAP_FREED_UNLABELLED), N(RT_STAT_PRE_RING_OPENED),
-		     N(RT_STAT_PRE_RING_REFUSED), N(RT_STAT_PRE_INCOMPLETE), N(RT_STAT_PRE_SHARED),
+		     N(RT_STAT_PRE_RING_ENABLED), N(RT_STAT_PRE_RING_REFUSED), N(RT_STAT_PRE_INCOMPLETE), N(RT_STAT_PRE_SHARED),
 		     g->tracked_conns, g->tracked_conn_bytes);
 	rt_json_putf(b, ",\"h2_connections\":%llu,\"h2_connections_dropped\":%llu,"
 		     "\"h2_streams_untracked\":%llu,\"tls_unseen_connections\":%llu",

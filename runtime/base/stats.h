@@ -34,6 +34,7 @@ typedef enum rt_stat_id {
 	RT_STAT_H2_DROPPED,              /* of those, given up on (bad frames, over a limit) */
 	RT_STAT_H2_STREAMS_UNTRACKED,    /* streams over the per-connection table's size */
 	RT_STAT_PRE_RING_OPENED,         /* threads given a CPU ring kept before the threshold */
+	RT_STAT_PRE_RING_ENABLED,        /* rings enabled for a request that ran a while */
 	RT_STAT_PRE_RING_REFUSED,        /* threads that could not get one */
 	RT_STAT_PRE_INCOMPLETE,          /* slow requests whose part before it was not read whole */
 	RT_STAT_PRE_SHARED,              /* slow requests whose thread served others before it */

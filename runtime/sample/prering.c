@@ -173,6 +173,7 @@ static int event_open(pid_t tid)
 #endif
 	pe.watermark = 1;
 	pe.wakeup_watermark = 0x7fffffff; /* nobody polls it */
+	pe.disabled = 1; /* the worker enables it for a request that runs a while */
 	return RT_OWNED_FD_OPEN((int)syscall(SYS_perf_event_open, &pe, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
@@ -224,10 +225,6 @@ static rt_prering_t *ring_open(pid_t tid)
 		refuse("PERF_EVENT_IOC_ID", errno);
 		goto fail;
 	}
-	/* The event counts from its opening, the thread's clock from its birth: their
-	 * difference (this read's lateness, microseconds, aside) turns a count into the
-	 * clock, for a stretch whose last samples found the ring full. */
-	uint64_t cpu_at_open = rt_cputimer_thread_ns(tid);
 	pthread_mutex_lock(&mu);
 	p->fd = fd;
 	p->id = id;
@@ -235,7 +232,8 @@ static rt_prering_t *ring_open(pid_t tid)
 	p->data_len = data_bytes;
 	p->tid = tid;
 	p->opened_ns = mono_ns();
-	p->cpu_at_open_ns = cpu_at_open;
+	p->enabled_ns = 0;
+	atomic_store(&p->on, 0);
 	p->page = map;
 	atomic_store(&p->orphan, 0);
 	atomic_store(&p->open, 1);
@@ -309,6 +307,41 @@ static int open_for(rt_thread_t *t, uint64_t now)
 	return 1;
 }
 
+/* Enables t's ring if its current request has run RT_PRERING_ENABLE_AFTER_NS. The
+ * count and the thread's clock are read first, while the event stands still. Worker. */
+static void enable_for(rt_thread_t *t, uint64_t now)
+{
+	rt_prering_t *p = atomic_load_explicit(&t->prering, memory_order_acquire);
+	if (!p || atomic_load_explicit(&p->on, memory_order_relaxed) || !atomic_load(&p->open) ||
+	    atomic_load(&p->orphan) || p->tid != __atomic_load_n(&t->tid, __ATOMIC_RELAXED))
+		return;
+	uint64_t start = atomic_load_explicit(&t->cur_start_ns, memory_order_relaxed);
+	if (!atomic_load_explicit(&t->cur_serial, memory_order_relaxed) || !start ||
+	    now < start + RT_PRERING_ENABLE_AFTER_NS)
+		return;
+	uint64_t count = 0;
+	if (read(p->fd, &count, sizeof count) != (ssize_t)sizeof count)
+		count = 0;
+	uint64_t cpu = rt_cputimer_thread_ns(p->tid);
+	if (ioctl(p->fd, PERF_EVENT_IOC_ENABLE, 0) != 0)
+		return;
+	pthread_mutex_lock(&mu);
+	p->enabled_ns = mono_ns();
+	p->count_at_enable = count;
+	p->cpu_at_enable_ns = cpu;
+	pthread_mutex_unlock(&mu);
+	atomic_store_explicit(&p->on, 1, memory_order_relaxed);
+	rt_stat_add(RT_STAT_PRE_RING_ENABLED, 1);
+}
+
+void rt_prering_disable(rt_prering_t *p)
+{
+	int saved = errno;
+	ioctl(p->fd, PERF_EVENT_IOC_DISABLE, 0);
+	atomic_store_explicit(&p->on, 0, memory_order_relaxed);
+	errno = saved;
+}
+
 void rt_prering_tick(void)
 {
 	static uint64_t window_ns;
@@ -323,6 +356,9 @@ void rt_prering_tick(void)
 	for (rt_thread_t *t = rt_thread_first(); t && opened < RT_PRERING_OPENS_PER_S; t = t->next)
 		if (__atomic_load_n(&enabled, __ATOMIC_RELAXED))
 			opened += open_for(t, now);
+	for (rt_thread_t *t = rt_thread_first(); t; t = t->next)
+		if (atomic_load_explicit(&t->in_use, memory_order_acquire))
+			enable_for(t, now);
 	pthread_mutex_lock(&mu);
 	for (int i = 0; i < RT_PRERING_MAX; i++)
 		if (atomic_load(&slots[i].open) && atomic_load(&slots[i].orphan))
@@ -381,8 +417,12 @@ int rt_prering_want(const rt_prering_stretch_t *s)
 
 /* Copies the ring's bytes from pos to its writer into a new buffer (*len bytes).
  * NULL when the stretch is not there whole: another ring, or written over. */
-static unsigned char *copy_stretch(const struct want *w, size_t *len, uint64_t *opened_ns,
-				   uint64_t *cpu_at_open_ns)
+/* The ring's last enabling, as the worker left it. */
+struct enabling {
+	uint64_t at_ns, count, cpu_ns;
+};
+
+static unsigned char *copy_stretch(const struct want *w, size_t *len, struct enabling *en)
 {
 	rt_prering_t *p = w->s.ring;
 	unsigned char *buf = NULL;
@@ -392,8 +432,7 @@ static unsigned char *copy_stretch(const struct want *w, size_t *len, uint64_t *
 	 * its own begin). */
 	if (!atomic_load(&p->open) || p->tid != w->s.tid)
 		goto out;
-	*opened_ns = p->opened_ns;
-	*cpu_at_open_ns = p->cpu_at_open_ns;
+	*en = (struct enabling){ p->enabled_ns, p->count_at_enable, p->cpu_at_enable_ns };
 	struct perf_event_mmap_page *pg = p->page;
 	const unsigned char *data = (const unsigned char *)pg + page_bytes;
 	size_t size = p->data_len, maxrec = record_bytes(stack_bytes);
@@ -491,15 +530,15 @@ static size_t unwind_sample(const struct psample *s, uintptr_t *pcs, size_t max)
 }
 
 /* The samples of w's stretch between its first byte and its threshold, weighted by the
- * event's count (the thread's CPU time): the first by one period (the CPU since the
- * first byte, at most a period when it ran in user mode), each next by the count since
+ * event's count (the thread's CPU time): the first by the count since the enabling (or
+ * one period, when the ring was on before the first byte), each next by the count since
  * the previous, the last also by the CPU from it to the threshold, estimated from the
  * first sample after the threshold. */
 static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 {
 	size_t len = 0;
-	uint64_t opened_ns = 0, cpu_at_open = 0;
-	unsigned char *buf = copy_stretch(w, &len, &opened_ns, &cpu_at_open);
+	struct enabling en = { 0, 0, 0 };
+	unsigned char *buf = copy_stretch(w, &len, &en);
 	if (!buf) {
 		rt_log(RT_LOG_DEBUG, "request %llu: its ring's part before the threshold is gone",
 		       (unsigned long long)w->s.serial);
@@ -512,6 +551,8 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 	memset(&next, 0, sizeof next);
 	int have_prev = 0, have_next = 0, lost = 0;
 	uint64_t total = 0, first_count = 0, lead = 0;
+	/* Enabled between the first byte and the threshold: what it then read applies. */
+	int during = en.at_ns > w->s.start_ns && en.at_ns <= w->s.slow_ns;
 	uintptr_t pcs[RT_STACK_MAX];
 	size_t npcs = 0;
 	for (size_t off = 0; off + 8 <= len;) {
@@ -558,10 +599,10 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 		} else if (w->s.slow_ns - prev.time < gap) {
 			gap = w->s.slow_ns - prev.time;
 		}
-		/* And the CPU before the first sample: at most a period since the first byte
-		 * in user mode; since the ring's making, its count, when it was made during
-		 * the request. */
-		lead = opened_ns > w->s.start_ns ? first_count : period_ns;
+		/* And the CPU before the first sample: since the ring's enabling, when that
+		 * was during the request, its count; else (on since before the first byte) at
+		 * most a period in user mode. */
+		lead = during && first_count >= en.count ? first_count - en.count : period_ns;
 		uint64_t wgt = lead + gap;
 		if (npcs)
 			sink->sample(w->s.serial, w->s.tid, wgt, pcs, (uint32_t)npcs, sink->arg);
@@ -575,19 +616,21 @@ static void read_one(const struct want *w, const rt_prering_sink_t *sink)
 	if (lost)
 		rt_stat_add(RT_STAT_PRE_INCOMPLETE, 1);
 	/* What was lost still ran: the thread's clock at the threshold, less its clock at
-	 * the first sample (the count since the ring's opening, on top of the clock then),
-	 * less that sample's lead, is the stretch's CPU. A watchdog made late by a busy
-	 * machine is when it happens. */
-	if (lost && have_prev && cpu_at_open && w->s.cpu_at_slow_ns > cpu_at_open + first_count) {
-		uint64_t clock = w->s.cpu_at_slow_ns - (cpu_at_open + first_count) + lead;
+	 * the first sample (the count since the enabling, on top of the clock then), less
+	 * that sample's lead, is the stretch's CPU. A watchdog made late by a busy machine
+	 * is when it happens. */
+	uint64_t first_clock = en.cpu_ns + (first_count - en.count);
+	if (lost && have_prev && en.cpu_ns && en.at_ns <= w->s.slow_ns && first_count >= en.count &&
+	    w->s.cpu_at_slow_ns > first_clock) {
+		uint64_t clock = w->s.cpu_at_slow_ns - first_clock + lead;
 		if (clock > total)
 			total = clock;
 	}
-	/* A ring made while the request ran (its thread's first request, as in a
-	 * thread-per-connection service) saw nothing before: the thread's clock, read at
-	 * the first byte and at the making, says how much CPU that was. No stack has it. */
-	if (opened_ns > w->s.start_ns && w->s.cpu_at_begin_ns && cpu_at_open > w->s.cpu_at_begin_ns)
-		total += cpu_at_open - w->s.cpu_at_begin_ns;
+	/* A ring enabled while the request ran saw nothing before. On a thread's first
+	 * request (as each one is in a thread-per-connection service) its clock was read at
+	 * the first byte, and says how much CPU that was. No stack has it. */
+	if (during && w->s.cpu_at_begin_ns && en.cpu_ns > w->s.cpu_at_begin_ns)
+		total += en.cpu_ns - w->s.cpu_at_begin_ns;
 	rt_log(RT_LOG_DEBUG, "request %llu: %zu bytes before the threshold, %llu ns of CPU%s",
 	       (unsigned long long)w->s.serial, len, (unsigned long long)total,
 	       lost ? ", some samples lost (the ring was full)" : "");

@@ -9,19 +9,28 @@
  * (rt_prering_want); the worker copies it out, unwinds each sample from its registers
  * (sample/unwind_regs.h) and hands the stacks over with weights that add up to the
  * thread's CPU time (rt_prering_collect).
+ * A ring rests disabled. A sampling task-clock event costs its thread at every context
+ * switch (the kernel stops and starts its timer, and a timer sooner than the tick
+ * reprograms the clock device: in a virtual machine, an exit to the hypervisor each
+ * way), which a thread-per-connection service pays on every request; a disabled one
+ * costs next to nothing. So the worker, each round, enables the ring of a thread whose
+ * current request has been in flight RT_PRERING_ENABLE_AFTER_NS or more, and the thread
+ * disables it again as that request ends (rt_prering_request_end: one load, and a
+ * system call only when it was enabled). A slow request is thus covered from a few
+ * milliseconds after its first byte, and the CPU it spent before is left out (its
+ * thread's clock is not read on a request's path), except on a thread's first request.
  * Making a ring costs about a millisecond (the kernel allocates and locks its pages), so
  * it is never made on a request's path: a thread's first request asks for one (a store),
  * and the worker makes it when it finds the thread serving a request
  * RT_PRERING_OPEN_AFTER_NS or more after it asked (a thread that lives through one short
- * request never gets one), at most RT_PRERING_OPENS_PER_S a second. A thread's request that began before
- * its ring existed is covered from the ring's making.
+ * request never gets one), at most RT_PRERING_OPENS_PER_S a second.
  * Rings are budgeted (RT_PRERING_BUDGET bytes of locked memory per process, the kernel's
  * perf_event_mlock_kb and RLIMIT_MEMLOCK besides): a thread that cannot get one, or a
  * process where perf_event_open is refused, has its slow requests sampled from the
  * threshold on only (counted in the stats file).
- * Context: rt_prering_mark on the request path of the thread itself (inside the
- * runtime guard); want from the watchdog; tick and collect from the worker; close at
- * thread exit. */
+ * Context: rt_prering_mark and rt_prering_request_end on the request path of the thread
+ * itself (inside the runtime guard); want from the watchdog; tick and collect from the
+ * worker; close at thread exit. */
 #ifndef RT_PRERING_H
 #define RT_PRERING_H
 
@@ -45,12 +54,16 @@ typedef struct rt_prering {
 	size_t map_len, data_len;
 	pid_t tid;
 	uint64_t opened_ns;           /* CLOCK_MONOTONIC when opened */
-	uint64_t cpu_at_open_ns;      /* its thread's CPU clock then: count 0 (0 = unknown) */
+	/* The worker's last enabling: when, the event's count and the thread's CPU clock
+	 * then (0 = unknown), which turn a later count into the clock. */
+	uint64_t enabled_ns, count_at_enable, cpu_at_enable_ns;
+	_Atomic int on;               /* enabled: set by the worker, cleared by its thread */
 	_Atomic int open;
 	_Atomic int orphan;           /* its thread exited: the worker closes it */
 } rt_prering_t;
 
 #define RT_PRERING_OPEN_AFTER_NS (10 * 1000000ull)
+#define RT_PRERING_ENABLE_AFTER_NS (2 * 1000000ull)
 #define RT_PRERING_OPENS_PER_S 20
 
 /* A request begins on the calling thread t: the ring position its samples start at,
@@ -78,6 +91,16 @@ static inline uint64_t rt_prering_mark(rt_thread_t *t, uint64_t now_ns, rt_preri
 		atomic_store_explicit(&t->prering_want_ns, now_ns, memory_order_relaxed);
 	}
 	return RT_PRERING_NOPOS;
+}
+
+/* The calling thread t's request ends: its ring, if the worker enabled it, is
+ * disabled. */
+void rt_prering_disable(rt_prering_t *p);
+static inline void rt_prering_request_end(rt_thread_t *t)
+{
+	rt_prering_t *p = atomic_load_explicit(&t->prering, memory_order_acquire);
+	if (__builtin_expect(p != NULL, 1) && atomic_load_explicit(&p->on, memory_order_relaxed))
+		rt_prering_disable(p);
 }
 
 /* Watchdog: the ring a request that began at start_ns on thread t, with no ring then

@@ -53,6 +53,7 @@ typedef struct rt_thread {
 	pid_t tid;
 	_Atomic uint32_t gen;         /* bumped each time the state is recycled */
 	_Atomic uint64_t cur_serial;  /* request this thread is working on, 0 = none */
+	_Atomic uint64_t cur_start_ns; /* its first byte, CLOCK_MONOTONIC (sample/prering.c) */
 	_Atomic(void *) cur_owner;    /* track/'s handle on that request, for its ids source */
 	/* On a thread with none of its own: the request it acts for (track/handoff.c). */
 	rt_thread_handoff_t handoff;

@@ -254,6 +254,7 @@ static int check_due(rt_conn_t *c)
 static void set_current(rt_thread_t *t, rt_conn_t *c, rt_req_t *h)
 {
 	atomic_store_explicit(&t->cur_serial, h ? h->serial : 0, memory_order_relaxed);
+	atomic_store_explicit(&t->cur_start_ns, h ? h->start_mono_ns : 0, memory_order_relaxed);
 	atomic_store_explicit(&t->cur_owner, h ? (void *)c : NULL, memory_order_relaxed);
 	if (!rt_process_cpu_running())
 		return;

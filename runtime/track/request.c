@@ -210,6 +210,8 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono)
 rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 {
 	rt_thread_t *self = rt_thread_self();
+	if (self)
+		rt_prering_request_end(self); /* a ring enabled for a long request rests again */
 	if (!status_known)
 		r->status = 0;
 	/* Only this thread writes its count: a load and a store, no locked add. */
