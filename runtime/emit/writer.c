@@ -98,7 +98,7 @@ static int write_cpu_profile(const rt_req_t *r, const rt_samples_t *s, const rt_
 			before += s->weights[i];
 	}
 	/* The thread's clock measured more before the threshold than its ring's samples
-	 * hold (it ran before its ring was made, or outran it): shown, without a stack,
+	 * hold (it ran before its ring was enabled, or outran it): shown, without a stack,
 	 * so that the profile adds up to the request's CPU. */
 	if (r->cpu_pre_ns > before) {
 		int64_t v[2] = { 0, (int64_t)(r->cpu_pre_ns - before) };

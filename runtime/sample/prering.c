@@ -415,13 +415,14 @@ int rt_prering_want(const rt_prering_stretch_t *s)
 
 /* ---- the worker's read ---- */
 
-/* Copies the ring's bytes from pos to its writer into a new buffer (*len bytes).
- * NULL when the stretch is not there whole: another ring, or written over. */
 /* The ring's last enabling, as the worker left it. */
 struct enabling {
 	uint64_t at_ns, count, cpu_ns;
 };
 
+/* Copies the ring's bytes from pos to its writer into a new buffer (*len bytes), and
+ * its last enabling to *en. NULL when the stretch is not there whole: another ring, or
+ * written over. */
 static unsigned char *copy_stretch(const struct want *w, size_t *len, struct enabling *en)
 {
 	rt_prering_t *p = w->s.ring;

@@ -70,8 +70,8 @@ typedef struct rt_prering {
  * or RT_PRERING_NOPOS (no ring yet: the thread's first one asks for it). The writer's
  * position is read and the kernel told it may reuse everything before it. The ring
  * used goes to *ring. The request that asks also reads its thread's CPU clock into
- * *cpu_ns (one system call per thread life; else 0): its ring, made while it runs,
- * then tells how much CPU came before it. */
+ * *cpu_ns (one system call per thread life; else 0): its ring, made and
+ * enabled while it runs, then tells how much CPU came before. */
 static inline uint64_t rt_prering_mark(rt_thread_t *t, uint64_t now_ns, rt_prering_t **ring,
 				       uint64_t *cpu_ns)
 {
@@ -138,7 +138,7 @@ typedef struct rt_prering_sink {
 		       uint32_t npcs, void *arg);
 	/* All of serial's are given: cpu_ns of thread CPU from its first byte to the
 	 * threshold, complete 0 when some samples were lost. The thread's clock may show
-	 * more than the samples weigh (CPU before its ring was made, samples a full ring
+	 * more than the samples weigh (CPU before its ring was enabled, samples a full ring
 	 * dropped): cpu_ns then says so. */
 	void (*done)(uint64_t serial, uint64_t cpu_ns, int complete, void *arg);
 	void *arg;
