@@ -432,7 +432,18 @@ if want rss; then
 		for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/"; done
 		sleep 0.5
 		a=$(rss_of "$spid")
-		curl -s -o /dev/null "http://127.0.0.1:$port/cpu?ms=300"
+		curl -s -o /dev/null "http://127.0.0.1:$port/cpu?ms=300" &
+		# Meanwhile, the memory its thread's CPU ring maps (the kernel locks it): the
+		# process's perf_event mappings.
+		sleep 0.15
+		python3 -c 'import sys
+kb = 0
+for line in open("/proc/%s/maps" % sys.argv[1]):
+    if "perf_event" in line:
+        lo, hi = line.split()[0].split("-")
+        kb += (int(hi, 16) - int(lo, 16)) // 1024
+print(kb)' "$spid" > "$WORK/pin.$1" 2>/dev/null
+		wait $!
 		for _ in $(seq 100); do ls "$d"/cpu-*.pb.gz >/dev/null 2>&1 && break; sleep 0.1; done
 		sleep 2
 		b=$(rss_of "$spid")
@@ -727,6 +738,8 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		printf "| resident set of an idle process (sleep), kB | %s | %s | %s kB |\n" "$b" "$w" "$(delta "$w" "$b" %+d)"
 		printf "| demo: resident set added by its first profile set (symboliser, kept; profile building), kB | n/a | %s | |\n" \
 			"$(med "$WORK"/rss.firstset.*)"
+		printf "| demo: memory locked while one slow request runs (its thread's CPU ring: the perf_event mappings), kB | n/a | %s | |\n" \
+			"$(med "$WORK"/pin.*)"
 	fi
 	if want malloc; then
 		echo
