@@ -41,29 +41,44 @@ int rt_export_enabled(void)
 	return atomic_load_explicit(&queue_ready, memory_order_relaxed);
 }
 
+/* Claims a queue cell for a record whose strings take need bytes. The rare record
+ * whose strings outgrow the cell brings its own buffer (*long_buf), made before the
+ * cell is claimed: a claimed cell must be published. NULL, counted as dropped, when
+ * there is no cell or no buffer. */
+static rt_span_rec_t *claim(size_t need, char **long_buf, uint64_t *ticket, uint32_t *depth)
+{
+	*long_buf = need > RT_SPAN_INLINE ? malloc(need) : NULL;
+	rt_span_rec_t *rec = need > RT_SPAN_INLINE && !*long_buf ? NULL
+				: rt_spanq_claim(&queue, ticket, depth);
+	if (!rec) {
+		free(*long_buf);
+		rt_stat_add(RT_STAT_SPANS_DROPPED, 1);
+	}
+	return rec;
+}
+
+/* The filled cell is the exporter's; a full batch wakes it. */
+static void publish(uint64_t ticket, uint32_t depth)
+{
+	rt_spanq_publish(&queue, ticket);
+	if (depth == rt_cfg.otlp.bsp_batch)
+		sem_post(&wake);
+}
+
 int rt_export_offer(rt_req_t *r)
 {
 	if (!atomic_load_explicit(&queue_ready, memory_order_acquire))
 		return 0;
 	if (r->has_parent && !(r->ctx.flags & 1))
 		return 0;
-	/* The rare request whose strings outgrow the record brings its own buffer, made
-	 * before a cell is claimed: a claimed cell must be published. */
-	size_t need = rt_span_rec_strings_len(r);
-	char *long_buf = need > RT_SPAN_INLINE ? malloc(need) : NULL;
+	char *long_buf;
 	uint64_t ticket;
 	uint32_t depth;
-	rt_span_rec_t *rec = need > RT_SPAN_INLINE && !long_buf ? NULL
-				: rt_spanq_claim(&queue, &ticket, &depth);
-	if (!rec) {
-		free(long_buf);
-		rt_stat_add(RT_STAT_SPANS_DROPPED, 1);
+	rt_span_rec_t *rec = claim(rt_span_rec_strings_len(r), &long_buf, &ticket, &depth);
+	if (!rec)
 		return 0;
-	}
 	rt_span_rec_fill(rec, r, long_buf);
-	rt_spanq_publish(&queue, ticket);
-	if (depth == rt_cfg.otlp.bsp_batch)
-		sem_post(&wake);
+	publish(ticket, depth);
 	return 1;
 }
 
@@ -71,21 +86,14 @@ int rt_export_offer_call(const rt_call_t *c)
 {
 	if (!atomic_load_explicit(&queue_ready, memory_order_acquire) || !(c->parent.flags & 1))
 		return 0;
-	size_t need = rt_span_rec_call_strings_len(c);
-	char *long_buf = need > RT_SPAN_INLINE ? malloc(need) : NULL;
+	char *long_buf;
 	uint64_t ticket;
 	uint32_t depth;
-	rt_span_rec_t *rec = need > RT_SPAN_INLINE && !long_buf ? NULL
-				: rt_spanq_claim(&queue, &ticket, &depth);
-	if (!rec) {
-		free(long_buf);
-		rt_stat_add(RT_STAT_SPANS_DROPPED, 1);
+	rt_span_rec_t *rec = claim(rt_span_rec_call_strings_len(c), &long_buf, &ticket, &depth);
+	if (!rec)
 		return 0;
-	}
 	rt_span_rec_fill_call(rec, c, long_buf);
-	rt_spanq_publish(&queue, ticket);
-	if (depth == rt_cfg.otlp.bsp_batch)
-		sem_post(&wake);
+	publish(ticket, depth);
 	return 1;
 }
 

@@ -38,8 +38,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
 
+#include "sample/cputimer.h"
 #include "sample/thread.h"
 
 #define RT_PRERING_NOPOS UINT64_MAX   /* no ring: nothing kept before the threshold */
@@ -84,10 +84,8 @@ static inline uint64_t rt_prering_mark(rt_thread_t *t, uint64_t now_ns, rt_preri
 		return head;
 	}
 	if (!t->prering_asked) {
-		struct timespec ts;
 		t->prering_asked = 1;
-		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
-			*cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		*cpu_ns = rt_cputimer_thread_ns(t->tid);
 		atomic_store_explicit(&t->prering_want_ns, now_ns, memory_order_relaxed);
 	}
 	return RT_PRERING_NOPOS;

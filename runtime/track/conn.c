@@ -220,6 +220,15 @@ static void conn_recycle(rt_conn_t *c)
 	pthread_mutex_unlock(&list_mu);
 }
 
+/* Unlocks c->mu, and recycles c if tracking stopped while it was held. */
+static void conn_release(rt_conn_t *c)
+{
+	int stopped = !c->live;
+	conn_unlock(&c->mu);
+	if (stopped)
+		conn_recycle(c);
+}
+
 /* ---- identity (c->mu held) ----
  * A connection closed behind our back (a raw close system call, a close inside
  * another library) keeps its slot until its number is accepted again, and a file or
@@ -712,10 +721,7 @@ static void tls_check_lib(rt_conn_t *c, int fd, uint64_t tok)
 		rt_stat_add(RT_STAT_TLS_UNSEEN, 1);
 		conn_stop(c, fd, 0);
 	}
-	int stopped = !c->live;
-	conn_unlock(&c->mu);
-	if (stopped)
-		conn_recycle(c);
+	conn_release(c);
 }
 
 /* Locks c for bytes that moved (ssl: plaintext through that session; NULL: the
@@ -765,10 +771,7 @@ static void conn_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 		h2_after(c, fd, rc);
 	else if (rc != 0)
 		conn_give_up(c, fd);
-	int stopped = !c->live;
-	conn_unlock(&c->mu);
-	if (stopped)
-		conn_recycle(c);
+	conn_release(c);
 }
 
 static void conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
@@ -794,10 +797,7 @@ static void conn_wrote(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 		conn_stop(c, fd, 0); /* not our socket any more: nothing of it counts */
 	else if (rc > 0)
 		conn_stop(c, fd, 1); /* upgraded: no longer HTTP, not an error */
-	int stopped = !c->live;
-	conn_unlock(&c->mu);
-	if (stopped)
-		conn_recycle(c);
+	conn_release(c);
 }
 
 /* A connection the service opened goes to its own side (track/conn_out.c). A TLS
@@ -917,10 +917,7 @@ void rt_conn_out_unlock(rt_conn_t *c, int fd, int stop)
 {
 	if (stop && c->live)
 		conn_stop(c, fd, 0);
-	int stopped = !c->live;
-	conn_unlock(&c->mu);
-	if (stopped)
-		conn_recycle(c);
+	conn_release(c);
 }
 
 /* The request the calling thread serves, with its ids made: the parent of the calls it
