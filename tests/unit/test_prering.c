@@ -146,6 +146,7 @@ int main(void)
 	ok(!atomic_load(&t->prering), "not made before the thread served 10 ms");
 	caller_here(12 * 1000000ull);
 	rt_prering_tick();
+	uint64_t cpu_enabled = thread_cpu_ns();
 	ring = atomic_load(&t->prering);
 	if (!ring) {
 		skip_all("no ring made (perf_event_open refused or locked memory short)");
@@ -160,7 +161,8 @@ int main(void)
 	 * byte. */
 	reset(1);
 	caller_here(30 * 1000000ull);
-	uint64_t spent = thread_cpu_ns() - c0, slow = mono_ns();
+	uint64_t spent = thread_cpu_ns() - c0, after = thread_cpu_ns() - cpu_enabled;
+	uint64_t slow = mono_ns();
 	uint64_t made_pos = RT_PRERING_NOPOS;
 	ok(rt_prering_made_since(t, start, &made_pos) == ring && made_pos == 0,
 	   "the ring was made since its first byte: read from its beginning");
@@ -168,8 +170,10 @@ int main(void)
 	rt_prering_collect(&sink);
 	diag("first request, 42 ms burned (%.1f ms of thread CPU): %ld samples weigh %.1f ms, "
 	     "reported %.1f ms", spent / 1e6, got.n, got.weight / 1e6, got.done_cpu / 1e6);
-	ok(got.done == 1 && got.n >= 20 && got.weight < spent * 9 / 10,
-	   "its samples start at the ring's enabling (%ld)", got.n);
+	ok(got.done == 1 && got.n >= 10 && got.weight < spent * 9 / 10 &&
+	   got.weight > after * 9 / 10 - 1000000 && got.weight < after * 11 / 10 + 1000000,
+	   "its samples start at the ring's enabling (%ld weigh %.1f ms of the %.1f ms since)",
+	   got.n, got.weight / 1e6, after / 1e6);
 	ok(got.done_cpu > spent * 9 / 10 && got.done_cpu < spent * 11 / 10 + 1000000,
 	   "its CPU from the first byte reported, within 10 %% and a period");
 	rt_prering_request_end(t);
@@ -210,7 +214,9 @@ int main(void)
 	     "weighed, done %.1f ms, %ld in burn_here, %ld with caller_here above", spent / 1e6,
 	     got.n, got.weight / 1e6, got.done_cpu / 1e6, got.in_burn, got.caller_above);
 	ok(got.done == 1 && got.complete, "read whole, once");
-	ok(got.n >= 45 && got.n <= 75, "about one sample a millisecond (%ld for 60 ms)", got.n);
+	/* A busy host fires the 1 ms timer late (the weights then grow to match), so the
+	 * count is bounded loosely: the weights below are the exact check. */
+	ok(got.n >= 30 && got.n <= 75, "about one sample a millisecond, no more (%ld for 60 ms)", got.n);
 	ok(got.weight == got.done_cpu, "the samples weigh what the read reports");
 	ok(got.weight > spent * 9 / 10 && got.weight < spent * 11 / 10 + 1000000,
 	   "they weigh the thread's CPU from the enabling to the threshold, within 10 %% and a period");
