@@ -34,9 +34,13 @@ void rt_stats_json(rt_json_t *b, int pid, const rt_stats_gauges_t *g)
 		     N(RT_STAT_TLS_UNSEEN));
 	rt_json_putf(b, ",\"outbound_connections\":%llu,\"outbound_calls\":%llu,"
 		     "\"traceparent_injected\":%llu,\"traceparent_skipped\":%llu,"
-		     "\"heap_samples_dropped\":%llu}\n",
+		     "\"heap_samples_dropped\":%llu,\"symbols_loaded\":%llu",
 		     N(RT_STAT_OUT_CONNS), N(RT_STAT_OUT_CALLS), N(RT_STAT_OUT_INJECTED),
-		     N(RT_STAT_OUT_INJECT_SKIPPED), N(RT_STAT_HEAP_DROPPED));
+		     N(RT_STAT_OUT_INJECT_SKIPPED), N(RT_STAT_HEAP_DROPPED), N(RT_STAT_SYMBOLS_LOADED));
+	if (g->symbols_kb >= 0)
+		rt_json_putf(b, ",\"symbols_kb\":%lld}\n", g->symbols_kb);
+	else
+		rt_json_putf(b, ",\"symbols_kb\":null}\n");
 #undef N
 }
 

@@ -43,6 +43,7 @@ typedef enum rt_stat_id {
 	RT_STAT_OUT_CALLS,               /* calls on them: HTTP requests, other exchanges */
 	RT_STAT_OUT_INJECTED,            /* traceparent headers written into outbound heads */
 	RT_STAT_OUT_INJECT_SKIPPED,      /* outbound heads passed untouched that wanted one */
+	RT_STAT_SYMBOLS_LOADED,          /* times the symboliser was (re)opened */
 	RT_STAT_COUNT
 } rt_stat_id_t;
 
@@ -70,6 +71,7 @@ typedef struct rt_stats_gauges {
 	uint64_t requests;        /* requests completed, summed over threads */
 	uint64_t non_http;        /* connections dropped as non-HTTP */
 	size_t tracked_conns, tracked_conn_bytes;
+	long long symbols_kb;     /* the symboliser's memory now; -1 when unknown */
 } rt_stats_gauges_t;
 
 /* Appends the stats document (one JSON line, newline-terminated) to b. */

@@ -10,6 +10,7 @@
 #include "base/stats.h"
 #include "emit/file_names.h"
 #include "emit/profile_dir.h"
+#include "profile/symbols.h"
 #include "sample/thread.h"
 #include "track/conn.h"
 
@@ -24,6 +25,7 @@ static int stats_doc(rt_json_t *b)
 		g.requests += atomic_load(&t->requests);
 		g.non_http += atomic_load(&t->non_http);
 	}
+	g.symbols_kb = rt_symbols_kb();
 	rt_stats_json(b, (int)getpid(), &g);
 	return b->oom ? -1 : 0;
 }

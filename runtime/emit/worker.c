@@ -10,12 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "emit/export.h"
 #include "emit/pool_samples.h"
 #include "emit/stats_file.h"
 #include "emit/writer.h"
+#include "profile/symbols.h"
 #include "sample/prering.h"
 #include "sample/shim_threads.h"
 #include "sample/thread.h"
@@ -263,6 +265,7 @@ static int work_once(void)
 	rt_prering_tick();
 	rt_prering_collect(&pre_sink);
 	drain_rings();
+	rt_symbols_let_go_if_idle(rt_mono_ns());
 	int n = 0;
 	while (done) {
 		msg_t *next = done->next;
@@ -272,13 +275,6 @@ static int work_once(void)
 		n++;
 	}
 	return n;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void *worker_main(void *arg)
@@ -305,9 +301,9 @@ static void *worker_main(void *arg)
 			pthread_cond_timedwait(&cv, &mu, &dl);
 		pthread_mutex_unlock(&mu);
 		int finished = work_once();
-		if (finished || mono_ns() >= next_stats) {
+		if (finished || rt_mono_ns() >= next_stats) {
 			rt_stats_file_write();
-			next_stats = mono_ns() + STATS_INTERVAL_NS;
+			next_stats = rt_mono_ns() + STATS_INTERVAL_NS;
 		}
 		pthread_mutex_lock(&mu);
 		idle = inbox_head == NULL;

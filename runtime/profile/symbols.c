@@ -16,9 +16,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/alloc_arena.h"
+#include "base/clock.h"
 #include "base/hex.h"
 #include "base/libc.h"
 #include "base/owned_fds.h"
+#include "base/stats.h"
 #include "base/util.h"
 #include "profile/perfmap.h"
 
@@ -198,7 +201,11 @@ static int report_modules(Dwfl *dwfl)
 	return rc;
 }
 
-rt_symbols_t *rt_symbols_open(void)
+/* libdw's memory (and the JIT map's) comes from the runtime's bulk arena, so that it
+ * is counted and given back whole when the instance is let go (base/alloc_arena.h).
+ * Every entry point that may make libdw allocate runs inside it. */
+
+static rt_symbols_t *open_modules(void)
 {
 	rt_symbols_t *s = calloc(1, sizeof *s);
 	if (!s)
@@ -220,6 +227,15 @@ fail:
 	return NULL;
 }
 
+rt_symbols_t *rt_symbols_open(void)
+{
+	rt_alloc_arena_scope_t scope;
+	rt_alloc_arena_enter(&scope);
+	rt_symbols_t *s = open_modules();
+	rt_alloc_arena_leave(&scope);
+	return s;
+}
+
 void rt_symbols_close(rt_symbols_t *s)
 {
 	if (!s)
@@ -229,7 +245,7 @@ void rt_symbols_close(rt_symbols_t *s)
 	free(s);
 }
 
-int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
+static int lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
 {
 	memset(out, 0, sizeof *out);
 	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
@@ -258,7 +274,16 @@ int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
 	return 0;
 }
 
-void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len)
+int rt_symbols_lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
+{
+	rt_alloc_arena_scope_t scope;
+	rt_alloc_arena_enter(&scope);
+	int rc = lookup(s, addr, out);
+	rt_alloc_arena_leave(&scope);
+	return rc;
+}
+
+static void build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len)
 {
 	const unsigned char *bits;
 	GElf_Addr vaddr;
@@ -274,16 +299,32 @@ void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len)
 	rt_hex_encode(bits, (size_t)n, buf);
 }
 
+void rt_symbols_build_id(rt_symbols_t *s, uintptr_t addr, char *buf, size_t len)
+{
+	rt_alloc_arena_scope_t scope;
+	rt_alloc_arena_enter(&scope);
+	build_id(s, addr, buf, len);
+	rt_alloc_arena_leave(&scope);
+}
+
 /* ---- the shared instance ----
- * Opening Dwfl reads every module's symbol tables and debug info: far too much to do
- * for each profile. One instance is kept and reopened only when the set of mapped
- * executable files changed; the JIT map is reread when it grew. libdw is not
- * thread-safe, so the instance is used under a lock. */
+ * Symbolising reads each module's symbol tables and debug info as its first address
+ * is asked for: for a C library whose debug info is installed, some 55 ms and 12 MB
+ * (its compressed DWARF sections are decompressed whole). Too much to do for each
+ * profile, and too much to keep for a service that is slow once a day. So one instance
+ * is shared while profiles keep coming, reopened when the set of mapped executable
+ * files changed (the JIT map reread when it grew), and let go with its memory once
+ * RT_SYMBOLS_KEEP_NS pass without a use: at most one reload per that time, whatever
+ * the rate of slow requests. libdw is not thread-safe: the instance is used under a
+ * lock. */
+
+#define RT_SYMBOLS_KEEP_NS (5 * 1000000000ull)
 
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
 static rt_symbols_t *shared;
 static uint64_t shared_key;
 static off_t shared_jit_size;
+static uint64_t shared_used_ns; /* when it was last released */
 
 /* A hash of the file-backed executable mappings: anonymous memory (the allocator's,
  * the JIT's) comes and goes without changing what Dwfl knows. */
@@ -323,9 +364,13 @@ rt_symbols_t *rt_symbols_acquire(void)
 		shared = rt_symbols_open();
 		shared_key = key;
 		shared_jit_size = jit;
+		rt_stat_add(RT_STAT_SYMBOLS_LOADED, 1);
 	} else if (jit != shared_jit_size) {
+		rt_alloc_arena_scope_t scope;
 		rt_perfmap_close(shared->jit);
+		rt_alloc_arena_enter(&scope);
 		shared->jit = rt_perfmap_open();
+		rt_alloc_arena_leave(&scope);
 		shared_jit_size = jit;
 	}
 	return shared;
@@ -333,7 +378,25 @@ rt_symbols_t *rt_symbols_acquire(void)
 
 void rt_symbols_release(void)
 {
+	shared_used_ns = rt_mono_ns();
 	pthread_mutex_unlock(&shared_mu);
+}
+
+void rt_symbols_let_go_if_idle(uint64_t now_ns)
+{
+	if (pthread_mutex_trylock(&shared_mu) != 0)
+		return; /* in use */
+	if (shared && now_ns - shared_used_ns >= RT_SYMBOLS_KEEP_NS) {
+		rt_symbols_close(shared);
+		shared = NULL;
+		rt_alloc_arena_give_back();
+	}
+	pthread_mutex_unlock(&shared_mu);
+}
+
+long long rt_symbols_kb(void)
+{
+	return rt_alloc_arena_kb();
 }
 
 void rt_symbols_fork_child(void)

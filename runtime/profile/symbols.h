@@ -37,4 +37,12 @@ rt_symbols_t *rt_symbols_acquire(void);
 void rt_symbols_release(void);
 void rt_symbols_fork_child(void);
 
+/* Closes the shared instance and gives its memory back when it has not been used for
+ * a few seconds; does nothing while another thread holds it. Called by the worker
+ * each round. */
+void rt_symbols_let_go_if_idle(uint64_t now_ns);
+
+/* The memory the symboliser holds now, in KiB (-1 when unknown: system allocator). */
+long long rt_symbols_kb(void);
+
 #endif

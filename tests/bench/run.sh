@@ -420,11 +420,12 @@ if want rss; then
 			kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 		done
 	done
-	# What the first profile set adds: the demo's resident set before and 2 s after a
-	# slow request's files are written (symboliser, kept for later sets, and the
-	# profile's building), anonymous and file-backed.
+	# What the first profile set adds: the demo's resident set before, 2 s after a slow
+	# request's files are written (the symboliser kept for later sets, and the profile's
+	# building), and 8 s after (the symboliser let go after 5 s unused), anonymous and
+	# file-backed. Prints the two deltas.
 	first_set_rss() { # round
-		local d=$WORK/fs.$1 port spid a b
+		local d=$WORK/fs.$1 port spid a b c
 		port=$(free_port)
 		LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=100 "$SRV" --port "$port" >/dev/null 2>&1 &
 		spid=$!
@@ -447,11 +448,17 @@ print(kb)' "$spid" > "$WORK/pin.$1" 2>/dev/null
 		for _ in $(seq 100); do ls "$d"/cpu-*.pb.gz >/dev/null 2>&1 && break; sleep 0.1; done
 		sleep 2
 		b=$(rss_of "$spid")
+		sleep 6
+		c=$(rss_of "$spid")
 		kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
-		echo $((b - a))
+		echo $((b - a)) $((c - a))
 	}
 	wait_up() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
-	for r in $(seq "$ROUNDS"); do first_set_rss "$r" > "$WORK/rss.firstset.$r"; done
+	for r in $(seq "$ROUNDS"); do
+		first_set_rss "$r" > "$WORK/rss.set.$r"
+		cut -d' ' -f1 "$WORK/rss.set.$r" > "$WORK/rss.firstset.$r"
+		cut -d' ' -f2 "$WORK/rss.set.$r" > "$WORK/rss.letgo.$r"
+	done
 	took rss
 fi
 
@@ -736,8 +743,10 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 	if want rss; then
 		b=$(med "$WORK"/rss.idle.base.*); w=$(med "$WORK"/rss.idle.shim.*)
 		printf "| resident set of an idle process (sleep), kB | %s | %s | %s kB |\n" "$b" "$w" "$(delta "$w" "$b" %+d)"
-		printf "| demo: resident set added by its first profile set (symboliser, kept; profile building), kB | n/a | %s | |\n" \
+		printf "| demo: resident set added by its first profile set, 2 s after (symboliser kept for the next set; profile building), kB | n/a | %s | |\n" \
 			"$(med "$WORK"/rss.firstset.*)"
+		printf "| demo: the same 8 s after (symboliser let go after 5 s unused), kB | n/a | %s | |\n" \
+			"$(med "$WORK"/rss.letgo.*)"
 		printf "| demo: memory locked while one slow request runs (its thread's CPU ring: the perf_event mappings), kB | n/a | %s | |\n" \
 			"$(med "$WORK"/pin.*)"
 	fi
