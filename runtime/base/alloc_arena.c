@@ -68,6 +68,8 @@ void rt_alloc_arena_give_back(void)
 
 long long rt_alloc_arena_kb(void)
 {
+	if (strcmp(rt_alloc_name(), "jemalloc") != 0)
+		return -1;
 	if (!ready())
 		return -1;
 	uint64_t epoch = 1;

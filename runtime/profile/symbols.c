@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/alloc.h"
 #include "base/alloc_arena.h"
 #include "base/clock.h"
 #include "base/hex.h"
@@ -325,6 +327,7 @@ static rt_symbols_t *shared;
 static uint64_t shared_key;
 static off_t shared_jit_size;
 static uint64_t shared_used_ns; /* when it was last released */
+static _Atomic int shared_open;  /* shared is not NULL (read without the lock) */
 
 /* A hash of the file-backed executable mappings: anonymous memory (the allocator's,
  * the JIT's) comes and goes without changing what Dwfl knows. */
@@ -362,6 +365,7 @@ rt_symbols_t *rt_symbols_acquire(void)
 	if (!shared || key != shared_key) {
 		rt_symbols_close(shared);
 		shared = rt_symbols_open();
+		atomic_store_explicit(&shared_open, shared != NULL, memory_order_relaxed);
 		shared_key = key;
 		shared_jit_size = jit;
 		rt_stat_add(RT_STAT_SYMBOLS_LOADED, 1);
@@ -389,6 +393,7 @@ void rt_symbols_let_go_if_idle(uint64_t now_ns)
 	if (shared && now_ns - shared_used_ns >= RT_SYMBOLS_KEEP_NS) {
 		rt_symbols_close(shared);
 		shared = NULL;
+		atomic_store_explicit(&shared_open, 0, memory_order_relaxed);
 		rt_alloc_arena_give_back();
 	}
 	pthread_mutex_unlock(&shared_mu);
@@ -396,6 +401,10 @@ void rt_symbols_let_go_if_idle(uint64_t now_ns)
 
 long long rt_symbols_kb(void)
 {
+	/* Counting reads every arena's statistics (some 500,000 instructions): only done
+	 * while there is something to count. Let go, the arena was given back. */
+	if (!atomic_load_explicit(&shared_open, memory_order_relaxed))
+		return strcmp(rt_alloc_name(), "jemalloc") == 0 ? 0 : -1;
 	return rt_alloc_arena_kb();
 }
 
@@ -404,4 +413,5 @@ void rt_symbols_fork_child(void)
 	/* Another thread may have been inside libdw: start afresh (the old one leaks). */
 	pthread_mutex_init(&shared_mu, NULL);
 	shared = NULL;
+	atomic_store_explicit(&shared_open, 0, memory_order_relaxed);
 }
