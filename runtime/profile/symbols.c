@@ -25,11 +25,20 @@
 #include "base/owned_fds.h"
 #include "base/stats.h"
 #include "base/util.h"
+#include "profile/fn_index.h"
 #include "profile/perfmap.h"
+
+/* A module's functions by address (profile/fn_index.h), made at its first lookup. */
+typedef struct mod_fns {
+	Dwfl_Module *mod;
+	rt_fn_index_t *index; /* NULL: no symbol table, or no memory (libdwfl then) */
+} mod_fns_t;
 
 struct rt_symbols {
 	Dwfl *dwfl;
 	rt_perfmap_t *jit;   /* /tmp/perf-<pid>.map, when the runtime writes one */
+	mod_fns_t *mods;
+	size_t nmods, capmods;
 	char path[4096]; /* the last joined file name */
 };
 
@@ -242,9 +251,40 @@ void rt_symbols_close(rt_symbols_t *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->nmods; i++)
+		rt_fn_index_free(s->mods[i].index);
+	free(s->mods);
 	dwfl_end(s->dwfl);
 	rt_perfmap_close(s->jit);
 	free(s);
+}
+
+/* The module's function index, made on its first lookup; NULL when it could not be. */
+static rt_fn_index_t *index_of(rt_symbols_t *s, Dwfl_Module *m)
+{
+	for (size_t i = 0; i < s->nmods; i++)
+		if (s->mods[i].mod == m)
+			return s->mods[i].index;
+	if (s->nmods == s->capmods && rt_grow((void **)&s->mods, &s->capmods, s->nmods + 1, sizeof *s->mods) != 0)
+		return NULL;
+	mod_fns_t *e = &s->mods[s->nmods++];
+	e->mod = m;
+	e->index = rt_fn_index_build(m);
+	return e->index;
+}
+
+static const char *function_of(rt_symbols_t *s, Dwfl_Module *m, uintptr_t addr, uintptr_t *start)
+{
+	rt_fn_index_t *ix = index_of(s, m);
+	if (ix)
+		return rt_fn_index_find(ix, addr, start);
+	/* No index (no symbol table, or no memory): libdwfl's own scan. */
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(m, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
+	if (name)
+		*start = addr - (uintptr_t)off;
+	return name;
 }
 
 static int lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
@@ -257,12 +297,8 @@ static int lookup(rt_symbols_t *s, uintptr_t addr, rt_symbol_t *out)
 		return -1;
 	}
 	out->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-	GElf_Off off;
-	GElf_Sym sym;
-	out->function = dwfl_module_addrinfo(m, (GElf_Addr)addr, &off, &sym, NULL, NULL, NULL);
-	if (out->function)
-		out->start = addr - (uintptr_t)off;
-	else /* JIT code in a region that looks like a module (V8's) */
+	out->function = function_of(s, m, addr, &out->start);
+	if (!out->function) /* JIT code in a region that looks like a module (V8's) */
 		out->function = rt_perfmap_lookup(s->jit, addr);
 	Dwfl_Line *line = dwfl_module_getsrc(m, (Dwarf_Addr)addr);
 	if (line) {
