@@ -90,6 +90,11 @@ typedef struct rt_thread {
 	_Atomic(struct rt_prering *) prering;
 	int prering_asked;
 	_Atomic uint64_t prering_want_ns; /* when it asked; 0: not asked, or answered */
+
+	/* A finished request's memory kept for this thread's next one (track/request.c),
+	 * so a request costs no malloc; only this thread touches it, and it stays with
+	 * the state from one thread's life to the next (one per state, never more). */
+	void *req_spare;
 } rt_thread_t;
 
 /* The calling thread's state, or NULL. Signal-safe. */

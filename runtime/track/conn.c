@@ -334,7 +334,8 @@ static rt_req_t *queue_pop(rt_conn_t *c)
 }
 
 /* The spare saves a malloc for a request already waiting (pipelining); an idle
- * keep-alive connection holds none, so that 10,000 of them cost 1.5 KiB less each. */
+ * keep-alive connection holds none, so that 10,000 of them cost 1.5 KiB less each:
+ * its thread keeps it for its next request instead (rt_req_recycle). */
 static void end_request(rt_conn_t *c, rt_req_t *r, int status_known)
 {
 	r = rt_req_end(r, status_known);
@@ -342,7 +343,7 @@ static void end_request(rt_conn_t *c, rt_req_t *r, int status_known)
 		c->spare = r;
 		atomic_fetch_add(&n_spares, 1);
 	} else {
-		free(r);
+		rt_req_recycle(r);
 	}
 }
 

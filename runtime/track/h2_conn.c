@@ -85,7 +85,7 @@ static void keep_or_free(rt_h2_conn_t *h, rt_req_t *r)
 		h->spare = r;
 		account(sizeof *r, 0);
 	} else {
-		free(r);
+		rt_req_recycle(r);
 	}
 }
 

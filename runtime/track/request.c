@@ -106,10 +106,20 @@ void rt_req_ensure_ids(rt_req_t *r)
 
 /* ---- lifecycle ---- */
 
+/* The calling thread's kept request, taken; NULL when it has none. */
+static rt_req_t *take_kept(void)
+{
+	rt_thread_t *self = rt_thread_peek();
+	rt_req_t *r = self ? self->req_spare : NULL;
+	if (r)
+		self->req_spare = NULL;
+	return r;
+}
+
 rt_req_t *rt_req_begin(rt_req_t *reuse)
 {
-	rt_req_t *r = reuse ? reuse : malloc(sizeof *r);
-	if (!r)
+	rt_req_t *r = reuse ? reuse : take_kept();
+	if (!r && !(r = malloc(sizeof *r)))
 		return NULL;
 	/* Only the fixed part needs clearing; strings carry their lengths. */
 	memset(r, 0, offsetof(rt_req_t, method));
@@ -243,6 +253,15 @@ rt_req_t *rt_req_end(rt_req_t *r, int status_known)
 	r->start_real_ns = rt_req_start_real_ns(r);
 	rt_req_sink->slow_ended(r);
 	return NULL;
+}
+
+void rt_req_recycle(rt_req_t *r)
+{
+	rt_thread_t *self = rt_thread_peek();
+	if (r && self && !self->req_spare)
+		self->req_spare = r;
+	else
+		free(r);
 }
 
 void rt_req_free(rt_req_t *r)

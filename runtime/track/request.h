@@ -108,6 +108,9 @@ void rt_req_mark_slow(rt_req_t *r, rt_thread_t *t, uint64_t now_mono);
  * to the worker (NULL is returned); any other is returned for reuse or free() (its
  * span, when spans are exported, was copied to the exporter's queue). */
 rt_req_t *rt_req_end(rt_req_t *r, int status_known);
+/* A request rt_req_end returned, not kept elsewhere: kept for the calling thread's
+ * next rt_req_begin, or freed. NULL does nothing. */
+void rt_req_recycle(rt_req_t *r);
 /* Makes the trace id (unless continued from traceparent) and span id. Any thread that
  * owns r; allocation-free. */
 void rt_req_ensure_ids(rt_req_t *r);
