@@ -201,8 +201,10 @@ if want h2; then
 				taskset -c 0 nghttpd --no-tls -d "$WORK/h2www" "$port" >/dev/null 2>&1 &
 		fi
 		pid=$!
-		for _ in $(seq 100); do nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 && break; sleep 0.05; done
-		nghttp -s "http://127.0.0.1:$port/k1" >/dev/null 2>&1 || { echo "h2 bench: $1 $2 round $3: the server did not start" >&2; exit 1; }
+		# (nghttp exits 0 even when it cannot connect: curl says whether a 200 came)
+		h2up() { curl -sf -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$port/k1"; }
+		for _ in $(seq 200); do h2up && break; sleep 0.05; done
+		h2up || { echo "h2 bench: $1 $2 round $3: the server did not start" >&2; exit 1; }
 		taskset -c 1 h2load -n "$n" -c 8 -m 16 "http://127.0.0.1:$port/k1" >"$WORK/h2.$1.$2.$3" 2>&1
 		kill -TERM "$pid"; wait "$pid" 2>/dev/null
 		grep -q " $n succeeded" "$WORK/h2.$1.$2.$3" ||
