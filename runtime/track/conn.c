@@ -518,6 +518,10 @@ static int feed_request(rt_conn_t *c, const char *p, size_t n)
 			return n == 0 ? 0 : -1;
 		if (on_request_event(c, ev) != 0)
 			return -1;
+		/* Only a head can owe an event without bytes (the END of a request with no
+		 * body): out of bytes after any other, there is nothing more to learn. */
+		if (n == 0 && ev != RT_HTTP_EV_HEAD)
+			return 0;
 	}
 }
 
