@@ -404,7 +404,8 @@ rt_symbols_t *rt_symbols_acquire(void)
 		atomic_store_explicit(&shared_open, shared != NULL, memory_order_relaxed);
 		shared_key = key;
 		shared_jit_size = jit;
-		rt_stat_add(RT_STAT_SYMBOLS_LOADED, 1);
+		if (shared)
+			rt_stat_add(RT_STAT_SYMBOLS_LOADED, 1);
 	} else if (jit != shared_jit_size) {
 		rt_alloc_arena_scope_t scope;
 		rt_perfmap_close(shared->jit);
