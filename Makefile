@@ -198,7 +198,8 @@ $(FUZZ_B)/fuzz_http:        runtime/track/http.c
 $(FUZZ_B)/fuzz_traceparent: runtime/track/traceparent.c runtime/track/http.c runtime/base/hex.c \
                             runtime/emit/file_names.c
 $(FUZZ_B)/fuzz_cfg:         runtime/base/cfg.c runtime/base/log.c runtime/base/libc.c
-$(FUZZ_B)/fuzz_h2:          runtime/track/h2.c
+$(FUZZ_B)/fuzz_h2:          runtime/track/h2.c runtime/base/libnghttp2.c runtime/base/log.c \
+                            runtime/base/libc.c
 # ... and the libraries (the HTTP/2 parser's HPACK decoder is libnghttp2's)
 FUZZ_LIBS_h2 := -lnghttp2
 

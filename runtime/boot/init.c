@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "base/libnghttp2.h"
 #include "base/log.h"
 #include "base/owned_fds.h"
 #include "base/stats.h"
@@ -117,6 +118,7 @@ static void init_runtime(void)
 		goto out;
 	}
 	rt_thread_init();
+	rt_libnghttp2_resolve(); /* before any connection: it may load the library */
 	rt_sinks_install();
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
 	/* The timer route stands for a host refusing perf: no ring before the threshold. */

@@ -10,6 +10,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "base/libnghttp2.h"
+
 enum { S_PREFACE, S_HDR, S_PREFIX, S_BODY, S_PAD, S_DEAD };
 enum { T_DATA, T_HEADERS, T_PRIORITY, T_RST, T_SETTINGS, T_PUSH, T_PING, T_GOAWAY,
        T_WINDOW, T_CONT };
@@ -101,12 +103,14 @@ static void *mem_realloc(void *ptr, size_t size, void *ud)
 int rt_h2_init(rt_h2_t *h)
 {
 	memset(h, 0, sizeof *h);
+	if (!rt_libnghttp2_ready())
+		return -1; /* the library could not be had at start (logged then) */
 	h->mem = (nghttp2_mem){ h, mem_malloc, mem_free, mem_calloc, mem_realloc };
 	for (int d = 0; d < 2; d++) {
 		rt_h2_side_t *s = &h->side[d];
 		s->state = d == RT_H2_CLIENT ? S_PREFACE : S_HDR;
 		s->table_now = s->table_next = HPACK_DEFAULT_TABLE;
-		if (nghttp2_hd_inflate_new2(&s->inf, &h->mem) != 0) {
+		if (rt_nghttp2.inflate_new2(&s->inf, &h->mem) != 0) {
 			rt_h2_free(h);
 			return -1;
 		}
@@ -119,7 +123,7 @@ void rt_h2_free(rt_h2_t *h)
 {
 	for (int d = 0; d < 2; d++) {
 		if (h->side[d].inf)
-			nghttp2_hd_inflate_del(h->side[d].inf);
+			rt_nghttp2.inflate_del(h->side[d].inf);
 		h->side[d].inf = NULL;
 	}
 }
@@ -236,11 +240,7 @@ static int inflate(rt_h2_t *h, int dir, rt_h2_side_t *s, const uint8_t *in, size
 	for (;;) {
 		nghttp2_nv nv;
 		int fl = 0;
-#if NGHTTP2_VERSION_NUM >= 0x013d00
-		nghttp2_ssize rv = nghttp2_hd_inflate_hd3(s->inf, &nv, &fl, in, n, final);
-#else
-		ssize_t rv = nghttp2_hd_inflate_hd2(s->inf, &nv, &fl, in, n, final);
-#endif
+		rt_nghttp2_ssize_t rv = rt_nghttp2.inflate(s->inf, &nv, &fl, in, n, final);
 		if (rv < 0)
 			return h->mem_refused ? RT_H2_ERR_LIMIT : RT_H2_ERR_HPACK;
 		in += rv;
@@ -259,7 +259,7 @@ static int inflate(rt_h2_t *h, int dir, rt_h2_side_t *s, const uint8_t *in, size
 			}
 		}
 		if (fl & NGHTTP2_HD_INFLATE_FINAL) {
-			nghttp2_hd_inflate_end_headers(s->inf);
+			rt_nghttp2.inflate_end_headers(s->inf);
 			return 0;
 		}
 		if (!(fl & NGHTTP2_HD_INFLATE_EMIT) && n == 0)
@@ -346,7 +346,7 @@ static int prefix_done(rt_h2_t *h, int dir, rt_h2_side_t *s)
 		s->pad = pad;
 		/* A new table size takes effect between blocks, never inside one. */
 		if (s->table_next != s->table_now) {
-			if (nghttp2_hd_inflate_change_table_size(s->inf, s->table_next) != 0)
+			if (rt_nghttp2.inflate_change_table_size(s->inf, s->table_next) != 0)
 				return -1;
 			s->table_now = s->table_next;
 		}

@@ -11,6 +11,7 @@
  * arrays; the inflaters never hold more than RT_H2_HPACK_MEM_MAX. */
 #include "fuzz.h"
 
+#include "base/libnghttp2.h"
 #include "track/h2.h"
 
 #define MARKER "\0SERVER\0"
@@ -52,6 +53,18 @@ static int feed(rt_h2_t *h, int dir, const uint8_t *p, size_t n)
 		}
 		p += used;
 		n -= used;
+	}
+	return 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	/* The HPACK decoder is libnghttp2's, looked up once as the library's start does. */
+	if (rt_libnghttp2_resolve() != 0) {
+		fprintf(stderr, "fuzz_h2: libnghttp2 could not be loaded\n");
+		abort();
 	}
 	return 0;
 }
