@@ -11,8 +11,8 @@ import os
 
 from .flame import flame_svg
 from .fmt import fmt_ms, slow_requests
-from .table import (COLUMNS, alloc_scope_label, downstream_rows, row_cells, time_split,
-                    top_alloc_rows, top_cpu_rows, top_wait_rows)
+from .table import (COLUMNS, alloc_scope_label, cpu_total_label, downstream_rows, row_cells,
+                    time_split, top_alloc_rows, top_cpu_rows, top_wait_rows)
 
 HTML_FLAMES_MAX = 50  # the slowest requests that get flame graphs in report.html
 e = html.escape
@@ -93,7 +93,7 @@ def html_section(i, r, directory):
     if r["top_waits"]:
         out.append(wait_table(top_wait_rows(r)))
     if r["cpu_sampled_ms"] is not None:
-        out.append(top_table("top CPU (%s sampled)" % fmt_ms(r["cpu_sampled_ms"]), top_cpu_rows(r)))
+        out.append(top_table("top CPU (%s)" % cpu_total_label(r), top_cpu_rows(r)))
     if r["alloc_sampled_bytes"] is not None:
         out.append(top_table("top allocation (alloc_space, %s)" % alloc_scope_label(r), top_alloc_rows(r)))
     ds = downstream_rows(r)

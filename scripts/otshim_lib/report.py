@@ -3,8 +3,8 @@ followed by how its time split on and off CPU, its top waits, its top CPU functi
 its allocation sites) and the --json document. Both take analysis.py's request dicts;
 the cells come from table.py."""
 from .fmt import fmt_bytes, fmt_ms, printable, slow_requests
-from .table import (COLUMNS, alloc_scope_label, downstream_rows, no_cpu_samples, row_cells,
-                    time_split, top_alloc_rows, top_cpu_rows, top_wait_rows)
+from .table import (COLUMNS, alloc_scope_label, cpu_total_label, downstream_rows, no_cpu_samples,
+                    row_cells, time_split, top_alloc_rows, top_cpu_rows, top_wait_rows)
 
 
 def print_text(reqs, directory, filtered):
@@ -35,7 +35,7 @@ def print_request(r):
         print_waits(top_wait_rows(r))
     if r["cpu_sampled_ms"] is not None:
         if r["top_cpu"]:
-            print("    top CPU (flat, %s sampled):" % fmt_ms(r["cpu_sampled_ms"]))
+            print("    top CPU (flat, %s):" % cpu_total_label(r))
             print_top(top_cpu_rows(r))
         else:
             print("    top CPU: no samples (%s)" % no_cpu_samples(r))

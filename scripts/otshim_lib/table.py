@@ -26,6 +26,19 @@ def top_cpu_rows(r):
     return [(t["function"], fmt_ms(t["cpu_ms"]), t["share"]) for t in r["top_cpu"]]
 
 
+UNSAMPLED = "[on CPU, not sampled]"
+
+
+def cpu_total_label(r):
+    """The CPU profile's total as the top CPU list's heading says it: "399.0 ms sampled",
+    or, when part of it was measured but not sampled (a thread's first request before its
+    ring was made), "399.0 ms, 28.3 ms of it not sampled"."""
+    unsampled = sum(t["cpu_ms"] for t in r["top_cpu"] if t["function"] == UNSAMPLED)
+    if unsampled > 0:
+        return "%s, %s of it not sampled" % (fmt_ms(r["cpu_sampled_ms"]), fmt_ms(unsampled))
+    return "%s sampled" % fmt_ms(r["cpu_sampled_ms"])
+
+
 def top_alloc_rows(r):
     return [(t["function"], fmt_bytes(t["bytes"]), t["share"]) for t in r["top_alloc"]]
 

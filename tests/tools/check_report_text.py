@@ -32,7 +32,8 @@ for b in blocks:
         # The rows under "top CPU": share, ms, function. A thread's first request may
         # start before its ring was made: that CPU is the row [on CPU, not sampled],
         # left out of burn_cpu's share (it must stay under half of the total).
-        m = re.search(r"top CPU \(flat, ([\d.]+) ms sampled\):\n((?:\s+[\d.]+%\s+[\d.]+ ms\s+.*\n)+)", b)
+        m = re.search(r"top CPU \(flat, ([\d.]+) ms(?: sampled|, [\d.]+ ms of it not sampled)\):\n"
+                      r"((?:\s+[\d.]+%\s+[\d.]+ ms\s+.*\n)+)", b)
         rows = [re.match(r"\s+[\d.]+%\s+([\d.]+) ms\s+(.*)$", r).groups() for r in m.group(2).splitlines()] if m else []
         unsampled = sum(float(ms) for ms, f in rows if f == "[on CPU, not sampled]")
         real = [(float(ms), f) for ms, f in rows if f != "[on CPU, not sampled]"]

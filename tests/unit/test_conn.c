@@ -37,6 +37,7 @@
 #include "base/cfg.h"
 #include "base/clock.h"
 #include "base/hex.h"
+#include "base/libnghttp2.h"
 #include "base/stats.h"
 #include "sample/thread.h"
 #include "track/conn.h"
@@ -930,6 +931,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	rt_thread_init();
+	rt_libnghttp2_resolve(); /* as the library's start does: HTTP/2 decoding */
 	if (rt_conn_init() != 0)
 		skip_all("rt_conn_init failed: no connection table");
 	if (make_listener() != 0)
