@@ -8,7 +8,8 @@
 
 #include <gelf.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "base/util.h"
 
 typedef struct fn {
 	uintptr_t start;
@@ -62,14 +63,8 @@ static int by_start(const void *a, const void *b)
 
 static int push(half_t *h, const fn_t *f)
 {
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 256;
-		fn_t *p = realloc(h->fns, cap * sizeof *p);
-		if (!p)
-			return -1;
-		h->fns = p;
-		h->cap = cap;
-	}
+	if (rt_grow((void **)&h->fns, &h->cap, h->n + 1, sizeof *h->fns) != 0)
+		return -1;
 	h->fns[h->n++] = *f;
 	return 0;
 }
