@@ -33,27 +33,16 @@ enum { H_NONE = 0, H_CL, H_TE, H_CONN, H_TRACEPARENT, H_UA };
 /* What the caller of a byte step should do next. */
 enum { STEP_MORE = 0, STEP_EVENT };
 
-/* RFC 9110 token characters, as a table: this runs for every byte of every header
- * name. */
-static const uint8_t tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-	['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-	['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-	['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-	['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
+/* How a header line's first byte decides its fate. Only the five names we read
+ * (Content-Length, Connection, Transfer-Encoding, traceparent, User-Agent) begin with
+ * c, t or u: every other line is skipped to its LF whatever it holds, and the server
+ * judges it. A line beginning with a space or tab continues the previous one (obsolete
+ * folding): it could carry framing we would miss, so it is refused. */
+enum { LINE_SKIP = 0, LINE_MAYBE, LINE_FOLD };
+static const uint8_t line_kind[256] = {
+	['C'] = LINE_MAYBE, ['c'] = LINE_MAYBE, ['T'] = LINE_MAYBE, ['t'] = LINE_MAYBE,
+	['U'] = LINE_MAYBE, ['u'] = LINE_MAYBE, [' '] = LINE_FOLD, ['\t'] = LINE_FOLD,
 };
-
-static int is_tchar(unsigned char c)
-{
-	return tchar[c];
-}
 
 /* The value of a header we do not look at, or a reason phrase: its bytes matter only
  * for where the line ends, so memchr finds that instead of a byte loop. Returns bytes
@@ -99,15 +88,21 @@ static void state_reset(rt_http_state_t *s, uint8_t start)
 /* ---- header fields (shared by both directions) ---- */
 
 /* n[0..len) equals lit (lowercase letters and '-') ignoring case. OR-ing 0x20 folds
- * case exactly for letters; the only other byte it maps onto '-' is CR, which no name
- * holds (both paths refuse it before classifying). Eight bytes at a time.
- */
+ * case exactly for letters; the only other byte it maps onto '-' is CR, so a word
+ * holding a CR is refused apart (a name is compared before anything judges its bytes).
+ * Eight bytes at a time. */
+static int has_cr8(uint64_t w)
+{
+	uint64_t v = w ^ 0x0d0d0d0d0d0d0d0dull;
+	return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) != 0;
+}
+
 static int name_eq(const char *n, const char *lit, size_t len)
 {
 	uint64_t a, b, c, d;
 	if (len < 8) {
 		for (size_t i = 0; i < len; i++)
-			if (((unsigned char)n[i] | 0x20) != (unsigned char)lit[i])
+			if (n[i] == '\r' || ((unsigned char)n[i] | 0x20) != (unsigned char)lit[i])
 				return 0;
 		return 1;
 	}
@@ -116,7 +111,8 @@ static int name_eq(const char *n, const char *lit, size_t len)
 	memcpy(&b, lit, 8);
 	memcpy(&c, n + len - 8, 8);
 	memcpy(&d, lit + len - 8, 8);
-	if (((a | 0x2020202020202020ull) ^ b) | ((c | 0x2020202020202020ull) ^ d))
+	if (((a | 0x2020202020202020ull) ^ b) | ((c | 0x2020202020202020ull) ^ d) ||
+	    has_cr8(a) || has_cr8(c))
 		return 0;
 	return len <= 16 || name_eq(n + 16, lit + 16, len - 16);
 }
@@ -365,24 +361,27 @@ static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
 		}
 		if (c == '\n')
 			return 1;
-		if (!is_tchar(c))
-			return -1; /* includes obsolete line folding */
+		if (line_kind[c] == LINE_FOLD)
+			return -1;
+		if (line_kind[c] == LINE_SKIP) { /* as header_lines_fast(): to its LF */
+			s->hdr = H_NONE;
+			s->state = S_HDR_VALUE;
+			return 0;
+		}
 		s->name_len = 0;
 		s->state = S_HDR_NAME;
 		__attribute__((fallthrough));
 	case S_HDR_NAME:
 		if (c == ':') {
-			if (s->name_len == 0)
-				return -1;
 			s->hdr = s->name_len == 0xff ? H_NONE : classify_header(s);
 			s->win_len = 0;
 			s->state = S_HDR_OWS;
 			return 0;
 		}
-		/* As in header_line_fast(): past the first byte a name is not judged, but a
-		 * line break inside one cannot be a header. */
-		if (c == '\r' || c == '\n')
-			return -1;
+		if (c == '\n') { /* a line without a colon is not one of ours */
+			s->state = S_HDR_START;
+			return 0;
+		}
 		if (s->name_len < sizeof s->name)
 			s->name[s->name_len++] = lower((char)c);
 		else
@@ -395,7 +394,7 @@ static int header_byte(rt_http_state_t *s, unsigned char c, const hdr_sink_t *k)
 		__attribute__((fallthrough));
 	case S_HDR_VALUE:
 		/* A value we do not read is only looked at for its LF, as skip_ignored() and
-		 * header_line_fast() do; judging its first byte here made the outcome depend on
+		 * header_lines_fast() do; judging its first byte here made the outcome depend on
 		 * where a read happened to split the line (found by tests/fuzz/fuzz_http). */
 		if (s->hdr == H_NONE) {
 			if (c == '\n')
@@ -500,51 +499,37 @@ static int value_bytes(rt_http_state_t *s, const char *v, size_t n, const hdr_si
 }
 
 /* ---- vectorised scanning ----
- * The first byte of [p, end) equal to one of up to three given bytes, or NULL. lo is
- * the start of the caller's buffer: a last partial block is read as the 16 bytes
- * ending at end (which lie inside [lo, end) when the buffer holds 16), with the bytes
- * before p masked off, so nothing outside the buffer is ever read. */
+ * Which of the 16 bytes from q that lie before end are LF: bit i for q[i]. lo is the
+ * start of the caller's buffer: a last partial block is read as the 16 bytes ending at
+ * end (inside [lo, end) when the buffer holds 16) and shifted, so nothing outside the
+ * buffer is ever read. */
 #ifdef __SSE2__
-static inline const char *find3(const char *lo, const char *p, const char *end, char a, char b,
-				char c)
+static inline unsigned lf_bits16(const char *at)
 {
-	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
-	for (; end - p >= 16; p += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
-		if (m)
-			return p + __builtin_ctz(m);
-	}
-	if (p == end)
-		return NULL;
-	if (end - lo >= 16) {
-		const char *q = end - 16;
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
-		m &= ~0u << (p - q);
-		return m ? q + __builtin_ctz(m) : NULL;
-	}
-	/* a buffer shorter than 16 bytes: its copy (the padding is masked off) */
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)at);
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
+}
+
+static inline unsigned lf_bits(const char *lo, const char *q, const char *end)
+{
+	if (end - q >= 16)
+		return lf_bits16(q);
+	if (end - lo >= 16)
+		return lf_bits16(end - 16) >> (16 - (end - q));
+	/* a buffer shorter than 16 bytes: its copy (the padding is no LF) */
 	char tmp[16];
 	memset(tmp, 0, sizeof tmp);
-	memcpy(tmp, p, (size_t)(end - p));
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)tmp);
-	unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
-	m &= (1u << (end - p)) - 1;
-	return m ? p + __builtin_ctz(m) : NULL;
+	memcpy(tmp, q, (size_t)(end - q));
+	return lf_bits16(tmp);
 }
 #else
-static inline const char *find3(const char *lo, const char *p, const char *end, char a, char b,
-				char c)
+static inline unsigned lf_bits(const char *lo, const char *q, const char *end)
 {
+	unsigned m = 0;
 	(void)lo;
-	for (; p < end; p++)
-		if (*p == a || *p == b || *p == c)
-			return p;
-	return NULL;
+	for (int i = 0; i < 16 && q + i < end; i++)
+		m |= (unsigned)(q[i] == '\n') << i;
+	return m;
 }
 #endif
 
@@ -596,11 +581,6 @@ static inline int has_ctl(const char *lo, const char *p, const char *end, unsign
 }
 #endif
 
-static inline const char *find_lf(const char *lo, const char *p, const char *end)
-{
-	return find3(lo, p, end, '\n', '\n', '\n');
-}
-
 /* The value of a header we read, from after its colon to its line's end (without a
  * trailing CR). Returns -1 on error. */
 static int header_value(rt_http_state_t *s, const char *lo, const char *v, const char *end,
@@ -628,54 +608,65 @@ static int header_value(rt_http_state_t *s, const char *lo, const char *v, const
 	return 0;
 }
 
-/* At the start of a header line: handles every whole line that is here, up to the end
- * of the head, in one call. Per line, one scan finds the first of ':', CR and LF (a
- * name must end at a colon, with no line break before it), the name is classified by
- * its length, and a second scan finds the LF; only the value of a header we read is
- * looked at byte by byte. Returns bytes consumed (0: the first line is incomplete,
- * use the byte machine), -1 on error; *head_end is set when the head ended. The byte
- * machine above remains for lines split across reads and agrees with this (test_http
- * feeds every case split at every offset). */
-static long header_line_fast(rt_http_state_t *s, const char *buf, size_t len,
-			     const hdr_sink_t *k, int *head_end)
+/* Which of our headers a whole line [p, lf) is, H_NONE for any other. Our names are
+ * 10, 11, 14 or 17 bytes long, so the byte after one is the line's first colon exactly
+ * when the name is ours: four loads find it without scanning the name. */
+static uint8_t line_header(const char *p, const char *lf, const char **colon)
 {
-	const char *p = buf, *end = buf + len;
+	static const uint8_t lens[] = { 10, 11, 14, 17 };
+	size_t n = (size_t)(lf - p);
+	for (int i = 0; i < 4 && lens[i] < n; i++) {
+		if (p[lens[i]] != ':')
+			continue;
+		uint8_t h = classify_name(p, lens[i]);
+		if (h != H_NONE)
+			*colon = p + lens[i];
+		return h; /* a colon before the next length would end the name there */
+	}
+	return H_NONE;
+}
+
+/* At the start of a header line: handles every whole line that is here, up to the end
+ * of the head, in one call. The LFs are found 16 bytes at a time and taken in turn, a
+ * line's first byte says whether it can be one of ours (line_kind), and only the value
+ * of a header we read is looked at byte by byte. Returns bytes consumed (0: the first
+ * line is incomplete, use the byte machine), -1 on error; *head_end is set when the
+ * head ended. The byte machine above remains for lines split across reads and agrees
+ * with this (test_http feeds every case split at every offset). */
+static long header_lines_fast(rt_http_state_t *s, const char *buf, size_t len,
+			      const hdr_sink_t *k, int *head_end)
+{
+	const char *p = buf, *end = buf + len, *blk = buf;
+	unsigned lfs = lf_bits(buf, blk, end); /* LFs not yet taken in [blk, blk + 16) */
 	*head_end = 0;
 	while (p < end) {
-		size_t blank = 0;
-		if (p[0] == '\n')
-			blank = 1;
-		else if (p[0] == '\r') {
-			if (end - p < 2)
+		if (p[0] == '\n' || p[0] == '\r') {
+			if (p[0] == '\r' && end - p < 2)
 				break;
-			if (p[1] != '\n')
+			if (p[0] == '\r' && p[1] != '\n')
 				return -1; /* a CR that ends no line */
-			blank = 2;
-		}
-		if (blank) {
-			p += blank;
+			p += p[0] == '\r' ? 2 : 1;
 			*head_end = 1;
 			break;
 		}
-		const char *colon = find3(buf, p, end, ':', '\r', '\n');
-		if (!colon)
-			break;
-		/* No colon in the line, a line break inside the name, an empty name, or
-		 * obsolete line folding: the byte machine would refuse each as well. */
-		if (*colon != ':' || colon == p || !is_tchar((unsigned char)p[0]))
+		uint8_t kind = line_kind[(unsigned char)p[0]];
+		if (kind == LINE_FOLD)
 			return -1;
-		const char *lf = find_lf(buf, colon + 1, end);
-		if (!lf)
-			break;
-		/* Most names are none of ours, and their length (10, 11, 14, 17) says so
-		 * without a call. */
-		size_t nlen = (size_t)(colon - p);
-		s->hdr = nlen - 10 <= 7 && ((0x93u >> (nlen - 10)) & 1) ? classify_name(p, nlen) : H_NONE;
-		if (s->hdr != H_NONE &&
+		while (lfs == 0) {
+			blk += 16;
+			if (blk >= end)
+				goto out; /* this line is not complete here */
+			lfs = lf_bits(buf, blk, end);
+		}
+		const char *lf = blk + __builtin_ctz(lfs), *colon = NULL;
+		lfs &= lfs - 1;
+		if (kind == LINE_MAYBE && (s->hdr = line_header(p, lf, &colon)) != H_NONE &&
 		    header_value(s, buf, colon + 1, lf[-1] == '\r' ? lf - 1 : lf, k) != 0)
 			return -1;
 		p = lf + 1;
 	}
+out:
+	s->hdr = H_NONE;
 	/* The head's size is charged once for all the lines taken: past the limit is an
 	 * error whichever line crossed it. */
 	size_t used = (size_t)(p - buf);
@@ -696,7 +687,7 @@ static long head_lines_fast(rt_http_state_t *s, const char *buf, size_t len,
 	if (in_ignored_line(s))
 		return skip_ignored(s, buf, len);
 	if (s->state == S_HDR_START)
-		return header_line_fast(s, buf, len, k, head_end);
+		return header_lines_fast(s, buf, len, k, head_end);
 	return 0;
 }
 

@@ -115,7 +115,14 @@ static const req_case_t req_cases[] = {
 	/* Values we do not read are skipped to their end of line: the server judges them. */
 	{ "control byte in an unread value", "GET /c HTTP/1.1\r\nX: a\001b\r\n\r\n", 1, 1, 1, 0, "/c", "" },
 	{ "odd header name: the server's call", "GET /o HTTP/1.1\r\nX Y: 1\r\n\r\n", 1, 1, 1, 0, "/o", "" },
-	{ "CR inside a header name", "GET / HTTP/1.1\r\nX\rY: 1\r\n\r\n", 1, 0, 0, 1, "", "" },
+	/* Only lines that can be ours (first byte c, t or u) are read; the rest go to their LF. */
+	{ "CR inside a header name", "GET /r HTTP/1.1\r\nX\rY: 1\r\n\r\n", 1, 1, 1, 0, "/r", "" },
+	{ "a line without a colon", "GET /n HTTP/1.1\r\nContent-Length 5\r\nNo colon\r\n\r\n", 1, 1, 1, 0, "/n", "" },
+	{ "a CR in our name's dash is another name", "POST /p HTTP/1.1\r\nContent\rLength: 5\r\n\r\nGET /g HTTP/1.1\r\n\r\n", 2, 2, 2, 0, "/g", "" },
+	{ "a longer name than ours", "POST /p HTTP/1.1\r\nContent-Lengths: 5\r\nTraceparent-X: y\r\n\r\nGET /g HTTP/1.1\r\n\r\n", 2, 2, 2, 0, "/g", "" },
+	{ "our names in capitals", "POST /p HTTP/1.1\r\nCONTENT-LENGTH: 3\r\nTRACEPARENT: " TP "\r\n\r\nabc", 1, 1, 1, 0, "/p", TP },
+	{ "a colon inside a value", "POST /p HTTP/1.1\r\nCookie: a:b:c\r\nContent-Length: 2\r\nX-Long-Header-Name-Here: v\r\n\r\nabGET /q HTTP/1.1\r\n\r\n", 2, 2, 2, 0, "/q", "" },
+	{ "a name ending early: not ours", "POST /p HTTP/1.1\r\ncontent:length: 5\r\n\r\nGET /g HTTP/1.1\r\n\r\n", 2, 2, 2, 0, "/g", "" },
 	{ "control byte in Content-Length", "POST / HTTP/1.1\r\nContent-Length: 1\001\r\n\r\nx", 1, 0, 0, 1, "", "" },
 	{ "bad chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1, 1, 0, 1, "", "" },
 };
