@@ -518,9 +518,10 @@ static int feed_request(rt_conn_t *c, const char *p, size_t n)
 			return n == 0 ? 0 : -1;
 		if (on_request_event(c, ev) != 0)
 			return -1;
-		/* Only a head can owe an event without bytes (the END of a request with no
-		 * body): out of bytes after any other, there is nothing more to learn. */
-		if (n == 0 && ev != RT_HTTP_EV_HEAD)
+		/* A BEGIN or a HEAD can owe an event without bytes (the HEAD of a head
+		 * read whole, the END of a request with no body): out of bytes after an
+		 * END, there is nothing more to learn. */
+		if (n == 0 && ev == RT_HTTP_EV_END)
 			return 0;
 	}
 }
@@ -574,11 +575,12 @@ static int feed_response(rt_conn_t *c, const char *p, size_t n)
 		int rc = on_response_event(c, ev);
 		if (rc != 0)
 			return rc;
-		/* A head may end the whole response (HEAD, 204, 304, Content-Length: 0):
-		 * the parser reports that END on the next call even with no bytes left, and
-		 * it must be taken now, not when the connection next speaks. After an END
-		 * the next response has not begun, so out of bytes means done. */
-		if (n == 0 && ev != RT_HTTP_EV_HEAD)
+		/* A head may end the whole response (HEAD, 204, 304, Content-Length: 0),
+		 * and a BEGIN may owe the HEAD of a head read whole: the parser reports
+		 * those on the next call even with no bytes left, and they must be taken
+		 * now, not when the connection next speaks. After an END the next response
+		 * has not begun, so out of bytes means done. */
+		if (n == 0 && ev == RT_HTTP_EV_END)
 			return 0;
 	}
 }

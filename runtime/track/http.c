@@ -37,11 +37,13 @@ enum { STEP_MORE = 0, STEP_EVENT };
  * (Content-Length, Connection, Transfer-Encoding, traceparent, User-Agent) begin with
  * c, t or u: every other line is skipped to its LF whatever it holds, and the server
  * judges it. A line beginning with a space or tab continues the previous one (obsolete
- * folding): it could carry framing we would miss, so it is refused. */
-enum { LINE_SKIP = 0, LINE_MAYBE, LINE_FOLD };
+ * folding): it could carry framing we would miss, so it is refused. CR and LF begin
+ * the blank line that ends the head. */
+enum { LINE_SKIP = 0, LINE_MAYBE, LINE_FOLD, LINE_BLANK };
 static const uint8_t line_kind[256] = {
 	['C'] = LINE_MAYBE, ['c'] = LINE_MAYBE, ['T'] = LINE_MAYBE, ['t'] = LINE_MAYBE,
 	['U'] = LINE_MAYBE, ['u'] = LINE_MAYBE, [' '] = LINE_FOLD, ['\t'] = LINE_FOLD,
+	['\r'] = LINE_BLANK, ['\n'] = LINE_BLANK,
 };
 
 /* The value of a header we do not look at, or a reason phrase: its bytes matter only
@@ -626,44 +628,65 @@ static uint8_t line_header(const char *p, const char *lf, const char **colon)
 	return H_NONE;
 }
 
+/* The blank line at p ends the head: returns its length, 0 when its CR is the last
+ * byte here (the byte machine takes it), -1 for a CR that ends no line. */
+static long blank_line(const char *p, const char *end)
+{
+	if (p[0] == '\n')
+		return 1;
+	if (end - p < 2)
+		return 0;
+	return p[1] == '\n' ? 2 : -1;
+}
+
 /* At the start of a header line: handles every whole line that is here, up to the end
- * of the head, in one call. The LFs are found 16 bytes at a time and taken in turn, a
- * line's first byte says whether it can be one of ours (line_kind), and only the value
- * of a header we read is looked at byte by byte. Returns bytes consumed (0: the first
- * line is incomplete, use the byte machine), -1 on error; *head_end is set when the
- * head ended. The byte machine above remains for lines split across reads and agrees
- * with this (test_http feeds every case split at every offset). */
+ * of the head, in one call. The LFs are found 16 bytes at a time and taken in turn; the
+ * byte after each says what the next line is (line_kind), and only a line that can be
+ * one of ours is looked at further, once its own LF is found. Returns bytes consumed
+ * (0: the first line is incomplete, use the byte machine), -1 on error; *head_end is
+ * set when the head ended. The byte machine above remains for lines split across reads
+ * and agrees with this (test_http feeds every case split at every offset). */
 static long header_lines_fast(rt_http_state_t *s, const char *buf, size_t len,
 			      const hdr_sink_t *k, int *head_end)
 {
 	const char *p = buf, *end = buf + len, *blk = buf;
+	const char *ours = NULL; /* a line that may be ours, waiting for its LF */
+	uint8_t kind = line_kind[(unsigned char)*p];
 	unsigned lfs = lf_bits(buf, blk, end); /* LFs not yet taken in [blk, blk + 16) */
+	long n;
 	*head_end = 0;
-	while (p < end) {
-		if (p[0] == '\n' || p[0] == '\r') {
-			if (p[0] == '\r' && end - p < 2)
+	for (;;) {
+		/* p is a line's start, of this kind */
+		if (kind != LINE_SKIP) {
+			if (kind == LINE_MAYBE) {
+				ours = p;
+			} else if (kind == LINE_FOLD || (n = blank_line(p, end)) < 0) {
+				return -1;
+			} else {
+				p += n; /* n == 0: the CR is the last byte, p stays at it */
+				*head_end = n > 0;
 				break;
-			if (p[0] == '\r' && p[1] != '\n')
-				return -1; /* a CR that ends no line */
-			p += p[0] == '\r' ? 2 : 1;
-			*head_end = 1;
-			break;
+			}
 		}
-		uint8_t kind = line_kind[(unsigned char)p[0]];
-		if (kind == LINE_FOLD)
-			return -1;
 		while (lfs == 0) {
 			blk += 16;
 			if (blk >= end)
-				goto out; /* this line is not complete here */
+				goto out; /* the line at p is not complete here */
 			lfs = lf_bits(buf, blk, end);
 		}
-		const char *lf = blk + __builtin_ctz(lfs), *colon = NULL;
+		const char *lf = blk + __builtin_ctz(lfs);
 		lfs &= lfs - 1;
-		if (kind == LINE_MAYBE && (s->hdr = line_header(p, lf, &colon)) != H_NONE &&
-		    header_value(s, buf, colon + 1, lf[-1] == '\r' ? lf - 1 : lf, k) != 0)
-			return -1;
+		if (ours) {
+			const char *colon = NULL;
+			if ((s->hdr = line_header(ours, lf, &colon)) != H_NONE &&
+			    header_value(s, buf, colon + 1, lf[-1] == '\r' ? lf - 1 : lf, k) != 0)
+				return -1;
+			ours = NULL;
+		}
 		p = lf + 1;
+		if (p == end)
+			break;
+		kind = line_kind[(unsigned char)*p];
 	}
 out:
 	s->hdr = H_NONE;
@@ -891,16 +914,56 @@ uint64_t rt_http_req_body_left(const rt_http_req_t *p)
 	return p->s.state == S_BODY && !p->s.pending_end ? p->s.remaining : 0;
 }
 
+static const hdr_sink_t *req_sink(rt_http_req_t *p, hdr_sink_t *k)
+{
+	*k = (hdr_sink_t){ &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
+			   &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
+			   &p->user_agent_len };
+	return k;
+}
+
+/* A request's head at once, when its request line is complete here: the line, then
+ * every whole header line after it. The caller reports BEGIN with all of it; when the
+ * head ended, its HEAD is owed to the next call. A framing error takes back all but the
+ * request line: the next call meets it again where the byte loop would, inside the
+ * header block (a client's stream tells a broken head from another protocol by that).
+ * Returns bytes consumed, 0 to let the byte machine take the request line. */
+static size_t request_head_fast(rt_http_req_t *p, const char *buf, size_t len)
+{
+	size_t line = request_line_fast(p, buf, len);
+	if (line == 0 || line == len)
+		return line;
+	hdr_sink_t k;
+	int head_end = 0;
+	long n = header_lines_fast(&p->s, buf + line, len - line, req_sink(p, &k), &head_end);
+	if (n < 0 || (head_end && req_head_done(p) == RT_HTTP_EV_ERROR)) {
+		p->content_length = 0;
+		p->has_content_length = p->chunked = p->conn_close = 0;
+		p->traceparent_len = p->traceparent_overlong = p->user_agent_len = 0;
+		state_reset(&p->s, S_HDR_START);
+		p->s.head_bytes = (uint32_t)line;
+		return line;
+	}
+	if (head_end)
+		p->s.pending_head = 1;
+	return line + (size_t)n;
+}
+
 static size_t req_feed_bytes(rt_http_req_t *p, const char *buf, size_t len, int *ev);
 
-/* The calls that move no byte (an END owed, a stopped parser) return before the
- * frame and state of the byte loop are set up: a request's END is one of them. */
+/* The calls that move no byte (an event owed, a stopped parser) return before the
+ * frame and state of the byte loop are set up: a request's HEAD and END often are. */
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
 	*ev = RT_HTTP_EV_NONE;
 	if (s->state == S_ERROR) {
 		*ev = RT_HTTP_EV_ERROR;
+		return 0;
+	}
+	if (s->pending_head) {
+		s->pending_head = 0;
+		*ev = RT_HTTP_EV_HEAD;
 		return 0;
 	}
 	if (s->pending_end) {
@@ -915,9 +978,8 @@ static __attribute__((noinline)) size_t req_feed_bytes(rt_http_req_t *p, const c
 							size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
-	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, p->traceparent,
-			    &p->traceparent_len, &p->traceparent_overlong, p->user_agent,
-			    &p->user_agent_len };
+	hdr_sink_t sink;
+	const hdr_sink_t *k = NULL; /* made when a head's bytes come: a body needs none */
 	size_t i = 0;
 	while (i < len) {
 		if (s->state >= S_BODY) {
@@ -932,8 +994,17 @@ static __attribute__((noinline)) size_t req_feed_bytes(rt_http_req_t *p, const c
 			}
 			continue;
 		}
+		if (s->state == S_REQ_START && buf[i] != '\r' && buf[i] != '\n') {
+			size_t used = request_head_fast(p, buf + i, len - i);
+			if (used > 0) {
+				*ev = RT_HTTP_EV_BEGIN;
+				return i + used;
+			}
+		}
+		if (!k)
+			k = req_sink(p, &sink);
 		int head_end;
-		long n = head_lines_fast(s, buf + i, len - i, &sink, &head_end);
+		long n = head_lines_fast(s, buf + i, len - i, k, &head_end);
 		if (n < 0)
 			goto error;
 		i += (size_t)n;
@@ -945,13 +1016,6 @@ static __attribute__((noinline)) size_t req_feed_bytes(rt_http_req_t *p, const c
 		}
 		if (n > 0)
 			continue;
-		if (s->state == S_REQ_START && buf[i] != '\r' && buf[i] != '\n') {
-			size_t line = request_line_fast(p, buf + i, len - i);
-			if (line > 0) {
-				*ev = RT_HTTP_EV_BEGIN;
-				return i + line;
-			}
-		}
 		unsigned char c = (unsigned char)buf[i++];
 		if (s->state != S_REQ_START && ++s->head_bytes > RT_HTTP_HEADER_LIMIT)
 			goto error;
@@ -967,7 +1031,7 @@ static __attribute__((noinline)) size_t req_feed_bytes(rt_http_req_t *p, const c
 			}
 			continue;
 		}
-		rc = header_byte(s, c, &sink);
+		rc = header_byte(s, c, k);
 		if (rc < 0)
 			goto error;
 		if (rc == 1) {
@@ -1123,6 +1187,47 @@ static int status_line_byte(rt_http_resp_t *p, unsigned char c)
 	return -1;
 }
 
+static const hdr_sink_t *resp_sink(rt_http_resp_t *p, hdr_sink_t *k)
+{
+	*k = (hdr_sink_t){ &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL, NULL,
+			   NULL, NULL };
+	return k;
+}
+
+/* A response's head at once, when its status line is complete here, as
+ * request_head_fast() does. *ev: BEGIN for a first head (the event its end gave owed to
+ * the next call), else that event itself; NONE when an interim head (1xx) ended or the
+ * head goes on past these bytes. Returns bytes consumed, 0 to let the byte machine take
+ * the status line. */
+static size_t response_head_fast(rt_http_resp_t *p, const char *buf, size_t len, int *ev)
+{
+	rt_http_state_t *s = &p->s;
+	size_t line = status_line_fast(p, buf, len);
+	if (line == 0)
+		return 0;
+	int begin = !s->begun;
+	s->begun = 1;
+	*ev = begin ? RT_HTTP_EV_BEGIN : RT_HTTP_EV_NONE;
+	if (line == len)
+		return line;
+	hdr_sink_t k;
+	int head_end, done = RT_HTTP_EV_NONE;
+	long n = header_lines_fast(s, buf + line, len - line, resp_sink(p, &k), &head_end);
+	if (n < 0) {
+		s->state = S_ERROR;
+		if (!begin)
+			*ev = RT_HTTP_EV_ERROR;
+		return line;
+	}
+	if (head_end)
+		done = resp_head_done(p); /* HEAD, UPGRADE (the state says so), or NONE */
+	if (!begin)
+		*ev = done;
+	else if (done == RT_HTTP_EV_HEAD)
+		s->pending_head = 1;
+	return line + (size_t)n;
+}
+
 static size_t resp_feed_bytes(rt_http_resp_t *p, const char *buf, size_t len, int *ev);
 
 /* As rt_http_req_feed: the calls that move no byte return first. */
@@ -1132,6 +1237,11 @@ size_t rt_http_resp_feed(rt_http_resp_t *p, const char *buf, size_t len, int *ev
 	*ev = RT_HTTP_EV_NONE;
 	if (s->state == S_ERROR || s->state == S_UPGRADED) {
 		*ev = s->state == S_ERROR ? RT_HTTP_EV_ERROR : RT_HTTP_EV_UPGRADE;
+		return 0;
+	}
+	if (s->pending_head) {
+		s->pending_head = 0;
+		*ev = RT_HTTP_EV_HEAD;
 		return 0;
 	}
 	if (s->pending_end) {
@@ -1146,8 +1256,8 @@ static __attribute__((noinline)) size_t resp_feed_bytes(rt_http_resp_t *p, const
 							 size_t len, int *ev)
 {
 	rt_http_state_t *s = &p->s;
-	hdr_sink_t sink = { &p->content_length, &p->has_content_length, &p->chunked, NULL, NULL,
-			    NULL, NULL, NULL };
+	hdr_sink_t sink;
+	const hdr_sink_t *k = NULL; /* made when a head's bytes come: a body needs none */
 	size_t i = 0;
 	while (i < len) {
 		if (s->state >= S_BODY) {
@@ -1166,8 +1276,18 @@ static __attribute__((noinline)) size_t resp_feed_bytes(rt_http_resp_t *p, const
 		}
 		if (!buf)
 			goto error; /* opaque bytes outside a body */
+		if (s->state == S_RESP_START) {
+			size_t used = response_head_fast(p, buf + i, len - i, ev);
+			i += used;
+			if (*ev != RT_HTTP_EV_NONE)
+				return i;
+			if (used > 0)
+				continue;
+		}
+		if (!k)
+			k = resp_sink(p, &sink);
 		int head_end;
-		long n = head_lines_fast(s, buf + i, len - i, &sink, &head_end);
+		long n = head_lines_fast(s, buf + i, len - i, k, &head_end);
 		if (n < 0)
 			goto error;
 		i += (size_t)n;
@@ -1179,18 +1299,6 @@ static __attribute__((noinline)) size_t resp_feed_bytes(rt_http_resp_t *p, const
 		}
 		if (n > 0)
 			continue;
-		if (s->state == S_RESP_START) {
-			size_t line = status_line_fast(p, buf + i, len - i);
-			if (line > 0) {
-				i += line;
-				if (!s->begun) {
-					s->begun = 1;
-					*ev = RT_HTTP_EV_BEGIN;
-					return i;
-				}
-				continue;
-			}
-		}
 		unsigned char c = (unsigned char)buf[i++];
 		if (++s->head_bytes > RT_HTTP_HEADER_LIMIT)
 			goto error;
@@ -1205,7 +1313,7 @@ static __attribute__((noinline)) size_t resp_feed_bytes(rt_http_resp_t *p, const
 			}
 			continue;
 		}
-		rc = header_byte(s, c, &sink);
+		rc = header_byte(s, c, k);
 		if (rc < 0)
 			goto error;
 		if (rc == 1) {

@@ -27,8 +27,10 @@
 
 enum rt_http_event {
 	RT_HTTP_EV_NONE = 0,  /* ran out of input, nothing happened */
-	RT_HTTP_EV_BEGIN,     /* a message began: returned after its first byte, or after its
-	                       * first line when that line was complete in the buffer */
+	RT_HTTP_EV_BEGIN,     /* a message began: returned after its first byte, or, when its
+	                       * first line was complete in the buffer, after that line and
+	                       * every whole header line that followed it (a HEAD the head's
+	                       * end gave is then returned by the next call, with no byte) */
 	RT_HTTP_EV_HEAD,      /* end of the header block: fields are valid now */
 	RT_HTTP_EV_END,       /* last byte of the message consumed */
 	RT_HTTP_EV_UPGRADE,   /* response: 101 head complete; the stream is no longer HTTP */
@@ -43,6 +45,7 @@ typedef struct rt_http_state {
 	uint8_t state;                /* position in the message grammar */
 	uint8_t sub;                  /* index into a literal being matched */
 	uint8_t hdr;                  /* which header the current value belongs to */
+	uint8_t pending_head;         /* HEAD owed on the next feed call (then any END) */
 	uint8_t pending_end;          /* END owed on the next feed call */
 	uint8_t seen_tp, seen_te, begun;
 	uint8_t name_len;             /* current header name, lowercased (0xff: too long) */

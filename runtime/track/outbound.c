@@ -465,9 +465,11 @@ static int find_blank_lines(const rt_out_t *o, const struct iovec *iov, int iovc
 		const char *b = iov[i].iov_base;
 		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n, used = 0;
 		n -= len;
-		while (used < len && found < max) {
+		while (found < max) { /* until NONE: a BEGIN may owe its HEAD to a call with no bytes */
 			int ev = RT_HTTP_EV_NONE;
 			used += rt_http_req_feed(&p, b + used, len - used, &ev);
+			if (ev == RT_HTTP_EV_NONE)
+				break;
 			if (ev == RT_HTTP_EV_ERROR || ev == RT_HTTP_EV_UPGRADE)
 				return found;
 			if (ev != RT_HTTP_EV_HEAD || p.traceparent_len || p.traceparent_overlong)

@@ -353,7 +353,8 @@ static void resp_feed_piece(resp_run_t *r, const req_run_t *q, const char *strea
 			break;
 		}
 		resp_event(r, ev, at, t);
-		if (n == 0 && ev != RT_HTTP_EV_HEAD)
+		/* BEGIN and HEAD may owe an event to a call with no bytes; END owes none */
+		if (n == 0 && ev != RT_HTTP_EV_BEGIN && ev != RT_HTTP_EV_HEAD)
 			break;
 	}
 	free(piece);

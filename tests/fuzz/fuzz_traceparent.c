@@ -100,7 +100,9 @@ static int via_request(const uint8_t *data, size_t size, rt_trace_ctx_t *c)
 	memcpy(req + sizeof pre - 1, data, size);
 	memcpy(req + n - (sizeof post - 1), post, sizeof post - 1);
 	rt_http_req_init(&p);
-	for (size_t at = 0; at < n && ev != RT_HTTP_EV_HEAD && ev != RT_HTTP_EV_ERROR;)
+	/* until the HEAD, which a BEGIN may owe to a call with no bytes left */
+	for (size_t at = 0; (at < n || ev == RT_HTTP_EV_BEGIN) && ev != RT_HTTP_EV_HEAD &&
+			    ev != RT_HTTP_EV_ERROR;)
 		at += rt_http_req_feed(&p, req + at, n - at, &ev);
 	if (ev == RT_HTTP_EV_HEAD) {
 		FUZZ_CHECK(p.traceparent_len <= RT_HTTP_TRACEPARENT_MAX, "tp_len %u", p.traceparent_len);

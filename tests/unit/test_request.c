@@ -55,17 +55,16 @@ static int parse(rt_http_req_t *p, const char *text)
 {
 	size_t n = strlen(text);
 	rt_http_req_init(p);
-	while (n > 0) {
+	for (;;) { /* until NONE: a BEGIN may owe its HEAD to a call with no bytes */
 		int ev = RT_HTTP_EV_NONE;
 		size_t used = rt_http_req_feed(p, text, n, &ev);
 		text += used;
 		n -= used;
 		if (ev == RT_HTTP_EV_HEAD)
 			return 0;
-		if (ev == RT_HTTP_EV_ERROR || ev == RT_HTTP_EV_UPGRADE || (ev == RT_HTTP_EV_NONE && used == 0))
+		if (ev == RT_HTTP_EV_ERROR || ev == RT_HTTP_EV_UPGRADE || ev == RT_HTTP_EV_NONE)
 			return -1;
 	}
-	return -1;
 }
 
 /* r began and its head text was parsed; NULL on failure. */
