@@ -42,7 +42,7 @@ typedef struct sample {
 } sample_t;
 
 static sample_t *samples;       /* MAX_SAMPLES, mapped once */
-static _Atomic int active;
+_Atomic int rt_process_cpu_active;
 static _Atomic size_t claimed;
 static _Atomic int busy;
 static _Atomic uint64_t last_cpu_ns; /* process CPU time at the previous sample */
@@ -69,7 +69,7 @@ int rt_process_cpu_on_signal(const siginfo_t *si, void *uc)
 {
 	if (si->si_code != SI_TIMER || si->si_value.sival_ptr != (void *)&timer_tag)
 		return 0;
-	if (!atomic_load_explicit(&active, memory_order_acquire))
+	if (!atomic_load_explicit(&rt_process_cpu_active, memory_order_acquire))
 		return 1; /* a tick that was in flight when the profile ended */
 	/* Each sample stands for the process CPU spent since the previous one, whichever
 	 * thread that was: the kernel sends a process timer's signal to the thread that
@@ -103,13 +103,8 @@ int rt_process_cpu_on_signal(const siginfo_t *si, void *uc)
 
 void rt_process_cpu_fork_child(void)
 {
-	atomic_store(&active, 0);
+	atomic_store(&rt_process_cpu_active, 0);
 	atomic_store(&busy, 0);
-}
-
-int rt_process_cpu_running(void)
-{
-	return atomic_load_explicit(&active, memory_order_relaxed);
 }
 
 /* ---- the collector ---- */
@@ -195,9 +190,9 @@ int rt_process_cpu_run(unsigned seconds, unsigned hz)
 		atomic_store(&samples[i].ready, 0);
 	atomic_store(&claimed, 0);
 	atomic_store(&last_cpu_ns, process_cpu_ns());
-	atomic_store_explicit(&active, 1, memory_order_release);
+	atomic_store_explicit(&rt_process_cpu_active, 1, memory_order_release);
 	if (timer_begin(hz) != 0) {
-		atomic_store(&active, 0);
+		atomic_store(&rt_process_cpu_active, 0);
 		atomic_store(&busy, 0);
 		return rt_sigprof_out() ? -3 : -1;
 	}
@@ -206,7 +201,7 @@ int rt_process_cpu_run(unsigned seconds, unsigned hz)
 		rt_nap_ms(left < 100 ? left : 100);
 	timer_end();
 	rt_nap_ms(20); /* handlers already running finish */
-	atomic_store_explicit(&active, 0, memory_order_release);
+	atomic_store_explicit(&rt_process_cpu_active, 0, memory_order_release);
 	if (rt_sigprof_out()) {
 		atomic_store(&busy, 0);
 		return -3;

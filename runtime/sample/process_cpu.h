@@ -12,6 +12,7 @@
 #define RT_PROCESS_CPU_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include <stdint.h>
 
@@ -42,8 +43,13 @@ void rt_process_cpu_done(void);
  * collector then returns -3). Returns 1 if there was one. Normal context. */
 int rt_process_cpu_stop(void);
 
-/* A whole-process profile is being collected (one relaxed load; any context). */
-int rt_process_cpu_running(void);
+/* A whole-process profile is being collected (one relaxed load; any context). Inline:
+ * each request's path asks several times. */
+extern _Atomic int rt_process_cpu_active;
+static inline int rt_process_cpu_running(void)
+{
+	return atomic_load_explicit(&rt_process_cpu_active, memory_order_relaxed);
+}
 
 /* In a fork child: a profile the parent was collecting is not the child's (its timer
  * is not inherited), so the child starts with none running. */

@@ -772,7 +772,8 @@ static void conn_read(rt_conn_t *c, int fd, uint64_t tok, const void *ssl,
 			n -= len;
 		}
 	}
-	if (rc == 0 && c->head && c->io_thread)
+	/* A head read now gives the ids a whole-process profile's samples carry. */
+	if (rc == 0 && c->head && c->io_thread && rt_process_cpu_running())
 		set_current(c->io_thread, c, c->head);
 	if (c->h2)
 		h2_after(c, fd, rc);

@@ -610,22 +610,40 @@ static int header_value(rt_http_state_t *s, const char *lo, const char *v, const
 	return 0;
 }
 
-/* Which of our headers a whole line [p, lf) is, H_NONE for any other. Our names are
- * 10, 11, 14 or 17 bytes long, so the byte after one is the line's first colon exactly
- * when the name is ours: four loads find it without scanning the name. */
+/* Which of our headers a whole line [p, lf) is, H_NONE for any other; *colon is set
+ * for one of ours. The line's first letter leaves one or two names, and the byte after
+ * a name is the line's first colon exactly when the name is the line's (a name holds
+ * no colon), so no byte of the name is scanned for it. */
+static int name_at(const char *p, size_t n, const char *lit, size_t len)
+{
+	return n > len && p[len] == ':' && name_eq(p, lit, len);
+}
+
 static uint8_t line_header(const char *p, const char *lf, const char **colon)
 {
-	static const uint8_t lens[] = { 10, 11, 14, 17 };
 	size_t n = (size_t)(lf - p);
-	for (int i = 0; i < 4 && lens[i] < n; i++) {
-		if (p[lens[i]] != ':')
-			continue;
-		uint8_t h = classify_name(p, lens[i]);
-		if (h != H_NONE)
-			*colon = p + lens[i];
-		return h; /* a colon before the next length would end the name there */
+	uint8_t h = H_NONE;
+	size_t len = 0;
+	switch (p[0] | 0x20) {
+	case 'c':
+		if (name_at(p, n, "content-length", 14))
+			h = H_CL, len = 14;
+		else if (name_at(p, n, "connection", 10))
+			h = H_CONN, len = 10;
+		break;
+	case 't':
+		if (name_at(p, n, "transfer-encoding", 17))
+			h = H_TE, len = 17;
+		else if (name_at(p, n, "traceparent", 11))
+			h = H_TRACEPARENT, len = 11;
+		break;
+	case 'u':
+		if (name_at(p, n, "user-agent", 10))
+			h = H_UA, len = 10;
+		break;
 	}
-	return H_NONE;
+	*colon = p + len;
+	return h;
 }
 
 /* The blank line at p ends the head: returns its length, 0 when its CR is the last
