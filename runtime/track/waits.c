@@ -33,7 +33,9 @@ typedef struct site {
 	uintptr_t ret, sp;
 	int fd;
 	uint64_t ticks;
-	rt_wait_t w;                  /* ns filled in by rt_waits_take */
+	socklen_t addr_len;           /* a socket's peer, named by rt_waits_take (0: none) */
+	struct sockaddr_storage addr;
+	rt_wait_t w;                  /* ns (and a socket's peer) filled in by rt_waits_take */
 } site_t;
 
 typedef struct rt_waits {
@@ -81,40 +83,55 @@ void rt_waits_ensure(rt_thread_t *t)
 		t->waits = calloc(1, sizeof(rt_waits_t));
 }
 
-/* What fd is connected to, in a few system calls and no allocation. */
-static void peer_of(int fd, char *out, size_t len)
+/* What fd is connected to, in one or two system calls, no allocation and no
+ * formatting: a socket's address is kept as it is (named only if the request turns out
+ * slow, by peer_name), anything else is named by /proc. */
+static void peer_capture(site_t *s, int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	char ip[INET6_ADDRSTRLEN];
-	out[0] = '\0';
+	s->addr_len = 0;
+	s->w.peer[0] = '\0';
 	if (fd < 0)
 		return;
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-			snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
-		} else if (ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-			snprintf(out, len, "[%s]:%u", ip, ntohs(a->sin6_port));
-		} else if (ss.ss_family == AF_UNIX) {
-			const struct sockaddr_un *a = (const struct sockaddr_un *)&ss;
-			size_t n = sl > offsetof(struct sockaddr_un, sun_path)
-					   ? sl - offsetof(struct sockaddr_un, sun_path) : 0;
-			if (n && a->sun_path[0] == '\0')
-				snprintf(out, len, "unix:@%.*s", (int)(n - 1), a->sun_path + 1);
-			else
-				snprintf(out, len, "unix:%.*s", (int)strnlen(a->sun_path, n), a->sun_path);
-		}
+	socklen_t sl = sizeof s->addr;
+	if (getpeername(fd, (struct sockaddr *)&s->addr, &sl) == 0) {
+		s->addr_len = sl;
 		return;
 	}
 	/* Not a connected socket: a file, a pipe, a device; /proc names it. */
-	char link[32];
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, out, len - 1);
-	out[n > 0 ? n : 0] = '\0';
+	char link[32] = "/proc/self/fd/", digits[12];
+	int nd = 0;
+	for (unsigned v = (unsigned)fd; nd == 0 || v; v /= 10)
+		digits[nd++] = (char)('0' + v % 10);
+	size_t at = strlen(link);
+	while (nd > 0)
+		link[at++] = digits[--nd];
+	link[at] = '\0';
+	ssize_t n = readlink(link, s->w.peer, sizeof s->w.peer - 1);
+	s->w.peer[n > 0 ? n : 0] = '\0';
+}
+
+/* A socket's peer as text: "ip:port", "[ip6]:port", "unix:path" or "unix:@name". */
+static void peer_name(const struct sockaddr_storage *ss, socklen_t sl, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	out[0] = '\0';
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+		snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+		snprintf(out, len, "[%s]:%u", ip, ntohs(a->sin6_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *a = (const struct sockaddr_un *)ss;
+		size_t n = sl > offsetof(struct sockaddr_un, sun_path)
+				   ? sl - offsetof(struct sockaddr_un, sun_path) : 0;
+		if (n && a->sun_path[0] == '\0')
+			snprintf(out, len, "unix:@%.*s", (int)(n - 1), a->sun_path + 1);
+		else
+			snprintf(out, len, "unix:%.*s", (int)strnlen(a->sun_path, n), a->sun_path);
+	}
 }
 
 static void walk(site_t *s, const void *site)
@@ -179,7 +196,7 @@ void rt_waits_record(rt_thread_t *t, int kind, int fd, uint64_t t0, uint64_t t1,
 	s->w.kind = (uint8_t)kind;
 	s->w.count = 1;
 	s->w.whole = 0;
-	peer_of(fd, s->w.peer, sizeof s->w.peer);
+	peer_capture(s, fd);
 	if (walk_now) {
 		walk(s, site);
 	} else {
@@ -203,6 +220,9 @@ rt_req_waits_t *rt_waits_take(rt_thread_t *t, uint64_t serial)
 	for (uint32_t i = 0; i < w->n; i++) {
 		r->w[i] = w->site[i].w;
 		r->w[i].ns = rt_ticks_to_ns(w->site[i].ticks);
+		if (w->site[i].addr_len)
+			peer_name(&w->site[i].addr, w->site[i].addr_len, r->w[i].peer,
+				  sizeof r->w[i].peer);
 		r->total_ns += r->w[i].ns;
 	}
 	w->serial = 0;
