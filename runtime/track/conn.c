@@ -944,12 +944,17 @@ int rt_conn_thread_parent(rt_call_parent_t *p)
 	for (rt_req_t *r = c->live ? c->head : NULL; r && !ok; r = r->next) {
 		if (r->serial != serial || !r->head_done)
 			continue;
-		rt_req_ensure_ids(r);
+		memset(p, 0, sizeof *p);
 		p->serial = serial;
 		p->owner = c;
-		memcpy(p->trace_id, r->ctx.trace_id, 16);
-		memcpy(p->span_id, r->span_id, 8);
-		p->flags = r->ctx.flags;
+		/* The ids go only into a traceparent line and spans: without either, the
+		 * downstream time needs the serial alone, and no randomness is spent. */
+		if (rt_cfg.propagate || rt_sink_wants_spans()) {
+			rt_req_ensure_ids(r);
+			memcpy(p->trace_id, r->ctx.trace_id, 16);
+			memcpy(p->span_id, r->span_id, 8);
+			p->flags = r->ctx.flags;
+		}
 		ok = 1;
 	}
 	conn_unlock(&c->mu);
