@@ -82,6 +82,10 @@ typedef struct rt_http_req {
 } rt_http_req_t;
 
 void rt_http_req_init(rt_http_req_t *p);
+/* Makes dst a copy of src to read ahead with: it parses what follows exactly as src
+ * would, but the path, query and User-Agent src keeps are not copied (a look-ahead has
+ * no use for them, and they are most of the struct). */
+void rt_http_req_lookahead(rt_http_req_t *dst, const rt_http_req_t *src);
 size_t rt_http_req_feed(rt_http_req_t *p, const char *buf, size_t len, int *ev);
 /* Bytes of a Content-Length body still expected, 0 when not inside one: as many opaque
  * bytes (a client's sendfile of a body) rt_http_req_feed then takes with buf NULL. */

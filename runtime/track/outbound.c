@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "base/hex.h"
 #include "track/request.h"
 #include "track/sink.h"
 
@@ -431,22 +432,17 @@ void rt_out_closing(rt_out_t *o, uint64_t now, rt_out_done_t *d)
 size_t rt_out_traceparent_line(char *out, const uint8_t trace_id[16], const uint8_t span_id[8],
 			       uint8_t flags)
 {
-	static const char hex[] = "0123456789abcdef";
 	char *o = out;
 	memcpy(o, "traceparent: 00-", 16);
 	o += 16;
-	for (int i = 0; i < 16; i++) {
-		*o++ = hex[trace_id[i] >> 4];
-		*o++ = hex[trace_id[i] & 15];
-	}
+	rt_hex_encode(trace_id, 16, o);
+	o += 32;
 	*o++ = '-';
-	for (int i = 0; i < 8; i++) {
-		*o++ = hex[span_id[i] >> 4];
-		*o++ = hex[span_id[i] & 15];
-	}
+	rt_hex_encode(span_id, 8, o);
+	o += 16;
 	*o++ = '-';
-	*o++ = hex[flags >> 4];
-	*o++ = hex[flags & 15];
+	rt_hex_encode(&flags, 1, o);
+	o += 2;
 	*o++ = '\r';
 	*o++ = '\n';
 	return (size_t)(o - out);
@@ -472,8 +468,9 @@ static char iov_byte(const struct iovec *iov, int iovcnt, size_t off)
 static int find_blank_lines(const rt_out_t *o, const struct iovec *iov, int iovcnt, size_t n,
 			    size_t *at, int max)
 {
-	rt_http_req_t p = o->rq;
+	rt_http_req_t p;
 	size_t off = 0;
+	rt_http_req_lookahead(&p, &o->rq);
 	int found = 0;
 	for (int i = 0; i < iovcnt && n > 0 && found < max; i++) {
 		const char *b = iov[i].iov_base;

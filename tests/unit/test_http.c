@@ -103,6 +103,7 @@ static const req_case_t req_cases[] = {
 	{ "bare LF lines", "GET /lf HTTP/1.1\nHost: x\n\n", 1, 1, 1, 0, "/lf", "" },
 	{ "leading empty line", "\r\nGET /e HTTP/1.1\r\n\r\n", 1, 1, 1, 0, "/e", "" },
 	{ "HTTP/1.0", "GET /old HTTP/1.0\r\n\r\n", 1, 1, 1, 0, "/old", "" },
+	{ "HEAD request", "HEAD /h HTTP/1.1\r\nX: y\r\n\r\n", 1, 1, 1, 0, "/h", "" },
 	{ "TLS ClientHello", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 0, 0, 0, 1, "", "" },
 	{ "HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 1, 0, 0, 1, "", "" },
 	{ "Redis", "*1\r\n$4\r\nPING\r\n", 0, 0, 0, 1, "", "" },
@@ -336,6 +337,40 @@ static void test_sendfile_bytes(void)
 	ok(ev == RT_HTTP_EV_ERROR, "opaque bytes where a status line belongs are refused");
 }
 
+/* A look-ahead copy taken anywhere in a stream parses the rest as the original does:
+ * same events, same traceparent, same HEAD flags (the path is not the copy's to keep). */
+static void test_lookahead(void)
+{
+	int bad = 0, runs = 0;
+	for (size_t i = 0; i < sizeof req_cases / sizeof req_cases[0]; i++) {
+		const req_case_t *k = &req_cases[i];
+		size_t len = k->in[0] == '\x16' ? 11 : strlen(k->in);
+		for (size_t a = 0; a <= len; a++) {
+			rt_http_req_t p, q;
+			counts_t cp = { 0 }, cq = { 0 }, pre = { 0 };
+			rt_http_req_init(&p);
+			req_events(&p, guarded(k->in, a), a, &pre);
+			if (pre.error)
+				continue;
+			rt_http_req_lookahead(&q, &p);
+			req_events(&q, guarded(k->in + a, len - a), len - a, &cq);
+			int q_head = q.is_head, q_chunked = q.chunked;
+			uint64_t q_cl = q.content_length;
+			req_events(&p, guarded(k->in + a, len - a), len - a, &cp);
+			runs++;
+			if (cp.begin != cq.begin || cp.head != cq.head || cp.end != cq.end ||
+			    cp.error != cq.error || strcmp(cp.tp, cq.tp) || p.is_head != q_head ||
+			    p.chunked != q_chunked || p.content_length != q_cl) {
+				if (!bad++)
+					diag("%s at %zu: B%d/%d H%d/%d E%d/%d X%d/%d", k->name, a, cp.begin,
+					     cq.begin, cp.head, cq.head, cp.end, cq.end, cp.error, cq.error);
+			}
+		}
+	}
+	ok(bad == 0 && runs > 500, "a look-ahead copy parses the rest as its original does (%d streams, %d cut points)",
+	   (int)(sizeof req_cases / sizeof req_cases[0]), runs);
+}
+
 int main(void)
 {
 	test_request_cases();
@@ -345,5 +380,6 @@ int main(void)
 	test_response_cases();
 	test_sendfile_bytes();
 	test_random_bytes();
+	test_lookahead();
 	return done_testing();
 }
