@@ -9,9 +9,11 @@
  * Feeding convention: rt_http_*_feed() consumes bytes until it has consumed them all
  * or an event happens, whichever is first, and returns the count consumed; *ev says
  * which event (RT_HTTP_EV_NONE when it simply ran out of bytes). The caller loops
- * until all bytes are consumed, handling events as they come, so one read holding
- * several pipelined requests yields each request's events in order. After
- * RT_HTTP_EV_ERROR or RT_HTTP_EV_UPGRADE the parser consumes nothing more. */
+ * until RT_HTTP_EV_NONE (or an END with no bytes left), handling events as they come,
+ * so one read holding several pipelined requests yields each request's events in
+ * order; an event may come from a call given no bytes (the HEAD of a head read whole
+ * with its BEGIN, the END of a message without a body). After RT_HTTP_EV_ERROR or
+ * RT_HTTP_EV_UPGRADE the parser consumes nothing more. */
 #ifndef RT_HTTP_H
 #define RT_HTTP_H
 

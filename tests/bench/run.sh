@@ -676,6 +676,36 @@ if want outbound; then
 			[ "$cfg" = prop ] && tr ',' '\n' < "$d"/otshim-stats-*.json | awk -F: '/traceparent_injected/ {print $2}' > "$WORK/ob.inj.$round"
 		done
 	done
+	# Exact instructions per request, as in section 3: srv_caller under callgrind answers
+	# 1000 then 3000 /call requests (the upstream runs natively on CPU 1); the waits
+	# recorded only because callgrind is slow (rt_on_wait) are given apart.
+	ob_instr_run() { # preload n env... -> total instructions, and rt_on_wait's
+		local pre=$1 n=$2 out=$WORK/obcg.$RANDOM port waits; shift 2
+		port=$(free_port)
+		env LD_PRELOAD="$pre" OTSHIM_PROFILE_DIR="$WORK/obp" OTSHIM_SLOW_MS=86400000 "$@" \
+			valgrind --tool=callgrind --callgrind-out-file="$out.cg" "$CALLER" --port "$port" >/dev/null 2>"$out" &
+		local vpid=$!
+		for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+		python3 "$ROOT/tests/tools/httpc.py" keepalive --port "$port" --n "$n" \
+			--path "/call?port=$OB_UP&pool=1&path=/" >/dev/null
+		kill -QUIT "$vpid" 2>/dev/null; kill -TERM "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null
+		waits=$(callgrind_annotate --auto=no --inclusive=yes "$out.cg" 2>/dev/null |
+			awk '/:rt_on_wait /{ gsub(",", "", $1); print $1; exit }')
+		echo "$(awk '/Collected/{print $4}' "$out") ${waits:-0}"
+		rm -f "$out.cg"*
+	}
+	ob_instr() { # preload env... -> instructions per request, rt_on_wait's per request
+		local a b pre=$1; shift
+		a=$(ob_instr_run "$pre" 1000 "$@"); b=$(ob_instr_run "$pre" 3000 "$@")
+		awk -v a="$a" -v b="$b" 'BEGIN{ split(a, x, " "); split(b, y, " ")
+			if (x[1] && y[1]) printf "%.0f %.0f", (y[1]-x[1])/2000, y[2]/3000; else print "n/a n/a" }'
+	}
+	if command -v valgrind >/dev/null; then
+		OBI_base=$(ob_instr "" OTSHIM_OUTBOUND=0)
+		OBI_off=$(ob_instr "$LIB" OTSHIM_OUTBOUND=0)
+		OBI_on=$(ob_instr "$LIB" OTSHIM_OUTBOUND=1)
+		OBI_prop=$(ob_instr "$LIB" OTSHIM_PROPAGATE=1)
+	fi
 	took outbound
 fi
 
@@ -863,6 +893,22 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 		echo "| otshim, OTSHIM_PROPAGATE=1 (a traceparent written into every call) | $(obr prop) ($(obs prop)) | $(ratio "$(obr prop)" "$(obr off)") |"
 		echo
 		echo "Headers injected per propagation run: $(cat "$WORK"/ob.inj.* 2>/dev/null | median) (median)."
+		echo
+		echo "User-space instructions per request (callgrind; the waits recorded only because callgrind slows the"
+		echo "caller, rt_on_wait, are part of each figure and given apart):"
+		echo
+		echo "| configuration | instructions per request | of them rt_on_wait | delta to no preload |"
+		echo "|---|---|---|---|"
+		obi() { eval "set -- \${OBI_$1:-n/a n/a}"; echo "$1 | $2"; }
+		b=$(obi base | cut -d' ' -f1)
+		for cfg in base off on prop; do
+			v=$(obi $cfg); n=${v%% *}
+			case $cfg in
+			base) label="no preload" ;; off) label="otshim, OTSHIM_OUTBOUND=0" ;;
+			on) label="otshim, outbound tracking on (default)" ;; prop) label="otshim, OTSHIM_PROPAGATE=1" ;;
+			esac
+			echo "| $label | $v | $(delta "$n" "$b" %+d) |"
+		done
 	fi
 	if want h2; then
 		echo
