@@ -182,6 +182,14 @@ typedef struct rt_send {
  * call itself (timed, and with a traceparent line put into a request head when
  * propagation is on), with its result in *ret and errno as it left it. */
 RT_API int rt_on_send(int fd, const rt_send_t *s, ssize_t *ret);
+/* Whether the service has opened a connection the shim follows: until it has, no
+ * write can be on one, and the write interposers skip rt_on_send (its argument block
+ * and its call), so a server that calls nothing out pays one load. Set for good. */
+extern RT_API _Atomic int rt_outbound_opened;
+static inline int rt_outbound_any(void)
+{
+	return atomic_load_explicit(&rt_outbound_opened, memory_order_relaxed);
+}
 
 /* SIGPROF (sample/sigprof_owner.c). The service is about to set SIGPROF's disposition to handler
  * (sa_handler's value: a function, SIG_IGN or SIG_DFL). A handler or SIG_IGN makes the

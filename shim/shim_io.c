@@ -133,11 +133,13 @@ COLD ssize_t tracked_recvmsg(int fd, struct msghdr *msg, int flags, const void *
 
 COLD ssize_t tracked_write(int fd, const void *buf, size_t len, const void *site)
 {
-	struct iovec v = { (void *)buf, len };
-	rt_send_t s = { .kind = RT_SEND_WRITE, .iov = &v, .iovcnt = 1 };
-	ssize_t r;
-	if (rt_on_send(fd, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		struct iovec v = { (void *)buf, len };
+		rt_send_t s = { .kind = RT_SEND_WRITE, .iov = &v, .iovcnt = 1 };
+		ssize_t r;
+		if (rt_on_send(fd, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(fd);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(write)(fd, buf, len);
@@ -150,10 +152,12 @@ COLD ssize_t tracked_write(int fd, const void *buf, size_t len, const void *site
 
 COLD ssize_t tracked_writev(int fd, const struct iovec *iov, int cnt, const void *site)
 {
-	rt_send_t s = { .kind = RT_SEND_WRITEV, .iov = iov, .iovcnt = cnt };
-	ssize_t r;
-	if (rt_on_send(fd, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		rt_send_t s = { .kind = RT_SEND_WRITEV, .iov = iov, .iovcnt = cnt };
+		ssize_t r;
+		if (rt_on_send(fd, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(fd);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(writev)(fd, iov, cnt);
@@ -166,11 +170,13 @@ COLD ssize_t tracked_writev(int fd, const struct iovec *iov, int cnt, const void
 
 COLD ssize_t tracked_send(int fd, const void *buf, size_t len, int flags, const void *site)
 {
-	struct iovec v = { (void *)buf, len };
-	rt_send_t s = { .kind = RT_SEND_SEND, .iov = &v, .iovcnt = 1, .flags = flags };
-	ssize_t r;
-	if (rt_on_send(fd, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		struct iovec v = { (void *)buf, len };
+		rt_send_t s = { .kind = RT_SEND_SEND, .iov = &v, .iovcnt = 1, .flags = flags };
+		ssize_t r;
+		if (rt_on_send(fd, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(fd);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(send)(fd, buf, len, flags);
@@ -184,12 +190,14 @@ COLD ssize_t tracked_send(int fd, const void *buf, size_t len, int flags, const 
 COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 			    const struct sockaddr *a, socklen_t alen, const void *site)
 {
-	struct iovec v = { (void *)buf, len };
-	rt_send_t s = { .kind = RT_SEND_SENDTO, .iov = &v, .iovcnt = 1, .flags = flags, .to = a,
-			.tolen = alen };
-	ssize_t r;
-	if (rt_on_send(fd, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		struct iovec v = { (void *)buf, len };
+		rt_send_t s = { .kind = RT_SEND_SENDTO, .iov = &v, .iovcnt = 1, .flags = flags, .to = a,
+				.tolen = alen };
+		ssize_t r;
+		if (rt_on_send(fd, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(fd);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(sendto)(fd, buf, len, flags, a, alen);
@@ -202,11 +210,13 @@ COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 
 COLD ssize_t tracked_sendmsg(int fd, const struct msghdr *msg, int flags, const void *site)
 {
-	rt_send_t s = { .kind = RT_SEND_SENDMSG, .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen,
-			.flags = flags, .msg = msg };
-	ssize_t r;
-	if (rt_on_send(fd, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		rt_send_t s = { .kind = RT_SEND_SENDMSG, .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen,
+				.flags = flags, .msg = msg };
+		ssize_t r;
+		if (rt_on_send(fd, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(fd);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(sendmsg)(fd, msg, flags);
@@ -219,10 +229,12 @@ COLD ssize_t tracked_sendmsg(int fd, const struct msghdr *msg, int flags, const 
 
 COLD ssize_t tracked_sendfile(int out, int in, off_t *off, size_t len, const void *site)
 {
-	rt_send_t s = { .kind = RT_SEND_SENDFILE, .in_fd = in, .off = off, .count = len };
-	ssize_t r;
-	if (rt_on_send(out, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		rt_send_t s = { .kind = RT_SEND_SENDFILE, .in_fd = in, .off = off, .count = len };
+		ssize_t r;
+		if (rt_on_send(out, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(out);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(sendfile)(out, in, off, len);
@@ -235,10 +247,12 @@ COLD ssize_t tracked_sendfile(int out, int in, off_t *off, size_t len, const voi
 
 COLD ssize_t tracked_sendfile64(int out, int in, off_t *off, size_t len, const void *site)
 {
-	rt_send_t s = { .kind = RT_SEND_SENDFILE64, .in_fd = in, .off = off, .count = len };
-	ssize_t r;
-	if (rt_on_send(out, &s, &r))
-		return r;
+	if (rt_outbound_any()) { /* the service opened connections: is this one? */
+		rt_send_t s = { .kind = RT_SEND_SENDFILE64, .in_fd = in, .off = off, .count = len };
+		ssize_t r;
+		if (rt_on_send(out, &s, &r))
+			return r;
+	}
 	uint64_t tok = rt_fd_token(out);
 	uint64_t t0 = rt_wait_timed() ? rt_ticks() : 0;
 	ssize_t n = REAL(sendfile64)(out, in, off, len);

@@ -89,6 +89,7 @@ enum { PROTO_FIRST, PROTO_H1, PROTO_H2 };
 
 _Atomic(rt_conn_t *) *rt_conn_table;
 size_t rt_conn_table_len;
+_Atomic int rt_outbound_opened; /* see rt.h: set for good by the first outbound */
 
 static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
 static rt_conn_t *live_list, *free_list;
@@ -884,6 +885,7 @@ rt_conn_t *rt_conn_opened(int fd, rt_out_t **out)
 		return NULL;
 	}
 	atomic_store_explicit(&c->outbound, 1, memory_order_relaxed);
+	atomic_store_explicit(&rt_outbound_opened, 1, memory_order_relaxed);
 	*out = c->out;
 	return c; /* locked: published by rt_conn_publish */
 }
