@@ -192,8 +192,8 @@ COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 {
 	if (rt_outbound_any()) { /* the service opened connections: is this one? */
 		struct iovec v = { (void *)buf, len };
-		rt_send_t s = { .kind = RT_SEND_SENDTO, .iov = &v, .iovcnt = 1, .flags = flags, .to = a,
-				.tolen = alen };
+		rt_send_t s = { .kind = RT_SEND_SENDTO, .iov = &v, .iovcnt = 1, .flags = flags,
+				.to = a, .tolen = alen };
 		ssize_t r;
 		if (rt_on_send(fd, &s, &r))
 			return r;
@@ -211,8 +211,8 @@ COLD ssize_t tracked_sendto(int fd, const void *buf, size_t len, int flags,
 COLD ssize_t tracked_sendmsg(int fd, const struct msghdr *msg, int flags, const void *site)
 {
 	if (rt_outbound_any()) { /* the service opened connections: is this one? */
-		rt_send_t s = { .kind = RT_SEND_SENDMSG, .iov = msg->msg_iov, .iovcnt = (int)msg->msg_iovlen,
-				.flags = flags, .msg = msg };
+		rt_send_t s = { .kind = RT_SEND_SENDMSG, .iov = msg->msg_iov,
+				.iovcnt = (int)msg->msg_iovlen, .flags = flags, .msg = msg };
 		ssize_t r;
 		if (rt_on_send(fd, &s, &r))
 			return r;
