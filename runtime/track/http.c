@@ -4,6 +4,7 @@
  * bytes arrive. Pure: no I/O, no globals, no allocation. */
 #include "track/http.h"
 
+#include <stddef.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -745,22 +746,7 @@ void rt_http_req_init(rt_http_req_t *p)
 
 void rt_http_req_lookahead(rt_http_req_t *dst, const rt_http_req_t *src)
 {
-	dst->s = src->s;
-	memcpy(dst->method, src->method, sizeof dst->method); /* a head's end reads it */
-	dst->method_len = src->method_len;
-	dst->http_minor = src->http_minor;
-	dst->is_head = src->is_head;
-	dst->chunked = src->chunked;
-	dst->has_content_length = src->has_content_length;
-	dst->conn_close = src->conn_close;
-	dst->path_truncated = src->path_truncated;
-	dst->path_len = src->path_len;
-	dst->query_len = src->query_len;
-	memcpy(dst->traceparent, src->traceparent, sizeof dst->traceparent); /* trimmed at the end */
-	dst->traceparent_len = src->traceparent_len;
-	dst->traceparent_overlong = src->traceparent_overlong;
-	dst->user_agent_len = src->user_agent_len;
-	dst->content_length = src->content_length;
+	memcpy(dst, src, offsetof(rt_http_req_t, path));
 }
 
 /* Fields stay readable after END (until the next BEGIN), so only framing is reset. */

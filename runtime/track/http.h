@@ -71,16 +71,17 @@ typedef struct rt_http_req {
 	uint8_t has_content_length;
 	uint8_t conn_close;           /* Connection: close (or 1.0 without keep-alive) */
 	uint8_t path_truncated;
-	char path[RT_HTTP_PATH_MAX];  /* request-target up to '?' */
-	uint16_t path_len;
-	char query[RT_HTTP_QUERY_MAX];
-	uint16_t query_len;
+	uint16_t path_len, query_len;
 	char traceparent[RT_HTTP_TRACEPARENT_MAX]; /* raw, first occurrence, trimmed */
 	uint8_t traceparent_len;      /* 0 when absent; never exceeds the buffer */
 	uint8_t traceparent_overlong; /* value was longer than the buffer: treat as invalid */
-	char user_agent[RT_HTTP_UA_MAX];
 	uint8_t user_agent_len;
 	uint64_t content_length;
+	/* Last: the strings only kept, never read back by the parser (a look-ahead copy
+	 * stops before them). */
+	char path[RT_HTTP_PATH_MAX];  /* request-target up to '?' */
+	char query[RT_HTTP_QUERY_MAX];
+	char user_agent[RT_HTTP_UA_MAX];
 } rt_http_req_t;
 
 void rt_http_req_init(rt_http_req_t *p);
