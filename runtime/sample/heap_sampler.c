@@ -388,16 +388,28 @@ int rt_heap_cross(void)
 	rt_heap_tls_t *t = &rt_heap_tls;
 	int saved = errno;
 	t->counted += (uint64_t)(t->interval - t->countdown);
-	int first = t->rng == 0;
-	if (first)
+	if (t->rng == 0)
 		seed(t);
 	uint64_t mean = atomic_load_explicit(&rate, memory_order_relaxed);
 	int on = atomic_load_explicit(&ready, memory_order_acquire);
 	int64_t gap = !on ? PRE_INIT_INTERVAL : mean ? draw_gap(t, mean) : OFF_INTERVAL;
+	int take = on && mean;
+	if (take && !t->drawn) {
+		/* The countdown just crossed was no draw: a thread's starts at 0, so its first
+		 * request always crosses it (as does the first after sampling was configured).
+		 * Where the first sample falls is drawn now, from that request's first byte:
+		 * the request is recorded only when it falls inside it (a block of the mean's
+		 * size 63 % of the time, as any other), else the countdown goes on from its
+		 * end. Recording every such request, or none, would bias the estimate by a
+		 * thread's whole first block (a thread per connection allocating megabytes). */
+		int64_t n = -t->countdown; /* the request's bytes (past the old countdown) */
+		take = gap <= n;
+		gap = take ? draw_gap(t, mean) : gap - n;
+	}
+	t->drawn = on && mean;
 	t->interval = t->countdown = gap;
 	errno = saved;
-	/* A thread's first crossing only starts its countdown: it had none to cross. */
-	return on && mean && !first && !t->busy && !rt_tls_depth;
+	return take && !t->busy && !rt_tls_depth;
 }
 
 void *rt_heap_take(size_t align, size_t n, int zero)

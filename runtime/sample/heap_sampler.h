@@ -31,6 +31,8 @@ typedef struct rt_heap_tls {
 	uint64_t counted;    /* bytes allocated before that reset */
 	uint64_t rng;        /* xorshift state, 0 until the thread's first slow path */
 	int busy;            /* inside the sampler: allocations here are not sampled */
+	int drawn;           /* interval was drawn at the sampling mean (not a thread's
+	                        start, nor a wait for the configuration) */
 	void *last_stack;    /* the stack this thread interned last (sample/heap_sampler.c) */
 } rt_heap_tls_t;
 
