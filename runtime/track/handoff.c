@@ -158,8 +158,14 @@ void rt_handoff_wait_end(const void *obj, int woken)
 	    atomic_load_explicit(&s->shared, RLX) || atomic_load_explicit(&s->score, RLX) < 0)
 		return;
 	/* Woken on a queue only pool threads wait on: a job begins, for the request whose
-	 * thread posted it (0: a post of no request's). */
+	 * thread posted it (0: a post of no request's). Unless the thread is inside a job
+	 * begun on another queue and not yet handed back: then this was a wait within
+	 * that job (Python's forced GIL hand-over among pool threads, a lock of the job's
+	 * own), and the job goes on. */
 	rt_thread_handoff_t *h = &t->handoff;
+	uintptr_t in_job = atomic_load_explicit(&h->seg_obj, RLX);
+	if (in_job && in_job != (uintptr_t)obj)
+		return;
 	uint64_t posted = atomic_load_explicit(&s->posted, RLX);
 	if (!posted && !atomic_load_explicit(&h->pool, RLX))
 		return; /* not a pool thread, and nothing handed over */

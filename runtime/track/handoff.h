@@ -6,6 +6,9 @@
  * here, from those calls alone:
  *   - a thread with no request of its own that returns from a wait on a queue begins a
  *     job (a new segment of its work), for the request whose thread posted the queue;
+ *     inside a job begun on one queue and not yet handed back, a wait on another
+ *     object is the job's own (a lock it takes, Python's GIL passed among busy pool
+ *     threads) and the job goes on;
  *   - when it wakes an object that a request's thread waits on (that request's result),
  *     the segment it is in was that request's work;
  *   - a thread made by a thread serving a request (a pool growing for the job at hand)
@@ -21,12 +24,16 @@
  * posted them; a result is one no thread without one has waited on. A lock every
  * thread takes (Python's GIL, a shared mutex's condition) is waited on by both and
  * counts as neither; a lock that only pool threads wait on (the GIL's forced hand-over
- * among busy pool threads) hands threads between requests mid-job and, after a few
- * such jobs, counts no more. Where the rule is blind: hand-offs through futexes or atomics that bypass
- * the pthread condition and POSIX semaphore calls (std::atomic::wait, raw futex queues,
- * spinning pools), through pipes or eventfds; a result nobody waits for
- * (fire-and-forget: attributed to the request that woke the thread, if any); and,
- * until a request thread has waited on it once, a lock taken by pool threads only.
+ * among busy pool threads) hands threads between requests mid-job: inside a job it is
+ * not looked at, and outside one, after a few such jobs, it counts no more.
+ *
+ * Where the rule is blind: hand-offs through futexes or atomics that bypass the pthread
+ * condition and POSIX semaphore calls (std::atomic::wait, raw futex queues, spinning
+ * pools), through pipes or eventfds; a result nobody waits for (fire-and-forget:
+ * attributed to the request that woke the thread, if any; and a pool thread fed by two
+ * queues then takes a job from the second as part of the first's); and, in the first
+ * job of a thread made for a request (begun on no queue), until a request thread has
+ * waited on it once, a lock taken by pool threads only.
  *
  * Objects are tracked in a fixed table by address (a collision blurs attribution).
  * Only threads with a runtime state take part: those that served a connection, and
