@@ -149,7 +149,10 @@ SHIM_EXPORT void free(void *p)
 {
 	if (rt_heap_is_sampled(p))
 		return free_sampled(p);
-	rt_alloc.free(p);
+	/* jemalloc's free(NULL) looks NULL up in its address map: ~50 instructions, against
+	 * glibc's 5. OpenSSL frees every field it clears, set or not: ~65 a TLS request. */
+	if (p)
+		rt_alloc.free(p);
 }
 
 SHIM_EXPORT void *calloc(size_t a, size_t b)
