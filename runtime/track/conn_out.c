@@ -104,7 +104,7 @@ static void connect_failed_at_once(const struct sockaddr *a, socklen_t len, uint
 	c->start_mono_ns = t0;
 	c->end_mono_ns = rt_mono_ns();
 	rt_out_peer_set(&c->peer, a, len);
-	rt_req_new_span_id(c->span_id);
+	rt_out_call_span_id(c->span_id);
 	d->ncalls = 1;
 	d->peer = c->peer;
 	d->ds[0].parent = *p;

@@ -12,10 +12,7 @@
 #include "track/request.h"
 #include "track/sink.h"
 
-/* A call's span id, when no traceparent line of ours may carry it: only a client
- * span would, so without span export it is left zero, which saves every call the
- * randomness. */
-static void call_span_id(uint8_t id[8])
+void rt_out_call_span_id(uint8_t id[8])
 {
 	if (rt_sink_wants_spans())
 		rt_req_new_span_id(id);
@@ -139,7 +136,7 @@ void rt_out_connect_failed(rt_out_t *o, const rt_call_parent_t *parent, uint64_t
 		return;
 	call_begin(o, &c, RT_CALL_PEER, parent, start, d);
 	c.failed = 1;
-	call_span_id(c.span_id);
+	rt_out_call_span_id(c.span_id);
 	call_done(&c, now, d);
 	ds_add(d, parent, c.end_mono_ns - c.start_mono_ns, 1);
 	d->peer = o->peer;
@@ -164,7 +161,7 @@ static void exchange_wrote(rt_out_t *o, const rt_call_parent_t *parent, uint64_t
 		return; /* more of the same question */
 	exchange_end(o, o->ex_last_read_ns, d);
 	call_begin(o, &o->ex, RT_CALL_PEER, parent, t0, d);
-	call_span_id(o->ex.span_id);
+	rt_out_call_span_id(o->ex.span_id);
 	o->ex_open = 1;
 	o->ex_read = 0;
 	o->ex_counted_ns = o->ex.start_mono_ns;
@@ -220,7 +217,7 @@ static void on_req_begin(rt_out_t *o, const rt_call_parent_t *parent, int propag
 	} else if (propagate) { /* a line put into this head later takes this id */
 		rt_req_new_span_id(c->span_id);
 	} else {
-		call_span_id(c->span_id);
+		rt_out_call_span_id(c->span_id);
 	}
 	o->writing = (int)((o->qh + o->qn) % RT_OUT_CALLS);
 	o->qn++;

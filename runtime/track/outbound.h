@@ -74,6 +74,10 @@ typedef struct rt_out {
 
 /* Whether a well-known port names a database or cache (db.system), else NULL. */
 const char *rt_out_db_system(uint16_t port);
+/* A call's span id, when no traceparent line of ours may carry it: only a client
+ * span would, so without span export it is left zero, which saves every call the
+ * randomness. */
+void rt_out_call_span_id(uint8_t id[8]);
 /* Fills peer from a connect address (family AF_INET, AF_INET6 or AF_UNIX). */
 void rt_out_peer_set(rt_call_peer_t *peer, const struct sockaddr *a, socklen_t len);
 
