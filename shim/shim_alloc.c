@@ -187,10 +187,29 @@ SHIM_EXPORT void *reallocarray(void *old, size_t a, size_t b)
 	return realloc(old, n);
 }
 
+/* A block malloc serves is aligned for any object of its size (C's fundamental
+ * alignment: 16 bytes for 16 bytes or more here). jemalloc's aligned path costs ~110
+ * instructions more than its malloc, and nginx asks for 16 with every pool it makes. */
+static inline int malloc_aligns(size_t align, size_t n)
+{
+	return (align == 8 || align == 16) && n >= 16;
+}
+
+static inline int malloc_for_memalign(void **out, size_t n)
+{
+	void *p = rt_alloc.malloc(n);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
 SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
 	if (rt_heap_count(n))
 		return sampled_posix_memalign(out, align, n);
+	if (malloc_aligns(align, n))
+		return malloc_for_memalign(out, n);
 	return rt_alloc.posix_memalign(out, align, n);
 }
 
