@@ -145,7 +145,8 @@ RT_API void rt_on_sendfile(int fd, uint64_t tok, size_t n);
  * *fd gets its socket; returns the token of the tracked connection on it, or 0 when
  * there is none (then the call reports nothing else). Plaintext moved: n > 0 bytes
  * read into / written from buf through ssl by a call that began holding tok. ssl is
- * about to be freed. */
+ * about to be freed (tok 0: it is on no tracked connection; it is reported anyway, as
+ * its address may come back for another socket). */
 RT_API uint64_t rt_on_ssl_begin(struct ssl_st *ssl, int *fd);
 RT_API void rt_on_ssl_read(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n);
 RT_API void rt_on_ssl_write(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, size_t n);

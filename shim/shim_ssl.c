@@ -159,11 +159,9 @@ SHIM_EXPORT void SSL_free(struct ssl_st *s)
 		return;
 	if (tracked) {
 		uint64_t tok = rt_on_ssl_begin(s, &fd);
-		if (tok) {
-			int saved = errno;
-			rt_on_ssl_free(s, fd, tok);
-			errno = saved;
-		}
+		int saved = errno;
+		rt_on_ssl_free(s, fd, tok);
+		errno = saved;
 	}
 	real(s);
 }

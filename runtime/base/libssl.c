@@ -97,6 +97,7 @@ int rt_libssl_resolve(void)
 		FIND(t, h, SSL_shutdown);
 		FIND(t, h, SSL_free);
 		FIND(t, h, SSL_get_fd);
+		FIND(t, h, SSL_get_rbio);
 		FIND(t, h, SSL_get0_alpn_selected);
 		if (!t.SSL_read || !t.SSL_free) {
 			errno = saved;

@@ -22,6 +22,7 @@ struct rt_libssl {
 	int (*SSL_shutdown)(struct ssl_st *);
 	void (*SSL_free)(struct ssl_st *);
 	int (*SSL_get_fd)(const struct ssl_st *);
+	void *(*SSL_get_rbio)(const struct ssl_st *);
 	void (*SSL_get0_alpn_selected)(const struct ssl_st *, const unsigned char **, unsigned int *);
 };
 
@@ -30,7 +31,7 @@ extern int rt_libssl_state; /* LIBSSL_READY once the table is filled */
 #define RT_LIBSSL_READY 2
 
 /* Fills the table from the libssl loaded now. Returns 1 when it is filled (then every
- * entry the object has is set; SSL_get0_alpn_selected may be NULL), 0 when no libssl
+ * entry the object has is set; SSL_get0_alpn_selected and SSL_get_rbio may be NULL), 0 when no libssl
  * is loaded (looked for again only after the process loads another object). */
 int rt_libssl_resolve(void);
 

@@ -133,6 +133,9 @@ void rt_on_ssl_write(struct ssl_st *ssl, int fd, uint64_t tok, const void *buf, 
 
 void rt_on_ssl_free(struct ssl_st *ssl, int fd, uint64_t tok)
 {
+	rt_tls_session_freed();
+	if (!tok)
+		return;
 	rt_conn_t *c = rt_conn_lookup(fd);
 	if (!c || rt_tls_enter() != 0)
 		return;

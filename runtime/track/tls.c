@@ -2,6 +2,8 @@
  * service's own libssl. */
 #include "track/tls.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/libssl.h"
@@ -25,12 +27,41 @@ int rt_tls_lib_loaded(void)
 	return rt_libssl() != NULL;
 }
 
+/* The last answer of rt_tls_ssl_fd on this thread. SSL_get_fd walks the session's BIO
+ * chain (~100 instructions), and a thread makes its calls on one session in a row (the
+ * request read, the read that finds no more, the answer written). The answer holds
+ * while the session reads the same BIO object (SSL_set_fd makes a new one while the
+ * old still lives) and no session has been freed since (a freed session's address,
+ * and its BIO's, may come back for another socket). */
+static __thread struct {
+	const void *ssl, *rbio;
+	uint32_t freed;
+	int fd;
+} last __attribute__((tls_model("initial-exec")));
+static _Atomic uint32_t sessions_freed;
+
 int rt_tls_ssl_fd(const void *ssl)
 {
 	const struct rt_libssl *l = rt_libssl();
 	if (!ssl || !l || !l->SSL_get_fd)
 		return -1;
-	return l->SSL_get_fd(ssl);
+	uint32_t freed = atomic_load_explicit(&sessions_freed, memory_order_acquire);
+	const void *rbio = l->SSL_get_rbio ? l->SSL_get_rbio(ssl) : NULL;
+	if (rbio && last.ssl == ssl && last.rbio == rbio && last.freed == freed)
+		return last.fd;
+	int fd = l->SSL_get_fd(ssl);
+	if (rbio) {
+		last.ssl = ssl;
+		last.rbio = rbio;
+		last.freed = freed;
+		last.fd = fd;
+	}
+	return fd;
+}
+
+void rt_tls_session_freed(void)
+{
+	atomic_fetch_add_explicit(&sessions_freed, 1, memory_order_release);
 }
 
 int rt_tls_alpn_h2(const void *ssl)

@@ -23,6 +23,8 @@ int rt_tls_lib_loaded(void);
 
 /* The socket ssl reads from, or -1. */
 int rt_tls_ssl_fd(const void *ssl);
+/* A session is about to be freed (any: the answers rt_tls_ssl_fd keeps are dropped). */
+void rt_tls_session_freed(void);
 
 /* Whether ALPN chose "h2" for ssl. */
 int rt_tls_alpn_h2(const void *ssl);
