@@ -3,8 +3,8 @@
  * (it waits on its result and posts the queue), with none it is the pool thread. A job
  * begun on the queue and handed back to request 7's result is 7's, as one segment,
  * even when the pool thread waits on another lock in the middle of it (Python's GIL
- * passed between busy pool threads: the old rule ended the job there, and its first
- * part went to no request). A wait on an object request threads also wait on does not
+ * passed between busy pool threads, an object only pool threads wait on: ending the
+ * job there would give its first part to no request). A wait on an object request threads also wait on does not
  * end a job either; a job nobody took back ends at the next wake-up from its queue. */
 #include <pthread.h>
 
