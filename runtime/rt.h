@@ -57,7 +57,7 @@ static inline int rt_wait_timed(void)
 {
 	_Atomic uint64_t *serving = rt_tls_serving;
 	return serving && atomic_load_explicit(serving, memory_order_relaxed) != 0 &&
-	       rt_wait_min_ticks != 0 && !rt_tls_depth;
+	       __atomic_load_n(&rt_wait_min_ticks, __ATOMIC_ACQUIRE) != 0 && !rt_tls_depth;
 }
 
 /* What a thread waited in: the wall profile's `wait` label is its name (rt_wait_name). */

@@ -23,7 +23,7 @@
 static inline void shim_waited(int kind, int fd, uint64_t t0, const void *site)
 {
 	uint64_t t1 = rt_ticks();
-	if (t1 > t0 && t1 - t0 >= rt_wait_min_ticks) {
+	if (t1 > t0 && t1 - t0 >= __atomic_load_n(&rt_wait_min_ticks, __ATOMIC_RELAXED)) {
 		int saved = errno;
 		rt_on_wait(kind, fd, t0, t1, site, &t1);
 		errno = saved;

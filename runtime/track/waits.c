@@ -70,7 +70,7 @@ const char *rt_wait_name(int kind)
 
 void rt_waits_enable(int may_sleep)
 {
-	if (rt_wait_min_ticks || rt_ticks_calibrate(may_sleep) != 0)
+	if (__atomic_load_n(&rt_wait_min_ticks, __ATOMIC_ACQUIRE) || rt_ticks_calibrate(may_sleep) != 0)
 		return;
 	stack_ticks = rt_ns_to_ticks(RT_WAIT_STACK_NS);
 	uint64_t min = rt_ns_to_ticks(RT_WAIT_MIN_NS);
