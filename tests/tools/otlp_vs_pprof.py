@@ -28,7 +28,9 @@ TOLERANCE = 0.001
 # not signalled]", no mapping) and C++ names have spaces, so the name is read here whole.
 LOCATION = re.compile(r"^\s+(\d+): 0x[0-9a-f]+ (?:M=\d+ )?(?:\[F\] )?(.*)$")
 SAMPLE = re.compile(r"^\s+([-\d\s]+):\s*([\d\s]*)$")  # "VALUES: LOCATION IDS"
-LINE = re.compile(r"^(.*) \S*:-?\d+ s=-?\d+(?:\(.*\))?$")
+# pprof shows a function's name demangled and, when they differ, the name the file
+# holds in parentheses ("(SYSNAME)"): OTLP carries the latter, so that one is compared.
+LINE = re.compile(r"^(.*) \S*:-?\d+ s=-?\d+(?:\((.*)\))?$")
 
 
 def pprof_side(path):
@@ -50,7 +52,8 @@ def pprof_side(path):
             first = LINE.match(m.group(2))
             # A line without a function ("??") is function_table[0] in OTLP, named "";
             # a location without lines is "?" on both sides.
-            names[m.group(1)] = first.group(1) if first else ("" if m.group(2) == "??" else "?")
+            names[m.group(1)] = (first.group(2) or first.group(1)) if first else \
+                ("" if m.group(2) == "??" else "?")
     totals = [sum(v[k] for v, _ in samples) for k in range(len(types))]
     leaf = [{} for _ in types]
     for values, locs in samples:
