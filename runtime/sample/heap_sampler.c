@@ -392,9 +392,10 @@ int rt_heap_cross(void)
 		seed(t);
 	uint64_t mean = atomic_load_explicit(&rate, memory_order_relaxed);
 	int on = atomic_load_explicit(&ready, memory_order_acquire);
+	int sampling = on && mean;
 	int64_t gap = !on ? PRE_INIT_INTERVAL : mean ? draw_gap(t, mean) : OFF_INTERVAL;
-	int take = on && mean;
-	if (take && !t->drawn) {
+	int take = sampling;
+	if (sampling && !t->drawn) {
 		/* The countdown just crossed was no draw: a thread's starts at 0, so its first
 		 * request always crosses it (as does the first after sampling was configured).
 		 * Where the first sample falls is drawn now, from that request's first byte:
@@ -406,7 +407,7 @@ int rt_heap_cross(void)
 		take = gap <= n;
 		gap = take ? draw_gap(t, mean) : gap - n;
 	}
-	t->drawn = on && mean;
+	t->drawn = sampling;
 	t->interval = t->countdown = gap;
 	errno = saved;
 	return take && !t->busy && !rt_tls_depth;
