@@ -62,15 +62,18 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 /* Report before the real close: once it returns, another thread may be handed the
  * same fd number by accept or open, and its events must not meet our old state. */
 /* A number the shim owns is not open for the service: as without the shim, its
- * close of it fails with EBADF, and ours stays open (base/owned_fds.c). */
+ * close of it fails with EBADF, and ours stays open (base/owned_fds.c). A connection
+ * the service accepted is its own, open until this close: no open of ours can be
+ * getting that number, so its close never waits for ours to be registered. */
 SHIM_EXPORT int close(int fd)
 {
-	if (rt_fd_tracked(fd)) {
+	int held = rt_fd_tracked(fd);
+	if (held) {
 		int saved = errno;
 		rt_on_close(fd);
 		errno = saved;
 	}
-	if (rt_fd_owned_or_opening(fd) && rt_on_owned_close(fd)) {
+	if (!held && rt_fd_owned_or_opening(fd) && rt_on_owned_close(fd)) {
 		errno = EBADF;
 		return -1;
 	}
