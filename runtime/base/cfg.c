@@ -17,7 +17,7 @@ rt_cfg_t rt_cfg;
 
 typedef void (*report_fn)(const char *line);
 
-enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_WRAPPER,
+enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_PROC_TIMER, K_WRAPPER,
 	    K_URL, K_KV, K_NAME, K_GZIP, K_PROTOCOL, K_FILE };
 
 typedef struct var {
@@ -50,6 +50,8 @@ static const var_t vars[] = {
 	{ "OTSHIM_OUTBOUND", K_BOOL, 0, 1, F(outbound), "0 or 1" },
 	{ "OTSHIM_PROPAGATE", K_BOOL, 0, 1, F(propagate), "0 or 1" },
 	{ "OTSHIM_CPU_ROUTE", K_ROUTE, 0, 0, F(cpu_route_timer), "auto or timer" },
+	{ "OTSHIM_PROCESS_CPU_TIMER", K_PROC_TIMER, 0, 0, F(process_cpu_timer),
+	  "threads or process" },
 	/* OpenTelemetry's names; generic rows come before the signal-specific ones that
 	 * override them. */
 	{ "OTEL_EXPORTER_OTLP_ENDPOINT", K_URL, 0, 0, O(endpoint), "an http:// or https:// URL" },
@@ -262,6 +264,16 @@ static void parse_var(rt_cfg_t *c, const var_t *v, const char *val, const char *
 		else
 			complain(report, v, val, "auto");
 		return;
+	case K_PROC_TIMER: {
+		static const char *const names[] = { "threads", "process" }; /* RT_PROCESS_CPU_* */
+		for (int i = 0; i < 2; i++)
+			if (strcmp(val, names[i]) == 0) {
+				*(int *)field = i;
+				return;
+			}
+		complain(report, v, val, "threads");
+		return;
+	}
 	case K_URL: {
 		/* The generic endpoint must leave room for the longest path derive_otlp appends. */
 		size_t room = field == c->otlp.endpoint

@@ -56,6 +56,8 @@ typedef struct rt_cfg {
 	char pyroscope_headers[RT_CFG_KV_MAX];  /* OTSHIM_PYROSCOPE_HEADERS: "k=v,..." (auth, tenant) */
 	rt_cfg_otlp_t otlp;            /* the OTLP exporter's settings (OTEL_*) */
 	int cpu_route_timer;           /* OTSHIM_CPU_ROUTE=timer: skip perf_event (tests, odd kernels) */
+	int process_cpu_timer;         /* OTSHIM_PROCESS_CPU_TIMER: 0 threads, 1 process
+	                                  (the RT_PROCESS_CPU_* of sample/process_cpu.h) */
 	uint32_t threads_signal;       /* OTSHIM_THREADS_SIGNAL: real-time signal for thread stacks,
 	                                  0 = off, default SIGRTMIN+7 */
 } rt_cfg_t;

@@ -121,6 +121,7 @@ static void init_runtime(void)
 	rt_libnghttp2_resolve(); /* before any connection: it may load the library */
 	rt_sinks_install();
 	rt_cputimer_init(rt_cfg.cpu_route_timer);
+	rt_process_cpu_set_route(rt_cfg.process_cpu_timer);
 	/* The timer route stands for a host refusing perf: no ring before the threshold. */
 	rt_prering_init(!rt_cfg.cpu_route_timer, rt_cfg.cpu_hz, rt_cfg.slow_ms);
 	rt_sampler_init();

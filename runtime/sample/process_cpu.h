@@ -1,11 +1,23 @@
 /* process_cpu.h: the whole-process CPU profile behind /debug/pprof/profile and
- * continuous mode. For the duration asked, one timer on the process's CPU clock sends
- * SIGPROF to whichever thread is running when it fires (as ITIMER_PROF does for
- * gperftools), so threads born and gone during the profile count like the others; the
- * SIGPROF handler hands these signals here first (rt_process_cpu_on_signal), so a slow
- * request's sampling of its thread, from its own source, goes on undisturbed. Samples
- * land in a buffer that is mapped once and never freed; each is weighted by the
- * process CPU time since the previous sample.
+ * continuous mode. Samples are taken at the kernel's ticks, on the thread each tick
+ * finds running, once a period of the process's CPU has passed since the last; each
+ * weighs the process CPU since the previous one, so threads born and gone during the
+ * profile count like the others. What brings the tick's signal, two routes:
+ *   - threads (the default): a timer on each thread's own CPU clock, due at every
+ *     tick that finds the thread running, signals that thread only, as it returns to
+ *     user code: no call is ever interrupted. Timers are made for every thread as the
+ *     profile starts, for threads the service starts meanwhile as they start, and for
+ *     others once a second. A thread blocking SIGPROF takes its signal when it
+ *     unblocks it (its CPU weighs that sample).
+ *   - process: one timer on the process's CPU clock (as ITIMER_PROF for gperftools).
+ *     Its signal is the process's: a tick on a thread that cannot take it (exiting,
+ *     or blocking SIGPROF) hands it to another thread, which may be asleep in a call
+ *     that then fails with EINTR; and before Linux 6.4 the kernel gave it to the main
+ *     thread whenever that thread did not block it. So it is taken only when asked for
+ *     and only from Linux 6.4 on.
+ * The SIGPROF handler hands these signals here first (rt_process_cpu_on_signal), so a
+ * slow request's sampling of its thread, from its own source, goes on undisturbed.
+ * Samples land in a buffer that is mapped once and never freed.
  * Context: rt_process_cpu_collect on the endpoint's thread (one profile at a time);
  * rt_process_cpu_on_signal in the SIGPROF handler (no locks, no allocation). */
 #ifndef RT_PROCESS_CPU_H
@@ -15,6 +27,20 @@
 #include <stdatomic.h>
 
 #include <stdint.h>
+#include <sys/types.h>
+
+enum { RT_PROCESS_CPU_THREADS, RT_PROCESS_CPU_PROCESS };
+/* The route asked for (OTSHIM_PROCESS_CPU_TIMER), once at initialisation; the route a
+ * profile started now takes (process only where the kernel prefers the current
+ * thread: Linux 6.4 and later). */
+void rt_process_cpu_set_route(int route);
+int rt_process_cpu_route(void);
+
+/* A thread the service made starts, or ends (sample/thread_registry.c, on that thread,
+ * normal context): while a profile on the threads route runs, it gets its own timer at
+ * once, or its timer goes. One relaxed load when no profile runs. */
+void rt_process_cpu_thread_began(pid_t tid);
+void rt_process_cpu_thread_ended(pid_t tid);
 
 /* Samples every thread for `seconds` at `hz`. Returns 0 with the samples held for
  * rt_process_cpu_each until rt_process_cpu_done; -1 on failure, -2 when another profile is

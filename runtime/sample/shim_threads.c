@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sample/process_cpu.h"
 #include "sample/sigprof_owner.h"
 
 #define MAX_INTERNAL 32
@@ -23,6 +24,7 @@ void rt_shim_thread_mark(void)
 		}
 	}
 	rt_sigprof_shim_begin();
+	rt_process_cpu_thread_began(me); /* a whole-process profile running counts us too */
 }
 
 void rt_shim_thread_unmark(void)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "sample/process_cpu.h"
 #include "sample/shim_threads.h"
 #include "sample/thread.h"
 #include "sample/unwind.h"
@@ -140,6 +141,8 @@ void rt_thread_registry_abandon(rt_thread_registry_entry_t *e)
 static void retire(void *arg)
 {
 	int saved = errno;
+	rt_process_cpu_thread_ended(__atomic_load_n(&((rt_thread_registry_entry_t *)arg)->tid,
+						    __ATOMIC_RELAXED));
 	rt_thread_registry_abandon(arg);
 	errno = saved;
 }
@@ -194,7 +197,9 @@ void *rt_thread_registry_trampoline(void *arg)
 	rt_thread_registry_entry_t *e = arg;
 	void *(*start)(void *) = e->start;
 	void *start_arg = e->arg, *ret;
-	__atomic_store_n(&e->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	__atomic_store_n(&e->tid, tid, __ATOMIC_RELAXED);
+	rt_process_cpu_thread_began(tid);
 	/* Its runtime state now, while it holds no lock: it may become a pool thread that
 	 * acts for requests (track/handoff.h), which must not allocate when it wakes. */
 	if (rt_tls_enter() == 0) {

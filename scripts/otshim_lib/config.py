@@ -27,6 +27,7 @@ CONFIG = [
     ("OTSHIM_OUTBOUND", "1", "0: do not track connections the service opens (connect)"),
     ("OTSHIM_PROPAGATE", "0", "1: write traceparent into outbound HTTP/1.x request heads"),
     ("OTSHIM_CPU_ROUTE", "auto", "auto (perf_event, else timer) or timer"),
+    ("OTSHIM_PROCESS_CPU_TIMER", "threads", "whole-process CPU: threads (never EINTR) or process"),
     ("OTSHIM_PYROSCOPE_URL", "", "Pyroscope server: every profile file pushed to its /ingest"),
     ("OTSHIM_PYROSCOPE_HEADERS", "", "key=value,... sent with each push (auth, X-Scope-OrgID)"),
     ("OTSHIM_LIB", "", "the library this command preloads (read by this command only)"),

@@ -11,8 +11,9 @@
 #     epoll_wait, select, recv with SO_RCVTIMEO) serves slow requests sampled at the
 #     default OTSHIM_CPU_HZ on both sampler routes; thread-stack captures interrupt no
 #     call at all and show the thread asleep in poll by its whole stack; a
-#     whole-process profile interrupts no sleeping call (but for a narrow race), and
-#     the continuous CPU profile shows the shim's own threads.
+#     whole-process profile interrupts no sleeping call, not even with threads that
+#     compute with SIGPROF blocked, and the continuous CPU profile shows the shim's
+#     own threads.
 #   - stress (30 s, in the background meanwhile): three threads allocating, a
 #     dlopen/dlclose loop, a thread create/join loop, slow requests doing all of that
 #     sampled at 1 kHz, allocation stacks every 4 KiB, and a whole-process profile over
@@ -201,7 +202,7 @@ eintr_run() {
 	shift 3
 	start_sig "$name" eintr "$@"
 	for c in $(seq "$clients"); do
-		(for _ in $(seq "$n"); do get -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$SPORT/mix?ms=300"; done >"$WORK/$name/client$c") &
+		(for _ in $(seq "$n"); do get -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$SPORT${EINTR_PATH:-/mix?ms=300}"; done >"$WORK/$name/client$c") &
 	done
 	wait_for 60 bash -c "[ \$(cat $WORK/$name/client* | wc -l) -ge $((clients * n)) ]"
 	# (EINTR_WAIT_FOR: a file the run must have written before it ends)
@@ -263,21 +264,42 @@ diag "threads profiles with the main thread's whole stack: $main_whole of $n_thr
 check "  the threads profiles hold the main thread's whole stack ($main_whole of $n_threads), in poll in most ($main_poll)" \
 	bash -c "[ $n_threads -ge 4 ] && [ $main_whole = $n_threads ] && [ $((main_poll * 2)) -gt $n_threads ]"
 
-# A whole-process profile: its process CPU-clock timer's SIGPROF goes to the thread
-# whose tick expired it; the shim's threads take it too (as a one-frame sample), so
-# it is not passed on to a service thread asleep in poll. The race here: a tick on a
-# thread that is exiting (or blocks SIGPROF) is still given to another thread. Before
-# this, 7-8 EINTRs, all the main thread's.
-EINTR_RACE_MAX=3
+# A whole-process profile (continuous mode, 1 s periods): each thread's own CPU-clock
+# timer signals that thread only, on its way back to user code, so no sleeping call is
+# interrupted. With one timer on the process's CPU clock (OTSHIM_PROCESS_CPU_TIMER=process)
+# a tick on a thread that cannot take the signal (exiting, or blocking SIGPROF) went to
+# another: 0-3 EINTRs here, all the main thread's, and ~470 with /masked below.
 EINTR_WAIT_FOR='continuous-cpu-*' eintr_run eintr-whole 2 3 SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1
 n_eintr=$(field "$EINTR" eintr)
-check "a whole-process profile spares sleeping calls but for a tick on an exiting thread: $n_eintr EINTR, at most $EINTR_RACE_MAX (7-13 when shim threads blocked SIGPROF)" \
-	bash -c "[ -n '$n_eintr' ] && [ '$n_eintr' -le $EINTR_RACE_MAX ] && [ '$SENT' = 6 ]"
+check "a whole-process profile interrupts no sleeping call: $n_eintr EINTR" \
+	bash -c "[ '$n_eintr' = 0 ] && [ '$SENT' = 6 ]"
 shim_cpu=$(for f in "$WORK"/eintr-whole/prof/continuous-cpu-*.pb.gz; do [ -e "$f" ] && pprof -traces "$f"; done |
 	grep -c '\[otshim thread: otshim-')
 diag "continuous CPU profiles: $(ls "$WORK"/eintr-whole/prof/continuous-cpu-*.pb.gz 2>/dev/null | wc -l), records of the shim's own threads: $shim_cpu"
 check "  the continuous CPU profile shows the shim's own threads' CPU ([otshim thread: otshim-...] records: $shim_cpu)" \
 	[ "$shim_cpu" -ge 1 ]
+# Threads that compute with SIGPROF blocked (GET /masked: 300 ms each) while the main
+# thread sleeps in poll: each takes its tick when it unblocks the signal, at the end of
+# its request, so samples land in eintr_handler (weighing the process's CPU since the
+# last sample: some of the masked CPU goes to whichever thread was sampled before).
+# The process route's run is the control: its ticks went to the main thread.
+masked_run() { # NAME [VAR=VALUE ...]: sets n_eintr, n_main, masked_cpu
+	local name=$1 f
+	shift
+	EINTR_PATH='/masked?ms=300' EINTR_WAIT_FOR='continuous-cpu-*' eintr_run "$name" 2 3 \
+		SIGSRV_EINTR=count OTSHIM_THREADS_SIGNAL=0 OTSHIM_CONTINUOUS_SEC=1 "$@"
+	n_eintr=$(field "$EINTR" eintr) n_main=$(field "$EINTR" main)
+	masked_cpu=$(for f in "$WORK/$name"/prof/continuous-cpu-*.pb.gz; do [ -e "$f" ] && pprof -traces "$f"; done |
+		awk '/^-----/ { if (v != "" && h) t += v; v = ""; h = 0; next }
+		     v == "" && $1 ~ /^[0-9.]+m?s$/ { v = $1; sub(/ms$/, "", v); if ($1 !~ /ms$/) { sub(/s$/, "", v); v *= 1000 } }
+		     /eintr_handler/ { h = 1 }
+		     END { if (v != "" && h) t += v; printf "%.0f", t }')
+}
+masked_run eintr-masked
+check "  nor while threads compute with SIGPROF blocked: $n_eintr EINTR; the samples are theirs (eintr_handler: $masked_cpu ms of their 1,800)" \
+	bash -c "[ '$n_eintr' = 0 ] && [ '$SENT' = 6 ] && [ '${masked_cpu:-0}' -gt 0 ]"
+masked_run eintr-masked-process OTSHIM_PROCESS_CPU_TIMER=process
+diag "the same on the process route (control): $n_eintr EINTR, $n_main of them in the main thread's poll; eintr_handler: $masked_cpu ms"
 
 # ---- 3. the stress run ends ----
 wait_for $((STRESS_SECS + 30)) test -s "$D3/rc"

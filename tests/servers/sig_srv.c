@@ -20,7 +20,8 @@
  *       counts instead, and GET /eintr answers "eintr=N main=M", M of them in
  *       the main thread's accept loop, which sleeps in poll nearly all the time). GET /mix?ms=N: for N ms of
  *       wall time, alternately burns 2 ms of CPU and makes each of those calls once
- *       (each times out after 1 ms or finds data at once).
+ *       (each times out after 1 ms or finds data at once). GET /masked?ms=N burns N ms
+ *       of CPU with SIGPROF blocked in the serving thread.
  *   stress LOGDIR PORTFILE SECS DSO   for SECS seconds: three threads allocate and free
  *       all the time, one dlopens/dlcloses libm, libz and DSO, one creates and joins
  *       threads; GET /work?ms=N does all of that on the serving thread for N ms. Then
@@ -230,6 +231,18 @@ static int eintr_handler(int fd, const char *target)
 	if (path_is(target, "/mix")) {
 		mix(query_num(target, "ms", 100));
 		return respond(fd, 200, "mixed\n");
+	}
+	if (path_is(target, "/masked")) {
+		/* A thread that keeps SIGPROF blocked while it computes (as pools that leave
+		 * signals to one thread do): a process-directed tick it cannot take goes to
+		 * another thread, perhaps one asleep in a call. */
+		sigset_t prof, old;
+		sigemptyset(&prof);
+		sigaddset(&prof, SIGPROF);
+		pthread_sigmask(SIG_BLOCK, &prof, &old);
+		burn_cpu((uint64_t)query_num(target, "ms", 100) * 1000000ull);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return respond(fd, 200, "masked\n");
 	}
 	if (path_is(target, "/eintr")) {
 		snprintf(body, sizeof body, "eintr=%ld main=%ld\n", (long)eintr_seen, (long)eintr_main);

@@ -66,9 +66,10 @@ for name, kind, _, _, fexpr in rows:
     elif field in seen:
         want = "=" + seen[field]
     else:
-        raw = cval.get(field, "0" if kind in ("K_BOOL", "K_U32", "K_U64", "K_ALLOCATOR", "K_ROUTE", "K_GZIP") else "")
+        raw = cval.get(field, "0" if kind in ("K_BOOL", "K_U32", "K_U64", "K_ALLOCATOR", "K_ROUTE", "K_PROC_TIMER", "K_GZIP") else "")
         raw = re.sub(r"\((?:u?int\d+_t)\)", "", raw).replace(" ", "").strip("()")
         want = {"K_ALLOCATOR": {"0": "jemalloc", "1": "system"}, "K_ROUTE": {"0": "auto", "1": "timer"},
+                "K_PROC_TIMER": {"0": "threads", "1": "process"},
                 "K_GZIP": {"0": "none", "1": "gzip"}}.get(kind, {}).get(raw, raw)
         if kind == "K_LOG":
             want = raw.replace("RT_LOG_", "").lower()

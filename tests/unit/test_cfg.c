@@ -6,6 +6,7 @@
 #include "t.h"
 #include "base/cfg.h"
 #include "base/log.h"
+#include "sample/process_cpu.h"
 
 static const char *const *env;
 static char reports[16][600];
@@ -311,6 +312,7 @@ int main(void)
 		{ "OTSHIM_PPROF_ADDR=6060", "OTSHIM_PPROF_ADDR=\"6060\"" },
 		{ "OTSHIM_PPROF_ADDR=host:70000", "OTSHIM_PPROF_ADDR=\"host:70000\"" },
 		{ "OTSHIM_LOG=loud", "OTSHIM_LOG=\"loud\"" },
+		{ "OTSHIM_PROCESS_CPU_TIMER=Process", "OTSHIM_PROCESS_CPU_TIMER=\"Process\" is not threads or process; using threads" },
 		{ "OTEL_TRACES_EXPORTER=zipkin", "OTEL_TRACES_EXPORTER=\"zipkin\" is not supported" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -320,6 +322,12 @@ int main(void)
 		if (nreports != 1 || !strstr(reports[0], bad[i].needle))
 			diag("got %d reports: '%s'", nreports, reports[0]);
 	}
+	c = parse((const char *const[]){ NULL });
+	is_int(c.process_cpu_timer, RT_PROCESS_CPU_THREADS, "whole-process CPU: per-thread timers by default");
+	c = parse((const char *const[]){ "OTSHIM_PROCESS_CPU_TIMER=process", NULL });
+	ok(c.process_cpu_timer == RT_PROCESS_CPU_PROCESS && nreports == 0, "OTSHIM_PROCESS_CPU_TIMER=process is taken");
+	c = parse((const char *const[]){ "OTSHIM_PROCESS_CPU_TIMER=threads", NULL });
+	ok(c.process_cpu_timer == RT_PROCESS_CPU_THREADS && nreports == 0, "and threads");
 	c = parse((const char *const[]){ "OTSHIM_SLOW_MS=abc", "OTSHIM_CPU_HZ=0", NULL });
 	ok(c.slow_ms == 100 && c.cpu_hz == 1000, "bad values fall back to the defaults");
 	ok(strstr(reports[0], "using 100") != NULL, "and the line says which value is used");
