@@ -266,26 +266,29 @@ static void thread_disarm_all(void)
 	n_thread_timers = 0;
 }
 
-void rt_process_cpu_thread_began(pid_t tid)
+/* A thread began (its timer is made) or ended (its timer goes), while a profile on
+ * this route runs. */
+static void thread_came_or_went(pid_t tid, int came)
 {
 	if (!atomic_load_explicit(&rt_process_cpu_active, memory_order_relaxed) ||
 	    !atomic_load_explicit(&per_thread, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&timer_mu);
-	if (timer_live)
+	if (timer_live && came)
 		thread_arm(tid, 1);
+	else if (timer_live)
+		thread_disarm(tid);
 	pthread_mutex_unlock(&timer_mu);
+}
+
+void rt_process_cpu_thread_began(pid_t tid)
+{
+	thread_came_or_went(tid, 1);
 }
 
 void rt_process_cpu_thread_ended(pid_t tid)
 {
-	if (!atomic_load_explicit(&rt_process_cpu_active, memory_order_relaxed) ||
-	    !atomic_load_explicit(&per_thread, memory_order_relaxed))
-		return;
-	pthread_mutex_lock(&timer_mu);
-	if (timer_live)
-		thread_disarm(tid);
-	pthread_mutex_unlock(&timer_mu);
+	thread_came_or_went(tid, 0);
 }
 
 /* ---- either route ---- */

@@ -279,6 +279,8 @@ if want http; then
 	#              cost is shim against noring (the kernel's sampling of each busy serving thread)
 	#   cont       otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2: whole-process CPU at
 	#              100 Hz and a heap snapshot written every 2 s)
+	#   contproc   the same with one timer on the process's CPU clock
+	#              (OTSHIM_PROCESS_CPU_TIMER=process) rather than one per thread
 	#   otlp       otshim, every request exported as an OTLP span (demo only)
 	#   base1 / slow1   demo only: no preload / otshim, on a load where every 100th request
 	#              is /cpu?ms=2 and OTSHIM_SLOW_MS=1, so 1 % of requests are slow and are
@@ -288,8 +290,8 @@ if want http; then
 	#              the same mix, so the ratio is what profiling the slow ones costs.
 	#              nginx serving a static file has no request that lasts 1 ms: not run.
 	# A profiler that writes files gets a directory nginx's workers (nobody) can write.
-	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys noring cont otlp base1 slow1"
-	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys noring cont"
+	DEMO_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys noring cont contproc otlp base1 slow1"
+	NGINX_CFGS="base jemalloc gperf tcheap heaptrack shim shimsys noring cont contproc"
 	if [ -n "${BENCH_CONFIGS:-}" ]; then # a subset, e.g. "base shim" (in the lists' order)
 		only_cfgs() { local c; for c in $1; do case " $BENCH_CONFIGS " in *" $c "*) printf '%s ' "$c" ;; esac; done; }
 		DEMO_CFGS=$(only_cfgs "$DEMO_CFGS") NGINX_CFGS=$(only_cfgs "$NGINX_CFGS")
@@ -327,6 +329,7 @@ if want http; then
 		shimsys) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_ALLOCATOR=system" ;;
 		noring) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CPU_ROUTE=timer" ;;
 		cont) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CONTINUOUS_SEC=2" ;;
+		contproc) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_CONTINUOUS_SEC=2 OTSHIM_PROCESS_CPU_TIMER=process" ;;
 		otlp) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d $OTLP_ENV" ;;
 		slow1) echo "LD_PRELOAD=$LIB OTSHIM_PROFILE_DIR=$d OTSHIM_SLOW_MS=1" ;;
 		esac
@@ -748,6 +751,7 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			shimsys) label="otshim, OTSHIM_ALLOCATOR=system" ;;
 			noring) label="otshim without the CPU ring before the threshold (OTSHIM_CPU_ROUTE=timer)" ;;
 			cont) label="otshim, continuous mode (OTSHIM_CONTINUOUS_SEC=2)" ;;
+			contproc) label="otshim, continuous mode on one process CPU timer (OTSHIM_PROCESS_CPU_TIMER=process)" ;;
 			otlp) label="otshim, every request exported as an OTLP span" ;;
 			base1) label="no preload; every 100th request /cpu?ms=2" ;;
 			slow1) label="otshim, OTSHIM_SLOW_MS=1: that 1 % slow and profiled" ;;
@@ -824,6 +828,10 @@ delta() { awk -v a="$1" -v b="$2" -v f="${3:-%+.1f}" 'BEGIN{ if (a+0 && b+0) pri
 			"$(rps demo shim)" "$(rps demo otlp)" "$(ratio "$(rps demo otlp)" "$(rps demo shim)")"
 		printf "| demo req/s, continuous mode vs the shim without it | %s | %s | %s |\n" \
 			"$(rps demo shim)" "$(rps demo cont)" "$(ratio "$(rps demo cont)" "$(rps demo shim)")"
+		for svc in demo nginx; do
+			printf "| %s req/s, continuous mode: a timer per thread vs one process timer | %s | %s | %s |\n" "$svc" \
+				"$(rps $svc contproc)" "$(rps $svc cont)" "$(ratio "$(rps $svc cont)" "$(rps $svc contproc)")"
+		done
 		printf "| demo req/s, the CPU ring before the threshold vs the shim without it | %s | %s | %s |\n" \
 			"$(rps demo noring)" "$(rps demo shim)" "$(ratio "$(rps demo shim)" "$(rps demo noring)")"
 		printf "| nginx req/s, the CPU ring before the threshold vs the shim without it | %s | %s | %s |\n" \
