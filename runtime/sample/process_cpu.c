@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -70,7 +71,7 @@ typedef struct thread_timer {
 	timer_t id;
 } thread_timer_t;
 static thread_timer_t thread_timers[MAX_THREAD_TIMERS];
-static size_t n_thread_timers;
+static size_t n_thread_timers, max_thread_timers;
 static _Atomic uint64_t period_ns;
 static _Atomic int per_thread;
 static int route_asked = RT_PROCESS_CPU_THREADS;
@@ -212,7 +213,7 @@ static void thread_arm(pid_t tid, int fresh)
 			(n_thread_timers - i - 1) * sizeof thread_timers[0]);
 		n_thread_timers--;
 	}
-	if (n_thread_timers == MAX_THREAD_TIMERS)
+	if (n_thread_timers >= max_thread_timers)
 		return; /* its ticks are not seen: its CPU weighs the others' samples */
 	struct itimerspec its = {
 		.it_interval = { 0, THREAD_TIMER_NS },
@@ -243,9 +244,26 @@ static void thread_disarm(pid_t tid)
 	n_thread_timers--;
 }
 
+/* Each timer holds a queued signal of the user's RLIMIT_SIGPENDING, which the
+ * service's own queued signals draw on too: the timers take at most a quarter. */
+static size_t timers_allowed(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_SIGPENDING, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 4 >= MAX_THREAD_TIMERS)
+		return MAX_THREAD_TIMERS;
+	return (size_t)(rl.rlim_cur / 4);
+}
+
+/* The number of links /proc/self/task had at the last look (threads + 2). */
+static nlink_t task_links;
+
 /* Every thread /proc/self/task lists now gets a timer if it has none. */
 static void thread_arm_all(void)
 {
+	struct stat st;
+	if (stat("/proc/self/task", &st) == 0)
+		task_links = st.st_nlink;
 	DIR *d = opendir("/proc/self/task");
 	if (!d)
 		return;
@@ -333,6 +351,7 @@ static int timer_begin(unsigned hz)
 		rc = -1;
 	} else if (threads) {
 		timer_live = 1;
+		max_thread_timers = timers_allowed();
 		thread_arm_all();
 		rc = 0;
 	} else if (start_timer(hz, &timer) == 0) {
@@ -348,11 +367,9 @@ static int timer_begin(unsigned hz)
  * a second whatever it is (one thread may have ended as another began). */
 static void timer_newcomers(int whatever)
 {
-	static nlink_t seen;
 	struct stat st;
-	if (stat("/proc/self/task", &st) != 0 || (!whatever && st.st_nlink == seen))
+	if (!whatever && stat("/proc/self/task", &st) == 0 && st.st_nlink == task_links)
 		return;
-	seen = st.st_nlink;
 	pthread_mutex_lock(&timer_mu);
 	if (timer_live && atomic_load_explicit(&per_thread, memory_order_relaxed))
 		thread_arm_all();
