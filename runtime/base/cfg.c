@@ -17,8 +17,8 @@ rt_cfg_t rt_cfg;
 
 typedef void (*report_fn)(const char *line);
 
-enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_PROC_TIMER, K_WRAPPER,
-	    K_URL, K_KV, K_NAME, K_GZIP, K_PROTOCOL, K_FILE };
+enum kind { K_BOOL, K_U32, K_U64, K_DIR, K_ALLOCATOR, K_ADDR, K_LOG, K_ROUTE, K_PROC_TIMER,
+	    K_WRAPPER, K_URL, K_KV, K_NAME, K_GZIP, K_PROTOCOL, K_FILE };
 
 typedef struct var {
 	const char *name;

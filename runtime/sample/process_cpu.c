@@ -291,12 +291,14 @@ static void thread_came_or_went(pid_t tid, int came)
 	if (!atomic_load_explicit(&rt_process_cpu_active, memory_order_relaxed) ||
 	    !atomic_load_explicit(&per_thread, memory_order_relaxed))
 		return;
+	int saved = errno; /* the service's thread, starting or ending */
 	pthread_mutex_lock(&timer_mu);
 	if (timer_live && came)
 		thread_arm(tid, 1);
 	else if (timer_live)
 		thread_disarm(tid);
 	pthread_mutex_unlock(&timer_mu);
+	errno = saved;
 }
 
 void rt_process_cpu_thread_began(pid_t tid)
