@@ -74,7 +74,7 @@ static thread_timer_t thread_timers[MAX_THREAD_TIMERS];
 static size_t n_thread_timers, max_thread_timers;
 static _Atomic uint64_t period_ns;
 static _Atomic int per_thread;
-static int route_asked = RT_PROCESS_CPU_THREADS;
+static int route = RT_PROCESS_CPU_THREADS; /* decided once, at initialisation */
 
 /* ---- the handler's part ---- */
 
@@ -193,6 +193,17 @@ static size_t thread_slot(pid_t tid)
 	return lo;
 }
 
+static void thread_disarm(pid_t tid)
+{
+	size_t i = thread_slot(tid);
+	if (i == n_thread_timers || thread_timers[i].tid != tid)
+		return;
+	timer_delete(thread_timers[i].id);
+	memmove(&thread_timers[i], &thread_timers[i + 1],
+		(n_thread_timers - i - 1) * sizeof thread_timers[0]);
+	n_thread_timers--;
+}
+
 /* A thread's timer goes off every microsecond of its CPU: it is due at each tick that
  * finds the thread running, however little it ran since the last. The kernel looks at
  * it only at ticks; a due timer signals once, the expiries in between counted as
@@ -207,12 +218,8 @@ static void thread_arm(pid_t tid, int fresh)
 	int have = i < n_thread_timers && thread_timers[i].tid == tid;
 	if (have && !fresh)
 		return;
-	if (have) {
-		timer_delete(thread_timers[i].id);
-		memmove(&thread_timers[i], &thread_timers[i + 1],
-			(n_thread_timers - i - 1) * sizeof thread_timers[0]);
-		n_thread_timers--;
-	}
+	if (have)
+		thread_disarm(tid); /* tid's slot is still i */
 	if (n_thread_timers >= max_thread_timers)
 		return; /* its ticks are not seen: its CPU weighs the others' samples */
 	struct itimerspec its = {
@@ -231,17 +238,6 @@ static void thread_arm(pid_t tid, int fresh)
 		(n_thread_timers - i) * sizeof thread_timers[0]);
 	thread_timers[i] = (thread_timer_t){ tid, id };
 	n_thread_timers++;
-}
-
-static void thread_disarm(pid_t tid)
-{
-	size_t i = thread_slot(tid);
-	if (i == n_thread_timers || thread_timers[i].tid != tid)
-		return;
-	timer_delete(thread_timers[i].id);
-	memmove(&thread_timers[i], &thread_timers[i + 1],
-		(n_thread_timers - i - 1) * sizeof thread_timers[0]);
-	n_thread_timers--;
 }
 
 /* Each timer holds a queued signal of the user's RLIMIT_SIGPENDING, which the
@@ -325,19 +321,19 @@ static int kernel_prefers_current(void)
 	return major > 6 || (major == 6 && minor >= 4);
 }
 
-void rt_process_cpu_set_route(int route)
+void rt_process_cpu_set_route(int asked)
 {
-	route_asked = route;
-	if (route == RT_PROCESS_CPU_PROCESS && !kernel_prefers_current())
+	route = asked;
+	if (asked == RT_PROCESS_CPU_PROCESS && !kernel_prefers_current()) {
+		route = RT_PROCESS_CPU_THREADS;
 		rt_log(RT_LOG_INFO, "OTSHIM_PROCESS_CPU_TIMER=process needs Linux 6.4 or later (this "
 		       "kernel gives a process timer's signals to the main thread): using threads");
+	}
 }
 
 int rt_process_cpu_route(void)
 {
-	return route_asked == RT_PROCESS_CPU_PROCESS && kernel_prefers_current()
-		       ? RT_PROCESS_CPU_PROCESS
-		       : RT_PROCESS_CPU_THREADS;
+	return route;
 }
 
 /* Starts the timers unless the shim is out (checked under timer_mu, which
